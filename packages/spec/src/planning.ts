@@ -1,0 +1,47 @@
+/** One occurrence of a planning phrase (Strategic Gram) in a response text. */
+export interface PlanningMatchV1 {
+  /** Start character offset (inclusive) in the response text. */
+  readonly start: number;
+  /** End character offset (exclusive) in the response text. */
+  readonly end: number;
+  /** The lexicon phrase that matched, in its lexicon spelling. */
+  readonly gram: string;
+  /** Index of the phrase in the classifier's lexicon. */
+  readonly gramId: number;
+  /** Cluster (strategy class) of the phrase, when the lexicon carries clusters. */
+  readonly classId?: number;
+}
+
+/** Input of a planning classifier: the decoded responses of a batch and their token spans. */
+export interface PlanningInputV1 {
+  /** B: number of responses. */
+  readonly batchSize: number;
+  /** T: padded length in tokens. */
+  readonly seqLen: number;
+  /** `[B]`: decoded response texts. */
+  readonly texts: readonly string[];
+  /** `[B·T·2]` int32: `[start, end)` character span of each token; `(-1, -1)` at padding. */
+  readonly tokenSpans: Int32Array;
+  /** `[B·T]` uint8: response mask. When absent, a token is valid iff its span is not `(-1, -1)`. */
+  readonly responseMask?: Uint8Array;
+  /** `[B·T]` float32: token entropies, for classifiers that use them (entropy forks). */
+  readonly entropies?: Float32Array;
+}
+
+/** Output of a planning classifier. */
+export interface PlanningResultV1 {
+  /** `[B·T]` uint8, 0/1: 1 for planning tokens (a subset of the response mask); every other valid token is an execution token. */
+  readonly mask: Uint8Array;
+  /**
+   * `[B]`: per response, the matches used for counting strategies, sorted by `start`.
+   * Classifiers without phrases (entropy forks) return empty lists.
+   */
+  readonly matches: readonly (readonly PlanningMatchV1[])[];
+}
+
+/** Marks planning tokens. Must be deterministic for its settings (placebos take a seed). */
+export interface PlanningClassifierV1 {
+  /** Registry name, kebab-case (`strategic-grams`). */
+  readonly name: string;
+  classify(input: PlanningInputV1): PlanningResultV1;
+}

@@ -1,0 +1,10 @@
+export {
+  checkDependencyDirection,
+  forbiddenReason,
+  importsOf,
+  LAYERS,
+  packageNameOf,
+  TENSOR_CORE,
+} from './check-deps.mjs';
+export { checkExports, exportTargets, SOURCE_CONDITION } from './check-exports.mjs';
+export { listSourceFiles, listWorkspacePackages, WORKSPACE_GLOBS } from './workspace.mjs';
