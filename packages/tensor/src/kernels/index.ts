@@ -1,0 +1,17 @@
+/**
+ * Typed-array kernels (no tfjs): what estimators and metrics compute on, fast and exact.
+ * Also re-exported from `@hicra/tensor`; this subpath loads without TensorFlow.js.
+ */
+
+export { maskedDiscountedCumulativeSum } from './discounted-cumulative-sum.js';
+export {
+  maskCount,
+  maskedMean,
+  maskedSum,
+  maskedVariance,
+  maskedWhiten,
+  type WhitenOptions,
+} from './masked-statistics.js';
+export { quantile, type TopQOptions, type TopQScope, topQMask } from './quantile.js';
+export { SeededGenerator, type SeededGeneratorState } from './seeded-generator.js';
+export { type SegmentStatistics, segmentMeanStd } from './segment-statistics.js';

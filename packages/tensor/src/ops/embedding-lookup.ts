@@ -1,0 +1,74 @@
+import { InvalidValueError } from '@hicra/spec';
+import type { Tensor, Tensor1D } from '../tf.js';
+import { tf } from '../tf.js';
+import { assertTensor, SOURCE } from './assert.js';
+import { defaultChunkRows } from './chunk-rows.js';
+import { customGradient } from './custom-gradient.js';
+
+/**
+ * Rows of an embedding table for a tensor of ids: `table[ids]`, shape `[...ids.shape, D]`.
+ *
+ * Its gradient works on every backend. tfjs's own gradient of `gather` needs the
+ * `UnsortedSegmentSum` kernel, which the WASM backend does not register; there (and wherever
+ * that kernel is missing) the table's gradient is `oneHot(ids)ᵀ · dy`, computed in row chunks
+ * so the one-hot matrix never exceeds 4M elements; elsewhere the kernel is used.
+ *
+ * @param table float32 `[V, D]`
+ * @param ids int32 tensor of any shape (or an `Int32Array`, taken as 1-D), each in `[0, V)`
+ */
+export function embeddingLookup(table: Tensor, ids: Tensor | Int32Array): Tensor {
+  const op = 'embeddingLookup';
+  assertTensor(op, 'table', table, { rank: 2, dtype: 'float32' });
+  const [vocabSize, width] = table.shape as [number, number];
+  if (!(ids instanceof Int32Array)) assertTensor(op, 'ids', ids, { dtype: 'int32' });
+  const values = ids instanceof Int32Array ? ids : ids.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    const id = values[i]!;
+    if (id < 0 || id >= vocabSize) {
+      throw new InvalidValueError(
+        `${op}: ids[${i}] = ${id} is outside the table's ${vocabSize} rows`,
+        {
+          source: SOURCE,
+          details: { op, argument: 'ids', index: i, value: id, vocabSize },
+        },
+      );
+    }
+  }
+  const shape = ids instanceof Int32Array ? [ids.length] : ids.shape;
+  return tf.tidy(() => {
+    const flatIds = ids instanceof Int32Array ? tf.tensor1d(ids, 'int32') : tf.reshape(ids, [-1]);
+    const lookup = customGradient(([t]: [Tensor], save) => {
+      save([flatIds]);
+      return {
+        value: tf.gather(t, flatIds),
+        gradFunc: (dy: Tensor, saved: Tensor[]) => tableGradient(saved[0]!, dy, vocabSize, width),
+      };
+    });
+    return tf.reshape(lookup(table), [...shape, width]);
+  });
+}
+
+function tableGradient(ids: Tensor, dy: Tensor, vocabSize: number, width: number): Tensor {
+  if (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined) {
+    return tf.unsortedSegmentSum(dy, ids as Tensor1D, vocabSize);
+  }
+  const n = ids.shape[0]!;
+  const chunkRows = defaultChunkRows(vocabSize);
+  let grad: Tensor | undefined;
+  for (let start = 0; start < n; start += chunkRows) {
+    const size = Math.min(chunkRows, n - start);
+    const part = tf.tidy(() => {
+      const idsChunk = n <= chunkRows ? ids : tf.slice(ids, [start], [size]);
+      const dyChunk = n <= chunkRows ? dy : tf.slice(dy, [start, 0], [size, width]);
+      const oneHotT = tf.transpose(tf.oneHot(idsChunk, vocabSize, 1, 0, 'float32'));
+      return tf.matMul(oneHotT, dyChunk);
+    });
+    if (grad === undefined) grad = part;
+    else {
+      const sum = tf.add(grad, part);
+      tf.dispose([grad, part]);
+      grad = sum;
+    }
+  }
+  return grad ?? tf.zeros([vocabSize, width]);
+}

@@ -1,0 +1,87 @@
+import { ShapeError } from '@hicra/spec';
+import type { Tensor } from '../tf.js';
+import { tf } from '../tf.js';
+import { assertTensor, SOURCE } from './assert.js';
+import { customGradient } from './custom-gradient.js';
+
+/** Swaps the last two axes. */
+function transposeLast(x: Tensor): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = x.rank;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+  return tf.transpose(x, perm);
+}
+
+/**
+ * Matrix product `a · b` (optionally transposing either operand) whose forward and backward
+ * passes never use the transpose flags of `BatchMatMul`: operands are transposed explicitly.
+ * Measured on the WASM backend, matMul with transpose flags is 15-20x slower than on
+ * pre-transposed inputs, and tfjs's built-in gradient uses those flags; with this op a
+ * transformer training step is about 4x faster there. Results equal `tf.matMul`.
+ *
+ * Shapes: `a` `[..., M, K]`, `b` `[..., K, N]` with equal batch dimensions, or `a` of any rank
+ * ≥ 2 with a 2-D `b` (a linear layer: `[B, T, D] · [D, E]`).
+ */
+export function matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
+  const op = 'matMul';
+  assertTensor(op, 'a', a, { dtype: 'float32' });
+  assertTensor(op, 'b', b, { dtype: 'float32' });
+  if (a.rank < 2 || b.rank < 2) {
+    throw new ShapeError(
+      `${op}: a and b need rank >= 2, got a [${a.shape.join(', ')}] and b [${b.shape.join(', ')}]`,
+      {
+        source: SOURCE,
+        details: { op, a: a.shape, b: b.shape },
+      },
+    );
+  }
+  const linear = b.rank === 2 && a.rank > 2;
+  if (!linear && a.rank !== b.rank) {
+    throw new ShapeError(
+      `${op}: a [${a.shape.join(', ')}] and b [${b.shape.join(', ')}] need equal ranks (or a 2-D b); broadcasting batch dimensions is not supported`,
+      { source: SOURCE, details: { op, a: a.shape, b: b.shape } },
+    );
+  }
+  if (linear && transposeA) {
+    throw new ShapeError(
+      `${op}: transposeA is not supported for a [${a.shape.join(', ')}] times a 2-D b`,
+      {
+        source: SOURCE,
+        details: { op, a: a.shape, b: b.shape },
+      },
+    );
+  }
+  const k1 = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1];
+  const k2 = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2];
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  if (k1 !== k2 || (!linear && !tf.util.arraysEqual(batchA, batchB))) {
+    throw new ShapeError(
+      `${op}: cannot multiply a [${a.shape.join(', ')}]${transposeA ? 'ᵀ' : ''} by b [${b.shape.join(', ')}]${transposeB ? 'ᵀ' : ''}: inner sizes ${k1} and ${k2}${linear ? '' : `, batch [${batchA.join(', ')}] vs [${batchB.join(', ')}]`}`,
+      { source: SOURCE, details: { op, a: a.shape, b: b.shape, transposeA, transposeB } },
+    );
+  }
+  return tf.tidy(() => {
+    const left = transposeA ? transposeLast(a) : a;
+    const right = transposeB ? transposeLast(b) : b;
+    if (linear) {
+      const lead = left.shape.slice(0, -1);
+      const flat = tf.reshape(left, [-1, left.shape[left.rank - 1]!]);
+      return tf.reshape(plainMatMul(flat, right), [...lead, right.shape[1]!]);
+    }
+    return plainMatMul(left, right);
+  });
+}
+
+/** `x · y` with a gradient written without transpose flags. */
+const plainMatMul = (x: Tensor, y: Tensor): Tensor =>
+  customGradient(([left, right]: [Tensor, Tensor], save) => {
+    save([left, right]);
+    return {
+      value: tf.matMul(left, right),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [l, r] = saved as [Tensor, Tensor];
+        return [tf.matMul(dy, transposeLast(r)), tf.matMul(transposeLast(l), dy)];
+      },
+    };
+  })(x, y);

@@ -1,0 +1,213 @@
+import { InvalidValueError, ShapeError } from '@hicra/spec';
+import type { Tensor, Tensor1D, Tensor2D } from '../tf.js';
+import { tf } from '../tf.js';
+import { assertFiniteNumber, assertTensor, SOURCE } from './assert.js';
+import { defaultChunkRows } from './chunk-rows.js';
+import { customGradient } from './custom-gradient.js';
+
+/** Options of the log-prob and entropy ops. */
+export interface SoftmaxStatisticsOptions {
+  /**
+   * Rows (positions) per chunk. The vocabulary dimension is processed this many rows at a time,
+   * forward and backward, so temporary memory is bounded by `chunkRows · V` floats instead of
+   * `N · V`. Default: 4M elements a chunk (128 rows for V = 32k).
+   */
+  readonly chunkRows?: number;
+}
+
+export type Labels = Tensor | Int32Array;
+
+interface Prepared {
+  readonly rows: Tensor2D;
+  readonly labels: Tensor1D | undefined;
+  readonly leadingShape: number[];
+  readonly chunkRows: number;
+}
+
+/**
+ * Validates and flattens `logits` ([B, T, V] or [N, V]) and optional `labels` ([B, T] or [N]).
+ * Returned tensors are new handles owned by the caller's tidy.
+ */
+export function prepareLogits(
+  op: string,
+  logits: Tensor,
+  labels: Labels | undefined,
+  options: SoftmaxStatisticsOptions,
+): Prepared {
+  assertTensor(op, 'logits', logits, { rank: [2, 3], dtype: 'float32' });
+  const vocabSize = logits.shape[logits.rank - 1]!;
+  const leadingShape = logits.shape.slice(0, -1);
+  const rowCount = leadingShape.reduce((a, b) => a * b, 1);
+  if (vocabSize < 1) {
+    throw new ShapeError(
+      `${op}: logits has an empty vocabulary dimension (shape [${logits.shape.join(', ')}])`,
+      {
+        source: SOURCE,
+        details: { op, argument: 'logits', shape: logits.shape },
+      },
+    );
+  }
+  const chunkRows = options.chunkRows ?? defaultChunkRows(vocabSize);
+  assertFiniteNumber(op, 'options.chunkRows', chunkRows, { min: 1, integer: true });
+  let labelTensor: Tensor1D | undefined;
+  if (labels !== undefined) {
+    const values = labels instanceof Int32Array ? labels : undefined;
+    if (values === undefined) {
+      assertTensor(op, 'labels', labels, { dtype: 'int32' });
+      if (!tf.util.arraysEqual(labels.shape, leadingShape)) {
+        throw new ShapeError(
+          `${op}: labels has shape [${labels.shape.join(', ')}] but logits [${logits.shape.join(', ')}] needs labels of shape [${leadingShape.join(', ')}]`,
+          {
+            source: SOURCE,
+            details: { op, argument: 'labels', shape: labels.shape, expected: leadingShape },
+          },
+        );
+      }
+    } else if (values.length !== rowCount) {
+      throw new ShapeError(
+        `${op}: labels has length ${values.length} but logits [${logits.shape.join(', ')}] has ${rowCount} positions`,
+        {
+          source: SOURCE,
+          details: { op, argument: 'labels', length: values.length, expected: rowCount },
+        },
+      );
+    }
+    const data = values ?? (labels as Tensor).dataSync();
+    for (let i = 0; i < data.length; i++) {
+      const id = data[i]!;
+      if (id < 0 || id >= vocabSize) {
+        throw new InvalidValueError(
+          `${op}: labels[${i}] = ${id} is outside the vocabulary [0, ${vocabSize})`,
+          {
+            source: SOURCE,
+            details: { op, argument: 'labels', index: i, value: id, vocabSize },
+          },
+        );
+      }
+    }
+    labelTensor = values
+      ? tf.tensor1d(values, 'int32')
+      : (tf.reshape(labels as Tensor, [rowCount]) as Tensor1D);
+  }
+  return {
+    rows: tf.reshape(logits, [rowCount, vocabSize]) as Tensor2D,
+    labels: labelTensor,
+    leadingShape,
+    chunkRows,
+  };
+}
+
+type Kind = 'logProbs' | 'entropy' | 'both';
+
+/**
+ * Log-prob of the label and/or entropy of each row of `rows` ([N, V]), with a hand-written
+ * gradient so that neither pass materialises more than one chunk of softmax at a time and no
+ * kernel outside the common set is needed (the gradient of `gather` fails on WASM).
+ * Returns [N] for one statistic, [N, 2] (log-prob, entropy) for both.
+ */
+export function softmaxStatistics(
+  rows: Tensor2D,
+  labels: Tensor1D | undefined,
+  chunkRows: number,
+  kind: Kind,
+): Tensor {
+  const [n, vocabSize] = rows.shape;
+  const chunks: [number, number][] = [];
+  for (let start = 0; start < n; start += chunkRows)
+    chunks.push([start, Math.min(chunkRows, n - start)]);
+
+  const op = customGradient(([x]: [Tensor], save) => {
+    const lseParts: Tensor[] = [];
+    const logProbParts: Tensor[] = [];
+    const entropyParts: Tensor[] = [];
+    for (const [start, size] of chunks) {
+      const [lse, logProb, entropy] = tf.tidy(() => {
+        const xc =
+          chunks.length === 1
+            ? (x as Tensor2D)
+            : tf.slice(x as Tensor2D, [start, 0], [size, vocabSize]);
+        const lse = tf.logSumExp(xc, 1);
+        const out: Tensor[] = [lse];
+        if (kind !== 'entropy') {
+          const ids = chunks.length === 1 ? labels! : tf.slice(labels!, [start], [size]);
+          // A flat 1-D gather: WASM's GatherV2 reads out of bounds with batchDims = 1.
+          const flatIndex = tf.add(
+            ids,
+            tf.mul(tf.range(0, size, 1, 'int32'), tf.scalar(vocabSize, 'int32')),
+          );
+          const picked = tf.gather(tf.reshape(xc, [size * vocabSize]), flatIndex);
+          out.push(tf.sub(picked, lse));
+        } else out.push(tf.zeros([0]));
+        if (kind !== 'logProbs') {
+          const probs = tf.exp(tf.sub(xc, tf.reshape(lse, [size, 1])));
+          out.push(tf.sub(lse, tf.sum(tf.mul(probs, xc), 1)));
+        } else out.push(tf.zeros([0]));
+        return out as [Tensor, Tensor, Tensor];
+      });
+      lseParts.push(lse);
+      logProbParts.push(logProb);
+      entropyParts.push(entropy);
+    }
+    const lse = concatAndDispose(lseParts);
+    const logProbs = kind === 'entropy' ? undefined : concatAndDispose(logProbParts);
+    const entropies = kind === 'logProbs' ? undefined : concatAndDispose(entropyParts);
+    if (kind === 'entropy') tf.dispose(logProbParts);
+    if (kind === 'logProbs') tf.dispose(entropyParts);
+    save([x, lse, ...(labels ? [labels] : []), ...(entropies ? [entropies] : [])]);
+    const value = kind === 'both' ? tf.stack([logProbs!, entropies!], 1) : (logProbs ?? entropies)!;
+    if (kind === 'both') tf.dispose([logProbs!, entropies!]);
+    return {
+      value,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xs, lseAll] = saved as [Tensor2D, Tensor1D];
+        const labelsAll = labels ? (saved[2] as Tensor1D) : undefined;
+        const entropyAll = entropies ? (saved[labels ? 3 : 2] as Tensor1D) : undefined;
+        const gradParts: Tensor[] = [];
+        for (const [start, size] of chunks) {
+          gradParts.push(
+            tf.tidy(() => {
+              const whole = chunks.length === 1;
+              const xc = whole ? xs : tf.slice(xs, [start, 0], [size, vocabSize]);
+              const lse = tf.reshape(whole ? lseAll : tf.slice(lseAll, [start], [size]), [size, 1]);
+              const logProbsFull = tf.sub(xc, lse);
+              const probs = tf.exp(logProbsFull);
+              let grad: Tensor | undefined;
+              if (kind !== 'entropy') {
+                const dyc =
+                  kind === 'both'
+                    ? tf.slice(dy, [start, 0], [size, 1])
+                    : tf.reshape(tf.slice(dy, [start], [size]), [size, 1]);
+                const ids = whole ? labelsAll! : tf.slice(labelsAll!, [start], [size]);
+                const oneHot = tf.oneHot(ids, vocabSize, 1, 0, 'float32');
+                grad = tf.mul(dyc, tf.sub(oneHot, probs));
+              }
+              if (kind !== 'logProbs') {
+                const dyc =
+                  kind === 'both'
+                    ? tf.slice(dy, [start, 1], [size, 1])
+                    : tf.reshape(tf.slice(dy, [start], [size]), [size, 1]);
+                const h = tf.reshape(whole ? entropyAll! : tf.slice(entropyAll!, [start], [size]), [
+                  size,
+                  1,
+                ]);
+                // dH/dx_j = -p_j (log p_j + H)
+                const entropyGrad = tf.mul(tf.neg(dyc), tf.mul(probs, tf.add(logProbsFull, h)));
+                grad = grad === undefined ? entropyGrad : tf.add(grad, entropyGrad);
+              }
+              return grad!;
+            }),
+          );
+        }
+        return concatAndDispose(gradParts);
+      },
+    };
+  });
+  return op(rows);
+}
+
+function concatAndDispose(parts: Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0]!;
+  const joined = tf.concat(parts, 0);
+  tf.dispose(parts);
+  return joined;
+}
