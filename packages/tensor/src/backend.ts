@@ -81,6 +81,8 @@ export async function initBackend(
       },
     );
   }
+  // tfjs-core's Node entry registers no gradients; hicra registers them with the first backend.
+  await import('./register-gradients.js');
   if (name !== 'auto') {
     current = { ...(await activate(name, options)), skipped: [] };
     return current;
@@ -112,6 +114,9 @@ async function activate(
     case 'cpu':
       await importModule('@tensorflow/tfjs-backend-cpu');
       await setBackendOrThrow('cpu', name);
+      // The CPU backend prints an advertisement for tfjs-node on first use in Node; hicra's
+      // `auto` already prefers tfjs-node when installed, and documents the choice.
+      (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
       return { name, tfjsBackend: 'cpu' };
     case 'wasm': {
       const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as {

@@ -78,7 +78,16 @@ export function checkExports(root, options = {}) {
       const runtime = targets.find(
         ({ target, conditions }) => /\.[cm]?js$/.test(target) && !conditions.includes('types'),
       );
-      if (load && runtime && !subpath.includes('*') && existsSync(join(dir, runtime.target))) {
+      // Entries that only load inside a test runner (a vitest setup file) opt out of the load
+      // check in package.json: "hicra": { "vitestOnlyExports": ["./testing/setup"] }.
+      const vitestOnly = (manifest.hicra?.vitestOnlyExports ?? []).includes(subpath);
+      if (
+        load &&
+        !vitestOnly &&
+        runtime &&
+        !subpath.includes('*') &&
+        existsSync(join(dir, runtime.target))
+      ) {
         const specifier = subpath === '.' ? name : `${name}/${subpath.slice(2)}`;
         const result = spawnSync(
           process.execPath,
@@ -97,6 +106,19 @@ export function checkExports(root, options = {}) {
             problem: `import(${JSON.stringify(specifier)}) failed:\n${reason}`,
           });
         }
+      }
+    }
+    // A package may name a smoke script that exercises its built output as a consumer would.
+    const smoke = manifest.hicra?.smoke;
+    if (load && smoke) {
+      const result = spawnSync(process.execPath, [join(dir, smoke)], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
+      if (result.status !== 0) {
+        const reason = (result.stderr || result.stdout).trim().split('\n').slice(0, 6).join('\n');
+        problems.push({ package: name, subpath: 'smoke', problem: `${smoke} failed:\n${reason}` });
       }
     }
     for (const field of ['main', 'types']) {

@@ -87,3 +87,37 @@ describe('checkExports', () => {
     ]);
   });
 });
+
+describe('checkExports options in package.json', () => {
+  it('skips the load check of vitest-only entries and runs a smoke script', () => {
+    const pkg = goodPackage['packages/spec/package.json'] as unknown as { exports: Record<string, unknown> };
+    const withSetup = {
+      ...goodPackage,
+      'packages/spec/package.json': {
+        ...pkg,
+        exports: { ...pkg.exports, './setup': './dist/setup.js' },
+        hicra: { vitestOnlyExports: ['./setup'], smoke: 'smoke.mjs' },
+      },
+      'packages/spec/dist/setup.js': "throw new Error('only inside vitest');\n",
+      'packages/spec/smoke.mjs':
+        "import { x } from '@hicra/spec';\nif (x !== 1) process.exit(1);\n",
+    };
+    const ws = makeWorkspace(withSetup);
+    try {
+      expect(checkExports(ws.root)).toEqual([]);
+    } finally {
+      ws.dispose();
+    }
+    const failing = makeWorkspace({
+      ...withSetup,
+      'packages/spec/smoke.mjs': "console.error('gradient is wrong'); process.exit(1);\n",
+    });
+    try {
+      const problems = checkExports(failing.root);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]!.problem).toContain('smoke.mjs failed:\ngradient is wrong');
+    } finally {
+      failing.dispose();
+    }
+  });
+});

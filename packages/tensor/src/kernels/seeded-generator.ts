@@ -186,7 +186,12 @@ export class SeededGenerator {
     const child = new SeededGenerator(0);
     child.setState({
       algorithm: ALGORITHM,
-      words: [this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1],
+      words: [
+        this.nextUint32(),
+        this.nextUint32(),
+        this.nextUint32(),
+        (this.nextUint32() | 1) >>> 0,
+      ],
       spareNormal: null,
     });
     return child;

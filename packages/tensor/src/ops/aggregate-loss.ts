@@ -23,7 +23,8 @@ export interface AggregateLossOptions {
  * - `seq-mean-token-sum-norm` (Dr.GRPO): Σ loss·lossMask / scaleFactor
  *
  * Sequences with no token in the normaliser mask are left out of sequence means, and an
- * all-masked batch gives 0: no NaN, no contribution.
+ * all-masked batch gives 0: no NaN, no contribution. Values where `lossMask` is 0 are ignored,
+ * even NaN.
  */
 export function aggregateLoss(
   loss: Tensor,
@@ -47,7 +48,8 @@ export function aggregateLoss(
 
   return tf.tidy(() => {
     const normaliser = options.normaliserMask ?? lossMask;
-    const masked = tf.mul(loss, lossMask);
+    // `where`, not a product: a NaN (or garbage) in a masked-out position must not leak in.
+    const masked = tf.where(tf.greater(lossMask, 0), tf.mul(loss, lossMask), tf.zerosLike(loss));
     switch (mode) {
       case 'token-mean':
         return tf.div(tf.sum(masked), tf.maximum(tf.sum(normaliser), 1)) as Scalar;

@@ -4,6 +4,7 @@ import { tf } from '../tf.js';
 import { assertTensor, SOURCE } from './assert.js';
 import { defaultChunkRows } from './chunk-rows.js';
 import { customGradient } from './custom-gradient.js';
+import { floatOneHot } from './float-one-hot.js';
 
 /**
  * Rows of an embedding table for a tensor of ids: `table[ids]`, shape `[...ids.shape, D]`.
@@ -60,7 +61,7 @@ function tableGradient(ids: Tensor, dy: Tensor, vocabSize: number, width: number
     const part = tf.tidy(() => {
       const idsChunk = n <= chunkRows ? ids : tf.slice(ids, [start], [size]);
       const dyChunk = n <= chunkRows ? dy : tf.slice(dy, [start, 0], [size, width]);
-      const oneHotT = tf.transpose(tf.oneHot(idsChunk, vocabSize, 1, 0, 'float32'));
+      const oneHotT = tf.transpose(floatOneHot(idsChunk, vocabSize));
       return tf.matMul(oneHotT, dyChunk);
     });
     if (grad === undefined) grad = part;

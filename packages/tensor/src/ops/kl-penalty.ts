@@ -13,6 +13,8 @@ import { assertOneOf, assertSameShape, assertTensor } from './assert.js';
  * - `k3` (low variance): exp(ref - logp) - (ref - logp) - 1, with ref - logp clamped to
  *   [-20, 20] and the result to [-10, 10]
  *
+ * NaN in either input gives NaN at that position on every backend.
+ *
  * @param logProbs float32, any shape
  * @param refLogProbs float32, same shape
  * @returns float32, same shape; differentiable with respect to `logProbs`
@@ -36,8 +38,11 @@ export function klPenalty(
       case 'k2':
         return tf.mul(0.5, tf.square(tf.sub(logProbs, refLogProbs)));
       case 'k3': {
-        const kl = tf.clipByValue(tf.sub(refLogProbs, logProbs), -20, 20);
-        return tf.clipByValue(tf.sub(tf.sub(tf.exp(kl), kl), 1), -10, 10);
+        const difference = tf.sub(refLogProbs, logProbs);
+        const kl = tf.clipByValue(difference, -20, 20);
+        const k3 = tf.clipByValue(tf.sub(tf.sub(tf.exp(kl), kl), 1), -10, 10);
+        // Clamping swallows NaN on some backends (WASM); keep NaN where an input had one.
+        return tf.where(tf.isNaN(difference), difference, k3);
       }
     }
   });

@@ -51,6 +51,8 @@ export interface PolicyLossResult {
  *     l     = min(l, -A·c)  where A < 0
  *
  * aggregated with {@link aggregateLoss} over `lossMask`, normalised by `normaliserMask`.
+ * NaN in `logProbs`, `oldLogProbs` or `advantages` at a loss-masked token makes the loss NaN
+ * on every backend (the trainer rejects such a step); values outside `lossMask` are ignored.
  * Every tensor of the result is new; the caller disposes them (or reads them inside a tidy).
  */
 export function policyLoss(
@@ -83,7 +85,8 @@ export function policyLoss(
   const normaliser = normaliserMask ?? lossMask;
 
   return tf.tidy(() => {
-    const logRatio = tf.clipByValue(tf.sub(logProbs, oldLogProbs), -20, 20);
+    const rawLogRatio = tf.sub(logProbs, oldLogProbs);
+    const logRatio = tf.clipByValue(rawLogRatio, -20, 20);
     const ratio = tf.exp(logRatio);
     const negA = tf.neg(advantages);
     const unclipped = tf.mul(negA, ratio);
@@ -92,12 +95,24 @@ export function policyLoss(
     const cap = tf.mul(negA, clipRatioC);
     const negative = tf.less(advantages, 0);
     const perToken = tf.where(negative, tf.minimum(cap, clipLoss), clipLoss);
-    const loss = aggregateLoss(perToken, lossMask, options.mode ?? 'token-mean', {
+    const aggregated = aggregateLoss(perToken, lossMask, options.mode ?? 'token-mean', {
       normaliserMask: normaliser,
       ...(options.scaleFactor === undefined ? {} : { scaleFactor: options.scaleFactor }),
     });
+    // Clamps and max/min swallow NaN on some backends (WASM). A NaN log-prob or advantage at a
+    // loss-masked token must reach the loss on every backend, so the trainer's guard sees it:
+    // adding 0 · Σ(inputs at loss-masked tokens) propagates NaN and changes nothing otherwise.
+    const inputsAtMask = tf.where(
+      tf.greater(lossMask, 0),
+      tf.add(rawLogRatio, advantages),
+      tf.zerosLike(rawLogRatio),
+    );
+    const loss = tf.add(aggregated, tf.mul(0, tf.sum(inputsAtMask))) as Scalar;
     const maskedMean = (values: Tensor, mask: Tensor) =>
-      tf.div(tf.sum(tf.mul(values, mask)), tf.maximum(tf.sum(mask), 1)) as Scalar;
+      tf.div(
+        tf.sum(tf.where(tf.greater(mask, 0), tf.mul(values, mask), tf.zerosLike(values))),
+        tf.maximum(tf.sum(mask), 1),
+      ) as Scalar;
     const clipFraction = maskedMean(tf.cast(tf.greater(clipped, unclipped), 'float32'), lossMask);
     const capBinds = tf.logicalAnd(tf.greater(clipLoss, cap), negative);
     const clipFractionLower = maskedMean(tf.cast(capBinds, 'float32'), lossMask);

@@ -4,6 +4,7 @@ import { tf } from '../tf.js';
 import { assertFiniteNumber, assertTensor, SOURCE } from './assert.js';
 import { defaultChunkRows } from './chunk-rows.js';
 import { customGradient } from './custom-gradient.js';
+import { floatOneHot } from './float-one-hot.js';
 
 /** Options of the log-prob and entropy ops. */
 export interface SoftmaxStatisticsOptions {
@@ -139,8 +140,10 @@ export function softmaxStatistics(
           out.push(tf.sub(picked, lse));
         } else out.push(tf.zeros([0]));
         if (kind !== 'logProbs') {
-          const probs = tf.exp(tf.sub(xc, tf.reshape(lse, [size, 1])));
-          out.push(tf.sub(lse, tf.sum(tf.mul(probs, xc), 1)));
+          // -Σ p·log p on the shifted logits: no cancellation between two large numbers, so
+          // logits of ±1000 keep full precision (logsumexp - Σ p·x loses it in float32).
+          const logProbsFull = tf.sub(xc, tf.reshape(lse, [size, 1]));
+          out.push(tf.neg(tf.sum(tf.mul(tf.exp(logProbsFull), logProbsFull), 1)));
         } else out.push(tf.zeros([0]));
         return out as [Tensor, Tensor, Tensor];
       });
@@ -178,7 +181,7 @@ export function softmaxStatistics(
                     ? tf.slice(dy, [start, 0], [size, 1])
                     : tf.reshape(tf.slice(dy, [start], [size]), [size, 1]);
                 const ids = whole ? labelsAll! : tf.slice(labelsAll!, [start], [size]);
-                const oneHot = tf.oneHot(ids, vocabSize, 1, 0, 'float32');
+                const oneHot = floatOneHot(ids, vocabSize);
                 grad = tf.mul(dyc, tf.sub(oneHot, probs));
               }
               if (kind !== 'logProbs') {
