@@ -11,6 +11,7 @@ export * from './errors.js';
 export * from './metrics.js';
 export * from './names.js';
 export type * from './planning.js';
+export * from './plugin-registration.js';
 export type * from './policy.js';
 export type * from './reward.js';
 export * from './rollout-batch.js';

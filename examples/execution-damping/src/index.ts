@@ -1,0 +1,68 @@
+/**
+ * execution-damping: a credit-assignment strategy in the spirit of HICRA, written as a third
+ * party would, against `@hicra/spec` alone. Instead of amplifying planning tokens, it scales the
+ * advantage of *execution* tokens by `beta` in [0, 1], so that relatively more of the credit
+ * goes to planning. beta = 1 is the identity; beta = 0 trains on planning tokens only (through
+ * the advantages; the loss mask is left alone, so the loss keeps its scale).
+ */
+import {
+  type CreditAssignerRegistrationV1,
+  type CreditAssignerV1,
+  InvalidArgumentError,
+  ShapeError,
+  validateRolloutBatch,
+} from '@hicra/spec';
+
+const SOURCE = 'execution-damping';
+
+export interface ExecutionDampingSettings {
+  /** Factor applied to execution-token advantages, in [0, 1]. Default 0.5. */
+  readonly beta?: number;
+}
+
+export function createExecutionDamping(settings: ExecutionDampingSettings = {}): CreditAssignerV1 {
+  const beta = settings.beta ?? 0.5;
+  if (!(beta >= 0 && beta <= 1)) {
+    throw new InvalidArgumentError(`beta must be in [0, 1], got ${beta}`, {
+      source: SOURCE,
+      details: { argument: 'beta' },
+    });
+  }
+  return {
+    name: 'execution-damping',
+    assign(batch, credit) {
+      // A third-party strategy validates what it reads; the contract's validator does the work.
+      validateRolloutBatch(batch, { source: SOURCE, require: ['planningMask'] });
+      const tokens = batch.batchSize * batch.seqLen;
+      if (credit.advantages.length !== tokens) {
+        throw new ShapeError(
+          `credit.advantages has length ${credit.advantages.length}, expected ${tokens}`,
+          { source: SOURCE },
+        );
+      }
+      const planning = batch.planningMask!;
+      const advantages = new Float32Array(credit.advantages);
+      for (let k = 0; k < tokens; k++) {
+        if (batch.responseMask[k] === 1 && planning[k] === 0) advantages[k] = advantages[k]! * beta;
+      }
+      return { ...credit, advantages };
+    },
+  };
+}
+
+/** Add to a registry: `registry.register(executionDamping)`, then use `{ "name": "execution-damping", "beta": 0.5 }`. */
+export const executionDamping: CreditAssignerRegistrationV1 = {
+  kind: 'assigner',
+  name: 'execution-damping',
+  description: 'scale execution-token advantages by beta, leaving planning tokens untouched',
+  settings: {
+    beta: {
+      type: 'number',
+      min: 0,
+      max: 1,
+      default: 0.5,
+      description: 'factor applied to execution-token advantages',
+    },
+  },
+  create: (settings) => createExecutionDamping({ beta: settings.beta as number }),
+};

@@ -1,0 +1,106 @@
+import {
+  type CreditAssignerV1,
+  type CreditV1,
+  InvalidArgumentError,
+  InvalidValueError,
+  type RolloutBatchV1,
+  ShapeError,
+  TRAIN_METRIC_KEYS,
+} from '@hicra/spec';
+import { checkBatch, SOURCE } from './batch-checks.js';
+import { advantageStatistics, tokenShare } from './diagnostics.js';
+
+export interface AssignerDefinition {
+  readonly name: string;
+  /** Optional batch fields this assigner needs (e.g. `planningMask`). */
+  readonly requires?: readonly (keyof RolloutBatchV1)[];
+  /**
+   * Computes the new advantages and/or loss mask from a validated batch and credit. Returns
+   * `amplified`, the tokens whose advantage it changed (for diagnostics). Must not mutate inputs.
+   */
+  readonly compute: (
+    batch: RolloutBatchV1,
+    credit: CreditV1,
+  ) => { advantages?: Float32Array; lossMask?: Uint8Array; amplified?: Uint8Array };
+}
+
+/** Checks that a credit fits a batch: lengths, 0/1 loss mask inside the response mask, finite advantages. */
+export function checkCredit(batch: RolloutBatchV1, credit: CreditV1, who: string): void {
+  const tokens = batch.batchSize * batch.seqLen;
+  if (typeof credit !== 'object' || credit === null) {
+    throw new InvalidArgumentError(
+      `${who}: credit must be an object with advantages and lossMask`,
+      { source: SOURCE },
+    );
+  }
+  if (!(credit.advantages instanceof Float32Array) || credit.advantages.length !== tokens) {
+    throw new ShapeError(
+      `${who}: credit.advantages must be a Float32Array of batchSize·seqLen = ${tokens}, got ${describe(credit.advantages)}`,
+      { source: SOURCE, details: { field: 'advantages', expected: tokens } },
+    );
+  }
+  if (!(credit.lossMask instanceof Uint8Array) || credit.lossMask.length !== tokens) {
+    throw new ShapeError(
+      `${who}: credit.lossMask must be a Uint8Array of batchSize·seqLen = ${tokens}, got ${describe(credit.lossMask)}`,
+      { source: SOURCE, details: { field: 'lossMask', expected: tokens } },
+    );
+  }
+  const { responseMask, seqLen } = batch;
+  for (let k = 0; k < tokens; k++) {
+    const m = credit.lossMask[k]!;
+    if (m > 1 || m > responseMask[k]!) {
+      throw new InvalidValueError(
+        `${who}: credit.lossMask is ${m} at response ${Math.floor(k / seqLen)}, token ${k % seqLen}, where the response mask is ${responseMask[k]}; the loss mask must be 0/1 and a subset of the response mask`,
+        { source: SOURCE, details: { field: 'lossMask', index: k } },
+      );
+    }
+    if (!Number.isFinite(credit.advantages[k])) {
+      throw new InvalidValueError(
+        `${who}: credit.advantages is ${credit.advantages[k]} at response ${Math.floor(k / seqLen)}, token ${k % seqLen}`,
+        { source: SOURCE, details: { field: 'advantages', index: k } },
+      );
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (ArrayBuffer.isView(value))
+    return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
+  return value === null ? 'null' : typeof value;
+}
+
+/** Wraps a computation into a `CreditAssignerV1` with validation and diagnostics. */
+export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1 {
+  const who = `assigner ${definition.name}`;
+  return {
+    name: definition.name,
+    assign(batch: RolloutBatchV1, credit: CreditV1): CreditV1 {
+      checkBatch(batch, definition.requires);
+      checkCredit(batch, credit, who);
+      const result = definition.compute(batch, credit);
+      const advantages = result.advantages ?? credit.advantages;
+      const lossMask = result.lossMask ?? credit.lossMask;
+      const diagnostics: Record<string, number> = {
+        ...credit.diagnostics,
+        ...advantageStatistics(advantages, batch.responseMask),
+        [TRAIN_METRIC_KEYS.lossMaskedShare]: 1 - tokenShare(lossMask, batch.responseMask),
+      };
+      if (batch.planningMask !== undefined) {
+        diagnostics[TRAIN_METRIC_KEYS.planningTokenShare] = tokenShare(
+          batch.planningMask,
+          batch.responseMask,
+        );
+      }
+      if (result.amplified !== undefined) {
+        const previous = credit.diagnostics[TRAIN_METRIC_KEYS.amplifiedTokenShare] ?? 0;
+        diagnostics[TRAIN_METRIC_KEYS.amplifiedTokenShare] =
+          previous + tokenShare(result.amplified, batch.responseMask);
+        diagnostics[`credit/${definition.name}/amplified_token_share`] = tokenShare(
+          result.amplified,
+          batch.responseMask,
+        );
+      }
+      return { advantages, lossMask, diagnostics, warnings: credit.warnings };
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type {
+  AdvantageEstimatorV1,
+  EstimatorResultV1,
+  HicraWarningV1,
+  RolloutBatchV1,
+} from '@hicra/spec';
+import { checkBatch } from './batch-checks.js';
+import { advantageStatistics } from './diagnostics.js';
+
+export interface EstimatorDefinition {
+  readonly name: string;
+  /** Optional batch fields this estimator needs. */
+  readonly requires?: readonly (keyof RolloutBatchV1)[];
+  /** Optional batch fields it reads; any other present field among these is reported as ignored. */
+  readonly reads?: readonly (keyof RolloutBatchV1)[];
+  /** Computes advantages (and returns) on a validated batch; zero outside the mask. */
+  readonly compute: (batch: RolloutBatchV1) => { advantages: Float32Array; returns?: Float32Array };
+}
+
+/** Optional fields an estimator may be given but not use (reported as warnings, never errors). */
+const ESTIMATOR_INPUTS: readonly (keyof RolloutBatchV1)[] = ['values'];
+
+/** Wraps a computation into an `AdvantageEstimatorV1` with validation, diagnostics and warnings. */
+export function defineEstimator(definition: EstimatorDefinition): AdvantageEstimatorV1 {
+  const reads = new Set(definition.reads ?? []);
+  return {
+    name: definition.name,
+    estimate(batch: RolloutBatchV1): EstimatorResultV1 {
+      checkBatch(batch, definition.requires);
+      const { advantages, returns } = definition.compute(batch);
+      const warnings: HicraWarningV1[] = [];
+      for (const field of ESTIMATOR_INPUTS) {
+        if (batch[field] !== undefined && !reads.has(field)) {
+          warnings.push({
+            code: 'ignored-input',
+            message: `${definition.name} does not use RolloutBatchV1.${field}; it was ignored`,
+            source: `estimator:${definition.name}`,
+          });
+        }
+      }
+      return {
+        advantages,
+        ...(returns === undefined ? {} : { returns }),
+        diagnostics: advantageStatistics(advantages, batch.responseMask),
+        warnings,
+      };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { type DiagnosticsV1, TRAIN_METRIC_KEYS } from '@hicra/spec';
+
+/**
+ * Mean, std (population), min and max of the advantages over the response mask, under the
+ * metric keys of `@hicra/spec`. Empty masks give no entries (never NaN).
+ */
+export function advantageStatistics(
+  advantages: Float32Array,
+  mask: Uint8Array,
+): Record<string, number> {
+  let count = 0;
+  let sum = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let k = 0; k < mask.length; k++) {
+    if (mask[k] === 1) {
+      const a = advantages[k]!;
+      count++;
+      sum += a;
+      if (a < min) min = a;
+      if (a > max) max = a;
+    }
+  }
+  if (count === 0) return {};
+  const mean = sum / count;
+  let squares = 0;
+  for (let k = 0; k < mask.length; k++) {
+    if (mask[k] === 1) {
+      const d = advantages[k]! - mean;
+      squares += d * d;
+    }
+  }
+  return {
+    [TRAIN_METRIC_KEYS.advantageMean]: mean,
+    [TRAIN_METRIC_KEYS.advantageStd]: Math.sqrt(squares / count),
+    [TRAIN_METRIC_KEYS.advantageMin]: min,
+    [TRAIN_METRIC_KEYS.advantageMax]: max,
+  };
+}
+
+/** Share of response tokens where `selected` is 1 (0 for an empty mask). */
+export function tokenShare(selected: Uint8Array, mask: Uint8Array): number {
+  let count = 0;
+  let hits = 0;
+  for (let k = 0; k < mask.length; k++) {
+    if (mask[k] === 1) {
+      count++;
+      hits += selected[k]!;
+    }
+  }
+  return count === 0 ? 0 : hits / count;
+}
+
+/** Merges diagnostics; later entries win. */
+export function mergeDiagnostics(...parts: DiagnosticsV1[]): DiagnosticsV1 {
+  return Object.assign({}, ...parts);
+}

@@ -1,0 +1,61 @@
+import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
+import { segmentMeanStd } from '@hicra/tensor/kernels';
+import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { defineEstimator } from '../define-estimator.js';
+
+export interface GrpoPassKSettings {
+  /** Divide by the group's unbiased std. Default true. */
+  readonly normByStd?: boolean;
+  /** Added to the std. Default 1e-6. */
+  readonly epsilon?: number;
+}
+
+export const grpoPassKSettingsSchema: SettingsSchemaV1 = {
+  normByStd: { type: 'boolean', default: true, description: "divide by the group's unbiased std" },
+  epsilon: {
+    type: 'number',
+    min: 0,
+    default: 1e-6,
+    description: 'added to the std before dividing',
+  },
+};
+
+/**
+ * GRPO for pass@k (as verl's `compute_grpo_passk_outcome_advantage`): only the best response of
+ * each group gets a non-zero advantage, `r_max - r_second`, optionally divided by the group's
+ * std + ε; ties for the best give 0. verl rejects groups of one; here a group of one gets 0
+ * (nothing to compare with), so that groups of one stay valid data everywhere.
+ */
+export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): AdvantageEstimatorV1 {
+  const normByStd = settings.normByStd ?? true;
+  const epsilon = settings.epsilon ?? 1e-6;
+  return defineEstimator({
+    name: 'grpo-pass-k',
+    compute(batch) {
+      const scores = outcomeScores(batch);
+      const { std, size } = segmentMeanStd(scores, batch.groupIds);
+      const best = new Map<number, { index: number; top: number; second: number }>();
+      for (let i = 0; i < batch.batchSize; i++) {
+        const id = batch.groupIds[i]!;
+        const s = scores[i]!;
+        const entry = best.get(id);
+        if (entry === undefined)
+          best.set(id, { index: i, top: s, second: Number.NEGATIVE_INFINITY });
+        else if (s > entry.top) {
+          entry.second = entry.top;
+          entry.top = s;
+          entry.index = i;
+        } else if (s > entry.second) entry.second = s;
+      }
+      const perResponse = new Float64Array(batch.batchSize);
+      for (const entry of best.values()) {
+        if (size[entry.index]! < 2) continue;
+        const gap = entry.top - entry.second;
+        perResponse[entry.index] = normByStd ? gap / (std[entry.index]! + epsilon) : gap;
+      }
+      return { advantages: broadcastOverMask(batch, perResponse) };
+    },
+  });
+}
+
+export const grpoPassK: AdvantageEstimatorV1 = createGrpoPassKEstimator();

@@ -1,0 +1,48 @@
+import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
+import { maskedDiscountedCumulativeSum, maskedWhiten } from '@hicra/tensor/kernels';
+import { tokenLevelRewards } from '../batch-checks.js';
+import { defineEstimator } from '../define-estimator.js';
+
+export interface ReinforcePlusPlusSettings {
+  /** Discount of the return-to-go. Default 1. */
+  readonly gamma?: number;
+}
+
+export const reinforcePlusPlusSettingsSchema: SettingsSchemaV1 = {
+  gamma: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 1,
+    description: 'discount of the return-to-go',
+  },
+};
+
+/**
+ * REINFORCE++: the discounted return-to-go of the token rewards (reset after the last valid
+ * token), whitened over all valid tokens of the batch; no group baseline. `returns` holds the
+ * un-whitened returns. As verl's `compute_reinforce_plus_plus_outcome_advantage`.
+ */
+export function createReinforcePlusPlusEstimator(
+  settings: ReinforcePlusPlusSettings = {},
+): AdvantageEstimatorV1 {
+  const gamma = settings.gamma ?? 1;
+  return defineEstimator({
+    name: 'reinforce-plus-plus',
+    compute(batch) {
+      const { batchSize, seqLen, responseMask } = batch;
+      const raw = maskedDiscountedCumulativeSum(
+        tokenLevelRewards(batch),
+        responseMask,
+        batchSize,
+        seqLen,
+        gamma,
+      );
+      const returns = new Float32Array(raw.length);
+      for (let k = 0; k < raw.length; k++) returns[k] = responseMask[k] === 1 ? raw[k]! : 0;
+      return { advantages: maskedWhiten(raw, responseMask), returns };
+    },
+  });
+}
+
+export const reinforcePlusPlus: AdvantageEstimatorV1 = createReinforcePlusPlusEstimator();

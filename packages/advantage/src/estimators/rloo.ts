@@ -1,0 +1,27 @@
+import type { AdvantageEstimatorV1 } from '@hicra/spec';
+import { segmentMeanStd } from '@hicra/tensor/kernels';
+import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { defineEstimator } from '../define-estimator.js';
+
+/**
+ * RLOO: each response's baseline is the mean of the *other* responses of its group,
+ * `r_i - mean_{j≠i} r_j = (r_i - mean_g) · n / (n - 1)`. A group of one keeps its raw score
+ * (as verl's `compute_rloo_outcome_advantage`).
+ */
+export function createRlooEstimator(): AdvantageEstimatorV1 {
+  return defineEstimator({
+    name: 'rloo',
+    compute(batch) {
+      const scores = outcomeScores(batch);
+      const { mean, size } = segmentMeanStd(scores, batch.groupIds);
+      const perResponse = new Float64Array(batch.batchSize);
+      for (let i = 0; i < batch.batchSize; i++) {
+        const n = size[i]!;
+        perResponse[i] = n > 1 ? ((scores[i]! - mean[i]!) * n) / (n - 1) : scores[i]!;
+      }
+      return { advantages: broadcastOverMask(batch, perResponse) };
+    },
+  });
+}
+
+export const rloo: AdvantageEstimatorV1 = createRlooEstimator();

@@ -1,0 +1,169 @@
+import {
+  type AdvantageEstimatorV1,
+  ConfigError,
+  type CreditAssignerRegistrationV1,
+  type CreditAssignerV1,
+  type CreditPipelineConfigV1,
+  type CreditV1,
+  checkRegistration,
+  type EstimatorRegistrationV1,
+  type EstimatorResultV1,
+  type PluginConfigV1,
+  parseCreditPipelineConfig,
+  type RolloutBatchV1,
+  UnknownNameError,
+  validateSettings,
+} from '@hicra/spec';
+import { SOURCE } from './batch-checks.js';
+import { builtinAssigners, builtinEstimators } from './builtins.js';
+
+/** Credit produced by a pipeline; `returns` is the estimator's, when it defines them. */
+export interface PipelineCreditV1 extends CreditV1 {
+  readonly returns?: Float32Array;
+}
+
+/** One estimator followed by assigners, built from a config. */
+export interface CreditPipeline {
+  readonly config: CreditPipelineConfigV1;
+  readonly estimator: AdvantageEstimatorV1;
+  readonly assigners: readonly CreditAssignerV1[];
+  /** Runs the estimator, starts credit with `lossMask` = the response mask, applies the assigners in order. */
+  run(batch: RolloutBatchV1): PipelineCreditV1;
+}
+
+/** The first credit of a pipeline: the estimator's advantages, every response token in the loss. */
+export function creditFromEstimate(batch: RolloutBatchV1, estimate: EstimatorResultV1): CreditV1 {
+  return {
+    advantages: estimate.advantages,
+    lossMask: new Uint8Array(batch.responseMask),
+    diagnostics: estimate.diagnostics,
+    warnings: estimate.warnings,
+  };
+}
+
+/** Composes an estimator and assigners directly (no registry). */
+export function composeCredit(
+  estimator: AdvantageEstimatorV1,
+  assigners: readonly CreditAssignerV1[],
+  config?: CreditPipelineConfigV1,
+): CreditPipeline {
+  return {
+    config: config ?? {
+      estimator: { name: estimator.name },
+      assigners: assigners.map((a) => ({ name: a.name })),
+    },
+    estimator,
+    assigners,
+    run(batch) {
+      const estimate = estimator.estimate(batch);
+      let credit = creditFromEstimate(batch, estimate);
+      for (const assigner of assigners) credit = assigner.assign(batch, credit);
+      return estimate.returns === undefined ? credit : { ...credit, returns: estimate.returns };
+    },
+  };
+}
+
+/** A typed registry of estimators and credit assigners, by kebab-case name. */
+export class CreditRegistry {
+  readonly #estimators = new Map<string, EstimatorRegistrationV1>();
+  readonly #assigners = new Map<string, CreditAssignerRegistrationV1>();
+
+  /** A registry holding the built-ins (default) or nothing. */
+  constructor(options: { readonly builtins?: boolean } = {}) {
+    if (options.builtins ?? true) {
+      for (const registration of builtinEstimators) this.register(registration);
+      for (const registration of builtinAssigners) this.register(registration);
+    }
+  }
+
+  /**
+   * Adds a plug-in. A name already taken is an error unless `replace` is set (to swap a built-in
+   * for your own implementation deliberately).
+   */
+  register(
+    registration: EstimatorRegistrationV1 | CreditAssignerRegistrationV1,
+    options: { readonly replace?: boolean } = {},
+  ): this {
+    checkRegistration(registration, SOURCE);
+    const table = registration.kind === 'estimator' ? this.#estimators : this.#assigners;
+    if (table.has(registration.name) && !options.replace) {
+      throw new ConfigError(
+        '',
+        `an ${registration.kind} named "${registration.name}" is already registered; pass { replace: true } to replace it`,
+        {
+          source: SOURCE,
+          details: { name: registration.name, kind: registration.kind },
+        },
+      );
+    }
+    (table as Map<string, typeof registration>).set(registration.name, registration);
+    return this;
+  }
+
+  estimatorNames(): string[] {
+    return [...this.#estimators.keys()].sort();
+  }
+
+  assignerNames(): string[] {
+    return [...this.#assigners.keys()].sort();
+  }
+
+  /** The registration of an estimator or assigner (settings schema, description). */
+  describe(
+    kind: 'estimator' | 'assigner',
+    name: string,
+  ): EstimatorRegistrationV1 | CreditAssignerRegistrationV1 {
+    const table = kind === 'estimator' ? this.#estimators : this.#assigners;
+    const registration = table.get(name);
+    if (registration === undefined)
+      throw new UnknownNameError(kind, name, [...table.keys()], { source: SOURCE });
+    return registration;
+  }
+
+  /** Builds an estimator from `'grpo'` or `{ name: 'grpo', normByStd: false }`. */
+  estimator(config: string | PluginConfigV1, path = 'estimator'): AdvantageEstimatorV1 {
+    return this.#build('estimator', config, path) as AdvantageEstimatorV1;
+  }
+
+  /** Builds an assigner from `'hicra'` or `{ name: 'hicra', alpha: 0.2 }`. */
+  assigner(config: string | PluginConfigV1, path = 'assigner'): CreditAssignerV1 {
+    return this.#build('assigner', config, path) as CreditAssignerV1;
+  }
+
+  /** Builds a credit pipeline from its JSON config (`CreditPipelineConfigV1`). */
+  pipeline(config: unknown): CreditPipeline {
+    const parsed = parseCreditPipelineConfig(config);
+    const estimator = this.estimator(parsed.estimator, 'estimator');
+    const assigners = parsed.assigners.map((a, i) => this.assigner(a, `assigners[${i}]`));
+    return composeCredit(estimator, assigners, parsed);
+  }
+
+  #build(kind: 'estimator' | 'assigner', config: string | PluginConfigV1, path: string): unknown {
+    const entry = typeof config === 'string' ? { name: config } : config;
+    const table = kind === 'estimator' ? this.#estimators : this.#assigners;
+    const registration = table.get(entry.name);
+    if (registration === undefined) {
+      throw new UnknownNameError(kind, entry.name, [...table.keys()], {
+        source: SOURCE,
+        details: { path: `${path}.name` },
+      });
+    }
+    const settings = validateSettings(registration.settings, entry, {
+      path,
+      plugin: entry.name,
+      source: SOURCE,
+    });
+    return registration.create(settings);
+  }
+}
+
+/** The registry with every built-in; add your own plug-ins with `register`. */
+export const defaultRegistry = new CreditRegistry();
+
+/** Shorthand: a pipeline from a config, with the built-in registry. */
+export function createCreditPipeline(
+  config: unknown,
+  registry: CreditRegistry = defaultRegistry,
+): CreditPipeline {
+  return registry.pipeline(config);
+}
