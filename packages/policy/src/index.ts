@@ -1,0 +1,4 @@
+/**
+ * @hicra/policy: a decoder-only transformer policy for RL on language models.
+ */
+export {};
