@@ -1,0 +1,64 @@
+import type { SeededGenerator } from '@hicra/tensor';
+
+export interface TokenSamplingOptions {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+}
+
+/**
+ * Draws one token from a row of logits. Temperature 0 is greedy (argmax, first index on ties).
+ * Otherwise the logits are divided by the temperature, truncated to the top k, then to the
+ * smallest set whose probability reaches top-p, renormalised, and sampled with `generator`.
+ * Returns the token and its log-probability under the *untempered, untruncated* distribution.
+ */
+export function sampleToken(
+  logits: Float32Array,
+  options: TokenSamplingOptions,
+  generator: SeededGenerator,
+): { token: number; logProb: number } {
+  const vocab = logits.length;
+  let max = Number.NEGATIVE_INFINITY;
+  let argmax = 0;
+  for (let v = 0; v < vocab; v++) {
+    if (logits[v]! > max) {
+      max = logits[v]!;
+      argmax = v;
+    }
+  }
+  let sum = 0;
+  for (let v = 0; v < vocab; v++) sum += Math.exp(logits[v]! - max);
+  const logNormaliser = max + Math.log(sum);
+  if (options.temperature === 0) return { token: argmax, logProb: logits[argmax]! - logNormaliser };
+
+  const inverse = 1 / options.temperature;
+  let candidates: number[] | undefined;
+  if (options.topK > 0 && options.topK < vocab) {
+    candidates = Array.from({ length: vocab }, (_, v) => v)
+      .sort((a, b) => logits[b]! - logits[a]! || a - b)
+      .slice(0, options.topK);
+  }
+  const pool = candidates ?? Array.from({ length: vocab }, (_, v) => v);
+  const weights = new Float64Array(pool.length);
+  let total = 0;
+  for (let i = 0; i < pool.length; i++) {
+    const w = Math.exp((logits[pool[i]!]! - max) * inverse);
+    weights[i] = w;
+    total += w;
+  }
+  if (options.topP < 1) {
+    const order = Array.from({ length: pool.length }, (_, i) => i).sort(
+      (a, b) => weights[b]! - weights[a]! || pool[a]! - pool[b]!,
+    );
+    let cumulative = 0;
+    const keep = new Uint8Array(pool.length);
+    for (const i of order) {
+      keep[i] = 1;
+      cumulative += weights[i]! / total;
+      if (cumulative >= options.topP) break;
+    }
+    for (let i = 0; i < pool.length; i++) if (keep[i] === 0) weights[i] = 0;
+  }
+  const choice = pool[generator.nextCategorical(weights)]!;
+  return { token: choice, logProb: logits[choice]! - logNormaliser };
+}
