@@ -1,6 +1,9 @@
 /**
  * @hicra/trainer: supervised warm start and GRPO/HICRA policy-gradient training.
  */
+
+export { parseRlConfig, type RlConfig, type RlConfigInput, rlConfigSchema } from './config.js';
+export { JsonlSink, readJsonl, truncateJsonlAfterStep } from './jsonl-sink.js';
 export {
   AdamOptimizer,
   clipByGlobalNorm,
