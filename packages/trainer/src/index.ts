@@ -10,6 +10,16 @@ export {
   type OptimizerSettings,
   type OptimizerState,
 } from './optimizer.js';
+export {
+  type Problem,
+  RlTrainer,
+  type RlTrainerOptions,
+  type StrategyMetricsInput,
+  type TrainablePolicy,
+  type TrainerHooks,
+  type TrainerState,
+} from './rl-trainer.js';
+export { decodeWithSpans, passAtK, toRagged } from './rollouts.js';
 export { learningRateAt, type ScheduleSettings } from './schedule.js';
 export {
   type NonFinitePolicy,

@@ -1,0 +1,593 @@
+import { type CreditPipeline, type CreditRegistry, defaultRegistry } from '@hicra/advantage';
+import {
+  EVAL_METRIC_KEYS,
+  type MetricRecordV1,
+  type MetricSinkV1,
+  type PlanningClassifierV1,
+  type PlanningResultV1,
+  type PolicyV1,
+  type RewardFunctionV1,
+  type RolloutBatchV1,
+  type RolloutRecordV1,
+  rolloutRecordsFromBatch,
+  type ScoreRequestV1,
+  type TokenizerV1,
+  TRAIN_METRIC_KEYS,
+  validateRolloutBatch,
+} from '@hicra/spec';
+import {
+  type DifferentiablePolicy,
+  maskedMean,
+  SeededGenerator,
+  type SeededGeneratorState,
+} from '@hicra/tensor';
+import { parseRlConfig, type RlConfig, type RlConfigInput } from './config.js';
+import { AdamOptimizer, type OptimizerState } from './optimizer.js';
+import { decodeWithSpans, passAtK, toRagged } from './rollouts.js';
+import { learningRateAt } from './schedule.js';
+import { policyUpdate, type UpdateMetrics } from './update-steps.js';
+
+const K = TRAIN_METRIC_KEYS;
+
+/** One problem of a task: the prompt the policy sees and what the reward checks against. */
+export interface Problem {
+  readonly id: string;
+  readonly prompt: string;
+  readonly reference?: unknown;
+}
+
+/** A policy the trainer can both sample from and differentiate. */
+export interface TrainablePolicy extends PolicyV1, DifferentiablePolicy {}
+
+/** What strategy metrics (`@hicra/semantic-entropy`) receive each step. */
+export interface StrategyMetricsInput {
+  readonly batch: RolloutBatchV1;
+  readonly planning: PlanningResultV1;
+  /** `[B·T]` token log-probs and entropies under the current policy. */
+  readonly logProbs: Float32Array;
+  readonly entropies: Float32Array;
+}
+
+export interface TrainerHooks {
+  onStepStart?(step: number): void | Promise<void>;
+  onStepEnd?(step: number, record: MetricRecordV1): void | Promise<void>;
+  onEvaluation?(step: number, record: MetricRecordV1): void | Promise<void>;
+}
+
+export interface RlTrainerOptions {
+  readonly config: RlConfigInput | RlConfig;
+  readonly policy: TrainablePolicy;
+  readonly tokenizer: TokenizerV1;
+  /** The training reward. */
+  readonly reward: RewardFunctionV1;
+  /** Marks planning tokens (HICRA's mask); the placebo classifier fits here too. */
+  readonly classifier: PlanningClassifierV1;
+  readonly trainProblems: readonly Problem[];
+  readonly evalProblems?: readonly Problem[];
+  /** Builds the credit pipeline from `config.credit`; default: the built-in registry. */
+  readonly registry?: CreditRegistry;
+  /** A frozen reference policy, for a KL loss or a KL penalty in the reward. */
+  readonly referencePolicy?: PolicyV1;
+  /** Per-step strategy and token-class metrics (from `@hicra/semantic-entropy`). */
+  readonly strategyMetrics?: (input: StrategyMetricsInput) => Record<string, number>;
+  readonly sink?: MetricSinkV1;
+  readonly rolloutSink?: { write(record: RolloutRecordV1): void };
+  readonly hooks?: TrainerHooks;
+  /** Ids that end a response; default the tokenizer's EOS. */
+  readonly stopTokenIds?: readonly number[];
+  /** Adds the tokenizer's special tokens (BOS) when encoding prompts. Default true. */
+  readonly addSpecialTokens?: boolean;
+}
+
+/** Everything besides the weights that a resumed run needs to continue exactly. */
+export interface TrainerState {
+  readonly step: number;
+  readonly dataOrder: readonly number[];
+  readonly dataPosition: number;
+  readonly generator: SeededGeneratorState;
+  readonly optimizer: OptimizerState;
+}
+
+interface ScoredResponse {
+  readonly reward: number | undefined;
+  readonly correct: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * The GRPO/HICRA loop. Each step: draw prompts (seeded order), sample G responses per prompt,
+ * verify rewards, classify planning tokens, score old log-probs (and reference log-probs),
+ * run the credit pipeline, then PPO-clip updates over mini-batches and epochs. Metrics of every
+ * step go to the sink under the keys of `@hicra/spec`.
+ */
+export class RlTrainer {
+  readonly config: RlConfig;
+  readonly credit: CreditPipeline;
+  readonly optimizer: AdamOptimizer;
+  readonly #options: RlTrainerOptions;
+  #step = 0;
+  #order: number[] = [];
+  #position = 0;
+  readonly #generator: SeededGenerator;
+
+  constructor(options: RlTrainerOptions) {
+    this.#options = options;
+    this.config = parseRlConfig(options.config);
+    this.credit = (options.registry ?? defaultRegistry).pipeline(this.config.credit);
+    const o = this.config.optimizer;
+    this.optimizer = new AdamOptimizer(options.policy.trainableVariables(), {
+      name: o.name,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      weightDecay: o.weightDecay,
+    });
+    this.#generator = new SeededGenerator(this.config.seed);
+  }
+
+  get step(): number {
+    return this.#step;
+  }
+
+  /** The state to save beside the policy's weights. */
+  async getState(): Promise<TrainerState> {
+    return {
+      step: this.#step,
+      dataOrder: [...this.#order],
+      dataPosition: this.#position,
+      generator: this.#generator.getState(),
+      optimizer: await this.optimizer.getState(),
+    };
+  }
+
+  setState(state: TrainerState): void {
+    this.#step = state.step;
+    this.#order = [...state.dataOrder];
+    this.#position = state.dataPosition;
+    this.#generator.setState(state.generator);
+    this.optimizer.setState(state.optimizer);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
+  #nextProblems(count: number): Problem[] {
+    const problems = this.#options.trainProblems;
+    const out: Problem[] = [];
+    while (out.length < count) {
+      if (this.#position >= this.#order.length) {
+        this.#order = this.#generator.shuffle(Array.from({ length: problems.length }, (_, i) => i));
+        this.#position = 0;
+      }
+      out.push(problems[this.#order[this.#position++]!]!);
+    }
+    return out;
+  }
+
+  /** A seed for step `step`, round `round`: a pure function of the run seed, so resume is exact. */
+  #seedFor(step: number, round: number): number {
+    let h = (this.config.seed ^ 0x9e3779b9) >>> 0;
+    for (const x of [step, round]) {
+      h = Math.imul(h ^ x, 0x85ebca6b) >>> 0;
+      h = (h ^ (h >>> 13)) >>> 0;
+    }
+    return h;
+  }
+
+  async #score(problem: Problem, response: string, length: number): Promise<ScoredResponse> {
+    try {
+      const result = await this.#options.reward.score({
+        prompt: problem.prompt,
+        response,
+        reference: problem.reference,
+        responseLength: length,
+        maxResponseLength: this.config.sampling.maxNewTokens,
+      });
+      if (result.kind === 'unscorable')
+        return { reward: undefined, correct: false, reason: result.reason };
+      if (!Number.isFinite(result.reward)) {
+        if (this.config.onRewardError === 'stop')
+          throw new Error(`reward ${this.#options.reward.name} returned ${result.reward}`);
+        return { reward: undefined, correct: false, reason: `reward ${result.reward}` };
+      }
+      return { reward: result.reward, correct: result.correct ?? result.reward > 0 };
+    } catch (error) {
+      if (this.config.onRewardError === 'stop') throw error;
+      return {
+        reward: undefined,
+        correct: false,
+        reason: `reward function threw: ${(error as Error).message}`,
+      };
+    }
+  }
+
+  /** Samples G responses per problem and verifies them. */
+  async #rollout(
+    problems: readonly Problem[],
+    seed: number,
+    samplesPerPrompt: number,
+    temperature: number,
+  ) {
+    const { tokenizer, policy } = this.#options;
+    const addSpecial = this.#options.addSpecialTokens ?? true;
+    const promptIds = problems.map(
+      (p) => tokenizer.encode(p.prompt, { addSpecialTokens: addSpecial }).ids,
+    );
+    const eos = tokenizer.specialTokens.eos;
+    const stopTokenIds = this.#options.stopTokenIds ?? (eos === undefined ? [] : [eos]);
+    const sampled = await policy.sample({
+      prompts: toRagged(promptIds),
+      samplesPerPrompt,
+      maxNewTokens: this.config.sampling.maxNewTokens,
+      temperature,
+      topK: this.config.sampling.topK,
+      topP: this.config.sampling.topP,
+      stopTokenIds,
+      seed,
+    });
+    const T = sampled.seqLen;
+    const texts: string[] = [];
+    const spans = new Int32Array(sampled.batchSize * T * 2).fill(-1);
+    const scored: ScoredResponse[] = [];
+    for (let r = 0; r < sampled.batchSize; r++) {
+      const length = sampled.responseMask.subarray(r * T, (r + 1) * T).reduce((a, b) => a + b, 0);
+      const ids = sampled.tokenIds.subarray(r * T, r * T + length);
+      const decoded = decodeWithSpans(tokenizer, ids);
+      texts.push(decoded.text);
+      spans.set(decoded.spans, r * T * 2);
+      scored.push(await this.#score(problems[sampled.promptIndex[r]!]!, decoded.text, length));
+    }
+    return { sampled, promptIds, texts, spans, scored };
+  }
+
+  /** Runs one training step and returns its metric record. */
+  async trainStep(): Promise<MetricRecordV1> {
+    const { config } = this;
+    const options = this.#options;
+    const step = this.#step;
+    await options.hooks?.onStepStart?.(step);
+    const started = performance.now();
+    const G = config.samplesPerPrompt;
+
+    // Generate (with DAPO dynamic sampling: keep groups whose rewards differ, refill).
+    let generateTime = 0;
+    let rewardTime = 0;
+    const kept: {
+      problem: Problem;
+      promptIds: Int32Array;
+      rows: {
+        ids: Int32Array;
+        logProb: Float32Array;
+        text: string;
+        spans: Int32Array;
+        scored: ScoredResponse;
+        length: number;
+        finished: boolean;
+      }[];
+    }[] = [];
+    let sampledResponses = 0;
+    let correctResponses = 0;
+    let unscorable = 0;
+    let clipped = 0;
+    let maxLength = 0;
+    let totalLength = 0;
+    const rounds = config.dynamicSampling.enabled ? 1 + config.dynamicSampling.maxRefills : 1;
+    for (let round = 0; round < rounds && kept.length < config.promptsPerStep; round++) {
+      const problems = this.#nextProblems(config.promptsPerStep - kept.length);
+      const t0 = performance.now();
+      const { sampled, promptIds, texts, spans, scored } = await this.#rollout(
+        problems,
+        this.#seedFor(step, round),
+        G,
+        config.sampling.temperature,
+      );
+      generateTime += performance.now() - t0;
+      rewardTime += 0;
+      const T = sampled.seqLen;
+      for (let p = 0; p < problems.length; p++) {
+        const rows = [];
+        for (let g = 0; g < G; g++) {
+          const r = p * G + g;
+          const length = sampled.responseMask
+            .subarray(r * T, (r + 1) * T)
+            .reduce((a, b) => a + b, 0);
+          sampledResponses++;
+          totalLength += length;
+          maxLength = Math.max(maxLength, length);
+          if (sampled.finished[r] === 0) clipped++;
+          if (scored[r]!.reward === undefined) unscorable++;
+          if (scored[r]!.correct) correctResponses++;
+          rows.push({
+            ids: sampled.tokenIds.slice(r * T, r * T + length),
+            logProb: sampled.logProbs.slice(r * T, r * T + length),
+            text: texts[r]!,
+            spans: spans.slice(r * T * 2, r * T * 2 + length * 2),
+            scored: scored[r]!,
+            length,
+            finished: sampled.finished[r] === 1,
+          });
+        }
+        const rewards = rows
+          .filter((row) => row.scored.reward !== undefined)
+          .map((row) => row.scored.reward!);
+        const informative = rewards.length > 0 && rewards.some((x) => x !== rewards[0]);
+        if (!config.dynamicSampling.enabled || informative)
+          kept.push({ problem: problems[p]!, promptIds: promptIds[p]!, rows });
+      }
+    }
+
+    // Build the batch: responses with a reward (unscorable ones are reported and excluded).
+    const rows = kept.flatMap((group, g) =>
+      group.rows
+        .filter((row) => row.scored.reward !== undefined)
+        .map((row) => ({ ...row, group: g })),
+    );
+    const B = rows.length;
+    const T = Math.max(1, ...rows.map((row) => row.length));
+    const batch: RolloutBatchV1 & { tokenSpans: Int32Array; responseTexts: string[] } = {
+      batchSize: B,
+      seqLen: T,
+      groupIds: Int32Array.from(rows, (row) => row.group),
+      prompts: {
+        groupIds: Int32Array.from(kept, (_, g) => g),
+        texts: kept.map((k) => k.problem.prompt),
+        ...toPromptTokens(kept.map((k) => k.promptIds)),
+      },
+      tokenIds: new Int32Array(B * T),
+      responseMask: new Uint8Array(B * T),
+      rewards: Float32Array.from(rows, (row) => row.scored.reward!),
+      responseTexts: rows.map((row) => row.text),
+      tokenSpans: new Int32Array(B * T * 2).fill(-1),
+    };
+    rows.forEach((row, i) => {
+      batch.tokenIds.set(row.ids, i * T);
+      batch.responseMask.fill(1, i * T, i * T + row.length);
+      batch.tokenSpans.set(row.spans, i * T * 2);
+    });
+    const request: ScoreRequestV1 = {
+      prompts: toRagged(rows.map((row) => kept[row.group]!.promptIds)),
+      batchSize: B,
+      seqLen: T,
+      tokenIds: batch.tokenIds,
+      responseMask: batch.responseMask,
+    };
+
+    // Old log-probs and entropies under the current policy; reference log-probs for KL.
+    const t1 = performance.now();
+    const scored =
+      B > 0
+        ? await options.policy.score(request)
+        : { logProbs: new Float32Array(0), entropies: new Float32Array(0) };
+    const refLogProbs =
+      options.referencePolicy && B > 0
+        ? (await options.referencePolicy.score(request)).logProbs
+        : undefined;
+    let tokenRewards: Float32Array | undefined;
+    if (config.update.klInReward && refLogProbs) {
+      tokenRewards = new Float32Array(B * T);
+      rows.forEach((row, i) => {
+        for (let t = 0; t < row.length; t++) {
+          const k = i * T + t;
+          tokenRewards![k] = -config.update.klCoefficient * (scored.logProbs[k]! - refLogProbs[k]!);
+        }
+        tokenRewards![i * T + row.length - 1]! += batch.rewards[i]!;
+      });
+    }
+    const planning = options.classifier.classify({
+      batchSize: B,
+      seqLen: T,
+      texts: batch.responseTexts,
+      tokenSpans: batch.tokenSpans,
+      responseMask: batch.responseMask,
+      entropies: scored.entropies,
+    });
+    const fullBatch: RolloutBatchV1 = validateRolloutBatch(
+      {
+        ...batch,
+        oldLogProbs: scored.logProbs,
+        entropies: scored.entropies,
+        planningMask: planning.mask,
+        ...(refLogProbs ? { refLogProbs } : {}),
+        ...(tokenRewards ? { tokenRewards } : {}),
+      },
+      { source: '@hicra/trainer' },
+    );
+    const credit = this.credit.run(fullBatch);
+    let lossMask = credit.lossMask;
+    if (config.overlongFilter) {
+      lossMask = new Uint8Array(lossMask);
+      rows.forEach((row, i) => {
+        if (!row.finished) lossMask.fill(0, i * T, (i + 1) * T);
+      });
+    }
+    const creditTime = performance.now() - t1;
+
+    // Updates: epochs × shuffled mini-batches.
+    const t2 = performance.now();
+    const updates: (UpdateMetrics & { skipped: boolean })[] = [];
+    const learningRate = learningRateAt(step, {
+      learningRate: config.optimizer.learningRate,
+      warmupSteps: config.optimizer.warmupSteps,
+      totalSteps: config.steps,
+      minLearningRate: config.optimizer.minLearningRate,
+    });
+    if (B > 0) {
+      const order = new SeededGenerator(this.#seedFor(step, 1_000)).shuffle(
+        Array.from({ length: B }, (_, i) => i),
+      );
+      for (let epoch = 0; epoch < config.update.epochs; epoch++) {
+        for (let from = 0; from < B; from += config.update.miniBatchSize) {
+          const pick = order.slice(from, from + config.update.miniBatchSize);
+          const sub = (array: Float32Array | Uint8Array | Int32Array) => {
+            const out = new (array.constructor as new (n: number) => typeof array)(pick.length * T);
+            pick.forEach((r, i) => out.set(array.subarray(r * T, (r + 1) * T), i * T));
+            return out;
+          };
+          updates.push(
+            policyUpdate(
+              options.policy,
+              this.optimizer,
+              {
+                request: {
+                  prompts: toRagged(pick.map((r) => kept[rows[r]!.group]!.promptIds)),
+                  batchSize: pick.length,
+                  seqLen: T,
+                  tokenIds: sub(batch.tokenIds) as Int32Array,
+                  responseMask: sub(batch.responseMask) as Uint8Array,
+                },
+                oldLogProbs: sub(scored.logProbs) as Float32Array,
+                advantages: sub(credit.advantages) as Float32Array,
+                lossMask: sub(lossMask) as Uint8Array,
+                ...(refLogProbs && !config.update.klInReward
+                  ? { refLogProbs: sub(refLogProbs) as Float32Array }
+                  : {}),
+              },
+              {
+                ...config.update,
+                klCoefficient: config.update.klInReward ? 0 : config.update.klCoefficient,
+              },
+              learningRate,
+              config.onNonFinite,
+            ),
+          );
+        }
+      }
+    }
+    const updateTime = performance.now() - t2;
+
+    const applied = updates.filter((u) => !u.skipped);
+    const mean = (pick: (u: UpdateMetrics) => number) =>
+      applied.length ? applied.reduce((a, u) => a + pick(u), 0) / applied.length : undefined;
+    const rewardValues = Array.from(batch.rewards);
+    const rewardMean = rewardValues.length
+      ? rewardValues.reduce((a, b) => a + b, 0) / rewardValues.length
+      : undefined;
+    const stepTime = performance.now() - started;
+    const tokens = batch.responseMask.reduce((a, b) => a + b, 0);
+    const record: Record<string, number | string | undefined> = {
+      kind: 'train',
+      step: step + 1,
+      time: new Date().toISOString(),
+      [K.rewardMean]: rewardMean,
+      [K.rewardStd]:
+        rewardMean === undefined
+          ? undefined
+          : Math.sqrt(
+              rewardValues.reduce((a, r) => a + (r - rewardMean) ** 2, 0) / rewardValues.length,
+            ),
+      [K.accuracy]: correctResponses / Math.max(1, sampledResponses),
+      [K.unscorableFraction]: unscorable / Math.max(1, sampledResponses),
+      [K.responseLengthMean]: totalLength / Math.max(1, sampledResponses),
+      [K.responseLengthMax]: maxLength,
+      [K.responseLengthClipRatio]: clipped / Math.max(1, sampledResponses),
+      [K.policyLoss]: mean((u) => u.policyLoss),
+      [K.clipFraction]: mean((u) => u.clipFraction),
+      [K.clipFractionLower]: mean((u) => u.clipFractionLower),
+      [K.approxKl]: mean((u) => u.approxKl),
+      [K.gradNorm]: mean((u) => u.gradNorm),
+      [K.learningRate]: learningRate,
+      [K.entropyBonus]: config.update.entropyCoefficient * (mean((u) => u.entropy) ?? 0),
+      [K.klLoss]: mean((u) => u.klLoss),
+      ...credit.diagnostics,
+      [K.planningTokenShare]:
+        B > 0 ? maskedMean(Float32Array.from(planning.mask), batch.responseMask) : undefined,
+      ...(options.strategyMetrics && B > 0
+        ? options.strategyMetrics({
+            batch: fullBatch,
+            planning,
+            logProbs: scored.logProbs,
+            entropies: scored.entropies,
+          })
+        : {}),
+      [K.timeGenerate]: generateTime / 1000,
+      [K.timeReward]: rewardTime / 1000,
+      [K.timeCredit]: creditTime / 1000,
+      [K.timeUpdate]: updateTime / 1000,
+      [K.timeStep]: stepTime / 1000,
+      [K.tokensPerSecond]: tokens / Math.max(1e-9, stepTime / 1000),
+      'train/skipped_updates': updates.length - applied.length,
+      'train/groups_kept': kept.length,
+    };
+    const clean = Object.fromEntries(
+      Object.entries(record).filter(
+        ([, v]) => v !== undefined && (typeof v !== 'number' || Number.isFinite(v)),
+      ),
+    ) as MetricRecordV1;
+    await options.sink?.write(clean);
+    if (options.rolloutSink && B > 0) {
+      const logged = Math.min(B, config.rolloutsLoggedPerStep);
+      for (const record of rolloutRecordsFromBatch(fullBatch, {
+        step: step + 1,
+        credit,
+        planning,
+        rows: Array.from({ length: logged }, (_, i) => i),
+      })) {
+        options.rolloutSink.write(record);
+      }
+    }
+    this.#step = step + 1;
+    await options.hooks?.onStepEnd?.(this.#step, clean);
+    return clean;
+  }
+
+  /**
+   * Evaluation on held-out problems: k samples each at the evaluation temperature; mean@k
+   * (mean accuracy over all samples) and the unbiased pass@k.
+   */
+  async evaluate(): Promise<MetricRecordV1> {
+    const problems = (this.#options.evalProblems ?? []).slice(0, this.config.evaluation.problems);
+    const k = this.config.evaluation.k;
+    let correct = 0;
+    let passSum = 0;
+    let lengthSum = 0;
+    let total = 0;
+    const chunk = Math.max(1, this.config.promptsPerStep);
+    for (let from = 0; from < problems.length; from += chunk) {
+      const part = problems.slice(from, from + chunk);
+      const { sampled, scored } = await this.#rollout(
+        part,
+        this.#seedFor(this.#step, 2_000 + from),
+        k,
+        this.config.evaluation.temperature,
+      );
+      for (let p = 0; p < part.length; p++) {
+        let c = 0;
+        for (let g = 0; g < k; g++) {
+          const r = p * k + g;
+          if (scored[r]!.correct) c++;
+          lengthSum += sampled.responseMask
+            .subarray(r * sampled.seqLen, (r + 1) * sampled.seqLen)
+            .reduce((a, b) => a + b, 0);
+          total++;
+        }
+        correct += c;
+        passSum += passAtK(k, c, k);
+      }
+    }
+    const record = {
+      kind: 'eval' as const,
+      step: this.#step,
+      time: new Date().toISOString(),
+      ...(problems.length
+        ? {
+            [EVAL_METRIC_KEYS.meanAtK]: correct / total,
+            [EVAL_METRIC_KEYS.passAtK]: passSum / problems.length,
+            [EVAL_METRIC_KEYS.responseLengthMean]: lengthSum / total,
+          }
+        : {}),
+      [EVAL_METRIC_KEYS.k]: k,
+      [EVAL_METRIC_KEYS.problems]: problems.length,
+    };
+    await this.#options.sink?.write(record);
+    await this.#options.hooks?.onEvaluation?.(this.#step, record);
+    return record;
+  }
+}
+
+function toPromptTokens(prompts: readonly Int32Array[]): {
+  tokenIds: Int32Array;
+  tokenOffsets: Int32Array;
+} {
+  const { tokenIds, offsets } = toRagged(prompts);
+  return { tokenIds, tokenOffsets: offsets };
+}

@@ -1,0 +1,163 @@
+import { TransformerPolicy } from '@hicra/policy';
+import type { MetricRecordV1 } from '@hicra/spec';
+import { TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { tf } from '@hicra/tensor';
+import { describe, expect, it } from 'vitest';
+import { passAtK, RlTrainer, type RlTrainerOptions } from '../src/index.js';
+import { toyClassifier, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+
+const modelConfig = {
+  vocabSize: toyTokenizer.vocabSize,
+  contextLength: 16,
+  width: 16,
+  layers: 1,
+  heads: 2,
+};
+const baseConfig = {
+  seed: 1,
+  steps: 40,
+  promptsPerStep: 8,
+  samplesPerPrompt: 8,
+  sampling: { maxNewTokens: 2 },
+  optimizer: { learningRate: 0.03 },
+  update: { miniBatchSize: 32, epochs: 2 },
+  evaluation: { problems: 12, k: 4 },
+};
+
+function trainer(
+  policy: TransformerPolicy,
+  extra: Partial<RlTrainerOptions> = {},
+  config: object = {},
+) {
+  return new RlTrainer({
+    config: { ...baseConfig, ...config },
+    policy,
+    tokenizer: toyTokenizer,
+    reward: toyReward,
+    classifier: toyClassifier,
+    trainProblems: toyProblems(60),
+    evalProblems: toyProblems(12, 100),
+    ...extra,
+  });
+}
+
+const withoutTime = (r: MetricRecordV1) =>
+  Object.fromEntries(
+    Object.entries(r).filter(
+      ([k]) => k !== 'time' && !k.startsWith('time/') && !k.startsWith('throughput/'),
+    ),
+  );
+
+describe('RlTrainer', () => {
+  it.each([
+    ['grpo', { estimator: { name: 'grpo' } }],
+    ['grpo + hicra', { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra', alpha: 0.2 }] }],
+  ])('accuracy rises on the toy copy task with %s', async (_name, credit) => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 7 });
+    const records: MetricRecordV1[] = [];
+    const run = trainer(policy, { sink: { write: (r) => void records.push(r) } }, { credit });
+    const before = await run.evaluate();
+    for (let step = 0; step < 40; step++) await run.trainStep();
+    const after = await run.evaluate();
+    expect(after['eval/mean_at_k']).toBeGreaterThan((before['eval/mean_at_k'] as number) + 0.3);
+    const train = records.filter((r) => r.kind === 'train');
+    expect(train).toHaveLength(40);
+    expect(records.filter((r) => r.kind === 'eval')).toHaveLength(2);
+    for (const record of train) {
+      for (const key of [
+        K.rewardMean,
+        K.accuracy,
+        K.policyLoss,
+        K.clipFraction,
+        K.approxKl,
+        K.gradNorm,
+        K.learningRate,
+        K.advantageMean,
+        K.responseLengthMean,
+        K.responseLengthClipRatio,
+        K.timeStep,
+        K.tokensPerSecond,
+      ]) {
+        expect(record, `${key} at step ${record.step}`).toHaveProperty([key]);
+      }
+    }
+    run.dispose();
+    policy.dispose();
+  });
+
+  it('a run stopped and resumed gives the same metrics as an uninterrupted run', async () => {
+    const straight = TransformerPolicy.create(modelConfig, { seed: 3 });
+    const recordsA: MetricRecordV1[] = [];
+    const a = trainer(
+      straight,
+      { sink: { write: (r) => void recordsA.push(r) } },
+      { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra' }] } },
+    );
+    for (let step = 0; step < 4; step++) await a.trainStep();
+
+    const first = TransformerPolicy.create(modelConfig, { seed: 3 });
+    const b = trainer(
+      first,
+      {},
+      { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra' }] } },
+    );
+    await b.trainStep();
+    await b.trainStep();
+    const state = await b.getState();
+    const weights = first.trainableVariables().map((v) => v.dataSync().slice());
+    // A fresh process: new policy, weights and trainer state restored.
+    const second = TransformerPolicy.create(modelConfig, { seed: 99 });
+    second.trainableVariables().forEach((v, i) => {
+      tf.tidy(() => v.assign(tf.tensor(weights[i]!, v.shape)));
+    });
+    const recordsC: MetricRecordV1[] = [];
+    const c = trainer(
+      second,
+      { sink: { write: (r) => void recordsC.push(r) } },
+      { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra' }] } },
+    );
+    c.setState(state);
+    await c.trainStep();
+    await c.trainStep();
+    expect(recordsC.map(withoutTime)).toEqual(recordsA.slice(2).map(withoutTime));
+    straight.trainableVariables().forEach((v, i) => {
+      expect(second.trainableVariables()[i]!.dataSync()).toEqual(v.dataSync());
+    });
+    for (const x of [a, b, c]) x.dispose();
+    for (const p of [straight, first, second]) p.dispose();
+  });
+
+  it('excludes a response whose reward function throws, and stops when told to', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 5 });
+    let calls = 0;
+    const flaky = {
+      name: 'flaky',
+      score: (input: Parameters<typeof toyReward.score>[0]) => {
+        calls++;
+        if (calls % 5 === 0) throw new Error('verifier crashed');
+        return toyReward.score(input);
+      },
+    };
+    const run = trainer(policy, { reward: flaky });
+    const record = await run.trainStep();
+    expect(record[K.unscorableFraction]).toBeGreaterThan(0);
+    const strict = trainer(policy, { reward: flaky }, { onRewardError: 'stop' });
+    await expect(async () => {
+      for (let i = 0; i < 3; i++) await strict.trainStep();
+    }).rejects.toThrow(/verifier crashed/);
+    run.dispose();
+    strict.dispose();
+    policy.dispose();
+  });
+});
+
+const K = TRAIN_METRIC_KEYS;
+
+describe('passAtK', () => {
+  it('is the unbiased estimator', () => {
+    expect(passAtK(4, 0, 4)).toBe(0);
+    expect(passAtK(4, 1, 4)).toBe(1);
+    expect(passAtK(4, 1, 1)).toBeCloseTo(0.25, 12);
+    expect(passAtK(5, 2, 2)).toBeCloseTo(1 - (3 / 5) * (2 / 4), 12);
+  });
+});
