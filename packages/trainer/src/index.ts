@@ -10,6 +10,7 @@ export {
   type OptimizerSettings,
   type OptimizerState,
 } from './optimizer.js';
+export { PolicyRolloutSource } from './policy-rollout-source.js';
 export {
   type Problem,
   RlTrainer,

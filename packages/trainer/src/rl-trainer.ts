@@ -9,6 +9,7 @@ import {
   type RewardFunctionV1,
   type RolloutBatchV1,
   type RolloutRecordV1,
+  type RolloutSourceV1,
   rolloutRecordsFromBatch,
   type ScoreRequestV1,
   type TokenizerV1,
@@ -23,7 +24,8 @@ import {
 } from '@hicra/tensor';
 import { parseRlConfig, type RlConfig, type RlConfigInput } from './config.js';
 import { AdamOptimizer, type OptimizerState } from './optimizer.js';
-import { decodeWithSpans, passAtK, toRagged } from './rollouts.js';
+import { PolicyRolloutSource } from './policy-rollout-source.js';
+import { passAtK, toRagged } from './rollouts.js';
 import { learningRateAt } from './schedule.js';
 import { policyUpdate, type UpdateMetrics } from './update-steps.js';
 
@@ -75,6 +77,8 @@ export interface RlTrainerOptions {
   readonly hooks?: TrainerHooks;
   /** Ids that end a response; default the tokenizer's EOS. */
   readonly stopTokenIds?: readonly number[];
+  /** Where rollouts come from; default the policy itself (`PolicyRolloutSource`). */
+  readonly rolloutSource?: RolloutSourceV1;
   /** Adds the tokenizer's special tokens (BOS) when encoding prompts. Default true. */
   readonly addSpecialTokens?: boolean;
 }
@@ -109,6 +113,7 @@ export class RlTrainer {
   #order: number[] = [];
   #position = 0;
   readonly #generator: SeededGenerator;
+  readonly #source: RolloutSourceV1;
 
   constructor(options: RlTrainerOptions) {
     this.#options = options;
@@ -122,6 +127,11 @@ export class RlTrainer {
       weightDecay: o.weightDecay,
     });
     this.#generator = new SeededGenerator(this.config.seed);
+    this.#source =
+      options.rolloutSource ??
+      new PolicyRolloutSource(options.policy, options.tokenizer, {
+        addSpecialTokens: options.addSpecialTokens ?? true,
+      });
   }
 
   get step(): number {
@@ -201,22 +211,18 @@ export class RlTrainer {
     }
   }
 
-  /** Samples G responses per problem and verifies them. */
+  /** Samples G responses per problem from the rollout source and verifies them. */
   async #rollout(
     problems: readonly Problem[],
     seed: number,
     samplesPerPrompt: number,
     temperature: number,
   ) {
-    const { tokenizer, policy } = this.#options;
-    const addSpecial = this.#options.addSpecialTokens ?? true;
-    const promptIds = problems.map(
-      (p) => tokenizer.encode(p.prompt, { addSpecialTokens: addSpecial }).ids,
-    );
+    const { tokenizer } = this.#options;
     const eos = tokenizer.specialTokens.eos;
     const stopTokenIds = this.#options.stopTokenIds ?? (eos === undefined ? [] : [eos]);
-    const sampled = await policy.sample({
-      prompts: toRagged(promptIds),
+    const batch = await this.#source.generate({
+      prompts: problems.map((problem, p) => ({ groupId: p, text: problem.prompt })),
       samplesPerPrompt,
       maxNewTokens: this.config.sampling.maxNewTokens,
       temperature,
@@ -225,19 +231,46 @@ export class RlTrainer {
       stopTokenIds,
       seed,
     });
-    const T = sampled.seqLen;
-    const texts: string[] = [];
-    const spans = new Int32Array(sampled.batchSize * T * 2).fill(-1);
+    validateRolloutBatch(batch, {
+      source: '@hicra/trainer',
+      require: ['responseTexts', 'tokenSpans'],
+    });
+    const T = batch.seqLen;
+    const stops = new Set(stopTokenIds);
+    const promptIds = problems.map((problem, p) => {
+      const at = Array.from(batch.prompts.groupIds).indexOf(p);
+      const { tokenIds, tokenOffsets } = batch.prompts;
+      if (at < 0 || tokenIds === undefined || tokenOffsets === undefined) {
+        return tokenizer.encode(problem.prompt, {
+          addSpecialTokens: this.#options.addSpecialTokens ?? true,
+        }).ids;
+      }
+      return tokenIds.slice(tokenOffsets[at]!, tokenOffsets[at + 1]!);
+    });
+    const promptIndex = new Int32Array(batch.batchSize);
+    const finished = new Uint8Array(batch.batchSize);
+    const lengths = new Int32Array(batch.batchSize);
     const scored: ScoredResponse[] = [];
-    for (let r = 0; r < sampled.batchSize; r++) {
-      const length = sampled.responseMask.subarray(r * T, (r + 1) * T).reduce((a, b) => a + b, 0);
-      const ids = sampled.tokenIds.subarray(r * T, r * T + length);
-      const decoded = decodeWithSpans(tokenizer, ids);
-      texts.push(decoded.text);
-      spans.set(decoded.spans, r * T * 2);
-      scored.push(await this.#score(problems[sampled.promptIndex[r]!]!, decoded.text, length));
+    const rewardStarted = performance.now();
+    for (let r = 0; r < batch.batchSize; r++) {
+      promptIndex[r] = batch.groupIds[r]!;
+      let length = 0;
+      for (let t = 0; t < T; t++) length += batch.responseMask[r * T + t]!;
+      lengths[r] = length;
+      // A response that stopped before the limit, or whose last token is a stop token, finished.
+      finished[r] =
+        length < T || (length > 0 && stops.has(batch.tokenIds[r * T + length - 1]!)) ? 1 : 0;
+      scored.push(await this.#score(problems[promptIndex[r]!]!, batch.responseTexts![r]!, length));
     }
-    return { sampled, promptIds, texts, spans, scored };
+    return {
+      batch,
+      promptIndex,
+      promptIds,
+      lengths,
+      finished,
+      scored,
+      rewardMs: performance.now() - rewardStarted,
+    };
   }
 
   /** Runs one training step and returns its metric record. */
@@ -257,7 +290,6 @@ export class RlTrainer {
       promptIds: Int32Array;
       rows: {
         ids: Int32Array;
-        logProb: Float32Array;
         text: string;
         spans: Int32Array;
         scored: ScoredResponse;
@@ -275,36 +307,36 @@ export class RlTrainer {
     for (let round = 0; round < rounds && kept.length < config.promptsPerStep; round++) {
       const problems = this.#nextProblems(config.promptsPerStep - kept.length);
       const t0 = performance.now();
-      const { sampled, promptIds, texts, spans, scored } = await this.#rollout(
-        problems,
-        this.#seedFor(step, round),
-        G,
-        config.sampling.temperature,
-      );
-      generateTime += performance.now() - t0;
-      rewardTime += 0;
-      const T = sampled.seqLen;
+      const {
+        batch: generated,
+        promptIndex,
+        promptIds,
+        lengths,
+        finished,
+        scored,
+        rewardMs,
+      } = await this.#rollout(problems, this.#seedFor(step, round), G, config.sampling.temperature);
+      generateTime += performance.now() - t0 - rewardMs;
+      rewardTime += rewardMs;
+      const T = generated.seqLen;
       for (let p = 0; p < problems.length; p++) {
         const rows = [];
-        for (let g = 0; g < G; g++) {
-          const r = p * G + g;
-          const length = sampled.responseMask
-            .subarray(r * T, (r + 1) * T)
-            .reduce((a, b) => a + b, 0);
+        for (let r = 0; r < generated.batchSize; r++) {
+          if (promptIndex[r] !== p) continue;
+          const length = lengths[r]!;
           sampledResponses++;
           totalLength += length;
           maxLength = Math.max(maxLength, length);
-          if (sampled.finished[r] === 0) clipped++;
+          if (finished[r] === 0) clipped++;
           if (scored[r]!.reward === undefined) unscorable++;
           if (scored[r]!.correct) correctResponses++;
           rows.push({
-            ids: sampled.tokenIds.slice(r * T, r * T + length),
-            logProb: sampled.logProbs.slice(r * T, r * T + length),
-            text: texts[r]!,
-            spans: spans.slice(r * T * 2, r * T * 2 + length * 2),
+            ids: generated.tokenIds.slice(r * T, r * T + length),
+            text: generated.responseTexts![r]!,
+            spans: generated.tokenSpans!.slice(r * T * 2, r * T * 2 + length * 2),
             scored: scored[r]!,
             length,
-            finished: sampled.finished[r] === 1,
+            finished: finished[r] === 1,
           });
         }
         const rewards = rows
@@ -544,7 +576,7 @@ export class RlTrainer {
     const chunk = Math.max(1, this.config.promptsPerStep);
     for (let from = 0; from < problems.length; from += chunk) {
       const part = problems.slice(from, from + chunk);
-      const { sampled, scored } = await this.#rollout(
+      const { promptIndex, lengths, scored } = await this.#rollout(
         part,
         this.#seedFor(this.#step, 2_000 + from),
         k,
@@ -552,12 +584,10 @@ export class RlTrainer {
       );
       for (let p = 0; p < part.length; p++) {
         let c = 0;
-        for (let g = 0; g < k; g++) {
-          const r = p * k + g;
+        for (let r = 0; r < promptIndex.length; r++) {
+          if (promptIndex[r] !== p) continue;
           if (scored[r]!.correct) c++;
-          lengthSum += sampled.responseMask
-            .subarray(r * sampled.seqLen, (r + 1) * sampled.seqLen)
-            .reduce((a, b) => a + b, 0);
+          lengthSum += lengths[r]!;
           total++;
         }
         correct += c;
