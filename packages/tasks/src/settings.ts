@@ -18,9 +18,13 @@ export function readSettings<T extends object>(
   }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
+      // `createX: settings` -> path `settings.key`, message prefixed with `createX`.
+      const cut = where.lastIndexOf(': ');
+      const owner = cut < 0 ? '' : `${where.slice(0, cut)}: `;
+      const path = `${cut < 0 ? where : where.slice(cut + 2)}.${key}`;
       throw new ConfigError(
-        `${where}.${key}`,
-        `unknown setting; known settings: ${[...known].sort().join(', ')}`,
+        path,
+        `${owner}unknown setting; known settings: ${[...known].sort().join(', ')}`,
         { source: SOURCE, details: { known: [...known].sort() } },
       );
     }

@@ -107,7 +107,7 @@ describe('readJsonLines', () => {
     );
     expect(() => readJsonLines([], { maxLineLength: 0 })).toThrow(/maxLineLength must be >= 1/);
     expect(() => readJsonLines([], { fields: {} } as never)).toThrow(
-      /options.fields: unknown setting/,
+      /config key options.fields: readJsonLines: unknown setting/,
     );
   });
 });

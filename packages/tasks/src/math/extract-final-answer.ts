@@ -1,4 +1,4 @@
-import { InvalidValueError } from '@hicra/spec';
+import { InvalidArgumentError } from '@hicra/spec';
 import { describe, SOURCE } from '../settings.js';
 
 /** Where a final answer can be written. */
@@ -127,7 +127,7 @@ export function extractFinalAnswer(
   options: ExtractOptions = {},
 ): ExtractionResult {
   if (typeof response !== 'string') {
-    throw new InvalidValueError(
+    throw new InvalidArgumentError(
       `extractFinalAnswer: response must be a string, got ${describe(response)}`,
       {
         source: SOURCE,
