@@ -1,0 +1,116 @@
+import {
+  InvalidArgumentError,
+  InvalidValueError,
+  isRegistryName,
+  NonFiniteError,
+  type RewardFunctionV1,
+  type RewardInputV1,
+  type RewardResultV1,
+} from '@hicra/spec';
+import { describe, readNumber, readSettings, SOURCE } from '../settings.js';
+
+export interface WeightedRewardComponent {
+  readonly reward: RewardFunctionV1;
+  /** Finite weight (may be negative or 0). */
+  readonly weight: number;
+}
+
+export interface WeightedRewardSettings {
+  /** At least one component. Their rewards are summed with these weights. */
+  readonly components: readonly WeightedRewardComponent[];
+  /** Registry name of the combination. Default `weighted`. */
+  readonly name?: string;
+}
+
+/**
+ * A weighted sum of reward functions: `reward = Σ weight_i · reward_i`. If any component is
+ * unscorable, so is the sum (with that component's reason): an unverifiable answer is never
+ * turned into a number by the other components. `correct` is set when a component sets it
+ * (all of them must agree it is correct). `components` holds each component's unweighted
+ * reward by name (`name#2` for a repeated name). Synchronous when every component is.
+ */
+export function createWeightedReward(settings: WeightedRewardSettings): RewardFunctionV1 {
+  const where = 'createWeightedReward: settings';
+  const raw = readSettings(settings, where, ['components', 'name']);
+  if (raw === undefined || !Array.isArray(raw.components) || raw.components.length === 0) {
+    throw new InvalidArgumentError(
+      `${where}.components must be a non-empty array, got ${describe(raw?.components)}`,
+      {
+        source: SOURCE,
+        details: { argument: `${where}.components` },
+      },
+    );
+  }
+  const name = raw.name ?? 'weighted';
+  if (!isRegistryName(name)) {
+    throw new InvalidValueError(`${where}.name must be a kebab-case name, got ${describe(name)}`, {
+      source: SOURCE,
+      details: { argument: `${where}.name` },
+    });
+  }
+  const components = raw.components.map((component, i) => {
+    const at = `${where}.components[${i}]`;
+    if (
+      typeof component?.reward?.score !== 'function' ||
+      typeof component.reward.name !== 'string'
+    ) {
+      throw new InvalidArgumentError(
+        `${at}.reward must be a RewardFunctionV1 (name and score), got ${describe(component?.reward)}`,
+        {
+          source: SOURCE,
+          details: { argument: `${at}.reward`, index: i },
+        },
+      );
+    }
+    return {
+      reward: component.reward,
+      weight: readNumber(component.weight, `${at}.weight`, undefined),
+    };
+  });
+  const keys: string[] = [];
+  for (const { reward } of components) {
+    let key = reward.name;
+    for (let n = 2; keys.includes(key); n++) key = `${reward.name}#${n}`;
+    keys.push(key);
+  }
+
+  const combine = (results: readonly RewardResultV1[]): RewardResultV1 => {
+    let total = 0;
+    let correct: boolean | undefined;
+    const parts: Record<string, number> = {};
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
+      if (result.kind === 'unscorable') {
+        return { kind: 'unscorable', reason: `${keys[i]}: ${result.reason}` };
+      }
+      if (!Number.isFinite(result.reward)) {
+        throw new NonFiniteError(`reward ${name}: component ${keys[i]} returned ${result.reward}`, {
+          source: SOURCE,
+          details: { component: keys[i], index: i },
+        });
+      }
+      total += components[i]!.weight * result.reward;
+      parts[keys[i]!] = result.reward;
+      if (result.correct !== undefined) correct = (correct ?? true) && result.correct;
+    }
+    return {
+      kind: 'scored',
+      reward: total,
+      ...(correct === undefined ? {} : { correct }),
+      components: parts,
+    };
+  };
+
+  return {
+    name,
+    score(input: RewardInputV1): RewardResultV1 | Promise<RewardResultV1> {
+      const results = components.map(({ reward }) => reward.score(input));
+      if (results.some(isPromiseLike)) return Promise.all(results).then(combine);
+      return combine(results as RewardResultV1[]);
+    },
+  };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
