@@ -30,3 +30,4 @@ export {
   supervisedUpdate,
   type UpdateMetrics,
 } from './update-steps.js';
+export { type SftExample, type SftOptions, type SftSettings, trainSupervised } from './sft-trainer.js';
