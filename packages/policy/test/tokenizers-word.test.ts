@@ -146,6 +146,37 @@ describe('WordTokenizer: hand-computed cases', () => {
   });
 });
 
+describe('WordTokenizer: the example of docs/tokenizers-and-checkpoints.md', () => {
+  it('gives the tokens, spans and texts the documentation shows', () => {
+    const tokenizer = WordTokenizer.fromCorpus(['Use 3, 8, 2 to make 24.', 'Wait, 3 * 8 = 24.']);
+    const { ids, spans } = tokenizer.encode('Wait, 3 * 8 = 24.');
+    expect([...ids].map((id) => tokenizer.idToToken(id))).toEqual([
+      'wait',
+      ',',
+      '3',
+      '*',
+      '8',
+      '=',
+      '24',
+      '.',
+    ]);
+    expect(spansOf(spans)).toEqual([
+      [0, 4],
+      [4, 5],
+      [6, 7],
+      [8, 9],
+      [10, 11],
+      [12, 13],
+      [14, 16],
+      [16, 17],
+    ]);
+    expect(tokenizer.decode(ids)).toBe('wait, 3 * 8 = 24.');
+    expect(tokenizer.normalize('WAIT ,3*8=24 .')).toBe('wait, 3 * 8 = 24.');
+    const again = WordTokenizer.fromJSON(JSON.stringify(tokenizer));
+    expect(again.tokens).toEqual(tokenizer.tokens);
+  });
+});
+
 describe('WordTokenizer.fromCorpus', () => {
   it('orders by count, then by token, and drops tokens below minCount', () => {
     const texts = ['b a c a', 'c a b', 'd'];
