@@ -393,7 +393,7 @@ function duplicateKey(json: string): string | undefined {
   return undefined;
 }
 
-const hasOnlyKeys = (value: object, keys: readonly string[]) =>
+const unexpectedKey = (value: object, keys: readonly string[]) =>
   Object.keys(value).find((key) => !keys.includes(key));
 
 /**
@@ -493,7 +493,7 @@ export function decodeSafetensors(
       throw corrupt(where, `${tensor} must be an object { dtype, shape, data_offsets }`, {
         tensor: name,
       });
-    const extra = hasOnlyKeys(info, ['dtype', 'shape', 'data_offsets']);
+    const extra = unexpectedKey(info, ['dtype', 'shape', 'data_offsets']);
     if (extra !== undefined)
       throw corrupt(where, `${tensor} has an unexpected key ${JSON.stringify(extra)}`, {
         tensor: name,
