@@ -2,6 +2,32 @@
  * @hicra/policy: a decoder-only transformer policy for RL on language models: training forward,
  * teacher-forced scoring, seeded KV-cache sampling, tokenizers and checkpoints.
  */
+
+export {
+  CHECKPOINT_FILES,
+  type CheckpointTokenizer,
+  type LoadedCheckpoint,
+  loadCheckpoint,
+  POLICY_CHECKPOINT_SCHEMA,
+  type SaveCheckpointOptions,
+  saveCheckpoint,
+} from './checkpoint/policy-checkpoint.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  MAX_SAFETENSORS_HEADER_BYTES,
+  readSafetensorsFile,
+  SAFETENSORS_DTYPES,
+  type SafetensorsContent,
+  type SafetensorsData,
+  type SafetensorsDtype,
+  type SafetensorsEntries,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+  writeAtomic,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from './checkpoint/safetensors.js';
 export {
   parameterCount,
   parameterShapes,
@@ -17,4 +43,5 @@ export {
   Transformer,
 } from './model/transformer.js';
 export { sampleToken, type TokenSamplingOptions } from './sampling.js';
+export * from './tokenizers/index.js';
 export { TransformerPolicy, type TransformerPolicyOptions } from './transformer-policy.js';

@@ -1,0 +1,259 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
+import { tf, type Variable } from '@hicra/tensor';
+import {
+  parameterShapes,
+  resolveTransformerConfig,
+  type TransformerConfig,
+} from '../model/config.js';
+import { Transformer, uniqueVariableName } from '../model/transformer.js';
+import { HuggingFaceTokenizer } from '../tokenizers/hugging-face-tokenizer.js';
+import { WordTokenizer } from '../tokenizers/word-tokenizer.js';
+import { TransformerPolicy, type TransformerPolicyOptions } from '../transformer-policy.js';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './safetensors.js';
+
+const SOURCE = '@hicra/policy';
+
+/** `config.json`'s `schema` value. */
+export const POLICY_CHECKPOINT_SCHEMA = 'hicra.policy-checkpoint.v1';
+
+/** The files of a policy checkpoint folder. */
+export const CHECKPOINT_FILES = {
+  config: 'config.json',
+  weights: 'model.safetensors',
+  tokenizer: 'tokenizer.json',
+} as const;
+
+/** A tokenizer a checkpoint can carry. */
+export type CheckpointTokenizer = WordTokenizer | HuggingFaceTokenizer;
+
+interface CheckpointConfigJson {
+  readonly schema: typeof POLICY_CHECKPOINT_SCHEMA;
+  readonly model: TransformerConfig;
+  readonly padId: number;
+  readonly tokenizer: 'word' | 'huggingface' | null;
+  /** Free-form strings (training step, task, seed). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface SaveCheckpointOptions {
+  readonly tokenizer?: CheckpointTokenizer;
+  /** Free-form strings stored in config.json and the safetensors header. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Saves a policy to a folder: `config.json` (architecture, pad id, tokenizer kind, metadata),
+ * `model.safetensors` (float32 weights under their parameter names), and the tokenizer
+ * (`tokenizer.json`: the word tokenizer's JSON, or a copy of the Hugging Face file, with its
+ * `tokenizer_config.json` when present). The folder is written whole in a staging folder next
+ * to it, then swapped in with renames: a save that fails leaves an existing checkpoint as it was.
+ * Other files already in the folder (a trainer's state) are carried over.
+ */
+export async function saveCheckpoint(
+  directory: string,
+  policy: TransformerPolicy,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  const target = resolve(directory);
+  const stamp = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const staging = join(dirname(target), `.${basename(target)}.saving-${stamp}`);
+  const retired = join(dirname(target), `.${basename(target)}.old-${stamp}`);
+  await mkdir(staging, { recursive: true });
+  try {
+    const metadata = { ...(options.metadata ?? {}) };
+    for (const [key, value] of Object.entries(metadata)) {
+      if (typeof value !== 'string') {
+        throw new InvalidArgumentError(
+          `saveCheckpoint: metadata.${key} must be a string, got ${typeof value}`,
+          { source: SOURCE },
+        );
+      }
+    }
+    const entries = new Map<string, { dtype: 'F32'; shape: number[]; data: () => Float32Array }>();
+    for (const [name, variable] of policy.model.parameters()) {
+      entries.set(name, {
+        dtype: 'F32',
+        shape: [...variable.shape],
+        data: () => variable.dataSync() as Float32Array,
+      });
+    }
+    await writeSafetensorsFile(join(staging, CHECKPOINT_FILES.weights), entries, {
+      format: 'pt',
+      ...metadata,
+    });
+    let tokenizerKind: CheckpointConfigJson['tokenizer'] = null;
+    if (options.tokenizer instanceof WordTokenizer) {
+      tokenizerKind = 'word';
+      await writeFileAtomic(
+        join(staging, CHECKPOINT_FILES.tokenizer),
+        `${JSON.stringify(options.tokenizer.toJSON())}\n`,
+      );
+    } else if (options.tokenizer instanceof HuggingFaceTokenizer) {
+      tokenizerKind = 'huggingface';
+      await copyFile(options.tokenizer.file, join(staging, CHECKPOINT_FILES.tokenizer));
+      const companion = join(dirname(options.tokenizer.file), 'tokenizer_config.json');
+      if (existsSync(companion)) await copyFile(companion, join(staging, 'tokenizer_config.json'));
+    } else if (options.tokenizer !== undefined) {
+      throw new InvalidArgumentError(
+        'saveCheckpoint: tokenizer must be a WordTokenizer or a HuggingFaceTokenizer',
+        { source: SOURCE },
+      );
+    }
+    const config: CheckpointConfigJson = {
+      schema: POLICY_CHECKPOINT_SCHEMA,
+      model: policy.config,
+      padId: policy.padId,
+      tokenizer: tokenizerKind,
+      metadata,
+    };
+    await writeFileAtomic(
+      join(staging, CHECKPOINT_FILES.config),
+      `${JSON.stringify(config, null, 2)}\n`,
+    );
+    // Carry over files this save does not own (e.g. the trainer's state).
+    if (existsSync(target)) {
+      const owned = new Set([...Object.values(CHECKPOINT_FILES), 'tokenizer_config.json']);
+      for (const file of await readdir(target)) {
+        if (!owned.has(file) && !existsSync(join(staging, file)))
+          await copyFile(join(target, file), join(staging, file)).catch(() => undefined);
+      }
+      await rename(target, retired);
+    }
+    await rename(staging, target);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    if (!existsSync(target) && existsSync(retired)) await rename(retired, target);
+    throw error;
+  }
+  await rm(retired, { recursive: true, force: true });
+}
+
+export interface LoadedCheckpoint {
+  readonly policy: TransformerPolicy;
+  readonly tokenizer?: CheckpointTokenizer;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * Loads a checkpoint saved by {@link saveCheckpoint}. Every parameter's name, shape and dtype is
+ * checked against the architecture in config.json; a missing, truncated or inconsistent file is
+ * a `CorruptFileError` that names the file and the problem.
+ */
+export async function loadCheckpoint(
+  directory: string,
+  options: TransformerPolicyOptions = {},
+): Promise<LoadedCheckpoint> {
+  const folder = resolve(directory);
+  const configPath = join(folder, CHECKPOINT_FILES.config);
+  if (!existsSync(configPath)) {
+    throw new CorruptFileError(
+      `${configPath}: not found; is ${folder} a policy checkpoint folder?`,
+      {
+        source: SOURCE,
+        details: { path: configPath },
+      },
+    );
+  }
+  let json: CheckpointConfigJson;
+  try {
+    json = JSON.parse(await readFile(configPath, 'utf8'));
+  } catch (error) {
+    throw new CorruptFileError(`${configPath}: not valid JSON (${(error as Error).message})`, {
+      source: SOURCE,
+      details: { path: configPath },
+    });
+  }
+  if (json?.schema !== POLICY_CHECKPOINT_SCHEMA) {
+    throw new CorruptFileError(
+      `${configPath}: schema must be "${POLICY_CHECKPOINT_SCHEMA}", got ${JSON.stringify(json?.schema)}`,
+      {
+        source: SOURCE,
+        details: { path: configPath },
+      },
+    );
+  }
+  let config: TransformerConfig;
+  try {
+    config = resolveTransformerConfig(json.model);
+  } catch (error) {
+    if (ConfigError.isInstance(error)) {
+      throw new CorruptFileError(
+        `${configPath}: model.${(error as ConfigError).path}: ${error.message}`,
+        { source: SOURCE, cause: error },
+      );
+    }
+    throw error;
+  }
+  const weightsPath = join(folder, CHECKPOINT_FILES.weights);
+  if (!existsSync(weightsPath))
+    throw new CorruptFileError(`${weightsPath}: not found`, {
+      source: SOURCE,
+      details: { path: weightsPath },
+    });
+  const content = await readSafetensorsFile(weightsPath);
+  const expected = parameterShapes(config);
+  const names = new Set(expected.map(([name]) => name));
+  for (const name of content.tensors.keys()) {
+    if (!names.has(name)) {
+      throw new CorruptFileError(
+        `${weightsPath}: unexpected tensor "${name}" for this architecture`,
+        { source: SOURCE, details: { path: weightsPath, name } },
+      );
+    }
+  }
+  const params = new Map<string, Variable>();
+  try {
+    for (const [name, shape] of expected) {
+      const tensor = content.tensors.get(name);
+      if (tensor === undefined)
+        throw new CorruptFileError(`${weightsPath}: missing tensor "${name}"`, {
+          source: SOURCE,
+          details: { path: weightsPath, name },
+        });
+      if (tensor.dtype !== 'F32') {
+        throw new CorruptFileError(
+          `${weightsPath}: tensor "${name}" has dtype ${tensor.dtype}, expected F32`,
+          { source: SOURCE, details: { path: weightsPath, name } },
+        );
+      }
+      if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+        throw new CorruptFileError(
+          `${weightsPath}: tensor "${name}" has shape [${tensor.shape.join(', ')}], expected [${shape.join(', ')}]`,
+          {
+            source: SOURCE,
+            details: { path: weightsPath, name, shape: tensor.shape, expected: shape },
+          },
+        );
+      }
+      const initial = tf.tensor(tensor.data as Float32Array, shape, 'float32');
+      params.set(name, tf.variable(initial, true, uniqueVariableName(name)));
+      initial.dispose();
+    }
+  } catch (error) {
+    for (const variable of params.values()) variable.dispose();
+    throw error;
+  }
+  const policy = new TransformerPolicy(Transformer.fromVariables(config, params), {
+    padId: json.padId,
+    ...options,
+  });
+  let tokenizer: CheckpointTokenizer | undefined;
+  const tokenizerPath = join(folder, CHECKPOINT_FILES.tokenizer);
+  if (json.tokenizer === 'word')
+    tokenizer = WordTokenizer.fromJSON(await readFile(tokenizerPath, 'utf8'));
+  else if (json.tokenizer === 'huggingface') tokenizer = await HuggingFaceTokenizer.load(folder);
+  if (tokenizer !== undefined && tokenizer.vocabSize !== config.vocabSize) {
+    policy.dispose();
+    throw new CorruptFileError(
+      `${tokenizerPath}: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${config.vocabSize}`,
+      {
+        source: SOURCE,
+        details: { path: tokenizerPath },
+      },
+    );
+  }
+  return { policy, ...(tokenizer ? { tokenizer } : {}), metadata: json.metadata ?? {} };
+}

@@ -1,0 +1,147 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CorruptFileError, ErrorCode, HicraError } from '@hicra/spec';
+import { tf } from '@hicra/tensor';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  createWordTokenizer,
+  loadCheckpoint,
+  saveCheckpoint,
+  TransformerPolicy,
+} from '../src/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'hicra-checkpoint-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const tokenizer = createWordTokenizer({
+  vocabulary: ['use', 'to', 'make', 'answer', ':', '3', '8', '24', '*'],
+});
+const config = {
+  vocabSize: tokenizer.vocabSize,
+  contextLength: 32,
+  width: 16,
+  layers: 2,
+  heads: 2,
+  mlp: 'swiglu' as const,
+  norm: 'rmsnorm' as const,
+};
+
+async function rejection(promise: Promise<unknown>): Promise<HicraError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (HicraError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('policy checkpoints', () => {
+  it('round-trip bit-exactly with the tokenizer and metadata', async () => {
+    const policy = TransformerPolicy.create(config, { seed: 4 });
+    const dir = join(root, 'round-trip');
+    await saveCheckpoint(dir, policy, { tokenizer, metadata: { step: '12', task: 'countdown' } });
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.metadata).toEqual({ step: '12', task: 'countdown' });
+    expect(loaded.policy.config).toEqual(policy.config);
+    for (const [name, variable] of policy.model.parameters()) {
+      expect(Buffer.from(loaded.policy.model.parameters().get(name)!.dataSync().buffer)).toEqual(
+        Buffer.from(variable.dataSync().buffer),
+      );
+    }
+    expect(loaded.tokenizer!.encode('use 3 * 8 to make 24').ids).toEqual(
+      tokenizer.encode('use 3 * 8 to make 24').ids,
+    );
+    tf.tidy(() => {
+      const ids = Int32Array.of(1, 4, 9, 11, 10);
+      expect(loaded.policy.fullLogits(ids, 1, 5).dataSync()).toEqual(
+        policy.fullLogits(ids, 1, 5).dataSync(),
+      );
+    });
+    loaded.policy.dispose();
+    policy.dispose();
+  });
+
+  it('replaces an existing checkpoint, keeping files it does not own', async () => {
+    const dir = join(root, 'replace');
+    const first = TransformerPolicy.create(config, { seed: 1 });
+    await saveCheckpoint(dir, first);
+    writeFileSync(join(dir, 'trainer-state.json'), '{"step":3}');
+    const second = TransformerPolicy.create(config, { seed: 2 });
+    await saveCheckpoint(dir, second, { metadata: { step: '4' } });
+    expect(readFileSync(join(dir, 'trainer-state.json'), 'utf8')).toBe('{"step":3}');
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.policy.model.parameters().get('embed.weight')!.dataSync()).toEqual(
+      second.model.parameters().get('embed.weight')!.dataSync(),
+    );
+    expect(readdirSync(root).filter((f) => f.startsWith('.replace'))).toEqual([]);
+    for (const p of [first, second, loaded.policy]) p.dispose();
+  });
+
+  it('a failed save never overwrites the existing checkpoint', async () => {
+    const dir = join(root, 'failed-save');
+    const policy = TransformerPolicy.create(config, { seed: 1 });
+    await saveCheckpoint(dir, policy, { tokenizer });
+    const before = readFileSync(join(dir, 'model.safetensors'));
+    const other = TransformerPolicy.create(config, { seed: 9 });
+    const error = await rejection(saveCheckpoint(dir, other, { tokenizer: {} as never }));
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(readFileSync(join(dir, 'model.safetensors'))).toEqual(before);
+    expect(readdirSync(root).filter((f) => f.includes('failed-save') && f.startsWith('.'))).toEqual(
+      [],
+    );
+    policy.dispose();
+    other.dispose();
+  });
+
+  it('rejects corrupt, truncated and inconsistent checkpoints with errors naming the file', async () => {
+    const policy = TransformerPolicy.create(config, { seed: 1 });
+    const dir = join(root, 'corrupt');
+    await saveCheckpoint(dir, policy, { tokenizer });
+    const weights = join(dir, 'model.safetensors');
+    const size = readFileSync(weights).length;
+    truncateSync(weights, size - 100);
+    const truncated = await rejection(loadCheckpoint(dir));
+    expect(CorruptFileError.isInstance(truncated)).toBe(true);
+    expect(truncated.message).toContain('model.safetensors');
+
+    await saveCheckpoint(dir, policy, { tokenizer });
+    const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...json, model: { ...json.model, width: 32 } }),
+    );
+    const shapes = await rejection(loadCheckpoint(dir));
+    expect(shapes.message).toMatch(
+      /tensor "embed\.weight" has shape \[\d+, 16\], expected \[\d+, 32\]/,
+    );
+
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...json, model: { ...json.model, heads: 3 } }),
+    );
+    expect((await rejection(loadCheckpoint(dir))).message).toContain('model.heads');
+    writeFileSync(join(dir, 'config.json'), '{ not json');
+    expect((await rejection(loadCheckpoint(dir))).message).toContain('config.json: not valid JSON');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...json, model: { ...json.model, vocabSize: json.model.vocabSize + 1 } }),
+    );
+    expect((await rejection(loadCheckpoint(dir))).message).toContain('has shape');
+    expect((await rejection(loadCheckpoint(join(root, 'nowhere')))).message).toContain(
+      'not found; is',
+    );
+    expect(existsSync(join(dir, 'tokenizer.json'))).toBe(true);
+    policy.dispose();
+  });
+});
