@@ -122,14 +122,6 @@ export function checkPlanningInput(
         },
       );
     }
-    for (let k = 0; k < tokens; k++) {
-      if (responseMask[k]! > 1) {
-        throw new InvalidValueError(
-          `${where}: responseMask holds ${responseMask[k]} at response ${Math.floor(k / seqLen)}, token ${k % seqLen}; masks hold only 0 and 1`,
-          { source: SOURCE, details: { classifier, field: 'responseMask', index: k } },
-        );
-      }
-    }
     valid = responseMask;
   } else {
     valid = new Uint8Array(tokens);
@@ -159,40 +151,79 @@ export function checkPlanningInput(
     );
   }
   for (let i = 0; i < batchSize; i++) {
-    const textLength = texts[i]!.length;
-    let lastStart = 0;
-    let lastEnd = 0;
-    for (let t = 0; t < seqLen; t++) {
-      const k = i * seqLen + t;
-      if (valid[k] === 0) continue;
-      const start = tokenSpans[2 * k]!;
-      const end = tokenSpans[2 * k + 1]!;
-      if (start === -1 && end === -1) {
-        throw new InvalidValueError(
-          `${where}: tokenSpans is (-1, -1) at response ${i}, token ${t}, a valid token; only padding may lack a span`,
-          { source: SOURCE, details: { classifier, field: 'tokenSpans', row: i, column: t } },
-        );
-      }
-      if (start < 0 || end < start || end > textLength) {
-        throw new InvalidValueError(
-          `${where}: tokenSpans has [${start}, ${end}) at response ${i}, token ${t}; expected 0 <= start <= end <= text length ${textLength}`,
-          {
-            source: SOURCE,
-            details: { classifier, field: 'tokenSpans', row: i, column: t, start, end, textLength },
-          },
-        );
-      }
-      if (start < lastStart || end < lastEnd) {
-        throw new InvalidValueError(
-          `${where}: tokenSpans is not monotonic at response ${i}, token ${t}: [${start}, ${end}) after [${lastStart}, ${lastEnd}); starts and ends must not decrease`,
-          { source: SOURCE, details: { classifier, field: 'tokenSpans', row: i, column: t } },
-        );
-      }
-      lastStart = start;
-      lastEnd = end;
-    }
+    const bad = firstBadSpan(tokenSpans, valid, i * seqLen, seqLen, texts[i]!.length);
+    if (bad >= 0)
+      throwBadSpan(where, classifier, tokenSpans, valid, i, seqLen, bad, texts[i]!.length);
   }
   return { batchSize, seqLen, texts, tokenSpans, valid, entropies };
+}
+
+/** The first valid token of a row whose span breaks the rules, or -1 (the hot loop, kept small). */
+function firstBadSpan(
+  spans: Int32Array,
+  valid: Uint8Array,
+  base: number,
+  seqLen: number,
+  textLength: number,
+): number {
+  let lastStart = 0;
+  let lastEnd = 0;
+  for (let t = 0; t < seqLen; t++) {
+    const k = base + t;
+    const m = valid[k]!;
+    if (m === 0) continue;
+    if (m !== 1) return t;
+    const start = spans[2 * k]!;
+    const end = spans[2 * k + 1]!;
+    // start >= lastStart >= 0 covers negative starts and (-1, -1).
+    if (start < lastStart || end < start || end > textLength || end < lastEnd) return t;
+    lastStart = start;
+    lastEnd = end;
+  }
+  return -1;
+}
+
+function throwBadSpan(
+  where: string,
+  classifier: string,
+  spans: Int32Array,
+  valid: Uint8Array,
+  i: number,
+  seqLen: number,
+  t: number,
+  textLength: number,
+): never {
+  const k = i * seqLen + t;
+  if (valid[k]! > 1) {
+    throw new InvalidValueError(
+      `${where}: responseMask holds ${valid[k]} at response ${i}, token ${t}; masks hold only 0 and 1`,
+      { source: SOURCE, details: { classifier, field: 'responseMask', index: k } },
+    );
+  }
+  const start = spans[2 * k]!;
+  const end = spans[2 * k + 1]!;
+  if (start === -1 && end === -1) {
+    throw new InvalidValueError(
+      `${where}: tokenSpans is (-1, -1) at response ${i}, token ${t}, a valid token; only padding may lack a span`,
+      { source: SOURCE, details: { classifier, field: 'tokenSpans', row: i, column: t } },
+    );
+  }
+  if (start < 0 || end < start || end > textLength) {
+    throw new InvalidValueError(
+      `${where}: tokenSpans has [${start}, ${end}) at response ${i}, token ${t}; expected 0 <= start <= end <= text length ${textLength}`,
+      {
+        source: SOURCE,
+        details: { classifier, field: 'tokenSpans', row: i, column: t, start, end, textLength },
+      },
+    );
+  }
+  let previous = t - 1;
+  while (valid[i * seqLen + previous] === 0) previous--;
+  const p = i * seqLen + previous;
+  throw new InvalidValueError(
+    `${where}: tokenSpans is not monotonic at response ${i}, token ${t}: [${start}, ${end}) after [${spans[2 * p]}, ${spans[2 * p + 1]}); starts and ends must not decrease`,
+    { source: SOURCE, details: { classifier, field: 'tokenSpans', row: i, column: t } },
+  );
 }
 
 /**

@@ -46,7 +46,10 @@ export class PhraseAutomaton {
   readonly #alphabet = new Uint16Array(65536);
   readonly #alphabetSize: number;
   readonly #stateCount: number;
-  #delta: Int32Array = new Int32Array(0);
+  /** Dense mode: row offsets (state·A) of targets, bitwise-negated when the target has output. */
+  #rows: Int32Array = new Int32Array(0);
+  /** ASCII code -> symbol of its lower-case form (whitespace -> the space symbol). */
+  readonly #asciiSymbols = new Int32Array(128);
   #edges: Map<number, number> = new Map();
   readonly #fail: Int32Array;
   readonly #terminal: Int32Array;
@@ -94,22 +97,39 @@ export class PhraseAutomaton {
     const maxStates = totalUnits + 1;
     this.dense = maxStates * A <= maxDense;
     // Trie, with edges in a map first (the dense table is filled from it).
-    const edges = new Map<number, number>();
-    const terminal = new Int32Array(maxStates).fill(-1);
+    const rawEdges = new Map<number, number>();
+    const rawTerminal = new Int32Array(maxStates).fill(-1);
     let states = 1;
     phrases.forEach((phrase, g) => {
       let s = 0;
       for (let k = 0; k < phrase.length; k++) {
         const key = s * A + this.#alphabet[phrase.charCodeAt(k)]!;
-        let t = edges.get(key);
+        let t = rawEdges.get(key);
         if (t === undefined) {
           t = states++;
-          edges.set(key, t);
+          rawEdges.set(key, t);
         }
         s = t;
       }
-      terminal[s] = g;
+      rawTerminal[s] = g;
     });
+    // Number states breadth-first, so the shallow states a scan spends most of its steps in
+    // sit together in the transition table (fewer cache misses).
+    const rawChildren: number[][] = Array.from({ length: states }, () => []);
+    for (const [key, t] of rawEdges) rawChildren[Math.floor(key / A)]!.push(t);
+    const rank = new Int32Array(states);
+    const bfs = [0];
+    for (let h = 0; h < bfs.length; h++) {
+      for (const child of rawChildren[bfs[h]!]!) {
+        rank[child] = bfs.length;
+        bfs.push(child);
+      }
+    }
+    const edges = new Map<number, number>();
+    for (const [key, t] of rawEdges)
+      edges.set(rank[Math.floor(key / A)]! * A + (key % A), rank[t]!);
+    const terminal = new Int32Array(states);
+    for (let old = 0; old < states; old++) terminal[rank[old]!] = rawTerminal[old]!;
     this.#stateCount = states;
     this.#terminal = terminal.subarray(0, states);
     this.#fail = new Int32Array(states);
@@ -142,7 +162,7 @@ export class PhraseAutomaton {
           queue[tail++] = t;
         }
       }
-      this.#delta = delta;
+      this.#rows = delta;
     } else {
       this.#edges = edges;
       const kids0 = children[0]!;
@@ -164,6 +184,25 @@ export class PhraseAutomaton {
       const f = this.#fail[s]!;
       this.#dictionary[s] = this.#terminal[f]! >= 0 ? f : this.#dictionary[f]!;
       this.#hasOutput[s] = this.#terminal[s]! >= 0 || this.#dictionary[s]! >= 0 ? 1 : 0;
+    }
+    if (this.dense) {
+      const rows = this.#rows;
+      for (let x = 0; x < rows.length; x++) {
+        const t = rows[x]!;
+        rows[x] = this.#hasOutput[t] === 1 ? ~(t * A) : t * A;
+      }
+    }
+    const space = this.#alphabet[0x20]!;
+    for (let c = 0; c < 128; c++) {
+      const lower = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+      this.#asciiSymbols[c] = isAsciiSpace(c) ? space : this.#alphabet[lower]!;
+    }
+    if (this.dense && space !== 0) {
+      // A state entered by a space is left unchanged by a second space: normalised text never
+      // holds two spaces in a row, so these entries serve only the ASCII scan, where they fold
+      // whitespace runs. (Phrases are trimmed: no output state is entered by a space.)
+      const rows = this.#rows;
+      for (const [key, t] of edges) if (key % A === space) rows[t * A + space] = t * A;
     }
   }
 
@@ -191,12 +230,16 @@ export class PhraseAutomaton {
     const alphabet = this.#alphabet;
     const hasOutput = this.#hasOutput;
     if (this.dense) {
-      const delta = this.#delta;
+      const rows = this.#rows;
       const A = this.#alphabetSize;
-      let s = 0;
+      let row = 0;
       for (let p = 0; p < length; p++) {
-        s = delta[s * A + alphabet[units[p]!]!]!;
-        if (hasOutput[s] === 1) this.#report(s, p, units, length, out);
+        const v = rows[row + alphabet[units[p]!]!]!;
+        if (v >= 0) row = v;
+        else {
+          row = ~v;
+          this.#report(row / A, p, units, length, out);
+        }
       }
     } else {
       const A = this.#alphabetSize;
@@ -224,6 +267,64 @@ export class PhraseAutomaton {
     return out.count;
   }
 
+  /**
+   * The same scan straight over the original text when it is ASCII (the common case): ASCII is
+   * NFKC-stable and needs only lower-casing and whitespace folding, so normalisation fuses into
+   * the automaton's loop and occurrences come out in original offsets. Returns the number of
+   * occurrences, or -1 as soon as a non-ASCII character is met (the caller then normalises).
+   * Dense mode only (-1 otherwise).
+   */
+  scanAscii(text: string, out: OccurrenceBuffer): number {
+    out.count = 0;
+    if (!this.dense) return -1;
+    const rows = this.#rows;
+    const symbols = this.#asciiSymbols;
+    const A = this.#alphabetSize;
+    const length = text.length;
+    let row = 0;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128) return -1;
+      // Whitespace maps to the space symbol; states entered by a space loop on it (see the
+      // constructor), which folds a run of whitespace into one space without a branch.
+      const v = rows[row + symbols[c]!]!;
+      if (v >= 0) row = v;
+      else {
+        row = ~v;
+        if (!this.#reportAscii(row / A, i, text, out)) return -1;
+      }
+    }
+    return out.count;
+  }
+
+  /**
+   * Reports the outputs of `state` ending at original position `i`. A phrase of L normalised
+   * units starts L - 1 units back, where a whitespace run counts as one unit.
+   */
+  #reportAscii(state: number, i: number, text: string, out: OccurrenceBuffer): boolean {
+    let s = this.#terminal[state]! >= 0 ? state : this.#dictionary[state]!;
+    while (s >= 0) {
+      const g = this.#terminal[s]!;
+      const units = this.lengths[g]!;
+      let pos = i;
+      for (let walked = 1; walked < units; walked++) {
+        pos--;
+        if (isAsciiSpace(text.charCodeAt(pos)))
+          while (pos > 0 && isAsciiSpace(text.charCodeAt(pos - 1))) pos--;
+      }
+      let ok = true;
+      if (this.#needsLeft[g] === 1 && pos > 0) ok = !isAsciiWord(text.charCodeAt(pos - 1));
+      if (ok && this.#needsRight[g] === 1 && i + 1 < text.length) {
+        const next = text.charCodeAt(i + 1);
+        if (next >= 128) return false;
+        ok = !isAsciiWord(next);
+      }
+      if (ok) out.push(pos, i + 1, g);
+      s = this.#dictionary[s]!;
+    }
+    return true;
+  }
+
   #report(
     state: number,
     p: number,
@@ -243,6 +344,14 @@ export class PhraseAutomaton {
       s = this.#dictionary[s]!;
     }
   }
+}
+
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+function isAsciiWord(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
 }
 
 function isLowSurrogate(unit: number): boolean {

@@ -86,7 +86,12 @@ export function createStrategicGramsClassifier(
 ): StrategicGramsClassifier {
   checkSettings('strategic-grams', settings, { lexicon: 'lexicon' });
   const lexicon = settings.lexicon === undefined ? paperLexicon : resolveLexicon(settings.lexicon);
-  const automaton = new PhraseAutomaton(lexicon.grams.map((g) => normalizePhrase(g.phrase)));
+  // Built on first use, so importing the package (which creates the default instances) stays cheap.
+  let automaton: PhraseAutomaton | undefined;
+  const getAutomaton = (): PhraseAutomaton => {
+    automaton ??= new PhraseAutomaton(lexicon.grams.map((g) => normalizePhrase(g.phrase)));
+    return automaton;
+  };
   const phrases = lexicon.grams.map((g) => g.phrase);
   const classIds = lexicon.grams.map((g) => g.classId);
 
@@ -97,13 +102,27 @@ export function createStrategicGramsClassifier(
       : { start, end, gram: phrases[gramId]!, gramId, classId };
   };
 
-  /** Normalises and scans one text; returns the occurrence count, sorted by start in `scratch.order`. */
+  /**
+   * Finds every occurrence in one text as `(start, end, gramId)` triplets in original offsets,
+   * and sorts their indices by (start, end) into `scratch.order`. Returns the count.
+   */
   const scanText = (text: string, scratch: Scratch): number => {
-    const n = normalizeInto(text, scratch.normalization);
-    const count = automaton.scan(scratch.normalization.units, n, scratch.occurrences);
+    const automaton = getAutomaton();
+    const occurrences = scratch.occurrences;
+    let count = automaton.scanAscii(text, occurrences);
+    if (count < 0) {
+      const buffers = scratch.normalization;
+      const n = normalizeInto(text, buffers);
+      count = automaton.scan(buffers.units, n, occurrences);
+      const data = occurrences.data;
+      for (let q = 0; q < count; q++) {
+        data[3 * q] = buffers.starts[data[3 * q]!]!;
+        data[3 * q + 1] = buffers.ends[data[3 * q + 1]! - 1]!;
+      }
+    }
     if (count === 0) return 0;
     scratch.grow(count);
-    const data = scratch.occurrences.data;
+    const data = occurrences.data;
     const order = scratch.order;
     // Occurrences arrive by end position, so they are nearly sorted by start: insertion sort
     // by (start, end) runs in O(count + inversions).
@@ -123,12 +142,16 @@ export function createStrategicGramsClassifier(
     return count;
   };
 
-  /** Longest-then-leftmost non-overlapping selection; calls `emit` in order of start. */
+  /**
+   * Longest (in normalised characters: the phrase's length) then leftmost non-overlapping
+   * selection; calls `emit` in order of start.
+   */
   const selectMatches = (
     count: number,
     scratch: Scratch,
     emit: (start: number, end: number, gramId: number) => void,
   ): void => {
+    const lengths = getAutomaton().lengths;
     const data = scratch.occurrences.data;
     const order = scratch.order;
     const component = scratch.component;
@@ -151,30 +174,51 @@ export function createStrategicGramsClassifier(
         emit(data[3 * o]!, data[3 * o + 1]!, data[3 * o + 2]!);
         continue;
       }
-      const members = Array.from(component.subarray(0, size));
-      members.sort((a, b) => {
-        const la = data[3 * a + 1]! - data[3 * a]!;
-        const lb = data[3 * b + 1]! - data[3 * b]!;
-        return lb - la || data[3 * a]! - data[3 * b]!;
-      });
-      let kept = 0;
-      for (const o of members) {
-        const s = data[3 * o]!;
-        const e = data[3 * o + 1]!;
-        let free = true;
-        for (let a = 0; a < kept; a++) {
-          const x = accepted[a]!;
-          if (s < data[3 * x + 1]! && data[3 * x]! < e) {
-            free = false;
-            break;
-          }
-        }
-        if (free) accepted[kept++] = o;
+      if (size > 8) {
+        selectLarge(data, component.subarray(0, size), lengths, maxEnd, emit);
+        continue;
       }
-      const chosen = Array.from(accepted.subarray(0, kept)).sort(
-        (a, b) => data[3 * a]! - data[3 * b]!,
-      );
-      for (const o of chosen) emit(data[3 * o]!, data[3 * o + 1]!, data[3 * o + 2]!);
+      // Small components (the usual two or three occurrences): repeatedly take the longest,
+      // then leftmost, member that overlaps nothing taken so far.
+      let kept = 0;
+      for (;;) {
+        let best = -1;
+        for (let c = 0; c < size; c++) {
+          const o = component[c]!;
+          if (o < 0) continue;
+          if (
+            best >= 0 &&
+            (lengths[data[3 * o + 2]!]! < lengths[data[3 * best + 2]!]! ||
+              (lengths[data[3 * o + 2]!]! === lengths[data[3 * best + 2]!]! &&
+                data[3 * o]! >= data[3 * best]!))
+          )
+            continue;
+          const s = data[3 * o]!;
+          const e = data[3 * o + 1]!;
+          let free = true;
+          for (let x = 0; x < kept; x++) {
+            const y = accepted[x]!;
+            if (s < data[3 * y + 1]! && data[3 * y]! < e) {
+              free = false;
+              break;
+            }
+          }
+          if (free) best = o;
+        }
+        if (best < 0) break;
+        // Insert by start, so the accepted list stays sorted.
+        let x = kept++;
+        while (x > 0 && data[3 * accepted[x - 1]!]! > data[3 * best]!) {
+          accepted[x] = accepted[x - 1]!;
+          x--;
+        }
+        accepted[x] = best;
+        for (let c = 0; c < size; c++) if (component[c] === best) component[c] = -1;
+      }
+      for (let x = 0; x < kept; x++) {
+        const o = accepted[x]!;
+        emit(data[3 * o]!, data[3 * o + 1]!, data[3 * o + 2]!);
+      }
     }
   };
 
@@ -186,37 +230,32 @@ export function createStrategicGramsClassifier(
   ): PlanningMatchV1[] => {
     const count = scanText(input.texts[row]!, scratch);
     if (count === 0) return [];
-    const { starts, ends } = scratch.normalization;
     const data = scratch.occurrences.data;
     const order = scratch.order;
-    // Union of every occurrence, as sorted disjoint intervals in original offsets.
+    // Union of every occurrence, as sorted disjoint intervals.
     const ivStarts = scratch.intervalStarts;
     const ivEnds = scratch.intervalEnds;
     let intervals = 0;
-    let curStart = -1;
-    let curEnd = -1;
-    for (let q = 0; q < count; q++) {
+    let curStart = data[3 * order[0]!]!;
+    let curEnd = data[3 * order[0]! + 1]!;
+    for (let q = 1; q < count; q++) {
       const o = order[q]!;
       const s = data[3 * o]!;
       const e = data[3 * o + 1]!;
       if (s <= curEnd) {
         if (e > curEnd) curEnd = e;
       } else {
-        if (curEnd >= 0) {
-          ivStarts[intervals] = starts[curStart]!;
-          ivEnds[intervals++] = ends[curEnd - 1]!;
-        }
+        ivStarts[intervals] = curStart;
+        ivEnds[intervals++] = curEnd;
         curStart = s;
         curEnd = e;
       }
     }
-    ivStarts[intervals] = starts[curStart]!;
-    ivEnds[intervals++] = ends[curEnd - 1]!;
+    ivStarts[intervals] = curStart;
+    ivEnds[intervals++] = curEnd;
     markOverlappingTokens(input, row, ivStarts, ivEnds, intervals, mask);
     const matches: PlanningMatchV1[] = [];
-    selectMatches(count, scratch, (s, e, g) =>
-      matches.push(makeMatch(starts[s]!, ends[e - 1]!, g)),
-    );
+    selectMatches(count, scratch, (s, e, g) => matches.push(makeMatch(s, e, g)));
     return matches;
   };
 
@@ -236,25 +275,60 @@ export function createStrategicGramsClassifier(
       checkText(text);
       const scratch = new Scratch();
       const count = scanText(text, scratch);
-      const { starts, ends } = scratch.normalization;
       const out: PlanningMatchV1[] = [];
-      selectMatches(count, scratch, (s, e, g) => out.push(makeMatch(starts[s]!, ends[e - 1]!, g)));
+      selectMatches(count, scratch, (s, e, g) => out.push(makeMatch(s, e, g)));
       return out;
     },
     findOccurrences(text: string): PhraseOccurrence[] {
       checkText(text);
       const scratch = new Scratch();
       const count = scanText(text, scratch);
-      const { starts, ends } = scratch.normalization;
       const data = scratch.occurrences.data;
       const out: PhraseOccurrence[] = [];
       for (let q = 0; q < count; q++) {
         const o = scratch.order[q]!;
-        out.push(makeMatch(starts[data[3 * o]!]!, ends[data[3 * o + 1]! - 1]!, data[3 * o + 2]!));
+        out.push(makeMatch(data[3 * o]!, data[3 * o + 1]!, data[3 * o + 2]!));
       }
       return out;
     },
   };
+}
+
+/**
+ * The same selection for a large component (repetitive text such as "but wait, but wait, ..."):
+ * sort by (length desc, start asc), then accept greedily against a character occupancy map.
+ */
+function selectLarge(
+  data: Int32Array,
+  members: Int32Array,
+  lengths: Int32Array,
+  end: number,
+  emit: (start: number, end: number, gramId: number) => void,
+): void {
+  const order = Array.from(members).sort(
+    (a, b) =>
+      lengths[data[3 * b + 2]!]! - lengths[data[3 * a + 2]!]! || data[3 * a]! - data[3 * b]!,
+  );
+  let first = data[3 * order[0]!]!;
+  for (const o of order) if (data[3 * o]! < first) first = data[3 * o]!;
+  const taken = new Uint8Array(end - first);
+  const accepted: number[] = [];
+  for (const o of order) {
+    const s = data[3 * o]! - first;
+    const e = data[3 * o + 1]! - first;
+    let free = true;
+    for (let c = s; c < e; c++) {
+      if (taken[c] === 1) {
+        free = false;
+        break;
+      }
+    }
+    if (!free) continue;
+    taken.fill(1, s, e);
+    accepted.push(o);
+  }
+  accepted.sort((a, b) => data[3 * a]! - data[3 * b]!);
+  for (const o of accepted) emit(data[3 * o]!, data[3 * o + 1]!, data[3 * o + 2]!);
 }
 
 function checkText(text: unknown): void {

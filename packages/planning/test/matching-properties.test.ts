@@ -122,6 +122,69 @@ describe('the automaton agrees with the naive matcher', () => {
   });
 });
 
+const asciiPieces = pieces.filter((p) => /^[\x00-\x7f]*$/.test(p)).concat(['\t', '\r\n', ' \n ']);
+const asciiTextArbitrary = fc
+  .array(fc.constantFrom(...asciiPieces), { maxLength: 60 })
+  .map((p) => p.join(''));
+
+describe('the ASCII fast path', () => {
+  it('finds what the normalising path finds, whitespace runs included', () => {
+    fc.assert(
+      fc.property(asciiTextArbitrary, lexiconArbitrary, (text, phrases) => {
+        const automaton = new PhraseAutomaton(phrases.map(normalizePhrase));
+        const fast = new OccurrenceBuffer();
+        const count = automaton.scanAscii(text, fast);
+        expect(count).toBe(fast.count);
+        const buffers = new NormalizationBuffers();
+        const n = normalizeInto(text, buffers);
+        const slow = new OccurrenceBuffer();
+        automaton.scan(buffers.units, n, slow);
+        const slowTriplets: number[] = [];
+        for (let q = 0; q < slow.count; q++) {
+          slowTriplets.push(
+            buffers.starts[slow.data[3 * q]!]!,
+            buffers.ends[slow.data[3 * q + 1]! - 1]!,
+            slow.data[3 * q + 2]!,
+          );
+        }
+        expect(Array.from(fast.data.subarray(0, 3 * count))).toEqual(slowTriplets);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('hands non-ASCII text to the normalising path (-1), even when only the next character is', () => {
+    const automaton = new PhraseAutomaton(['wait']);
+    const out = new OccurrenceBuffer();
+    expect(automaton.scanAscii('wait, ok', out)).toBe(1);
+    expect(automaton.scanAscii('ok wait́', out)).toBe(-1);
+    expect(automaton.scanAscii('café', out)).toBe(-1);
+    expect(new PhraseAutomaton(['wait'], { maxDenseEntries: 0 }).scanAscii('wait', out)).toBe(-1);
+  });
+
+  it('the classifier agrees with the naive matcher on ASCII texts and on long repetitive ones', () => {
+    const repetitive = fc
+      .tuple(
+        fc.array(fc.constantFrom('but wait, ', 'but ', 'wait, no ', 'wait, but '), {
+          minLength: 10,
+          maxLength: 60,
+        }),
+        fc.constantFrom('', 'x', 'no.'),
+      )
+      .map(([parts, tail]) => parts.join('') + tail);
+    fc.assert(
+      fc.property(fc.oneof(asciiTextArbitrary, repetitive), lexiconArbitrary, (text, phrases) => {
+        const all = [...new Set([...phrases, 'wait, but', 'but wait'])];
+        const c = createStrategicGramsClassifier({ lexicon: all });
+        const expected = naiveOccurrences(text, all);
+        expect(triplets(c.findOccurrences(text))).toEqual(expected);
+        expect(triplets(c.findMatches(text))).toEqual(naiveMatches(expected, all));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('mask and matches', () => {
   it('the mask is a subset of the response mask and a superset of the tokens the matches cover; every planning token overlaps an occurrence', () => {
     const tokenizers: SpanTokenizer[] = [wordTokenizer, charTokenizer];
