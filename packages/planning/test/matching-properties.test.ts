@@ -122,7 +122,9 @@ describe('the automaton agrees with the naive matcher', () => {
   });
 });
 
-const asciiPieces = pieces.filter((p) => /^[\x00-\x7f]*$/.test(p)).concat(['\t', '\r\n', ' \n ']);
+const asciiPieces = pieces
+  .filter((p) => [...p].every((ch) => ch.charCodeAt(0) < 128))
+  .concat(['\t', '\r\n', ' \n ']);
 const asciiTextArbitrary = fc
   .array(fc.constantFrom(...asciiPieces), { maxLength: 60 })
   .map((p) => p.join(''));

@@ -98,6 +98,13 @@ describe('phrases and tokens', () => {
     ]);
   });
 
+  it('long NFKC expansions grow the buffers and keep offsets (U+FDFA expands to 18 characters)', () => {
+    const text = `${'\ufdfa'.repeat(300)} Wait`;
+    expect(sg.findMatches(text)).toEqual([
+      { start: 301, end: 305, gram: 'wait', gramId: id('wait') },
+    ]);
+  });
+
   it('empty spans and padding are never planning', () => {
     const input = {
       batchSize: 1,
