@@ -1,0 +1,316 @@
+import { ErrorCode, PLANNING_CLASSIFIER_NAMES, UnknownNameError } from '@hicra/spec';
+import { topQMask } from '@hicra/tensor/kernels';
+import { describe, expect, it } from 'vitest';
+import {
+  createEntropyForksClassifier,
+  createPlaceboNgramsClassifier,
+  createPlanningClassifier,
+  createPlanningClassifierRegistry,
+  createStrategicGramsClassifier,
+  entropyForks,
+  intersectClassifiers,
+  placeboNgrams,
+  strategicGrams,
+  unionClassifiers,
+  wordSpans,
+} from '../src/index.js';
+import { batchOf, errorOf, maskOf, whitespaceTokenizer } from './helpers.js';
+
+describe('entropy forks', () => {
+  // T = 5: response 0 has 5 tokens, response 1 has 3 (+2 padding).
+  const input = batchOf(['a b c d e', 'f g h'], whitespaceTokenizer);
+
+  it('marks the top 30% of valid tokens of the batch by default (the kernel of @hicra/tensor)', () => {
+    const entropies = Float32Array.from([0.1, 0.9, 0.5, 0.7, 0.3, 2, 0.2, 0.4, 0, 0]);
+    const batch = { ...input, entropies };
+    const result = entropyForks.classify(batch);
+    // Valid values 0.1 0.9 0.5 0.7 0.3 2 0.2 0.4: the 0.7 quantile at position 4.9 is
+    // 0.5 + 0.9·(0.7 - 0.5) = 0.68, so 0.7, 0.9 and 2 are selected.
+    expect(maskOf(result, 0, 5)).toBe('01010');
+    expect(maskOf(result, 1, 5)).toBe('10000');
+    expect(result.mask).toEqual(
+      topQMask({ values: entropies, mask: batch.responseMask, batchSize: 2, seqLen: 5, q: 0.3 }),
+    );
+    expect(result.matches).toEqual([[], []]);
+  });
+
+  it('scope "sequence" draws one threshold per response', () => {
+    const entropies = Float32Array.from([0.1, 0.9, 0.5, 0.7, 0.3, 2, 0.2, 0.4, 0, 0]);
+    const c = createEntropyForksClassifier({ q: 0.5, scope: 'sequence' });
+    const result = c.classify({ ...input, entropies });
+    // Response 0: median 0.5, kept 0.5 0.7 0.9. Response 1: median 0.4, kept 2 and 0.4.
+    expect(maskOf(result, 0, 5)).toBe('01110');
+    expect(maskOf(result, 1, 5)).toBe('10100');
+  });
+
+  it('needs entropies, finite at valid tokens (padding may hold anything)', () => {
+    const { entropies: _, ...noEntropies } = input;
+    const missing = errorOf(() => entropyForks.classify(noEntropies));
+    expect(missing.code).toBe(ErrorCode.MissingInput);
+    expect(missing.message).toContain('entropies are required');
+    const nan = Float32Array.from([0.1, Number.NaN, 0.5, 0.7, 0.3, 2, 0.2, 0.4, 0, 0]);
+    const error = errorOf(() => entropyForks.classify({ ...input, entropies: nan }));
+    expect(error.code).toBe(ErrorCode.InvalidValue);
+    expect(error.message).toContain('entropies is NaN at response 0, token 1');
+    const paddingNan = Float32Array.from([0.1, 0.9, 0.5, 0.7, 0.3, 2, 0.2, 0.4, Number.NaN, 0]);
+    expect(() => entropyForks.classify({ ...input, entropies: paddingNan })).not.toThrow();
+  });
+
+  it.each([
+    [{ q: 0 }, 'q', 'a number > 0'],
+    [{ q: 1.5 }, 'q', 'a number <= 1'],
+    [{ q: '0.3' }, 'q', 'a finite number'],
+    [{ scope: 'token' }, 'scope', '"batch", "sequence"'],
+    [{ topQ: 0.3 }, 'topQ', 'unknown setting; valid settings: q'],
+  ])('bad settings %j', (settings, path, fragment) => {
+    const error = errorOf(() => createEntropyForksClassifier(settings as never));
+    expect(error.code).toBe(ErrorCode.InvalidConfig);
+    expect(error.message).toContain(`config key ${path}`);
+    expect(error.message).toContain(fragment);
+  });
+});
+
+/** A long synthetic response mixing planning phrases and filler, with whitespace tokens. */
+function response(seed: number): string {
+  const phrases = ['but wait', 'let me check', 'alternatively', 'we can', 'hmm, maybe', 'so'];
+  const filler = 'the sum of x and y is equal to twelve over three minus one'.split(' ');
+  const words: string[] = [];
+  let s = seed;
+  for (let w = 0; w < 200; w++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    words.push(s % 7 === 0 ? phrases[s % phrases.length]! : filler[s % filler.length]!);
+  }
+  return words.join(' ');
+}
+
+describe('placebo n-grams', () => {
+  const texts = Array.from({ length: 12 }, (_, i) => response(i + 1));
+  const input = batchOf(texts, whitespaceTokenizer);
+
+  it('matches as many spans as the Strategic-Gram classifier in every response', () => {
+    const sg = strategicGrams.classify(input);
+    const placebo = placeboNgrams.classify(input);
+    expect(placebo.matches.map((m) => m.length)).toEqual(sg.matches.map((m) => m.length));
+    expect(sg.matches.every((m) => m.length > 5)).toBe(true);
+  });
+
+  it('each match is 3 to 5 consecutive words of its own response, gramId -1', () => {
+    const placebo = placeboNgrams.classify(input);
+    placebo.matches.forEach((row, i) => {
+      const words = wordSpans(texts[i]!);
+      const starts = new Map<number, number>();
+      for (let w = 0; w < words.length / 2; w++) starts.set(words[2 * w]!, w);
+      for (const m of row) {
+        const first = starts.get(m.start);
+        expect(first).toBeDefined();
+        let last = first!;
+        while (words[2 * last + 1]! < m.end) last++;
+        expect(words[2 * last + 1]).toBe(m.end);
+        expect(last - first! + 1).toBeGreaterThanOrEqual(3);
+        expect(last - first! + 1).toBeLessThanOrEqual(5);
+        expect(m.gramId).toBe(-1);
+        expect(m.gram).toBe(texts[i]!.slice(m.start, m.end).toLowerCase());
+      }
+      for (let j = 1; j < row.length; j++)
+        expect(row[j]!.start).toBeGreaterThanOrEqual(row[j - 1]!.start);
+    });
+  });
+
+  it('the mask marks exactly the tokens of the placebo spans', () => {
+    const placebo = placeboNgrams.classify(input);
+    for (let i = 0; i < input.batchSize; i++) {
+      for (let t = 0; t < input.seqLen; t++) {
+        const k = i * input.seqLen + t;
+        const s = input.tokenSpans[2 * k]!;
+        const e = input.tokenSpans[2 * k + 1]!;
+        const inside = placebo.matches[i]!.some((m) => s < m.end && m.start < e);
+        expect(placebo.mask[k]).toBe(input.responseMask[k] === 1 && inside ? 1 : 0);
+      }
+    }
+  });
+
+  it('is reproducible from its seed, and another seed places it elsewhere', () => {
+    const a = createPlaceboNgramsClassifier({ seed: 7 }).classify(input);
+    const b = createPlaceboNgramsClassifier({ seed: 7 }).classify(input);
+    const c = createPlaceboNgramsClassifier({ seed: 8 }).classify(input);
+    expect(b).toEqual(a);
+    expect(createPlaceboNgramsClassifier({ seed: 7 }).classify(input)).toEqual(a);
+    expect(c.mask).not.toEqual(a.mask);
+  });
+
+  it('does not land on Strategic-Gram tokens more than chance', () => {
+    // Over many seeds, the share of placebo tokens that are SG tokens matches the share of SG
+    // tokens among all tokens (placement ignores where the phrases are).
+    const sg = strategicGrams.classify(input);
+    let sgTokens = 0;
+    let tokens = 0;
+    for (let k = 0; k < sg.mask.length; k++) {
+      tokens += input.responseMask[k]!;
+      sgTokens += sg.mask[k]!;
+    }
+    const chance = sgTokens / tokens;
+    let placeboTokens = 0;
+    let placeboOnSg = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      const placebo = createPlaceboNgramsClassifier({ seed }).classify(input);
+      for (let k = 0; k < placebo.mask.length; k++) {
+        placeboTokens += placebo.mask[k]!;
+        placeboOnSg += placebo.mask[k]! & sg.mask[k]!;
+      }
+    }
+    const observed = placeboOnSg / placeboTokens;
+    expect(chance).toBeGreaterThan(0.1);
+    expect(Math.abs(observed - chance)).toBeLessThan(0.03);
+  });
+
+  it('a response without SG matches gets no placebo; a one-word response gets a one-word placebo', () => {
+    const small = batchOf(['nothing to see here', 'Wait.'], whitespaceTokenizer);
+    const placebo = placeboNgrams.classify(small);
+    expect(placebo.matches[0]).toEqual([]);
+    expect(placebo.matches[1]).toEqual([{ start: 0, end: 4, gram: 'wait', gramId: -1 }]);
+    expect(maskOf(placebo, 1, small.seqLen)).toBe('1000');
+  });
+
+  it('its counts follow the lexicon it is given', () => {
+    const c = createPlaceboNgramsClassifier({ lexicon: ['twelve'], minN: 1, maxN: 1 });
+    const result = c.classify(batchOf(['twelve and twelve and one'], whitespaceTokenizer));
+    expect(result.matches[0]).toHaveLength(2);
+    expect(result.matches[0]!.every((m) => !m.gram.includes(' '))).toBe(true);
+  });
+
+  it.each([
+    [{ seed: -1 }, 'seed', 'a number >= 0'],
+    [{ seed: 1.5 }, 'seed', 'an integer'],
+    [{ minN: 0 }, 'minN', 'a number >= 1'],
+    [{ minN: 4, maxN: 3 }, 'maxN', 'maxN (3) must be >= minN (4)'],
+    [{ lexicon: [] }, 'grams', 'is empty'],
+    [{ n: 3 }, 'n', 'unknown setting'],
+  ])('bad settings %j', (settings, path, fragment) => {
+    const error = errorOf(() => createPlaceboNgramsClassifier(settings as never));
+    expect(error.code).toBe(ErrorCode.InvalidConfig);
+    expect(error.message).toContain(`config key ${path}`);
+    expect(error.message).toContain(fragment);
+  });
+});
+
+describe('combinators', () => {
+  // T = 6; response 0 has 5 tokens (+1 padding), response 1 has 6.
+  const input = batchOf(['but wait x y z', 'a b let me check c'], whitespaceTokenizer);
+  const entropies = Float32Array.from([0.1, 2, 1.9, 0.2, 0.3, 0, 0.1, 0.2, 1.5, 0.1, 1.8, 0.1]);
+  const batch = { ...input, entropies };
+  const sg = createStrategicGramsClassifier({ lexicon: ['but wait', 'let me check', 'x y'] });
+  const forks = createEntropyForksClassifier({ q: 0.4 });
+
+  it('union: OR of the masks, merged matches sorted by start', () => {
+    const union = unionClassifiers([sg, forks]);
+    const a = sg.classify(batch);
+    const b = forks.classify(batch);
+    const result = union.classify(batch);
+    expect(union.name).toBe('union');
+    expect(Array.from(result.mask)).toEqual(Array.from(a.mask, (m, k) => m | b.mask[k]!));
+    expect(result.matches).toEqual(a.matches);
+  });
+
+  it('intersection: AND of the masks; matches that touch a planning token of the result', () => {
+    const intersection = intersectClassifiers([sg, forks]);
+    const result = intersection.classify(batch);
+    // Forks (top 40% of 11 valid tokens): 2, 1.9, 1.5, 1.8 and the 0.3 at the 0.6 quantile.
+    expect(maskOf(forks.classify(batch), 0, 6)).toBe('011010');
+    expect(maskOf(forks.classify(batch), 1, 6)).toBe('001010');
+    expect(maskOf(sg.classify(batch), 0, 6)).toBe('111100');
+    expect(maskOf(sg.classify(batch), 1, 6)).toBe('001110');
+    expect(maskOf(result, 0, 6)).toBe('011000');
+    expect(maskOf(result, 1, 6)).toBe('001010');
+    expect(result.matches.map((row) => row.map((m) => m.gram))).toEqual([
+      ['but wait', 'x y'],
+      ['let me check'],
+    ]);
+    // A match whose tokens all leave the intersection is dropped.
+    const onlyTop = createEntropyForksClassifier({ q: 0.05 });
+    const dropped = intersectClassifiers([sg, onlyTop]).classify(batch);
+    expect(maskOf(dropped, 0, 6)).toBe('010000');
+    expect(dropped.matches.map((row) => row.map((m) => m.gram))).toEqual([['but wait'], []]);
+  });
+
+  it('the union of the same classifier twice keeps each match once', () => {
+    const result = unionClassifiers([sg, sg]).classify(batch);
+    expect(result).toEqual(sg.classify(batch));
+  });
+
+  it('rejects bad parts and bad part results', () => {
+    expect(errorOf(() => unionClassifiers([])).code).toBe(ErrorCode.InvalidArgument);
+    const notAClassifier = errorOf(() => intersectClassifiers([sg, {} as never]));
+    expect(notAClassifier.message).toContain('classifiers[1] is not a planning classifier');
+    const broken = { name: 'broken', classify: () => ({ mask: new Uint8Array(3), matches: [] }) };
+    const error = errorOf(() => unionClassifiers([sg, broken]).classify(batch));
+    expect(error.code).toBe(ErrorCode.ShapeMismatch);
+    expect(error.message).toContain('classifiers[1] (broken) returned a mask of Uint8Array(3)');
+  });
+});
+
+describe('registry', () => {
+  it('creates every built-in by name from a config object', () => {
+    for (const name of PLANNING_CLASSIFIER_NAMES) {
+      expect(createPlanningClassifier({ name }).name).toBe(name);
+    }
+    const forks = createPlanningClassifier({ name: 'entropy-forks', q: 0.2, scope: 'sequence' });
+    expect([forks.q, forks.scope]).toEqual([0.2, 'sequence']);
+    expect(createPlanningClassifier({ name: 'placebo-ngrams', seed: 3 }).seed).toBe(3);
+  });
+
+  it('an unknown name lists the known names', () => {
+    const error = errorOf(() => createPlanningClassifier({ name: 'strategic-gram' }));
+    expect(error.code).toBe(ErrorCode.UnknownName);
+    expect(error.message).toContain(
+      'unknown planning classifier "strategic-gram"; known planning classifiers: "entropy-forks", "placebo-ngrams", "strategic-grams"',
+    );
+    try {
+      createPlanningClassifier({ name: 'nope' });
+    } catch (e) {
+      expect(UnknownNameError.isInstance(e)).toBe(true);
+    }
+  });
+
+  it('settings errors name the key; a missing name is a config error', () => {
+    const error = errorOf(() => createPlanningClassifier({ name: 'entropy-forks', q: 2 }));
+    expect(error.code).toBe(ErrorCode.InvalidConfig);
+    expect(error.message).toContain('config key q: entropy-forks: expected a number <= 1, got 2');
+    expect(errorOf(() => createPlanningClassifier({} as never)).message).toContain(
+      'config key name',
+    );
+    expect(errorOf(() => createPlanningClassifier(null as never)).code).toBe(
+      ErrorCode.InvalidConfig,
+    );
+  });
+
+  it('a user registry accepts new kebab-case names and still refuses unknown ones', () => {
+    const registry = createPlanningClassifierRegistry();
+    const everything = {
+      name: 'everything',
+      classify: (input: { batchSize: number; seqLen: number }) => ({
+        mask: new Uint8Array(input.batchSize * input.seqLen).fill(1),
+        matches: Array.from({ length: input.batchSize }, () => []),
+      }),
+    };
+    registry.register('everything', () => everything);
+    expect(registry.names).toEqual([
+      'entropy-forks',
+      'everything',
+      'placebo-ngrams',
+      'strategic-grams',
+    ]);
+    expect(registry.create({ name: 'everything' })).toBe(everything);
+    expect(registry.has('everything')).toBe(true);
+    expect(createPlanningClassifierRegistry().has('everything')).toBe(false);
+    expect(errorOf(() => registry.register('Everything', () => everything)).message).toContain(
+      'kebab-case',
+    );
+    expect(errorOf(() => registry.register('everything', () => everything)).message).toContain(
+      'already registered',
+    );
+    expect(errorOf(() => registry.register('x-y', 3 as never)).message).toContain(
+      'must be a function',
+    );
+    expect(errorOf(() => registry.create({ name: 'other' })).message).toContain('"everything"');
+  });
+});
