@@ -6,7 +6,7 @@ export interface PlanningMatchV1 {
   readonly end: number;
   /** The lexicon phrase that matched, in its lexicon spelling. */
   readonly gram: string;
-  /** Index of the phrase in the classifier's lexicon. */
+  /** Index of the phrase in the classifier's lexicon; -1 for a match that comes from no lexicon (the placebo's random n-grams). */
   readonly gramId: number;
   /** Cluster (strategy class) of the phrase, when the lexicon carries clusters. */
   readonly classId?: number;
