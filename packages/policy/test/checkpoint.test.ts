@@ -77,9 +77,17 @@ describe('policy checkpoints', () => {
     const first = TransformerPolicy.create(config, { seed: 1 });
     await saveCheckpoint(dir, first);
     writeFileSync(join(dir, 'trainer-state.json'), '{"step":3}');
+    writeFileSync(join(dir, 'notes.txt'), 'kept');
     const second = TransformerPolicy.create(config, { seed: 2 });
-    await saveCheckpoint(dir, second, { metadata: { step: '4' } });
-    expect(readFileSync(join(dir, 'trainer-state.json'), 'utf8')).toBe('{"step":3}');
+    await saveCheckpoint(dir, second, {
+      metadata: { step: '4' },
+      extraFiles: { 'trainer-state.json': '{"step":4}' },
+    });
+    expect(readFileSync(join(dir, 'trainer-state.json'), 'utf8')).toBe('{"step":4}');
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('kept');
+    await expect(
+      saveCheckpoint(dir, second, { extraFiles: { 'config.json': '{}' } }),
+    ).rejects.toThrow(/must be a plain file name not used/);
     const loaded = await loadCheckpoint(dir);
     expect(loaded.policy.model.parameters().get('embed.weight')!.dataSync()).toEqual(
       second.model.parameters().get('embed.weight')!.dataSync(),

@@ -21,7 +21,23 @@ export {
   type TrainerState,
 } from './rl-trainer.js';
 export { decodeWithSpans, passAtK, toRagged } from './rollouts.js';
+export {
+  RUN_FILES,
+  type RunOptions,
+  type RunProgress,
+  type RunResult,
+  readRunState,
+  runRl,
+  saveRunCheckpoint,
+  TRAINER_STATE_SCHEMA,
+} from './run.js';
 export { learningRateAt, type ScheduleSettings } from './schedule.js';
+export {
+  type SftExample,
+  type SftOptions,
+  type SftSettings,
+  trainSupervised,
+} from './sft-trainer.js';
 export {
   type NonFinitePolicy,
   type PolicyUpdateBatch,
@@ -30,4 +46,3 @@ export {
   supervisedUpdate,
   type UpdateMetrics,
 } from './update-steps.js';
-export { type SftExample, type SftOptions, type SftSettings, trainSupervised } from './sft-trainer.js';

@@ -45,11 +45,15 @@ export interface SftOptions {
  */
 export async function trainSupervised(options: SftOptions): Promise<{ losses: number[] }> {
   const { policy, tokenizer, examples, settings } = options;
-  if (examples.length === 0) throw new InvalidValueError('trainSupervised: no examples', { source: SOURCE });
+  if (examples.length === 0)
+    throw new InvalidValueError('trainSupervised: no examples', { source: SOURCE });
   const eos = tokenizer.specialTokens.eos;
   const encoded = examples.map((example, i) => {
     const prompt = tokenizer.encode(example.prompt, { addSpecialTokens: true }).ids;
-    const completion = [...tokenizer.encode(example.completion).ids, ...(eos === undefined ? [] : [eos])];
+    const completion = [
+      ...tokenizer.encode(example.completion).ids,
+      ...(eos === undefined ? [] : [eos]),
+    ];
     if (prompt.length + completion.length > policy.contextLength) {
       throw new InvalidValueError(
         `trainSupervised: example ${i} has ${prompt.length} prompt + ${completion.length} completion tokens, more than the context length ${policy.contextLength}`,
@@ -89,7 +93,13 @@ export async function trainSupervised(options: SftOptions): Promise<{ losses: nu
       const result = supervisedUpdate(
         policy,
         optimizer,
-        { prompts: toRagged(picked.map((i) => encoded[i]!.prompt)), batchSize: picked.length, seqLen, tokenIds, responseMask },
+        {
+          prompts: toRagged(picked.map((i) => encoded[i]!.prompt)),
+          batchSize: picked.length,
+          seqLen,
+          tokenIds,
+          responseMask,
+        },
         learningRate,
         settings.maxGradNorm ?? 1,
       );
@@ -106,9 +116,18 @@ export async function trainSupervised(options: SftOptions): Promise<{ losses: nu
       };
       await options.sink?.write(record as never);
       const every = settings.evaluateEvery ?? 0;
-      if (options.evaluate && every > 0 && ((step + 1) % every === 0 || step + 1 === settings.steps)) {
+      if (
+        options.evaluate &&
+        every > 0 &&
+        ((step + 1) % every === 0 || step + 1 === settings.steps)
+      ) {
         const metrics = await options.evaluate(step + 1);
-        await options.sink?.write({ kind: 'eval', step: step + 1, time: new Date().toISOString(), ...metrics });
+        await options.sink?.write({
+          kind: 'eval',
+          step: step + 1,
+          time: new Date().toISOString(),
+          ...metrics,
+        });
       }
     }
   } finally {

@@ -5,15 +5,33 @@ import { toyProblems, toyTokenizer } from './toy-task.js';
 
 describe('trainSupervised', () => {
   it('teaches the toy task: loss falls and greedy answers become correct', async () => {
-    const policy = TransformerPolicy.create({ vocabSize: toyTokenizer.vocabSize, contextLength: 16, width: 16, layers: 1, heads: 2 }, { seed: 1 });
-    const examples = toyProblems(30).map((p) => ({ prompt: p.prompt, completion: `hmm ${p.reference}` }));
+    const policy = TransformerPolicy.create(
+      { vocabSize: toyTokenizer.vocabSize, contextLength: 16, width: 16, layers: 1, heads: 2 },
+      { seed: 1 },
+    );
+    const examples = toyProblems(30).map((p) => ({
+      prompt: p.prompt,
+      completion: `hmm ${p.reference}`,
+    }));
     const evaluations: number[] = [];
     const evaluate = async () => {
       const problems = toyProblems(6, 50);
-      const ids = problems.map((p) => toyTokenizer.encode(p.prompt, { addSpecialTokens: true }).ids);
+      const ids = problems.map(
+        (p) => toyTokenizer.encode(p.prompt, { addSpecialTokens: true }).ids,
+      );
       const offsets = [0];
       for (const p of ids) offsets.push(offsets[offsets.length - 1]! + p.length);
-      const sampled = await policy.sample({ prompts: { tokenIds: Int32Array.from(ids.flatMap((x) => Array.from(x))), offsets: Int32Array.from(offsets) }, samplesPerPrompt: 1, maxNewTokens: 3, temperature: 0, seed: 0, stopTokenIds: [2] });
+      const sampled = await policy.sample({
+        prompts: {
+          tokenIds: Int32Array.from(ids.flatMap((x) => Array.from(x))),
+          offsets: Int32Array.from(offsets),
+        },
+        samplesPerPrompt: 1,
+        maxNewTokens: 3,
+        temperature: 0,
+        seed: 0,
+        stopTokenIds: [2],
+      });
       let correct = 0;
       problems.forEach((p, i) => {
         const text = toyTokenizer.decode(sampled.tokenIds.subarray(i * 3, i * 3 + 3));
@@ -27,7 +45,14 @@ describe('trainSupervised', () => {
       policy,
       tokenizer: toyTokenizer,
       examples,
-      settings: { steps: 60, batchSize: 8, learningRate: 0.02, warmupSteps: 5, evaluateEvery: 30, seed: 3 },
+      settings: {
+        steps: 60,
+        batchSize: 8,
+        learningRate: 0.02,
+        warmupSteps: 5,
+        evaluateEvery: 30,
+        seed: 3,
+      },
       sink: { write: (r) => void records.push(r) },
       evaluate,
     });
@@ -38,12 +63,24 @@ describe('trainSupervised', () => {
   });
 
   it('rejects examples longer than the context and an empty set', async () => {
-    const policy = TransformerPolicy.create({ vocabSize: toyTokenizer.vocabSize, contextLength: 4, width: 16, layers: 1, heads: 2 }, { seed: 1 });
+    const policy = TransformerPolicy.create(
+      { vocabSize: toyTokenizer.vocabSize, contextLength: 4, width: 16, layers: 1, heads: 2 },
+      { seed: 1 },
+    );
     const settings = { steps: 1, batchSize: 1, learningRate: 0.01 };
-    await expect(trainSupervised({ policy, tokenizer: toyTokenizer, examples: [{ prompt: 'copy 1', completion: 'hmm ok ok 1' }], settings })).rejects.toThrow(
+    await expect(
+      trainSupervised({
+        policy,
+        tokenizer: toyTokenizer,
+        examples: [{ prompt: 'copy 1', completion: 'hmm ok ok 1' }],
+        settings,
+      }),
+    ).rejects.toThrow(
       /example 0 has 3 prompt \+ 5 completion tokens, more than the context length 4/,
     );
-    await expect(trainSupervised({ policy, tokenizer: toyTokenizer, examples: [], settings })).rejects.toThrow(/no examples/);
+    await expect(
+      trainSupervised({ policy, tokenizer: toyTokenizer, examples: [], settings }),
+    ).rejects.toThrow(/no examples/);
     policy.dispose();
   });
 });

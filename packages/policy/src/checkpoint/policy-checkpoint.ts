@@ -26,6 +26,10 @@ export const CHECKPOINT_FILES = {
   tokenizer: 'tokenizer.json',
 } as const;
 
+const CHECKPOINT_FILES_BY_NAME: Readonly<Record<string, true>> = Object.fromEntries(
+  [...Object.values(CHECKPOINT_FILES), 'tokenizer_config.json'].map((name) => [name, true]),
+);
+
 /** A tokenizer a checkpoint can carry. */
 export type CheckpointTokenizer = WordTokenizer | HuggingFaceTokenizer;
 
@@ -40,6 +44,11 @@ interface CheckpointConfigJson {
 
 export interface SaveCheckpointOptions {
   readonly tokenizer?: CheckpointTokenizer;
+  /**
+   * More files saved in the same atomic swap (a trainer's state and optimizer moments), by
+   * file name. They replace files of the same name already in the folder.
+   */
+  readonly extraFiles?: Readonly<Record<string, string | Uint8Array>>;
   /** Free-form strings stored in config.json and the safetensors header. */
   readonly metadata?: Readonly<Record<string, string>>;
 }
@@ -113,6 +122,15 @@ export async function saveCheckpoint(
       join(staging, CHECKPOINT_FILES.config),
       `${JSON.stringify(config, null, 2)}\n`,
     );
+    for (const [name, data] of Object.entries(options.extraFiles ?? {})) {
+      if (name !== basename(name) || name.startsWith('.') || name in CHECKPOINT_FILES_BY_NAME) {
+        throw new InvalidArgumentError(
+          `saveCheckpoint: extraFiles name ${JSON.stringify(name)} must be a plain file name not used by the checkpoint itself`,
+          { source: SOURCE },
+        );
+      }
+      await writeFileAtomic(join(staging, name), data);
+    }
     // Carry over files this save does not own (e.g. the trainer's state).
     if (existsSync(target)) {
       const owned = new Set([...Object.values(CHECKPOINT_FILES), 'tokenizer_config.json']);

@@ -1,0 +1,242 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type CheckpointTokenizer,
+  encodeSafetensors,
+  loadCheckpoint,
+  readSafetensorsFile,
+  saveCheckpoint,
+  type TransformerPolicy,
+} from '@hicra/policy';
+import { CorruptFileError, type MetricRecordV1, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { tf } from '@hicra/tensor';
+import { JsonlSink, truncateJsonlAfterStep } from './jsonl-sink.js';
+import { RlTrainer, type RlTrainerOptions, type TrainerState } from './rl-trainer.js';
+
+const SOURCE = '@hicra/trainer';
+
+/** `trainer-state.json`'s schema value. */
+export const TRAINER_STATE_SCHEMA = 'hicra.trainer-state.v1';
+
+/** Files of a run directory. */
+export const RUN_FILES = {
+  checkpoint: 'checkpoint',
+  metrics: 'metrics.jsonl',
+  rollouts: 'rollouts.jsonl',
+  config: 'run-config.json',
+  trainerState: 'trainer-state.json',
+  optimizer: 'optimizer.safetensors',
+} as const;
+
+export interface RunProgress {
+  readonly step: number;
+  readonly steps: number;
+  readonly tokensPerSecond: number;
+  readonly etaSeconds: number;
+  readonly accuracy: number | undefined;
+  readonly evalAccuracy: number | undefined;
+}
+
+export interface RunOptions extends Omit<RlTrainerOptions, 'sink' | 'rolloutSink' | 'policy'> {
+  /** Where metrics, rollouts and the checkpoint go. */
+  readonly runDir: string;
+  readonly policy: TransformerPolicy;
+  /** The tokenizer saved with each checkpoint. */
+  readonly checkpointTokenizer?: CheckpointTokenizer;
+  /** Resume from `runDir/checkpoint` when it exists. Default true. */
+  readonly resume?: boolean;
+  /** Stop cleanly after the current step (a checkpoint is saved): e.g. aborted on SIGINT. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: RunProgress) => void;
+  /** Free-form strings stored in the checkpoint. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface RunResult {
+  readonly status: 'completed' | 'interrupted';
+  readonly step: number;
+  readonly resumedFrom: number | undefined;
+}
+
+/** Saves the policy and the trainer's state to `runDir/checkpoint` in one atomic swap. */
+export async function saveRunCheckpoint(
+  runDir: string,
+  policy: TransformerPolicy,
+  trainer: RlTrainer,
+  tokenizer: CheckpointTokenizer | undefined,
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const state = await trainer.getState();
+  const moments = new Map<string, { shape: number[]; data: Float32Array }>();
+  state.optimizer.moments.forEach(({ m, v }, i) => {
+    moments.set(`m.${i}`, { shape: [m.length], data: m });
+    moments.set(`v.${i}`, { shape: [v.length], data: v });
+  });
+  const json = {
+    schema: TRAINER_STATE_SCHEMA,
+    step: state.step,
+    dataOrder: state.dataOrder,
+    dataPosition: state.dataPosition,
+    generator: state.generator,
+    optimizerStep: state.optimizer.step,
+    config: trainer.config,
+  };
+  await saveCheckpoint(join(runDir, RUN_FILES.checkpoint), policy, {
+    ...(tokenizer ? { tokenizer } : {}),
+    metadata: { ...metadata, step: String(state.step) },
+    extraFiles: {
+      [RUN_FILES.trainerState]: `${JSON.stringify(json)}\n`,
+      [RUN_FILES.optimizer]: encodeSafetensors(moments),
+    },
+  });
+}
+
+/** Reads the trainer state saved by `saveRunCheckpoint`; errors name the file. */
+export async function readRunState(runDir: string): Promise<TrainerState> {
+  const folder = join(runDir, RUN_FILES.checkpoint);
+  const path = join(folder, RUN_FILES.trainerState);
+  let json: {
+    schema?: string;
+    step: number;
+    dataOrder: number[];
+    dataPosition: number;
+    generator: TrainerState['generator'];
+    optimizerStep: number;
+  };
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new CorruptFileError(
+      `${path}: cannot read the trainer state (${(error as Error).message})`,
+      { source: SOURCE, details: { path } },
+    );
+  }
+  if (
+    json.schema !== TRAINER_STATE_SCHEMA ||
+    !Number.isInteger(json.step) ||
+    !Array.isArray(json.dataOrder)
+  ) {
+    throw new CorruptFileError(`${path}: not a ${TRAINER_STATE_SCHEMA} file`, {
+      source: SOURCE,
+      details: { path },
+    });
+  }
+  const moments = await readSafetensorsFile(join(folder, RUN_FILES.optimizer));
+  const pairs: { m: Float32Array; v: Float32Array }[] = [];
+  for (let i = 0; moments.tensors.has(`m.${i}`); i++) {
+    pairs.push({
+      m: moments.tensors.get(`m.${i}`)!.data as Float32Array,
+      v: moments.tensors.get(`v.${i}`)!.data as Float32Array,
+    });
+  }
+  return {
+    step: json.step,
+    dataOrder: json.dataOrder,
+    dataPosition: json.dataPosition,
+    generator: json.generator,
+    optimizer: { step: json.optimizerStep, moments: pairs },
+  };
+}
+
+/**
+ * A whole RL run in a directory: resumes from its checkpoint when there is one (metrics written
+ * after that checkpoint move to `metrics.jsonl.discarded`), trains to `config.steps`, evaluates
+ * and checkpoints on schedule, reports progress, and on `signal` stops after the current step
+ * with a checkpoint. Metrics and rollouts are JSON Lines in the run directory.
+ */
+export async function runRl(options: RunOptions): Promise<RunResult> {
+  const { runDir, policy } = options;
+  await mkdir(runDir, { recursive: true });
+  const metricsPath = join(runDir, RUN_FILES.metrics);
+  const rolloutsPath = join(runDir, RUN_FILES.rollouts);
+  const checkpointDir = join(runDir, RUN_FILES.checkpoint);
+  let resumedFrom: number | undefined;
+  let state: TrainerState | undefined;
+  if ((options.resume ?? true) && existsSync(join(checkpointDir, RUN_FILES.trainerState))) {
+    state = await readRunState(runDir);
+    const loaded = await loadCheckpoint(checkpointDir);
+    try {
+      const source = loaded.policy.model.parameters();
+      for (const [name, variable] of policy.model.parameters()) {
+        const saved = source.get(name);
+        if (saved === undefined || !tf.util.arraysEqual(saved.shape, variable.shape)) {
+          throw new CorruptFileError(
+            `${checkpointDir}: parameter ${name} does not match the policy being trained`,
+            { source: SOURCE },
+          );
+        }
+        variable.assign(saved);
+      }
+    } finally {
+      loaded.policy.dispose();
+    }
+    resumedFrom = state.step;
+    truncateJsonlAfterStep(metricsPath, state.step);
+    truncateJsonlAfterStep(rolloutsPath, state.step);
+  }
+  const sink = new JsonlSink(metricsPath);
+  const rollouts = new JsonlSink(rolloutsPath);
+  const trainer = new RlTrainer({ ...options, sink, rolloutSink: rollouts });
+  try {
+    if (state) trainer.setState(state);
+    const { config } = trainer;
+    let evalAccuracy: number | undefined;
+    const started = performance.now();
+    const startStep = trainer.step;
+    if (startStep === 0 && config.evaluation.every > 0)
+      evalAccuracy = (await trainer.evaluate())['eval/mean_at_k'] as number | undefined;
+    while (trainer.step < config.steps) {
+      const record: MetricRecordV1 = await trainer.trainStep();
+      const step = trainer.step;
+      if (
+        config.evaluation.every > 0 &&
+        (step % config.evaluation.every === 0 || step === config.steps)
+      ) {
+        evalAccuracy = (await trainer.evaluate())['eval/mean_at_k'] as number | undefined;
+      }
+      sink.flush();
+      let saved = false;
+      if (
+        step === config.steps ||
+        (config.checkpointEvery > 0 && step % config.checkpointEvery === 0)
+      ) {
+        await saveRunCheckpoint(
+          runDir,
+          policy,
+          trainer,
+          options.checkpointTokenizer,
+          options.metadata,
+        );
+        saved = true;
+      }
+      const elapsed = (performance.now() - started) / 1000;
+      const done = step - startStep;
+      options.onProgress?.({
+        step,
+        steps: config.steps,
+        tokensPerSecond: (record[TRAIN_METRIC_KEYS.tokensPerSecond] as number) ?? 0,
+        etaSeconds: done > 0 ? (elapsed / done) * (config.steps - step) : Number.NaN,
+        accuracy: record[TRAIN_METRIC_KEYS.accuracy] as number | undefined,
+        evalAccuracy,
+      });
+      // Interrupted (e.g. Ctrl-C) during or right after this step: checkpoint it and stop.
+      if (options.signal?.aborted && step < config.steps) {
+        if (!saved)
+          await saveRunCheckpoint(
+            runDir,
+            policy,
+            trainer,
+            options.checkpointTokenizer,
+            options.metadata,
+          );
+        return { status: 'interrupted', step, resumedFrom };
+      }
+    }
+    return { status: 'completed', step: trainer.step, resumedFrom };
+  } finally {
+    sink.close();
+    rollouts.close();
+    trainer.dispose();
+  }
+}
