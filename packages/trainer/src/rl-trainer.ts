@@ -1,5 +1,6 @@
 import { type CreditPipeline, type CreditRegistry, defaultRegistry } from '@hicra/advantage';
 import {
+  ConfigError,
   EVAL_METRIC_KEYS,
   type MetricRecordV1,
   type MetricSinkV1,
@@ -54,6 +55,8 @@ export interface TrainerHooks {
   onStepStart?(step: number): void | Promise<void>;
   onStepEnd?(step: number, record: MetricRecordV1): void | Promise<void>;
   onEvaluation?(step: number, record: MetricRecordV1): void | Promise<void>;
+  /** After a checkpoint is written (by `runRl`), with its folder. */
+  onCheckpoint?(step: number, directory: string): void | Promise<void>;
 }
 
 export interface RlTrainerOptions {
@@ -118,6 +121,18 @@ export class RlTrainer {
   constructor(options: RlTrainerOptions) {
     this.#options = options;
     this.config = parseRlConfig(options.config);
+    if (options.tokenizer.vocabSize !== options.policy.vocabSize) {
+      throw new ConfigError(
+        'tokenizer',
+        `the tokenizer has ${options.tokenizer.vocabSize} ids but the policy's vocabulary is ${options.policy.vocabSize}; they must agree`,
+        { source: '@hicra/trainer' },
+      );
+    }
+    if (options.trainProblems.length === 0) {
+      throw new ConfigError('trainProblems', 'no training problems were given', {
+        source: '@hicra/trainer',
+      });
+    }
     this.credit = (options.registry ?? defaultRegistry).pipeline(this.config.credit);
     const o = this.config.optimizer;
     this.optimizer = new AdamOptimizer(options.policy.trainableVariables(), {

@@ -240,3 +240,29 @@ export async function runRl(options: RunOptions): Promise<RunResult> {
     trainer.dispose();
   }
 }
+
+/**
+ * An AbortController that aborts on SIGINT and SIGTERM, for `runRl({ signal })`: the run then
+ * finishes its current step, writes a checkpoint and returns `interrupted`. A second signal
+ * exits at once. Call `dispose()` when the run is over.
+ */
+export function abortOnSignals(onSignal?: (signal: NodeJS.Signals) => void): {
+  signal: AbortSignal;
+  dispose(): void;
+} {
+  const controller = new AbortController();
+  const handler = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    onSignal?.(signal);
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

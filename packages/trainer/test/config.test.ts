@@ -54,3 +54,36 @@ describe('parseRlConfig', () => {
     ).toBe(1);
   });
 });
+
+describe('RlTrainer construction', () => {
+  it('rejects a tokenizer and policy that disagree on the vocabulary', async () => {
+    const { TransformerPolicy } = await import('@hicra/policy');
+    const { RlTrainer } = await import('../src/index.js');
+    const { toyClassifier, toyProblems, toyReward, toyTokenizer } = await import('./toy-task.js');
+    const policy = TransformerPolicy.create(
+      { vocabSize: toyTokenizer.vocabSize + 1, contextLength: 8, width: 8, layers: 1, heads: 2 },
+      { seed: 1 },
+    );
+    const make = (extra: object = {}) =>
+      new RlTrainer({
+        config: {},
+        policy,
+        tokenizer: toyTokenizer,
+        reward: toyReward,
+        classifier: toyClassifier,
+        trainProblems: toyProblems(2),
+        ...extra,
+      });
+    expect(() => make()).toThrow(/the tokenizer has 12 ids but the policy's vocabulary is 13/);
+    const matching = TransformerPolicy.create(
+      { vocabSize: toyTokenizer.vocabSize, contextLength: 8, width: 8, layers: 1, heads: 2 },
+      { seed: 1 },
+    );
+    expect(() =>
+      make({ policy: matching, config: { credit: { estimator: { name: 'gpro' } } } }),
+    ).toThrow(/unknown estimator "gpro"/);
+    expect(() => make({ policy: matching, trainProblems: [] })).toThrow(/no training problems/);
+    policy.dispose();
+    matching.dispose();
+  });
+});
