@@ -230,6 +230,7 @@ describe('WordTokenizer JSON', () => {
       schema: 'hicra.word-tokenizer.v1',
       lowercase: true,
       onUnknown: 'error',
+      newlines: false,
       specialTokens: ['<pad>', '<bos>', '<eos>', '<unk>'],
       vocabulary: tokenizer.tokens.slice(4),
     });
@@ -393,6 +394,36 @@ describe('WordTokenizer: properties', () => {
         expect(text.slice(last).trim()).toBe('');
       }),
       { numRuns: 400 },
+    );
+  });
+});
+
+describe('WordTokenizer with newlines', () => {
+  it('keeps line breaks as tokens with exact spans, and decodes the layout back', () => {
+    const text = 'maybe 5 * 12 = 60\nthe next step is 60 - 9 = 51\r\nAnswer: 5 * 12 - 9';
+    const tokenizer = WordTokenizer.fromCorpus([text], { lowercase: false, newlines: true });
+    const { ids, spans } = tokenizer.encode(text);
+    const newline = tokenizer.tokenToId('\n')!;
+    const breaks = Array.from(ids).flatMap((id, k) =>
+      id === newline ? [[spans[2 * k], spans[2 * k + 1]]] : [],
+    );
+    expect(breaks).toEqual([
+      [17, 18],
+      [46, 48],
+    ]);
+    expect(tokenizer.decode(ids)).toBe(
+      'maybe 5 * 12 = 60\nthe next step is 60 - 9 = 51\nAnswer: 5 * 12 - 9',
+    );
+    const again = WordTokenizer.fromJSON(JSON.stringify(tokenizer));
+    expect(again.newlines).toBe(true);
+    expect(again.encode(text).ids).toEqual(ids);
+    // without the option, line breaks only separate
+    const flat = WordTokenizer.fromCorpus([text], { lowercase: false });
+    expect(flat.decode(flat.encode(text).ids)).toBe(
+      'maybe 5 * 12 = 60 the next step is 60 - 9 = 51 Answer: 5 * 12 - 9',
+    );
+    expect(() => WordTokenizer.fromCorpus([text], { newlines: 'yes' as never })).toThrow(
+      /newlines must be a boolean/,
     );
   });
 });

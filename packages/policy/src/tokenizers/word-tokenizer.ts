@@ -26,6 +26,12 @@ export const WORD_TOKENIZER_SCHEMA = 'hicra.word-tokenizer.v1';
  */
 const TOKEN_PATTERN =
   /\p{L}[\p{L}\p{M}\p{N}_]*(?:'[\p{L}\p{M}\p{N}_]+)*|\p{Nd}+(?:\.\p{Nd}+)?|\S/gu;
+/** The same, with a line break (`\n` or `\r\n`) as a token of its own (`newlines: true`). */
+const TOKEN_PATTERN_WITH_NEWLINES =
+  /\p{L}[\p{L}\p{M}\p{N}_]*(?:'[\p{L}\p{M}\p{N}_]+)*|\p{Nd}+(?:\.\p{Nd}+)?|\r?\n|\S/gu;
+
+/** The token of a line break when `newlines` is on. */
+export const NEWLINE_TOKEN = '\n';
 
 /** Tokens written with no space before them. */
 const CLOSING = new Set([')', ']', '}', ',', '.', ':', ';', '?', '!', '%']);
@@ -40,6 +46,11 @@ export interface WordTokenizerOptions {
   readonly lowercase?: boolean;
   /** `unk` (default) maps an unknown word to `<unk>`; `error` throws an `InvalidValueError`. */
   readonly onUnknown?: UnknownWordPolicy;
+  /**
+   * Keep line breaks as a token (`\n`, written with no space around it), for texts whose
+   * layout matters (one derivation step per line). Default false: whitespace only separates.
+   */
+  readonly newlines?: boolean;
 }
 
 export interface WordTokenizerSettings extends WordTokenizerOptions {
@@ -57,6 +68,8 @@ export interface WordTokenizerJSON {
   readonly schema: typeof WORD_TOKENIZER_SCHEMA;
   readonly lowercase: boolean;
   readonly onUnknown: UnknownWordPolicy;
+  /** Line breaks are tokens (absent in files written before the option existed: false). */
+  readonly newlines?: boolean;
   /** Always `['<pad>', '<bos>', '<eos>', '<unk>']`: ids 0..3. */
   readonly specialTokens: readonly string[];
   /** Ids 4, 5, ... */
@@ -69,11 +82,15 @@ interface RawToken {
   readonly end: number;
 }
 
-function splitWords(text: string, lowercase: boolean): RawToken[] {
+function splitWords(text: string, lowercase: boolean, newlines = false): RawToken[] {
   const tokens: RawToken[] = [];
-  for (const match of text.matchAll(TOKEN_PATTERN)) {
+  for (const match of text.matchAll(newlines ? TOKEN_PATTERN_WITH_NEWLINES : TOKEN_PATTERN)) {
     const start = match.index;
-    const raw = match[0];
+    const raw = match[0] === '\r\n' ? NEWLINE_TOKEN : match[0];
+    if (raw === NEWLINE_TOKEN) {
+      tokens.push({ token: raw, start, end: start + match[0].length });
+      continue;
+    }
     tokens.push({ token: lowercase ? raw.toLowerCase() : raw, start, end: start + raw.length });
   }
   return tokens;
@@ -84,7 +101,14 @@ function joinWords(tokens: readonly string[]): string {
   let text = '';
   let previous: string | undefined;
   for (const token of tokens) {
-    if (previous !== undefined && !CLOSING.has(token) && !OPENING.has(previous)) text += ' ';
+    if (
+      previous !== undefined &&
+      !CLOSING.has(token) &&
+      !OPENING.has(previous) &&
+      token !== NEWLINE_TOKEN &&
+      previous !== NEWLINE_TOKEN
+    )
+      text += ' ';
     text += token;
     previous = token;
   }
@@ -98,14 +122,16 @@ function joinWords(tokens: readonly string[]): string {
  */
 export function normalizeWords(
   text: string,
-  options: { readonly lowercase?: boolean } = {},
+  options: { readonly lowercase?: boolean; readonly newlines?: boolean } = {},
 ): string {
   if (typeof text !== 'string')
     throw new InvalidArgumentError(`normalizeWords: text must be a string, got ${typeof text}`, {
       source: SOURCE,
       details: { argument: 'text', actual: typeof text },
     });
-  return joinWords(splitWords(text, options.lowercase ?? true).map((t) => t.token));
+  return joinWords(
+    splitWords(text, options.lowercase ?? true, options.newlines ?? false).map((t) => t.token),
+  );
 }
 
 function checkOptions(
@@ -127,7 +153,13 @@ function checkOptions(
       `${where}: onUnknown must be "unk" or "error", got ${JSON.stringify(onUnknown)}`,
       { source: SOURCE, details: { argument: 'onUnknown', actual: String(onUnknown) } },
     );
-  return { lowercase, onUnknown };
+  const newlines = options.newlines ?? false;
+  if (typeof newlines !== 'boolean')
+    throw new InvalidArgumentError(`${where}: newlines must be a boolean, got ${typeof newlines}`, {
+      source: SOURCE,
+      details: { argument: 'newlines', actual: typeof newlines },
+    });
+  return { lowercase, onUnknown, newlines };
 }
 
 /**
@@ -139,6 +171,8 @@ export class WordTokenizer implements TokenizerV1 {
   readonly specialTokens: SpecialTokensV1 = Object.freeze({ pad: 0, bos: 1, eos: 2, unk: 3 });
   readonly lowercase: boolean;
   readonly onUnknown: UnknownWordPolicy;
+  /** Line breaks are tokens. */
+  readonly newlines: boolean;
   /** Every token by id: the four special tokens, then the vocabulary. */
   readonly tokens: readonly string[];
   readonly #ids: ReadonlyMap<string, number>;
@@ -149,7 +183,7 @@ export class WordTokenizer implements TokenizerV1 {
         source: SOURCE,
         details: { argument: 'settings' },
       });
-    const { lowercase, onUnknown } = checkOptions(settings, 'WordTokenizer');
+    const { lowercase, onUnknown, newlines } = checkOptions(settings, 'WordTokenizer');
     const { vocabulary } = settings;
     if (!Array.isArray(vocabulary))
       throw new InvalidArgumentError('WordTokenizer: vocabulary must be an array of strings', {
@@ -167,7 +201,7 @@ export class WordTokenizer implements TokenizerV1 {
             details: { argument: field, actual: typeof word },
           },
         );
-      const split = splitWords(word, lowercase);
+      const split = splitWords(word, lowercase, newlines);
       if (split.length !== 1 || split[0]?.token !== word || split[0].end !== word.length) {
         const problem =
           split.length === 1
@@ -188,6 +222,7 @@ export class WordTokenizer implements TokenizerV1 {
     });
     this.lowercase = lowercase;
     this.onUnknown = onUnknown;
+    this.newlines = newlines;
     this.tokens = Object.freeze([...WORD_SPECIAL_TOKENS, ...(vocabulary as string[])]);
     this.vocabSize = this.tokens.length;
     this.#ids = ids;
@@ -199,7 +234,7 @@ export class WordTokenizer implements TokenizerV1 {
    * order of the texts).
    */
   static fromCorpus(texts: readonly string[], options: WordCorpusOptions = {}): WordTokenizer {
-    const { lowercase, onUnknown } = checkOptions(options, 'WordTokenizer.fromCorpus');
+    const { lowercase, onUnknown, newlines } = checkOptions(options, 'WordTokenizer.fromCorpus');
     const minCount = options.minCount ?? 1;
     if (!Number.isSafeInteger(minCount) || minCount < 1)
       throw new InvalidValueError(
@@ -221,14 +256,14 @@ export class WordTokenizer implements TokenizerV1 {
           `WordTokenizer.fromCorpus: texts[${index}] must be a string, got ${typeof text}`,
           { source: SOURCE, details: { argument: `texts[${index}]`, actual: typeof text } },
         );
-      for (const { token } of splitWords(text, lowercase))
+      for (const { token } of splitWords(text, lowercase, newlines))
         counts.set(token, (counts.get(token) ?? 0) + 1);
     });
     const vocabulary = [...counts]
       .filter(([, count]) => count >= minCount)
       .sort(([a, countA], [b, countB]) => countB - countA || (a < b ? -1 : a > b ? 1 : 0))
       .map(([token]) => token);
-    return new WordTokenizer({ vocabulary, lowercase, onUnknown });
+    return new WordTokenizer({ vocabulary, lowercase, onUnknown, newlines });
   }
 
   /** Reads the JSON form (an object or its JSON text). Errors are `ConfigError`s naming the key. */
@@ -251,7 +286,7 @@ export class WordTokenizer implements TokenizerV1 {
         { source: SOURCE },
       );
     const record = value as Record<string, unknown>;
-    const known = ['schema', 'lowercase', 'onUnknown', 'specialTokens', 'vocabulary'];
+    const known = ['schema', 'lowercase', 'onUnknown', 'newlines', 'specialTokens', 'vocabulary'];
     for (const key of Object.keys(record))
       if (!known.includes(key))
         throw new ConfigError(key, `unknown key; known keys: ${known.join(', ')}`, {
@@ -302,6 +337,7 @@ export class WordTokenizer implements TokenizerV1 {
         vocabulary,
         lowercase: record['lowercase'],
         onUnknown: record['onUnknown'],
+        newlines: (record['newlines'] ?? false) as boolean,
       });
     } catch (error) {
       if (!HicraError.isInstance(error)) throw error;
@@ -316,6 +352,7 @@ export class WordTokenizer implements TokenizerV1 {
       schema: WORD_TOKENIZER_SCHEMA,
       lowercase: this.lowercase,
       onUnknown: this.onUnknown,
+      newlines: this.newlines,
       specialTokens: [...WORD_SPECIAL_TOKENS],
       vocabulary: this.tokens.slice(WORD_SPECIAL_TOKENS.length),
     };
@@ -323,7 +360,7 @@ export class WordTokenizer implements TokenizerV1 {
 
   /** The normal form of `text` under this tokenizer's case option (see {@link normalizeWords}). */
   normalize(text: string): string {
-    return normalizeWords(text, { lowercase: this.lowercase });
+    return normalizeWords(text, { lowercase: this.lowercase, newlines: this.newlines });
   }
 
   /** The id of a token, or `undefined` when it is not in the vocabulary. */
@@ -345,7 +382,7 @@ export class WordTokenizer implements TokenizerV1 {
           details: { argument: 'text', actual: typeof text },
         },
       );
-    const words = splitWords(text, this.lowercase);
+    const words = splitWords(text, this.lowercase, this.newlines);
     const add = options.addSpecialTokens === true ? 1 : 0;
     const n = words.length + 2 * add;
     const ids = new Int32Array(n);
