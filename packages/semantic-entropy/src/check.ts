@@ -55,20 +55,6 @@ export function checkTypedArray(
   }
 }
 
-/** Throws unless `mask` is a `Uint8Array` of 0/1 with `length` entries. */
-export function checkMask(where: string, name: string, mask: unknown, length: number): void {
-  checkTypedArray(where, name, mask, length, [Uint8Array]);
-  const m = mask as Uint8Array;
-  for (let k = 0; k < m.length; k++) {
-    if (m[k]! > 1) {
-      throw new InvalidValueError(`${where}: ${name}[${k}] = ${m[k]}; masks hold only 0 and 1`, {
-        source: SOURCE,
-        details: { where, argument: name, index: k, value: m[k] },
-      });
-    }
-  }
-}
-
 /** Throws unless `value` is an array (of any element type) with `length` entries. */
 export function checkList(where: string, name: string, value: unknown, length: number): void {
   if (!Array.isArray(value)) {

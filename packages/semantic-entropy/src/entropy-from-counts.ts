@@ -27,28 +27,43 @@ const HISTOGRAM_LIMIT = 4096;
  * of counts (ascending count), so that the result is bit-identical whatever order the counts
  * were gathered in: merged accumulators give exactly the one-shot value.
  */
-export function sumCountLogCount(counts: Iterable<number>): number {
-  let histogram: Float64Array | undefined;
-  const large: number[] = [];
-  for (const c of counts) {
-    if (c <= 1) continue; // 0 and 1 contribute 0
+export class CountLogCountSum {
+  #histogram: Float64Array | undefined;
+  readonly #large: number[] = [];
+
+  add(c: number): void {
+    if (c <= 1) return; // 0 and 1 contribute 0
     if (c < HISTOGRAM_LIMIT) {
-      histogram ??= new Float64Array(HISTOGRAM_LIMIT);
-      histogram[c]! += 1;
-    } else large.push(c);
+      this.#histogram ??= new Float64Array(HISTOGRAM_LIMIT);
+      this.#histogram[c]! += 1;
+    } else this.#large.push(c);
   }
-  let sum = 0;
-  if (histogram) {
-    for (let c = 2; c < HISTOGRAM_LIMIT; c++) {
-      const times = histogram[c]!;
-      if (times > 0) sum += times * (c * Math.log(c));
+
+  addAll(counts: Iterable<number>): this {
+    for (const c of counts) this.add(c);
+    return this;
+  }
+
+  get value(): number {
+    let sum = 0;
+    const histogram = this.#histogram;
+    if (histogram) {
+      for (let c = 2; c < HISTOGRAM_LIMIT; c++) {
+        const times = histogram[c]!;
+        if (times > 0) sum += times * (c * Math.log(c));
+      }
     }
+    if (this.#large.length > 0) {
+      this.#large.sort((x, y) => x - y);
+      for (const c of this.#large) sum += c * Math.log(c);
+    }
+    return sum;
   }
-  if (large.length > 0) {
-    large.sort((a, b) => a - b);
-    for (const c of large) sum += c * Math.log(c);
-  }
-  return sum;
+}
+
+/** Σ c·ln c of `counts` (see {@link CountLogCountSum}). */
+export function sumCountLogCount(counts: Iterable<number>): number {
+  return new CountLogCountSum().addAll(counts).value;
 }
 
 /**

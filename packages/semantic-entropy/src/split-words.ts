@@ -10,56 +10,93 @@ import { describe, SOURCE } from './check.js';
  * - whitespace (JavaScript's \s) separates words and is dropped.
  */
 
-const WORD_CHAR = /[\p{L}\p{N}\p{M}]/u;
-const SPACE = /\s/u;
+export const WHITESPACE = 0;
+export const WORD_CHAR = 1;
+export const SYMBOL = 2;
 
-/** 0: whitespace, 1: word character, 2: a symbol that is a word on its own. */
-function classify(code: number, char: string): 0 | 1 | 2 {
-  if (code < 128) {
-    if (code <= 32) return code === 32 || (code >= 9 && code <= 13) ? 0 : 2;
-    if ((code >= 48 && code <= 57) || (code >= 97 && code <= 122) || (code >= 65 && code <= 90))
-      return 1;
-    return 2;
+/** Kind of each ASCII character: {@link WHITESPACE}, {@link WORD_CHAR} or {@link SYMBOL}. */
+export const ASCII_KIND = new Uint8Array(128).fill(SYMBOL);
+for (let c = 48; c <= 57; c++) ASCII_KIND[c] = WORD_CHAR;
+for (let c = 65; c <= 90; c++) ASCII_KIND[c] = WORD_CHAR;
+for (let c = 97; c <= 122; c++) ASCII_KIND[c] = WORD_CHAR;
+for (const c of [9, 10, 11, 12, 13, 32]) ASCII_KIND[c] = WHITESPACE;
+
+const WORD_PATTERN = /[\p{L}\p{N}\p{M}]/u;
+const SPACE_PATTERN = /\s/u;
+
+/** Kind of the code point at `k`; sets {@link width} to its length in UTF-16 units. */
+let width = 1;
+function kindAt(text: string, k: number, to: number): number {
+  const code = text.charCodeAt(k);
+  width = 1;
+  if (code < 128) return ASCII_KIND[code]!;
+  let point = code;
+  if (code >= 0xd800 && code <= 0xdbff && k + 1 < to) {
+    point = text.codePointAt(k)!;
+    if (point > 0xffff) width = 2;
   }
-  if (WORD_CHAR.test(char)) return 1;
-  return SPACE.test(char) ? 0 : 2;
+  const char = String.fromCodePoint(point);
+  if (WORD_PATTERN.test(char)) return WORD_CHAR;
+  return SPACE_PATTERN.test(char) ? WHITESPACE : SYMBOL;
+}
+
+/** Start of the word found by the last {@link scanWord}. */
+let wordStart = 0;
+
+/** Finds the next word in `text[k, to)`: returns its end and sets `wordStart`, or -1 if none. */
+function scanWord(text: string, k: number, to: number): number {
+  while (k < to) {
+    const code = text.charCodeAt(k);
+    const kind = code < 128 ? ASCII_KIND[code]! : kindAt(text, k, to);
+    const step = code < 128 ? 1 : width;
+    if (kind === WHITESPACE) {
+      k += step;
+      continue;
+    }
+    wordStart = k;
+    k += step;
+    if (kind === WORD_CHAR) {
+      while (k < to) {
+        const next = text.charCodeAt(k);
+        if (next < 128) {
+          if (ASCII_KIND[next] !== WORD_CHAR) break;
+          k++;
+        } else {
+          if (kindAt(text, k, to) !== WORD_CHAR) break;
+          k += width;
+        }
+      }
+    }
+    return k;
+  }
+  return -1;
 }
 
 /**
- * Scans `text[from, to)` and returns its first `limit` words joined by single spaces
- * (`''` when the range holds no word). Words are lower-cased.
+ * The first `limit` words of `text[from, to)` joined by single spaces, lower-cased (`''` when
+ * the range holds no word). A word still open at `to` ends there. When the words are already
+ * separated by single spaces in the text, the result is one slice of it (no joining).
  */
 export function leadingWords(text: string, from: number, to: number, limit: number): string {
-  let out = '';
   let found = 0;
+  let first = -1;
+  let previousEnd = -1;
+  let joined: string | undefined;
   let k = from;
-  let wordStart = -1;
-  while (k < to && found < limit) {
-    const code = text.codePointAt(k)!;
-    const width = code > 0xffff ? 2 : 1;
-    const kind = classify(code, width === 1 ? text[k]! : text.slice(k, k + 2));
-    if (kind === 1) {
-      if (wordStart < 0) wordStart = k;
-      k += width;
-      continue;
-    }
-    if (wordStart >= 0) {
-      out += (found > 0 ? ' ' : '') + text.slice(wordStart, k).toLowerCase();
-      found++;
-      wordStart = -1;
-      if (found === limit) break;
-    }
-    if (kind === 2) {
-      out += (found > 0 ? ' ' : '') + text.slice(k, k + width).toLowerCase();
-      found++;
-    }
-    k += width;
+  while (found < limit) {
+    const end = scanWord(text, k, to);
+    if (end < 0) break;
+    const start = wordStart;
+    if (found === 0) first = start;
+    else if (joined !== undefined) joined += ` ${text.slice(start, end)}`;
+    else if (start !== previousEnd + 1 || text.charCodeAt(previousEnd) !== 32)
+      joined = `${text.slice(first, previousEnd)} ${text.slice(start, end)}`;
+    previousEnd = end;
+    found++;
+    k = end;
   }
-  if (wordStart >= 0 && found < limit) {
-    // A word still open at `to` ends there (the segment ends at the next planning match).
-    out += (found > 0 ? ' ' : '') + text.slice(wordStart, Math.min(k, to)).toLowerCase();
-  }
-  return out;
+  if (found === 0) return '';
+  return (joined ?? text.slice(first, previousEnd)).toLowerCase();
 }
 
 /**
@@ -77,6 +114,12 @@ export function splitWords(text: string): string[] {
       details: { argument: 'text' },
     });
   }
-  const joined = leadingWords(text, 0, text.length, Number.POSITIVE_INFINITY);
-  return joined === '' ? [] : joined.split(' ');
+  const words: string[] = [];
+  let k = 0;
+  for (;;) {
+    const end = scanWord(text, k, text.length);
+    if (end < 0) return words;
+    words.push(text.slice(wordStart, end).toLowerCase());
+    k = end;
+  }
 }

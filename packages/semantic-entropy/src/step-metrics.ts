@@ -14,7 +14,7 @@ import {
   type StrategySettings,
 } from './strategy-accumulator.js';
 import {
-  countValidatedTokens,
+  prepareTokens,
   TokenClassAccumulator,
   type TokenClassAccumulatorJson,
   type TokenClassInput,
@@ -121,10 +121,10 @@ export class StepMetricsAccumulator {
         ? undefined
         : { planningMatches, ...(responseTexts === undefined ? {} : { responseTexts }) };
     // Everything is checked before anything is counted: a bad input changes nothing.
+    const commitTokens = prepareTokens(this.#tokens, input);
     if (strategyInput) this.#strategy.validate(strategyInput);
-    this.#tokens.validate(input);
     if (strategyInput) countValidatedStrategy(this.#strategy, strategyInput);
-    countValidatedTokens(this.#tokens, input);
+    commitTokens();
     this.#responses += input.batchSize;
     return this;
   }

@@ -8,23 +8,15 @@ import {
 } from '@hicra/spec';
 import { checkCount, checkList, describe, SOURCE } from './check.js';
 import { type GramClassMap, toClassMap } from './class-map.js';
+import { ContinuationTable } from './continuation-table.js';
 import { CountMap } from './count-map.js';
-import {
-  type EntropyOptions,
-  entropyFromTotals,
-  logBaseDivisor,
-  sumCountLogCount,
-} from './entropy-from-counts.js';
-import { leadingWords } from './split-words.js';
+import { CountLogCountSum, type EntropyOptions, logBaseDivisor } from './entropy-from-counts.js';
 
 /** Default n of the conditional procedural entropy: execution words taken after each phrase. */
 export const DEFAULT_CONTINUATION_LENGTH = 3;
 
 /** Counts an input that `validate` accepted (for StepMetricsAccumulator; not exported from the package). */
 export let countValidatedStrategy: (acc: StrategyAccumulator, input: StrategyInput) => void;
-
-/** Separates a gram from its continuation in joint keys; grams may not contain it. */
-const SEPARATOR = '\u0000';
 
 export interface StrategySettings {
   /**
@@ -69,8 +61,8 @@ export interface StrategyAccumulatorJson {
   readonly classifiedMatches: number;
   readonly grams: [string, number][];
   readonly classes: [number, number][];
-  readonly continuations: [string, number][];
-  readonly continuedGrams: [string, number][];
+  /** Per phrase, its continuations and their counts. */
+  readonly continuations: [string, [string, number][]][];
 }
 
 /**
@@ -93,10 +85,11 @@ export class StrategyAccumulator {
   readonly grams = new CountMap<string>();
   /** Occurrences by class id. */
   readonly classes = new CountMap<number>();
-  /** Occurrences by `gram + '\u0000' + continuation`. */
-  readonly continuations = new CountMap<string>();
-  /** Occurrences followed by at least one execution word, by phrase. */
-  readonly continuedGrams = new CountMap<string>();
+  /** Phrase -> slot, and back: the continuation table and per-batch counts use slots. */
+  readonly #slots = new Map<string, number>();
+  readonly #slotGrams: string[] = [];
+  /** Per slot, the continuations that followed the phrase. */
+  readonly #continuations = new ContinuationTable();
 
   constructor(settings: StrategySettings = {}) {
     const where = 'StrategyAccumulator';
@@ -173,34 +166,59 @@ export class StrategyAccumulator {
     countValidatedStrategy = (acc, input) => acc.#count(input);
   }
 
+  #slotOf(gram: string): number {
+    let slot = this.#slots.get(gram);
+    if (slot === undefined) {
+      slot = this.#slotGrams.length;
+      this.#slots.set(gram, slot);
+      this.#slotGrams.push(gram);
+    }
+    return slot;
+  }
+
   #count(input: StrategyInput): void {
     const { planningMatches, responseTexts } = input;
     const batchSize = planningMatches.length;
     const n = this.continuationLength;
     const classOf = this.#classOf;
+    const table = this.#continuations;
+    // Occurrences per slot in this batch; added to the phrase (and class) counts at the end.
+    const perSlot: number[] = [];
+    let matches = 0;
+    if (responseTexts !== undefined) {
+      for (let i = 0; i < batchSize; i++) matches += planningMatches[i]!.length;
+      table.reserve(matches);
+      matches = 0;
+    }
     for (let i = 0; i < batchSize; i++) {
       const list = planningMatches[i]!;
       const text = responseTexts?.[i];
       for (let j = 0; j < list.length; j++) {
         const match = list[j]!;
-        const gram = match.gram;
-        this.grams.increment(gram);
-        const classId = classOf ? classOf.get(gram) : match.classId;
-        if (classId !== undefined) {
-          this.classes.increment(classId);
+        const slot = this.#slotOf(match.gram);
+        perSlot[slot] = (perSlot[slot] ?? 0) + 1;
+        if (classOf === undefined && match.classId !== undefined) {
+          this.classes.increment(match.classId);
           this.#classifiedMatches++;
         }
         if (text !== undefined) {
           const segmentEnd = j + 1 < list.length ? list[j + 1]!.start : text.length;
-          const continuation = leadingWords(text, match.end, segmentEnd, n);
-          if (continuation !== '') {
-            this.continuations.increment(gram + SEPARATOR + continuation);
-            this.continuedGrams.increment(gram);
-          }
+          table.addFromText(slot, text, match.end, segmentEnd, n);
         }
       }
-      this.#matches += list.length;
+      matches += list.length;
     }
+    for (let slot = 0; slot < perSlot.length; slot++) {
+      const count = perSlot[slot];
+      if (count === undefined) continue;
+      const gram = this.#slotGrams[slot]!;
+      this.grams.increment(gram, count);
+      if (classOf !== undefined) {
+        this.classes.increment(classOf.get(gram)!, count);
+        this.#classifiedMatches += count;
+      }
+    }
+    this.#matches += matches;
     this.#responses += batchSize;
     if (responseTexts !== undefined) this.#responsesWithTexts += batchSize;
   }
@@ -228,8 +246,9 @@ export class StrategyAccumulator {
     this.#classifiedMatches += other.#classifiedMatches;
     this.grams.merge(other.grams);
     this.classes.merge(other.classes);
-    this.continuations.merge(other.continuations);
-    this.continuedGrams.merge(other.continuedGrams);
+    other.#continuations.forEach((slot, key, count) => {
+      this.#continuations.add(this.#slotOf(other.#slotGrams[slot]!), key, count);
+    });
     return this;
   }
 
@@ -269,33 +288,64 @@ export class StrategyAccumulator {
   conditionalProceduralEntropy(options: EntropyOptions = {}): number {
     const divisor = logBaseDivisor(options.base, 'conditionalProceduralEntropy');
     this.#requireTexts('conditionalProceduralEntropy');
-    const total = this.continuedGrams.total;
+    // H(X|G) = (Σ_g N_g ln N_g - Σ_{g,x} c_gx ln c_gx) / N, each sum in multiset order.
+    const joint = new CountLogCountSum();
+    const perSlot: number[] = [];
+    let total = 0;
+    this.#continuations.forEach((slot, _key, count) => {
+      joint.add(count);
+      perSlot[slot] = (perSlot[slot] ?? 0) + count;
+      total += count;
+    });
     if (total === 0) return 0;
-    // H(X|G) = (Σ_g N_g ln N_g - Σ_{g,x} c_gx ln c_gx) / N
-    const h =
-      (sumCountLogCount(this.continuedGrams.values()) -
-        sumCountLogCount(this.continuations.values())) /
-      total;
+    const perGram = new CountLogCountSum();
+    for (const count of perSlot) if (count !== undefined) perGram.add(count);
+    const h = (perGram.value - joint.value) / total;
     return h > 0 ? h / divisor : 0;
+  }
+
+  /** Occurrences followed by at least one execution word (the weights' denominator). */
+  get continuedMatches(): number {
+    let total = 0;
+    this.#continuations.forEach((_slot, _key, count) => {
+      total += count;
+    });
+    return total;
+  }
+
+  /** The continuation counts of `gram` (empty when it never had one). */
+  continuationsOf(gram: string): Map<string, number> {
+    const out = new Map<string, number>();
+    const slot = this.#slots.get(gram);
+    this.#continuations.forEach((s, key, count) => {
+      if (s === slot) out.set(key, count);
+    });
+    return out;
+  }
+
+  #continuationsBySlot(): Map<number, CountMap<string>> {
+    const bySlot = new Map<number, CountMap<string>>();
+    this.#continuations.forEach((slot, key, count) => {
+      let counts = bySlot.get(slot);
+      if (counts === undefined) {
+        counts = new CountMap<string>();
+        bySlot.set(slot, counts);
+      }
+      counts.increment(key, count);
+    });
+    return bySlot;
   }
 
   /** Per phrase: occurrences with a continuation and the entropy of those continuations. */
   proceduralEntropyByGram(options: EntropyOptions = {}): Map<string, GramProceduralEntropy> {
-    const divisor = logBaseDivisor(options.base, 'proceduralEntropyByGram');
+    logBaseDivisor(options.base, 'proceduralEntropyByGram');
     this.#requireTexts('proceduralEntropyByGram');
-    const byGram = new Map<string, number[]>();
-    for (const [key, count] of this.continuations.entries()) {
-      const gram = key.slice(0, key.indexOf(SEPARATOR));
-      const list = byGram.get(gram);
-      if (list) list.push(count);
-      else byGram.set(gram, [count]);
-    }
     const out = new Map<string, GramProceduralEntropy>();
-    for (const [gram, counts] of byGram) {
-      const occurrences = this.continuedGrams.get(gram);
-      const entropy =
-        counts.length <= 1 ? 0 : entropyFromTotals(occurrences, sumCountLogCount(counts), divisor);
-      out.set(gram, { occurrences, entropy });
+    for (const [slot, counts] of this.#continuationsBySlot()) {
+      out.set(this.#slotGrams[slot]!, {
+        occurrences: counts.total,
+        entropy: counts.entropy(options),
+      });
     }
     return out;
   }
@@ -320,7 +370,7 @@ export class StrategyAccumulator {
     if (this.classifiedMatches > 0)
       out[TRAIN_METRIC_KEYS.strategySemanticEntropyClustered] =
         this.clusteredSemanticEntropy(options);
-    if (this.responsesWithTexts > 0 && this.continuedGrams.total > 0)
+    if (this.responsesWithTexts > 0 && this.continuedMatches > 0)
       out[TRAIN_METRIC_KEYS.conditionalProceduralEntropy] =
         this.conditionalProceduralEntropy(options);
     return out;
@@ -337,8 +387,10 @@ export class StrategyAccumulator {
       classifiedMatches: this.classifiedMatches,
       grams: this.grams.toJSON(),
       classes: this.classes.toJSON(),
-      continuations: this.continuations.toJSON(),
-      continuedGrams: this.continuedGrams.toJSON(),
+      continuations: Array.from(this.#continuationsBySlot(), ([slot, counts]) => [
+        this.#slotGrams[slot]!,
+        counts.toJSON(),
+      ]),
     };
   }
 
@@ -375,18 +427,34 @@ export class StrategyAccumulator {
     acc.#classifiedMatches = json.classifiedMatches;
     acc.grams.merge(CountMap.from(json.grams, 'grams'));
     acc.classes.merge(CountMap.from<number>(json.classes, 'classes'));
-    acc.continuations.merge(CountMap.from(json.continuations, 'continuations'));
-    acc.continuedGrams.merge(CountMap.from(json.continuedGrams, 'continuedGrams'));
+    if (!Array.isArray(json.continuations)) {
+      throw new InvalidArgumentError(
+        `${where}: continuations must be [gram, [continuation, count][]] pairs, got ${describe(json.continuations)}`,
+        { source: SOURCE, details: { where, argument: 'continuations' } },
+      );
+    }
+    for (const entry of json.continuations) {
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
+        throw new InvalidArgumentError(
+          `${where}: each continuations entry must be a [gram, [continuation, count][]] pair, got ${describe(entry)}`,
+          { source: SOURCE, details: { where, argument: 'continuations' } },
+        );
+      }
+      const counts = CountMap.from(entry[1], `continuations[${JSON.stringify(entry[0])}]`);
+      if (counts.size === 0) continue;
+      const slot = acc.#slotOf(entry[0]);
+      for (const [key, count] of counts.entries()) acc.#continuations.add(slot, key, count);
+    }
+    const continued = acc.continuedMatches;
     const inconsistent =
       acc.grams.total !== acc.matches ||
       acc.classes.total !== acc.classifiedMatches ||
       acc.classifiedMatches > acc.matches ||
       acc.responsesWithTexts > acc.responses ||
-      acc.continuations.total !== acc.continuedGrams.total ||
-      acc.continuedGrams.total > acc.matches;
+      continued > acc.matches;
     if (inconsistent) {
       throw new InvalidValueError(
-        `${where}: the counts are inconsistent (grams total ${acc.grams.total} vs matches ${acc.matches}, classes total ${acc.classes.total} vs classifiedMatches ${acc.classifiedMatches}, continuations total ${acc.continuations.total} vs continuedGrams total ${acc.continuedGrams.total})`,
+        `${where}: the counts are inconsistent (grams total ${acc.grams.total} vs matches ${acc.matches}, classes total ${acc.classes.total} vs classifiedMatches ${acc.classifiedMatches}, continuations total ${continued} vs matches ${acc.matches})`,
         { source: SOURCE, details: { where } },
       );
     }
@@ -450,10 +518,9 @@ function validateMatches(
     let previousStart = 0;
     for (let j = 0; j < list.length; j++) {
       const match = list[j] as PlanningMatchV1;
-      const at = `planningMatches[${i}][${j}]`;
       if (typeof match !== 'object' || match === null) {
         throw new InvalidArgumentError(
-          `${where}: ${at} must be a match object, got ${describe(match)}`,
+          `${where}: planningMatches[${i}][${j}] must be a match object, got ${describe(match)}`,
           {
             source: SOURCE,
             details: { where, argument: 'planningMatches', response: i, match: j },
@@ -463,13 +530,13 @@ function validateMatches(
       const { start, end, gram } = match;
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
         throw new InvalidValueError(
-          `${where}: ${at} has start ${String(start)} and end ${String(end)}; expected integers with 0 <= start <= end`,
+          `${where}: planningMatches[${i}][${j}] has start ${String(start)} and end ${String(end)}; expected integers with 0 <= start <= end`,
           { source: SOURCE, details: { where, response: i, match: j, start, end } },
         );
       }
       if (textLength !== undefined && end > textLength) {
         throw new ShapeError(
-          `${where}: ${at} ends at ${end}, past the end of responseTexts[${i}] (length ${textLength})`,
+          `${where}: planningMatches[${i}][${j}] ends at ${end}, past the end of responseTexts[${i}] (length ${textLength})`,
           {
             source: SOURCE,
             details: { where, response: i, match: j, expected: textLength, actual: end },
@@ -484,15 +551,15 @@ function validateMatches(
       }
       previousStart = start;
       if (!seenGrams.has(gram)) {
-        if (typeof gram !== 'string' || gram === '' || gram.includes(SEPARATOR)) {
+        if (typeof gram !== 'string' || gram === '') {
           throw new InvalidValueError(
-            `${where}: ${at}.gram must be a non-empty string without NUL characters, got ${typeof gram === 'string' ? JSON.stringify(gram) : describe(gram)}`,
+            `${where}: planningMatches[${i}][${j}].gram must be a non-empty string, got ${typeof gram === 'string' ? JSON.stringify(gram) : describe(gram)}`,
             { source: SOURCE, details: { where, response: i, match: j } },
           );
         }
         if (classOf !== undefined && !classOf.has(gram)) {
           throw new MissingInputError(
-            `${where}: ${at}.gram ${JSON.stringify(gram)} has no class in classOf (${classOf.size} grams)`,
+            `${where}: planningMatches[${i}][${j}].gram ${JSON.stringify(gram)} has no class in classOf (${classOf.size} grams)`,
             { source: SOURCE, details: { where, response: i, match: j, gram } },
           );
         }
@@ -504,7 +571,7 @@ function validateMatches(
         !Number.isSafeInteger(match.classId)
       ) {
         throw new InvalidValueError(
-          `${where}: ${at}.classId must be an integer when present, got ${String(match.classId)}`,
+          `${where}: planningMatches[${i}][${j}].classId must be an integer when present, got ${String(match.classId)}`,
           { source: SOURCE, details: { where, response: i, match: j } },
         );
       }

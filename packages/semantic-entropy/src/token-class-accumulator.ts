@@ -5,7 +5,7 @@ import {
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
-import { checkCount, checkLayout, checkMask, checkTypedArray, describe, SOURCE } from './check.js';
+import { checkCount, checkLayout, checkTypedArray, describe, SOURCE } from './check.js';
 
 /** Default share of tokens in the top-entropy ("fork") set, as in the paper: 30%. */
 export const DEFAULT_TOP_Q = 0.3;
@@ -83,8 +83,158 @@ export interface TokenClassAccumulatorJson {
   readonly planningTopTokens: number;
 }
 
-/** Adds an input that `validate` accepted (for StepMetricsAccumulator; not exported from the package). */
-export let countValidatedTokens: (acc: TokenClassAccumulator, input: TokenClassInput) => void;
+/** The sums of one validated batch, not yet added. */
+interface PendingTokens {
+  readonly tokens: number;
+  readonly classified: boolean;
+  readonly hasEntropies: boolean;
+  readonly hasLogProbs: boolean;
+  readonly classTokens: readonly [number, number, number];
+  readonly entropySums: readonly [number, number, number];
+  readonly nllSums: readonly [number, number, number];
+  readonly topTokens: number;
+  readonly planningTopTokens: number;
+}
+
+/**
+ * Validates a batch and returns the function that adds it (for StepMetricsAccumulator, which
+ * checks every input before adding any; not exported from the package).
+ */
+export let prepareTokens: (acc: TokenClassAccumulator, input: TokenClassInput) => () => void;
+
+/*
+ * Scratch buffers for the compacted top-q candidates, reused across calls: the batch has
+ * millions of padded positions, and fresh buffers each step only fed the garbage collector.
+ * Calls are synchronous, so one set of buffers per module is safe.
+ */
+const scratch: {
+  float32?: Float32Array;
+  float64?: Float64Array;
+  planning?: Uint8Array;
+  ones?: Uint8Array;
+} = {};
+
+function scratchValues(
+  like: Float32Array | Float64Array,
+  size: number,
+): Float32Array | Float64Array {
+  if (like instanceof Float64Array) {
+    if (!scratch.float64 || scratch.float64.length < size) scratch.float64 = new Float64Array(size);
+    return scratch.float64;
+  }
+  if (!scratch.float32 || scratch.float32.length < size) scratch.float32 = new Float32Array(size);
+  return scratch.float32;
+}
+
+function scratchBytes(name: 'planning', size: number): Uint8Array {
+  const buffer = scratch[name];
+  if (buffer && buffer.length >= size) return buffer;
+  scratch[name] = new Uint8Array(size);
+  return scratch[name];
+}
+
+/** A view of `n` ones (the all-valid mask of the compacted candidates). */
+function scratchOnes(n: number): Uint8Array {
+  if (!scratch.ones || scratch.ones.length < n) scratch.ones = new Uint8Array(n).fill(1);
+  return scratch.ones.subarray(0, n);
+}
+
+// Slots of the sums array filled by sumTokens.
+const TOKENS = 0;
+const PLANNING_TOKENS = 1;
+const ENTROPY_ALL = 2;
+const ENTROPY_PLANNING = 3;
+const ENTROPY_EXECUTION = 4;
+const NLL_ALL = 5;
+const NLL_PLANNING = 6;
+const NLL_EXECUTION = 7;
+const PROBLEM = 8;
+const SUMS = 9;
+
+/** Why sumTokens stopped: the array and the message tail (`$k` is the index). */
+const PROBLEMS: readonly (readonly [string, string])[] = [
+  ['responseMask', '; masks hold only 0 and 1'],
+  ['planningMask', '; masks hold only 0 and 1'],
+  ['planningMask', ' where responseMask[$k] = 0; planning tokens must be response tokens'],
+  ['entropies', ' at a response token; entropies must be finite and >= 0'],
+  ['logProbs', ' at a response token; log-probs must be finite and <= 0'],
+];
+
+/**
+ * One pass over a batch: validates the masks and values and sums them in row-major order
+ * (float64) into `out`; compacts the response tokens' entropies and planning flags when asked.
+ * Returns -1, or the first bad index with the problem (an index into PROBLEMS) in
+ * `out[PROBLEM]`. A plain function with plain arguments, so that V8 compiles one tight loop.
+ */
+function sumTokens(
+  size: number,
+  responseMask: Uint8Array,
+  planningMask: Uint8Array | null,
+  entropies: Float32Array | Float64Array | null,
+  logProbs: Float32Array | Float64Array | null,
+  compactValues: Float32Array | Float64Array | null,
+  compactPlanning: Uint8Array | null,
+  out: Float64Array,
+): number {
+  let tokens = 0;
+  let planningTokens = 0;
+  let entropyAll = 0;
+  let entropyPlanning = 0;
+  let entropyExecution = 0;
+  let nllAll = 0;
+  let nllPlanning = 0;
+  let nllExecution = 0;
+  for (let k = 0; k < size; k++) {
+    const response = responseMask[k]!;
+    const planning = planningMask === null ? 0 : planningMask[k]!;
+    if (response !== 1) {
+      if ((response | planning) !== 0) {
+        out[PROBLEM] = response !== 0 ? 0 : planning > 1 ? 1 : 2;
+        return k;
+      }
+      continue;
+    }
+    if (planning > 1) {
+      out[PROBLEM] = 1;
+      return k;
+    }
+    if (entropies !== null) {
+      const h = entropies[k]!;
+      if (!(h >= 0 && h < Number.POSITIVE_INFINITY)) {
+        out[PROBLEM] = 3;
+        return k;
+      }
+      entropyAll += h;
+      if (planning === 1) entropyPlanning += h;
+      else entropyExecution += h;
+      if (compactValues !== null) {
+        compactValues[tokens] = h;
+        compactPlanning![tokens] = planning;
+      }
+    }
+    if (logProbs !== null) {
+      const lp = logProbs[k]!;
+      if (!(lp <= 0 && lp > Number.NEGATIVE_INFINITY)) {
+        out[PROBLEM] = 4;
+        return k;
+      }
+      nllAll -= lp;
+      if (planning === 1) nllPlanning -= lp;
+      else nllExecution -= lp;
+    }
+    tokens++;
+    planningTokens += planning;
+  }
+  out[TOKENS] = tokens;
+  out[PLANNING_TOKENS] = planningTokens;
+  out[ENTROPY_ALL] = entropyAll;
+  out[ENTROPY_PLANNING] = entropyPlanning;
+  out[ENTROPY_EXECUTION] = entropyExecution;
+  out[NLL_ALL] = nllAll;
+  out[NLL_PLANNING] = nllPlanning;
+  out[NLL_EXECUTION] = nllExecution;
+  return -1;
+}
 
 const ALL = 0;
 const PLANNING = 1;
@@ -148,13 +298,24 @@ export class TokenClassAccumulator {
 
   /** Adds one batch. Validates every array first, so a failed add changes nothing. */
   add(input: TokenClassInput): this {
-    this.validate(input);
-    this.#count(input);
+    this.#commit(this.#prepare(input));
     return this;
   }
 
   /** Checks one batch as {@link TokenClassAccumulator.add} would, without adding it. */
   validate(input: TokenClassInput): void {
+    this.#prepare(input);
+  }
+
+  static {
+    prepareTokens = (acc, input) => {
+      const pending = acc.#prepare(input);
+      return () => acc.#commit(pending);
+    };
+  }
+
+  /** Validates one batch and computes its sums, in one pass, without changing anything. */
+  #prepare(input: TokenClassInput): PendingTokens {
     const where = 'TokenClassAccumulator.add';
     if (typeof input !== 'object' || input === null) {
       throw new InvalidArgumentError(`${where}: input must be an object, got ${describe(input)}`, {
@@ -165,123 +326,100 @@ export class TokenClassAccumulator {
     const { batchSize, seqLen, responseMask, planningMask, logProbs, entropies } = input;
     checkLayout(where, batchSize, seqLen);
     const size = batchSize * seqLen;
-    checkMask(where, 'responseMask', responseMask, size);
-    if (planningMask !== undefined) {
-      checkMask(where, 'planningMask', planningMask, size);
-      for (let k = 0; k < size; k++) {
-        if (planningMask[k] === 1 && responseMask[k] === 0) {
-          throw new InvalidValueError(
-            `${where}: planningMask[${k}] = 1 where responseMask[${k}] = 0 (response ${Math.floor(k / seqLen)}, token ${k % seqLen}); planning tokens must be response tokens`,
-            { source: SOURCE, details: { where, argument: 'planningMask', index: k } },
-          );
-        }
-      }
-    }
-    if (logProbs !== undefined) {
+    checkTypedArray(where, 'responseMask', responseMask, size, [Uint8Array]);
+    if (planningMask !== undefined)
+      checkTypedArray(where, 'planningMask', planningMask, size, [Uint8Array]);
+    if (logProbs !== undefined)
       checkTypedArray(where, 'logProbs', logProbs, size, [Float32Array, Float64Array]);
-      for (let k = 0; k < size; k++) {
-        const lp = logProbs[k]!;
-        if (responseMask[k] === 1 && !(lp <= 0 && lp > Number.NEGATIVE_INFINITY)) {
-          throw new InvalidValueError(
-            `${where}: logProbs[${k}] = ${lp} at a response token (response ${Math.floor(k / seqLen)}, token ${k % seqLen}); log-probs must be finite and <= 0`,
-            { source: SOURCE, details: { where, argument: 'logProbs', index: k } },
-          );
-        }
-      }
-    }
-    if (entropies !== undefined) {
+    if (entropies !== undefined)
       checkTypedArray(where, 'entropies', entropies, size, [Float32Array, Float64Array]);
-      for (let k = 0; k < size; k++) {
-        if (responseMask[k] === 1 && !(entropies[k]! >= 0 && entropies[k]! < Infinity)) {
-          throw new InvalidValueError(
-            `${where}: entropies[${k}] = ${entropies[k]} at a response token (response ${Math.floor(k / seqLen)}, token ${k % seqLen}); entropies must be finite and >= 0`,
-            { source: SOURCE, details: { where, argument: 'entropies', index: k } },
-          );
-        }
-      }
+    // The top-q candidates (response-token entropies) compacted, with their planning flags, so
+    // that a batch-scope selection runs over the response tokens only.
+    const compact =
+      entropies !== undefined && planningMask !== undefined && this.topQScope === 'batch';
+    const compactValues = compact ? scratchValues(entropies, size) : null;
+    const compactPlanning = compact ? scratchBytes('planning', size) : null;
+    const sums = new Float64Array(SUMS);
+    const bad = sumTokens(
+      size,
+      responseMask,
+      planningMask ?? null,
+      entropies ?? null,
+      logProbs ?? null,
+      compactValues,
+      compactPlanning,
+      sums,
+    );
+    if (bad >= 0) {
+      const [name, problem] = PROBLEMS[sums[PROBLEM]!]!;
+      const array = input[name as keyof TokenClassInput] as ArrayLike<number>;
+      throw new InvalidValueError(
+        `${where}: ${name}[${bad}] = ${array[bad]}${problem.replace('$k', String(bad))} (response ${Math.floor(bad / seqLen)}, token ${bad % seqLen})`,
+        { source: SOURCE, details: { where, argument: name, index: bad } },
+      );
     }
-  }
+    const tokens = sums[TOKENS]!;
+    const planningTokens = sums[PLANNING_TOKENS]!;
+    const classified = planningMask !== undefined;
 
-  static {
-    countValidatedTokens = (acc, input) => acc.#count(input);
-  }
-
-  #count(input: TokenClassInput): void {
-    const { batchSize, seqLen, responseMask, planningMask, logProbs, entropies } = input;
-    const size = batchSize * seqLen;
-    // Float64 sums in row-major order; planning and execution only with a planning mask.
-    let tokens = 0;
-    let planningTokens = 0;
-    let entropyAll = 0;
-    let entropyPlanning = 0;
-    let nllAll = 0;
-    let nllPlanning = 0;
-    const hasEntropies = entropies !== undefined;
-    const hasLogProbs = logProbs !== undefined;
-    for (let k = 0; k < size; k++) {
-      if (responseMask[k] !== 1) continue;
-      tokens++;
-      const planning = planningMask !== undefined && planningMask[k] === 1;
-      if (planning) planningTokens++;
-      if (hasEntropies) {
-        const h = entropies[k]!;
-        entropyAll += h;
-        if (planning) entropyPlanning += h;
-      }
-      if (hasLogProbs) {
-        const nll = -logProbs[k]!;
-        nllAll += nll;
-        if (planning) nllPlanning += nll;
-      }
-    }
-    let entropyExecution = 0;
-    let nllExecution = 0;
-    if (planningMask !== undefined) {
-      // Execution sums accumulated on their own (not all - planning) to keep full precision.
-      for (let k = 0; k < size; k++) {
-        if (responseMask[k] !== 1 || planningMask[k] === 1) continue;
-        if (hasEntropies) entropyExecution += entropies[k]!;
-        if (hasLogProbs) nllExecution -= logProbs[k]!;
-      }
-    }
-    const classTokens = [
-      tokens,
-      planningMask === undefined ? 0 : planningTokens,
-      planningMask === undefined ? 0 : tokens - planningTokens,
-    ];
-    const entropySums = [entropyAll, entropyPlanning, entropyExecution];
-    const nllSums = [nllAll, nllPlanning, nllExecution];
-
+    let topTokens = 0;
+    let planningTopTokens = 0;
     if (entropies !== undefined && planningMask !== undefined && tokens > 0) {
-      const top = topQMask({
-        values: entropies,
-        mask: responseMask,
-        batchSize,
-        seqLen,
-        q: this.topQ,
-        scope: this.topQScope,
-      });
-      let topTokens = 0;
-      let planningTopTokens = 0;
-      for (let k = 0; k < size; k++) {
-        if (top[k] === 1) {
+      // The tensor core's top-q selection (one definition for the project); in batch scope it
+      // sees only the response tokens, which selects exactly what the padded layout would.
+      const top = compactValues
+        ? topQMask({
+            values: compactValues.subarray(0, tokens),
+            mask: scratchOnes(tokens),
+            batchSize: 1,
+            seqLen: tokens,
+            q: this.topQ,
+          })
+        : topQMask({
+            values: entropies,
+            mask: responseMask,
+            batchSize,
+            seqLen,
+            q: this.topQ,
+            scope: this.topQScope,
+          });
+      const flags = compactPlanning ?? planningMask;
+      for (let j = 0; j < top.length; j++) {
+        if (top[j] === 1) {
           topTokens++;
-          planningTopTokens += planningMask[k]!;
+          planningTopTokens += flags[j]!;
         }
       }
-      this.#topTokens += topTokens;
-      this.#planningTopTokens += planningTopTokens;
     }
+    return {
+      tokens,
+      classified,
+      hasEntropies: entropies !== undefined,
+      hasLogProbs: logProbs !== undefined,
+      classTokens: [
+        tokens,
+        classified ? planningTokens : 0,
+        classified ? tokens - planningTokens : 0,
+      ],
+      entropySums: [sums[ENTROPY_ALL]!, sums[ENTROPY_PLANNING]!, sums[ENTROPY_EXECUTION]!],
+      nllSums: [sums[NLL_ALL]!, sums[NLL_PLANNING]!, sums[NLL_EXECUTION]!],
+      topTokens,
+      planningTopTokens,
+    };
+  }
 
-    this.#tokens += tokens;
-    if (planningMask !== undefined) this.#tokensWithPlanningMask += tokens;
-    if (entropies !== undefined) this.#tokensWithEntropies += tokens;
-    if (logProbs !== undefined) this.#tokensWithLogProbs += tokens;
+  #commit(pending: PendingTokens): void {
+    this.#tokens += pending.tokens;
+    if (pending.classified) this.#tokensWithPlanningMask += pending.tokens;
+    if (pending.hasEntropies) this.#tokensWithEntropies += pending.tokens;
+    if (pending.hasLogProbs) this.#tokensWithLogProbs += pending.tokens;
     for (let c = 0; c < 3; c++) {
-      this.#classTokens[c]! += classTokens[c]!;
-      this.#entropySums[c]! += entropySums[c]!;
-      this.#nllSums[c]! += nllSums[c]!;
+      this.#classTokens[c]! += pending.classTokens[c]!;
+      this.#entropySums[c]! += pending.entropySums[c]!;
+      this.#nllSums[c]! += pending.nllSums[c]!;
     }
+    this.#topTokens += pending.topTokens;
+    this.#planningTopTokens += pending.planningTopTokens;
   }
 
   /** Adds the sums of `other` (same top-q settings); returns this. */

@@ -201,6 +201,18 @@ describe('token-class bad input', () => {
       ['planningMask[4] = 2; masks hold only 0 and 1'],
     ],
     [
+      'a response-mask value that is not 0/1',
+      { responseMask: u8([1, 1, 3, 1, 1, 0]) },
+      ErrorCode.InvalidValue,
+      ['responseMask[2] = 3; masks hold only 0 and 1', 'response 0, token 2'],
+    ],
+    [
+      'a planning-mask value that is not 0/1 in the padding',
+      { planningMask: u8([1, 0, 0, 0, 0, 7]) },
+      ErrorCode.InvalidValue,
+      ['planningMask[5] = 7; masks hold only 0 and 1'],
+    ],
+    [
       'planning tokens outside the response',
       { planningMask: u8([1, 0, 0, 0, 0, 1]) },
       ErrorCode.InvalidValue,
