@@ -90,7 +90,9 @@ describe('checkExports', () => {
 
 describe('checkExports options in package.json', () => {
   it('skips the load check of vitest-only entries and runs a smoke script', () => {
-    const pkg = goodPackage['packages/spec/package.json'] as unknown as { exports: Record<string, unknown> };
+    const pkg = goodPackage['packages/spec/package.json'] as unknown as {
+      exports: Record<string, unknown>;
+    };
     const withSetup = {
       ...goodPackage,
       'packages/spec/package.json': {
