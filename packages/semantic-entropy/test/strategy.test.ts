@@ -138,7 +138,7 @@ describe('conditional procedural entropy', () => {
       'wait \u00e9t\u00e9 X',
       'Wait\u00a0, 3 *',
     ];
-    const matches = texts.map((text) => [{ start: 0, end: 4, gram: 'wait', gramId: 0 }]);
+    const matches = texts.map(() => [{ start: 0, end: 4, gram: 'wait', gramId: 0 }]);
     const acc = new StrategyAccumulator().add({ planningMatches: matches, responseTexts: texts });
     expect(acc.continuationsOf('wait')).toEqual(
       new Map([
