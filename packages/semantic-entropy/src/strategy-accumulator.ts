@@ -81,10 +81,8 @@ export class StrategyAccumulator {
   #responsesWithTexts = 0;
   #matches = 0;
   #classifiedMatches = 0;
-  /** Occurrences by phrase. */
-  readonly grams = new CountMap<string>();
-  /** Occurrences by class id. */
-  readonly classes = new CountMap<number>();
+  readonly #grams = new CountMap<string>();
+  readonly #classes = new CountMap<number>();
   /** Phrase -> slot, and back: the continuation table and per-batch counts use slots. */
   readonly #slots = new Map<string, number>();
   readonly #slotGrams: string[] = [];
@@ -102,6 +100,16 @@ export class StrategyAccumulator {
     this.continuationLength = checkContinuationLength(settings.continuationLength, where);
     this.#classOf =
       settings.classOf === undefined ? undefined : toClassMap(settings.classOf, where);
+  }
+
+  /** A copy of the occurrence counts by phrase. */
+  get grams(): CountMap<string> {
+    return this.#grams.clone();
+  }
+
+  /** A copy of the occurrence counts by class id. */
+  get classes(): CountMap<number> {
+    return this.#classes.clone();
   }
 
   /** Responses added. */
@@ -198,7 +206,7 @@ export class StrategyAccumulator {
         const slot = this.#slotOf(match.gram);
         perSlot[slot] = (perSlot[slot] ?? 0) + 1;
         if (classOf === undefined && match.classId !== undefined) {
-          this.classes.increment(match.classId);
+          this.#classes.increment(match.classId);
           this.#classifiedMatches++;
         }
         if (text !== undefined) {
@@ -212,9 +220,9 @@ export class StrategyAccumulator {
       const count = perSlot[slot];
       if (count === undefined) continue;
       const gram = this.#slotGrams[slot]!;
-      this.grams.increment(gram, count);
+      this.#grams.increment(gram, count);
       if (classOf !== undefined) {
-        this.classes.increment(classOf.get(gram)!, count);
+        this.#classes.increment(classOf.get(gram)!, count);
         this.#classifiedMatches += count;
       }
     }
@@ -244,8 +252,8 @@ export class StrategyAccumulator {
     this.#responsesWithTexts += other.#responsesWithTexts;
     this.#matches += other.#matches;
     this.#classifiedMatches += other.#classifiedMatches;
-    this.grams.merge(other.grams);
-    this.classes.merge(other.classes);
+    this.#grams.merge(other.#grams);
+    this.#classes.merge(other.#classes);
     other.#continuations.forEach((slot, key, count) => {
       this.#continuations.add(this.#slotOf(other.#slotGrams[slot]!), key, count);
     });
@@ -266,7 +274,7 @@ export class StrategyAccumulator {
 
   /** Strategy semantic entropy: entropy of the phrase counts. 0 when nothing matched. */
   semanticEntropy(options: EntropyOptions = {}): number {
-    return this.grams.entropy(options);
+    return this.#grams.entropy(options);
   }
 
   /**
@@ -276,7 +284,7 @@ export class StrategyAccumulator {
    */
   clusteredSemanticEntropy(options: EntropyOptions = {}): number {
     this.#requireClasses('clusteredSemanticEntropy');
-    return this.classes.entropy(options);
+    return this.#classes.entropy(options);
   }
 
   /**
@@ -385,8 +393,8 @@ export class StrategyAccumulator {
       responsesWithTexts: this.responsesWithTexts,
       matches: this.matches,
       classifiedMatches: this.classifiedMatches,
-      grams: this.grams.toJSON(),
-      classes: this.classes.toJSON(),
+      grams: this.#grams.toJSON(),
+      classes: this.#classes.toJSON(),
       continuations: Array.from(this.#continuationsBySlot(), ([slot, counts]) => [
         this.#slotGrams[slot]!,
         counts.toJSON(),
@@ -425,8 +433,8 @@ export class StrategyAccumulator {
     acc.#responsesWithTexts = json.responsesWithTexts;
     acc.#matches = json.matches;
     acc.#classifiedMatches = json.classifiedMatches;
-    acc.grams.merge(CountMap.from(json.grams, 'grams'));
-    acc.classes.merge(CountMap.from<number>(json.classes, 'classes'));
+    acc.#grams.merge(CountMap.from(json.grams, 'grams'));
+    acc.#classes.merge(CountMap.from<number>(json.classes, 'classes'));
     if (!Array.isArray(json.continuations)) {
       throw new InvalidArgumentError(
         `${where}: continuations must be [gram, [continuation, count][]] pairs, got ${describe(json.continuations)}`,
@@ -447,14 +455,14 @@ export class StrategyAccumulator {
     }
     const continued = acc.continuedMatches;
     const inconsistent =
-      acc.grams.total !== acc.matches ||
-      acc.classes.total !== acc.classifiedMatches ||
+      acc.#grams.total !== acc.matches ||
+      acc.#classes.total !== acc.classifiedMatches ||
       acc.classifiedMatches > acc.matches ||
       acc.responsesWithTexts > acc.responses ||
       continued > acc.matches;
     if (inconsistent) {
       throw new InvalidValueError(
-        `${where}: the counts are inconsistent (grams total ${acc.grams.total} vs matches ${acc.matches}, classes total ${acc.classes.total} vs classifiedMatches ${acc.classifiedMatches}, continuations total ${continued} vs matches ${acc.matches})`,
+        `${where}: the counts are inconsistent (grams total ${acc.#grams.total} vs matches ${acc.matches}, classes total ${acc.#classes.total} vs classifiedMatches ${acc.classifiedMatches}, continuations total ${continued} vs matches ${acc.matches})`,
         { source: SOURCE, details: { where } },
       );
     }

@@ -65,6 +65,11 @@ describe('strategy semantic entropy', () => {
     const expected = -((2 / 3) * Math.log(2 / 3) + (1 / 3) * Math.log(1 / 3));
     expect(strategySemanticEntropy(MATCHES)).toBeCloseTo(expected, 15);
     expect(strategySemanticEntropy(MATCHES, { base: 2 })).toBeCloseTo(expected / Math.LN2, 15);
+    const acc = new StrategyAccumulator({ classOf: CLASS_OF }).add({ planningMatches: MATCHES });
+    expect(Object.fromEntries(acc.grams.entries())).toEqual({ wait: 4, 'let me check': 2 });
+    expect(Object.fromEntries(acc.classes.entries())).toEqual({ 0: 6 });
+    acc.grams.add('wait', 10); // a copy: the accumulator does not change
+    expect(acc.semanticEntropy()).toBeCloseTo(expected, 15);
   });
 
   it('is 0 with no matches or one distinct phrase, ln n for n distinct phrases once each', () => {
