@@ -139,6 +139,7 @@ export class ContinuationTable {
     let capacity = this.#buckets.length;
     while ((this.#size + extra) * 2 > capacity) capacity *= 2;
     if (capacity !== this.#buckets.length) this.#rehash(capacity);
+    if (this.#size + extra > this.#hashes.length) this.#growEntries(this.#size + extra);
   }
 
   /** Calls `fn` for every pair, in insertion order. */
@@ -155,16 +156,7 @@ export class ContinuationTable {
 
   #insert(hash: number, gram: number, key: string, count: number): void {
     const e = this.#size;
-    if (e === this.#hashes.length) {
-      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.#hashes = grow(this.#hashes);
-      this.#grams = grow(this.#grams);
-      this.#counts = grow(this.#counts);
-    }
+    if (e === this.#hashes.length) this.#growEntries(e * 2);
     this.#hashes[e] = hash;
     this.#grams[e] = gram;
     this.#counts[e] = count;
@@ -172,6 +164,17 @@ export class ContinuationTable {
     this.#size = e + 1;
     if (this.#size * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2);
     else this.#place(e, this.#buckets);
+  }
+
+  #growEntries(capacity: number): void {
+    const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(capacity);
+      b.set(a.subarray(0, this.#size));
+      return b;
+    };
+    this.#hashes = grow(this.#hashes);
+    this.#grams = grow(this.#grams);
+    this.#counts = grow(this.#counts);
   }
 
   #place(e: number, buckets: Int32Array): void {

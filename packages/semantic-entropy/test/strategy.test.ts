@@ -169,6 +169,27 @@ describe('conditional procedural entropy', () => {
     );
   });
 
+  it('keeps thousands of distinct continuations apart through growth, merges and JSON', () => {
+    const texts = Array.from({ length: 3000 }, (_, i) => `wait w${i} = ${i % 7}`);
+    const matches = texts.map(() => [{ start: 0, end: 4, gram: 'wait', gramId: 0 }]);
+    const batch = { planningMatches: matches, responseTexts: texts };
+    const once = new StrategyAccumulator().add(batch);
+    expect(once.continuationsOf('wait').size).toBe(3000);
+    expect(once.conditionalProceduralEntropy()).toBe(Math.log(3000));
+    // merging inserts key by key (no reservation): the table grows and rehashes on the way
+    const merged = new StrategyAccumulator()
+      .merge(once)
+      .merge(StrategyAccumulator.fromJSON(once.toJSON()));
+    const twice = new StrategyAccumulator().add(batch).add(batch);
+    for (const acc of [merged, twice]) {
+      const counts = acc.continuationsOf('wait');
+      expect(counts.size).toBe(3000);
+      expect(counts.get('w2999 = 3')).toBe(2);
+    }
+    expect(merged.conditionalProceduralEntropy()).toBe(twice.conditionalProceduralEntropy());
+    expect(twice.conditionalProceduralEntropy()).toBeCloseTo(Math.log(3000), 12);
+  });
+
   it('property: counting from text equals counting the split words', () => {
     fc.assert(
       fc.property(
