@@ -12,6 +12,8 @@ export {
 } from './optimizer.js';
 export { PolicyRolloutSource } from './policy-rollout-source.js';
 export {
+  defaultAnswerOf,
+  defaultStrategyMetrics,
   type Problem,
   RlTrainer,
   type RlTrainerOptions,

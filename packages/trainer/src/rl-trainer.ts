@@ -1,4 +1,5 @@
 import { type CreditPipeline, type CreditRegistry, defaultRegistry } from '@hicra/advantage';
+import { answerSemanticEntropySync, stepMetrics } from '@hicra/semantic-entropy';
 import {
   ConfigError,
   EVAL_METRIC_KEYS,
@@ -73,13 +74,23 @@ export interface RlTrainerOptions {
   readonly registry?: CreditRegistry;
   /** A frozen reference policy, for a KL loss or a KL penalty in the reward. */
   readonly referencePolicy?: PolicyV1;
-  /** Per-step strategy and token-class metrics (from `@hicra/semantic-entropy`). */
-  readonly strategyMetrics?: (input: StrategyMetricsInput) => Record<string, number>;
+  /**
+   * Per-step strategy and token-class metrics. Default: `stepMetrics` of
+   * `@hicra/semantic-entropy` (strategy semantic entropy, clustered and conditional procedural
+   * entropy, token entropy and perplexity by class, fork overlap); `null` turns them off.
+   */
+  readonly strategyMetrics?: ((input: StrategyMetricsInput) => Record<string, number>) | null;
   readonly sink?: MetricSinkV1;
   readonly rolloutSink?: { write(record: RolloutRecordV1): void };
   readonly hooks?: TrainerHooks;
   /** Ids that end a response; default the tokenizer's EOS. */
   readonly stopTokenIds?: readonly number[];
+  /**
+   * The final answer of a response, for answer-level semantic entropy at evaluation (answers are
+   * clustered by normalised exact match). Default: the text after the last `Answer:`, else the
+   * last non-empty line.
+   */
+  readonly answerOf?: (response: string) => string;
   /** Where rollouts come from; default the policy itself (`PolicyRolloutSource`). */
   readonly rolloutSource?: RolloutSourceV1;
   /** Adds the tokenizer's special tokens (BOS) when encoding prompts. Default true. */
@@ -117,6 +128,7 @@ export class RlTrainer {
   #position = 0;
   readonly #generator: SeededGenerator;
   readonly #source: RolloutSourceV1;
+  readonly #strategyMetrics: ((input: StrategyMetricsInput) => Record<string, number>) | null;
 
   constructor(options: RlTrainerOptions) {
     this.#options = options;
@@ -142,6 +154,8 @@ export class RlTrainer {
       weightDecay: o.weightDecay,
     });
     this.#generator = new SeededGenerator(this.config.seed);
+    this.#strategyMetrics =
+      options.strategyMetrics === undefined ? defaultStrategyMetrics : options.strategyMetrics;
     this.#source =
       options.rolloutSource ??
       new PolicyRolloutSource(options.policy, options.tokenizer, {
@@ -535,11 +549,14 @@ export class RlTrainer {
       [K.learningRate]: learningRate,
       [K.entropyBonus]: config.update.entropyCoefficient * (mean((u) => u.entropy) ?? 0),
       [K.klLoss]: mean((u) => u.klLoss),
+      [K.amplifiedTokenShare]: 0,
       ...credit.diagnostics,
+      [K.lossMaskedShare]:
+        B > 0 ? 1 - maskedMean(Float32Array.from(lossMask), batch.responseMask) : undefined,
       [K.planningTokenShare]:
         B > 0 ? maskedMean(Float32Array.from(planning.mask), batch.responseMask) : undefined,
-      ...(options.strategyMetrics && B > 0
-        ? options.strategyMetrics({
+      ...(this.#strategyMetrics && B > 0
+        ? this.#strategyMetrics({
             batch: fullBatch,
             planning,
             logProbs: scored.logProbs,
@@ -588,10 +605,13 @@ export class RlTrainer {
     let passSum = 0;
     let lengthSum = 0;
     let total = 0;
+    const answers: string[] = [];
+    const answerGroups: number[] = [];
+    const answerOf = this.#options.answerOf ?? defaultAnswerOf;
     const chunk = Math.max(1, this.config.promptsPerStep);
     for (let from = 0; from < problems.length; from += chunk) {
       const part = problems.slice(from, from + chunk);
-      const { promptIndex, lengths, scored } = await this.#rollout(
+      const { batch, promptIndex, lengths, scored } = await this.#rollout(
         part,
         this.#seedFor(this.#step, 2_000 + from),
         k,
@@ -604,6 +624,8 @@ export class RlTrainer {
           if (scored[r]!.correct) c++;
           lengthSum += lengths[r]!;
           total++;
+          answers.push(answerOf(batch.responseTexts![r]!));
+          answerGroups.push(from + p);
         }
         correct += c;
         passSum += passAtK(k, c, k);
@@ -618,6 +640,10 @@ export class RlTrainer {
             [EVAL_METRIC_KEYS.meanAtK]: correct / total,
             [EVAL_METRIC_KEYS.passAtK]: passSum / problems.length,
             [EVAL_METRIC_KEYS.responseLengthMean]: lengthSum / total,
+            [EVAL_METRIC_KEYS.answerSemanticEntropy]: answerSemanticEntropySync({
+              answers,
+              groupIds: answerGroups,
+            }).meanDiscrete,
           }
         : {}),
       [EVAL_METRIC_KEYS.k]: k,
@@ -627,6 +653,36 @@ export class RlTrainer {
     await this.#options.hooks?.onEvaluation?.(this.#step, record);
     return record;
   }
+}
+
+/** The text after the last `Answer:`, else the last non-empty line (trimmed). */
+export function defaultAnswerOf(response: string): string {
+  const at = response.lastIndexOf('Answer:');
+  if (at >= 0)
+    return response
+      .slice(at + 'Answer:'.length)
+      .split('\n')[0]!
+      .trim();
+  const lines = response
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  return lines.at(-1) ?? '';
+}
+
+/** `stepMetrics` of `@hicra/semantic-entropy` on a step's batch, classification and scores. */
+export function defaultStrategyMetrics(input: StrategyMetricsInput): Record<string, number> {
+  const { batch, planning } = input;
+  return stepMetrics({
+    batchSize: batch.batchSize,
+    seqLen: batch.seqLen,
+    responseMask: batch.responseMask,
+    planningMask: planning.mask,
+    logProbs: input.logProbs,
+    entropies: input.entropies,
+    planningMatches: planning.matches,
+    ...(batch.responseTexts ? { responseTexts: batch.responseTexts } : {}),
+  });
 }
 
 function toPromptTokens(prompts: readonly Int32Array[]): {

@@ -61,7 +61,7 @@ export const toyClassifier: PlanningClassifierV1 = {
     const matches = texts.map((text, i) => {
       const found = [];
       for (const m of text.matchAll(/hmm/g))
-        found.push({ start: m.index, end: m.index + 3, gram: 'hmm', gramId: 0 });
+        found.push({ start: m.index, end: m.index + 3, gram: 'hmm', gramId: 0, classId: 0 });
       for (let t = 0; t < seqLen; t++) {
         const k = i * seqLen + t;
         const [s, e] = [tokenSpans[2 * k]!, tokenSpans[2 * k + 1]!];
