@@ -1,0 +1,8 @@
+/**
+ * @hicra/reference: the reference app. Programmatic entry points of the `hicra` command line.
+ */
+export { countdownReward, countdownSetup, planningClassifier } from './countdown-setup.js';
+export { type EvaluateOptions, type EvaluationResult, evaluatePolicy } from './evaluate.js';
+export { smallModel, tinyModel } from './model-presets.js';
+export { type PretrainOptions, type PretrainResult, pretrain } from './pretrain.js';
+export { STRATEGIES, type Strategy, strategyByName } from './strategies.js';

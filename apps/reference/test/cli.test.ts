@@ -1,0 +1,168 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = mkdtempSync(join(tmpdir(), 'hicra-cli-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+/** Runs `hicra` from source, as a user would run the built one. */
+function hicra(...args: string[]) {
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@hicra/source', cli, ...args],
+    {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, HICRA_BACKEND: 'wasm' },
+      timeout: 280_000,
+    },
+  );
+}
+
+describe('hicra command line', () => {
+  const base = join(root, 'base');
+  const run = join(root, 'run');
+
+  it('prints help with examples and exits 0; no command exits 2', () => {
+    const help = hicra('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('hicra pretrain --out runs/base');
+    expect(help.stdout).toContain('Exit codes');
+    expect(hicra('train', '--help').stdout).toContain('--strategy NAME');
+    expect(hicra().status).toBe(2);
+  });
+
+  it('rejects unknown commands, unknown flags and missing arguments with exit code 2', () => {
+    const unknown = hicra('fly');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "fly"');
+    const flag = hicra('pretrain', '--out', base, '--stpes', '3');
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toContain("Unknown option '--stpes'");
+    expect(hicra('train', '--from', base).stderr).toContain(
+      'train needs --from CHECKPOINT --out RUN_DIR --strategy NAME',
+    );
+    expect(hicra('pretrain', '--out', base, '--level', '9').stderr).toContain(
+      '--level must be 1 to 4',
+    );
+  });
+
+  it('pretrain -> train -> eval end to end on tiny settings, with JSON output', () => {
+    const pretrained = hicra(
+      'pretrain',
+      '--out',
+      base,
+      '--seed',
+      '1',
+      '--steps',
+      '4',
+      '--examples',
+      '64',
+      '--model',
+      'tiny',
+      '--eval-problems',
+      '8',
+      '--json',
+      '--quiet',
+    );
+    expect(pretrained.stderr).toBe('');
+    expect(pretrained.status).toBe(0);
+    expect(JSON.parse(pretrained.stdout)).toMatchObject({ out: base });
+    expect(existsSync(join(base, 'model.safetensors'))).toBe(true);
+
+    const config = join(root, 'rl.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        promptsPerStep: 2,
+        samplesPerPrompt: 2,
+        sampling: { maxNewTokens: 8 },
+        evaluation: { every: 2, problems: 2, k: 2 },
+        update: { miniBatchSize: 4 },
+      }),
+    );
+    const trained = hicra(
+      'train',
+      '--from',
+      base,
+      '--out',
+      run,
+      '--strategy',
+      'hicra',
+      '--seed',
+      '0',
+      '--steps',
+      '2',
+      '--config',
+      config,
+      '--json',
+    );
+    expect(trained.status).toBe(0);
+    expect(JSON.parse(trained.stdout)).toMatchObject({ status: 'completed', step: 2 });
+    expect(trained.stderr).toContain('hicra seed 0 step 2/2');
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(metrics.filter((m) => m.kind === 'train')).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'))).toMatchObject({
+      strategy: 'hicra',
+      seed: 0,
+    });
+
+    const evaluated = hicra(
+      'eval',
+      '--from',
+      join(run, 'checkpoint'),
+      '--problems',
+      '4',
+      '--k',
+      '2',
+      '--json',
+      '--quiet',
+    );
+    expect(evaluated.status).toBe(0);
+    expect(JSON.parse(evaluated.stdout)).toMatchObject({ k: 2, problems: 4 });
+  });
+
+  it('reports a missing checkpoint and an unknown strategy clearly', () => {
+    const missing = hicra(
+      'train',
+      '--from',
+      join(root, 'nowhere'),
+      '--out',
+      run,
+      '--strategy',
+      'grpo',
+    );
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('not a checkpoint folder (no config.json)');
+    const strategy = hicra('train', '--from', base, '--out', run, '--strategy', 'hicrra');
+    expect(strategy.status).toBe(1);
+    expect(strategy.stderr).toContain('unknown strategy "hicrra"');
+    const corrupt = join(root, 'corrupt');
+    rmSync(corrupt, { recursive: true, force: true });
+    hicra(
+      'pretrain',
+      '--out',
+      corrupt,
+      '--steps',
+      '1',
+      '--examples',
+      '8',
+      '--model',
+      'tiny',
+      '--eval-problems',
+      '1',
+      '--quiet',
+    );
+    writeFileSync(join(corrupt, 'model.safetensors'), 'garbage');
+    const bad = hicra('eval', '--from', corrupt);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('HICRA_CORRUPT_FILE');
+  });
+});
