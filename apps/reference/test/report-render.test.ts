@@ -20,9 +20,9 @@ import {
   runLabels,
   summarizeRuns,
   welchTTest,
-  writeFileAtomic,
   writeReport,
 } from '../src/index.js';
+import { writeFileAtomic } from '../src/report/write-report.js';
 import {
   ABSENT_KEYS,
   temporaryDirectory,

@@ -19,6 +19,8 @@ export const CLIENT_SCRIPT = `
     return a !== 0 && (a < 0.001 || a >= 10000) ? v.toExponential(2) : v.toFixed(a < 10 ? 3 : 1);
   }
 
+  // Steps are integers: no tick at 12.5.
+  var STEP_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000];
   var plots = [];
   var rendered = 0;
   data.charts.forEach(function (chart) {
@@ -60,7 +62,7 @@ export const CLIENT_SCRIPT = `
       legend: { show: false },
       scales: { x: { time: false } },
       axes: [
-        { label: 'step', labelSize: 18, size: 36 },
+        { label: 'step', labelSize: 18, size: 36, incrs: STEP_INCREMENTS },
         { label: chart.yLabel, labelSize: 18, size: 56 }
       ],
       hooks: { setCursor: [function (u) { showReadout(u.cursor.idx); }] }

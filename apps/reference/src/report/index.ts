@@ -10,7 +10,6 @@ export {
   type ReportChartSeries,
   type ReportStrategy,
 } from './charts.js';
-export { escapeHtml } from './html.js';
 export {
   type LoadRunOptions,
   loadRun,
@@ -27,10 +26,7 @@ export {
   type BootstrapOptions,
   bootstrapMeanDifference,
   logGamma,
-  mean,
   regularizedIncompleteBeta,
-  sampleStd,
-  sampleVariance,
   studentTCdf,
   studentTTwoSidedP,
   type WelchTestResult,
@@ -50,6 +46,5 @@ export {
   REPORT_FILE_NAME,
   type WriteReportOptions,
   type WriteReportResult,
-  writeFileAtomic,
   writeReport,
 } from './write-report.js';

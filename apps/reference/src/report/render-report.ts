@@ -78,9 +78,9 @@ function renderSummary(summary: ReportSummary, strategies: readonly ReportStrate
       const finals = s.finals
         .map(
           (f) =>
-            `${formatNumber(f.value)} <span class="muted">(seed ${seedText(f.seed)}, step ${f.step})</span>`,
+            `<span class="seed" title="${escapeHtml(f.dir)}, step ${f.step}">${formatNumber(f.value)} <span class="muted">(seed ${seedText(f.seed)})</span></span>`,
         )
-        .join('<br>');
+        .join(' ');
       const missing =
         s.withoutEval.length > 0
           ? `<br><span class="muted">${s.withoutEval.length} run(s) without evaluation</span>`
@@ -119,7 +119,7 @@ GRPO is tested with Welch’s t-test (two-sided; “statistically meaningful” 
 the interval is a seeded percentile bootstrap of the difference of means. Neither is computed with fewer
 than two seeds per side; with few seeds the bootstrap interval is too narrow, so read the t-test first.</p>
 <table class="summary">
-<thead><tr><th>strategy</th><th>n</th><th>mean</th><th>std</th><th>per seed</th><th>vs GRPO</th><th>test</th></tr></thead>
+<thead><tr><th>strategy</th><th>n</th><th>mean</th><th>std</th><th>per seed (last evaluation)</th><th>difference</th><th>vs GRPO</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
@@ -279,6 +279,9 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; back
 table { border-collapse: collapse; background: #fff; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.summary { width: 100%; }
+table.summary th:first-child, table.summary td.num { white-space: nowrap; }
+.seed { white-space: nowrap; margin-right: 10px; }
 td.verdict.yes { background: #e6f4ea; }
 td.verdict.no { background: #f6f6f6; }
 td.verdict.untested { background: #fff8e1; }
@@ -300,7 +303,7 @@ td.verdict.untested { background: #fff8e1; }
 .reward.positive { color: #0a6b2f; font-weight: 600; }
 .reward.zero { color: #8a1c1c; font-weight: 600; }
 .reward.unscorable { color: #8a4b00; }
-mark.planning { background: #ffe08a; color: inherit; border-radius: 2px; box-shadow: 0 0 0 1px #e0b400 inset; }
+mark.planning { background: #ffe08a; color: inherit; border-bottom: 2px solid #d9a400; }
 .tok:hover { outline: 1px solid #888; }
 body.shade-advantages .tok.pos { background: rgba(0, 158, 115, calc(var(--w) * 0.45)); }
 body.shade-advantages .tok.neg { background: rgba(213, 94, 0, calc(var(--w) * 0.45)); }
