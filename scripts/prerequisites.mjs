@@ -11,6 +11,14 @@ const SYSTEM_REQUIREMENTS = [
     debianPackages: ['python3-numpy'],
     present: () => run('/usr/bin/python3', ['-c', 'import numpy']).status === 0,
   },
+  {
+    what: 'Chromium at /usr/bin/chromium (the headless-browser test of the report in @hicra/reference, driven by playwright-core)',
+    debianPackages: ['chromium'],
+    present: () => {
+      const result = run('/usr/bin/chromium', ['--version']);
+      return result.status === 0 && /chromium/i.test(result.stdout);
+    },
+  },
 ];
 
 function run(command, args, options = {}) {

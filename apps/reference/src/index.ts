@@ -6,3 +6,4 @@ export { type EvaluateOptions, type EvaluationResult, evaluatePolicy } from './e
 export { smallModel, tinyModel } from './model-presets.js';
 export { type PretrainOptions, type PretrainResult, pretrain } from './pretrain.js';
 export { STRATEGIES, type Strategy, strategyByName } from './strategies.js';
+export * from './report/index.js';
