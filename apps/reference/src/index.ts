@@ -5,5 +5,5 @@ export { countdownReward, countdownSetup, planningClassifier } from './countdown
 export { type EvaluateOptions, type EvaluationResult, evaluatePolicy } from './evaluate.js';
 export { smallModel, tinyModel } from './model-presets.js';
 export { type PretrainOptions, type PretrainResult, pretrain } from './pretrain.js';
-export { STRATEGIES, type Strategy, strategyByName } from './strategies.js';
 export * from './report/index.js';
+export { STRATEGIES, type Strategy, strategyByName } from './strategies.js';

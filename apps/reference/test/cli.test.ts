@@ -129,6 +129,64 @@ describe('hicra command line', () => {
     expect(JSON.parse(evaluated.stdout)).toMatchObject({ k: 2, problems: 4 });
   });
 
+  it('compare trains every strategy × seed in child processes and writes the report', () => {
+    const config = join(root, 'rl-compare.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        promptsPerStep: 2,
+        samplesPerPrompt: 2,
+        sampling: { maxNewTokens: 6 },
+        evaluation: { every: 1, problems: 2, k: 2 },
+        update: { miniBatchSize: 4 },
+      }),
+    );
+    const out = join(root, 'compare');
+    const compared = hicra(
+      'compare',
+      '--from',
+      base,
+      '--out',
+      out,
+      '--strategies',
+      'grpo,hicra',
+      '--seeds',
+      '0',
+      '--steps',
+      '1',
+      '--config',
+      config,
+      '--json',
+      '--quiet',
+    );
+    expect(compared.status).toBe(0);
+    const result = JSON.parse(compared.stdout);
+    expect(
+      result.runs
+        .map((r: { strategy: string; exitCode: number }) => [r.strategy, r.exitCode])
+        .sort(),
+    ).toEqual([
+      ['grpo', 0],
+      ['hicra', 0],
+    ]);
+    expect(readFileSync(result.report, 'utf8')).toContain('<html');
+    const again = hicra(
+      'report',
+      join(out, 'grpo-seed0'),
+      join(out, 'hicra-seed0'),
+      '--out',
+      join(root, 'r.html'),
+      '--json',
+      '--quiet',
+    );
+    expect(again.status).toBe(0);
+    expect(existsSync(join(root, 'r.html'))).toBe(true);
+    const missing = hicra('report', join(root, 'no-such-run'), '--out', join(root, 'x.html'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('HICRA_CORRUPT_FILE');
+    expect(hicra('report').status).toBe(2);
+  });
+
   it('reports a missing checkpoint and an unknown strategy clearly', () => {
     const missing = hicra(
       'train',

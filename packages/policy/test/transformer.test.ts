@@ -351,7 +351,9 @@ describe('sampleToken', () => {
       counts[sampleToken(logits, { temperature: 2, topK: 0, topP: 1 }, g).token]!++;
     const weights = Array.from(logits, (l) => Math.exp(l / 2));
     const total = weights.reduce((a, b) => a + b, 0);
-    counts.forEach((c, v) => expect(Math.abs(c / n - weights[v]! / total)).toBeLessThan(0.015));
+    counts.forEach((c, v) => {
+      expect(Math.abs(c / n - weights[v]! / total)).toBeLessThan(0.015);
+    });
   });
 });
 

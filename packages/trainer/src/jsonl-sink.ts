@@ -88,7 +88,7 @@ export function truncateJsonlAfterStep(path: string, step: number): number {
   const keep = records.filter((r) => (r.step ?? 0) <= step);
   const drop = records.filter((r) => (r.step ?? 0) > step);
   if (drop.length === 0) return 0;
-  writeFileSync(`${path}.discarded`, drop.map((r) => JSON.stringify(r)).join('\n') + '\n', {
+  writeFileSync(`${path}.discarded`, `${drop.map((r) => JSON.stringify(r)).join('\n')}\n`, {
     flag: 'a',
   });
   const temporary = `${path}.tmp-${process.pid}`;

@@ -481,7 +481,9 @@ export class RlTrainer {
           const pick = order.slice(from, from + config.update.miniBatchSize);
           const sub = (array: Float32Array | Uint8Array | Int32Array) => {
             const out = new (array.constructor as new (n: number) => typeof array)(pick.length * T);
-            pick.forEach((r, i) => out.set(array.subarray(r * T, (r + 1) * T), i * T));
+            pick.forEach((r, i) => {
+              out.set(array.subarray(r * T, (r + 1) * T), i * T);
+            });
             return out;
           };
           updates.push(

@@ -44,7 +44,7 @@ describe('JsonlSink', () => {
 
   it('moves records after a resume step aside without losing them', () => {
     const path = join(dir, 'resume.jsonl');
-    writeFileSync(path, [1, 2, 3, 4].map((step) => JSON.stringify({ step })).join('\n') + '\n');
+    writeFileSync(path, `${[1, 2, 3, 4].map((step) => JSON.stringify({ step })).join('\n')}\n`);
     expect(truncateJsonlAfterStep(path, 2)).toBe(2);
     expect(readJsonl(path)).toEqual([{ step: 1 }, { step: 2 }]);
     expect(

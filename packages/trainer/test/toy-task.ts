@@ -23,7 +23,7 @@ export const toyTokenizer: TokenizerV1 = {
     const spans: number[] = options?.addSpecialTokens ? [-1, -1] : [];
     for (const match of text.matchAll(/\S+/g)) {
       const id = WORDS.indexOf(match[0]);
-      ids.push(id < 0 ? 0 : id);
+      ids.push(Math.max(id, 0));
       spans.push(match.index, match.index + match[0].length);
     }
     return { ids: Int32Array.from(ids), spans: Int32Array.from(spans) };

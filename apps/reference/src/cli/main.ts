@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ import { countdownReward, countdownSetup } from '../countdown-setup.js';
 import { evaluatePolicy } from '../evaluate.js';
 import { smallModel, tinyModel } from '../model-presets.js';
 import { pretrain } from '../pretrain.js';
+import { writeReport } from '../report/index.js';
 import { STRATEGIES } from '../strategies.js';
 import { train } from '../train.js';
 
@@ -28,6 +29,7 @@ Commands
   train      RL from a checkpoint with one strategy and seed -> a run directory (resumable)
   compare    several strategies over several seeds with the same budget
   eval       accuracy (mean@k, pass@k) of a checkpoint on the test split
+  report     a self-contained HTML report of run directories (charts, statistics, rollouts)
   demo       base checkpoint (reused or made), a GRPO vs HICRA comparison, its report
 
 Common options
@@ -43,6 +45,7 @@ Examples
   hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40
   hicra compare --from runs/base --out runs/compare --strategies grpo,hicra --seeds 0,1,2
   hicra eval --from runs/hicra-0/checkpoint --problems 128 --k 4
+  hicra report runs/compare/* --out report.html
   hicra demo
 
 Exit codes: 0 done, 1 failed (the message says why), 2 bad usage, 130 interrupted (Ctrl-C;
@@ -57,6 +60,8 @@ const COMMAND_HELP: Record<string, string> = {
   Trains every strategy × seed into DIR/<strategy>-seed<seed> with the same budget, JOBS at a time.`,
   eval: `hicra eval --from CHECKPOINT [--problems N] [--k K] [--temperature T] [--seed N]
   mean@k and pass@k on held-out Countdown problems.`,
+  report: `hicra report RUN_DIR... [--out report.html] [--title TEXT]
+  One offline HTML page: one line per strategy with bands across seeds, final accuracy with a Welch test against GRPO, a rollout viewer.`,
   demo: `hicra demo [--out DIR] [--seeds 0,1] [--steps N] [--pretrain-steps N]
   Reuses DIR/base or pretrains it, compares GRPO and HICRA over the seeds, and writes the report.`,
 };
@@ -348,10 +353,11 @@ async function commandCompare(args: string[], output: Output): Promise<unknown> 
   });
   if (!values.from || !values.out)
     throw new UsageError('compare needs --from CHECKPOINT --out DIR');
-  return runCompare(
+  const out = resolve(values.out);
+  const result = await runCompare(
     {
       from: resolve(values.from),
-      out: resolve(values.out),
+      out,
       strategies: list(values.strategies, ['grpo', 'hicra']),
       seeds: list(values.seeds, ['0', '1', '2']).map((s) => integer(s, 'seeds', 0)),
       ...(values.steps === undefined ? {} : { steps: integer(values.steps, 'steps', 0) }),
@@ -360,6 +366,12 @@ async function commandCompare(args: string[], output: Output): Promise<unknown> 
     },
     output,
   );
+  const report = await writeReport({
+    runDirs: runDirectoriesIn(out),
+    out: join(out, 'report.html'),
+  });
+  progress(output, `compare: report written to ${report.path}`);
+  return { ...result, report: report.path, summary: report.summary };
 }
 
 async function commandDemo(args: string[], output: Output): Promise<unknown> {
@@ -408,11 +420,46 @@ async function commandDemo(args: string[], output: Output): Promise<unknown> {
     },
     output,
   );
-  progress(output, `demo: runs in ${join(out, 'compare')}`);
-  return { base, pretrained, ...compare };
+  const report = await writeReport({
+    runDirs: runDirectoriesIn(join(out, 'compare')),
+    out: join(out, 'report.html'),
+    title: 'hicra demo: GRPO vs HICRA on Countdown',
+  });
+  progress(output, `demo: report written to ${report.path}`);
+  return { base, pretrained, ...compare, report: report.path, summary: report.summary };
+}
+
+async function commandReport(args: string[], output: Output): Promise<unknown> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { ...COMMON, out: { type: 'string' }, title: { type: 'string' } },
+  });
+  if (positionals.length === 0)
+    throw new UsageError(
+      'report needs at least one run directory: hicra report <run-dir...> [--out report.html]',
+    );
+  const out = resolve(values.out ?? 'report.html');
+  const result = await writeReport({
+    runDirs: positionals.map((dir) => resolve(dir)),
+    out,
+    ...(values.title ? { title: values.title } : {}),
+  });
+  progress(output, `report: ${result.path}`);
+  return result;
+}
+
+/** Every run directory (holding metrics.jsonl) directly below `dir`. */
+function runDirectoriesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .map((name) => join(dir, name))
+    .filter((path) => existsSync(join(path, 'metrics.jsonl')))
+    .sort();
 }
 
 const COMMANDS: Record<string, (args: string[], output: Output) => Promise<unknown>> = {
+  report: commandReport,
   pretrain: commandPretrain,
   train: commandTrain,
   compare: commandCompare,
@@ -440,7 +487,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const backendIndex = rest.indexOf('--backend');
     const backend = backendIndex >= 0 ? rest[backendIndex + 1] : undefined;
-    if (command !== 'compare' && command !== 'demo') {
+    if (command !== 'compare' && command !== 'demo' && command !== 'report') {
       const info = await initBackend((backend as Parameters<typeof initBackend>[0]) ?? undefined);
       progress(output, `backend: ${info.name}${info.simd ? ' (SIMD)' : ''}`);
     }
