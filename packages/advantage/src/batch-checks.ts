@@ -2,12 +2,28 @@ import { type RolloutBatchV1, validateRolloutBatch } from '@hicra/spec';
 
 export const SOURCE = '@hicra/advantage';
 
+/**
+ * Batches already validated whole. The contract treats a batch as immutable once built, so a
+ * pipeline validates it once (in its estimator) and its assigners only check the optional
+ * fields they need.
+ */
+const validated = new WeakSet<RolloutBatchV1>();
+
 /** Validates a batch for a component, requiring the optional fields it needs. */
 export function checkBatch(
   batch: RolloutBatchV1,
   require: readonly (keyof RolloutBatchV1)[] = [],
 ): RolloutBatchV1 {
-  return validateRolloutBatch(batch, { source: SOURCE, require });
+  if (typeof batch === 'object' && batch !== null && validated.has(batch)) {
+    for (const field of require) {
+      if (batch[field] === undefined)
+        validateRolloutBatch(batch, { source: SOURCE, require: [field] });
+    }
+    return batch;
+  }
+  validateRolloutBatch(batch, { source: SOURCE, require });
+  validated.add(batch);
+  return batch;
 }
 
 /**

@@ -8,8 +8,10 @@ export function advantageStatistics(
   advantages: Float32Array,
   mask: Uint8Array,
 ): Record<string, number> {
+  // One pass: count, sum, sum of squares (float64), min, max.
   let count = 0;
   let sum = 0;
+  let squares = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let k = 0; k < mask.length; k++) {
@@ -17,22 +19,16 @@ export function advantageStatistics(
       const a = advantages[k]!;
       count++;
       sum += a;
+      squares += a * a;
       if (a < min) min = a;
       if (a > max) max = a;
     }
   }
   if (count === 0) return {};
   const mean = sum / count;
-  let squares = 0;
-  for (let k = 0; k < mask.length; k++) {
-    if (mask[k] === 1) {
-      const d = advantages[k]! - mean;
-      squares += d * d;
-    }
-  }
   return {
     [TRAIN_METRIC_KEYS.advantageMean]: mean,
-    [TRAIN_METRIC_KEYS.advantageStd]: Math.sqrt(squares / count),
+    [TRAIN_METRIC_KEYS.advantageStd]: Math.sqrt(Math.max(0, squares / count - mean * mean)),
     [TRAIN_METRIC_KEYS.advantageMin]: min,
     [TRAIN_METRIC_KEYS.advantageMax]: max,
   };
