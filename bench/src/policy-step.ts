@@ -44,7 +44,15 @@ async function time(fn: () => Promise<void> | void, runs: number): Promise<numbe
 async function ours(backend: 'wasm' | 'cpu', vocab: number, sample: boolean) {
   await initBackend(backend);
   const policy = TransformerPolicy.create(
-    { vocabSize: vocab, contextLength: 128, ...SHAPE, mlp: 'gelu', norm: 'layernorm' },
+    {
+      vocabSize: vocab,
+      contextLength: 128,
+      width: SHAPE.width,
+      layers: SHAPE.layers,
+      heads: SHAPE.heads,
+      mlp: 'gelu',
+      norm: 'layernorm',
+    },
     { seed: 0 },
   );
   const g = new SeededGenerator(1);

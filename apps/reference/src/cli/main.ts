@@ -396,6 +396,7 @@ async function commandDemo(args: string[], output: Output): Promise<unknown> {
       output,
       `demo: no base checkpoint in ${base}; pretraining one (supervised warm start)`,
     );
+    await initBackend();
     pretrained = await commandPretrain(
       [
         '--out',
