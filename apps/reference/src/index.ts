@@ -1,7 +1,14 @@
 /**
  * @hicra/reference: the reference app. Programmatic entry points of the `hicra` command line.
  */
-export { countdownReward, countdownSetup, planningClassifier } from './countdown-setup.js';
+export {
+  type AppLevel,
+  countdownReward,
+  countdownSetup,
+  levelOfCheckpoint,
+  planningClassifier,
+  WARM_UP_LEVEL,
+} from './countdown-setup.js';
 export { type EvaluateOptions, type EvaluationResult, evaluatePolicy } from './evaluate.js';
 export { smallModel, tinyModel } from './model-presets.js';
 export { type PretrainOptions, type PretrainResult, pretrain } from './pretrain.js';

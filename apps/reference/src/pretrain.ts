@@ -4,7 +4,7 @@ import { saveCheckpoint, type TransformerConfigInput, TransformerPolicy } from '
 import { createCountdownTraceGenerator } from '@hicra/tasks';
 import { SeededGenerator } from '@hicra/tensor';
 import { JsonlSink, trainSupervised } from '@hicra/trainer';
-import { countdownReward, countdownSetup } from './countdown-setup.js';
+import { type AppLevel, countdownReward, countdownSetup } from './countdown-setup.js';
 import { evaluatePolicy } from './evaluate.js';
 import { smallModel } from './model-presets.js';
 
@@ -13,7 +13,8 @@ export interface PretrainOptions {
   readonly out: string;
   readonly seed: number;
   readonly steps: number;
-  readonly level?: 1 | 2 | 3 | 4;
+  /** Countdown level (0: the app's warm-up level, default). */
+  readonly level?: AppLevel;
   readonly batchSize?: number;
   readonly learningRate?: number;
   /** Traces generated for the warm start. */
@@ -42,7 +43,7 @@ export interface PretrainResult {
  * the trace given the prompt, then greedy accuracy on held-out problems. Deterministic in the seed.
  */
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
-  const level = options.level ?? 1;
+  const level = options.level ?? 0;
   const setup = countdownSetup(level);
   const traces = createCountdownTraceGenerator({
     slipRate: options.slipRate ?? 0.35,
@@ -51,15 +52,17 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     maxValue: setup.maxValue,
   });
   const random = new SeededGenerator(options.seed);
-  const problems = setup.task.generate({
-    split: 'train',
-    seed: options.seed,
-    count: options.examples ?? 4000,
+  // Distinct problems (a small level has a few hundred), each with fresh random traces until
+  // there are `examples` of them.
+  const count = options.examples ?? 4000;
+  const problems = setup.countdownProblems('train', options.seed, count);
+  const examples = Array.from({ length: count }, (_, i) => {
+    const problem = problems[i % problems.length]!;
+    return {
+      prompt: setup.task.prompt(problem),
+      completion: traces.generate(problem, random).text,
+    };
   });
-  const examples = problems.map((problem) => ({
-    prompt: setup.task.prompt(problem),
-    completion: traces.generate(problem, random).text,
-  }));
   const policy = TransformerPolicy.create(
     (options.model ?? smallModel)(setup.tokenizer.vocabSize),
     { seed: options.seed },

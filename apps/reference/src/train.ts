@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { loadCheckpoint, WordTokenizer } from '@hicra/policy';
 import { ConfigError, CorruptFileError } from '@hicra/spec';
 import { type RlConfigInput, type RunProgress, type RunResult, runRl } from '@hicra/trainer';
-import { countdownReward, countdownSetup, planningClassifier } from './countdown-setup.js';
+import {
+  type AppLevel,
+  countdownReward,
+  countdownSetup,
+  levelOfCheckpoint,
+  planningClassifier,
+} from './countdown-setup.js';
 import { strategyByName } from './strategies.js';
 
 export interface TrainOptions {
@@ -16,7 +22,8 @@ export interface TrainOptions {
   readonly seed: number;
   /** Overrides of the RL config (`@hicra/trainer`'s schema); `credit` comes from the strategy. */
   readonly config?: RlConfigInput;
-  readonly level?: 1 | 2 | 3 | 4;
+  /** Countdown level; default the level the checkpoint was pretrained on. */
+  readonly level?: AppLevel;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
 }
@@ -46,7 +53,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
       },
     );
   }
-  const { policy, tokenizer } = await loadCheckpoint(options.from);
+  const { policy, tokenizer, metadata } = await loadCheckpoint(options.from);
   try {
     if (!(tokenizer instanceof WordTokenizer)) {
       throw new ConfigError(
@@ -57,7 +64,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
         },
       );
     }
-    const setup = countdownSetup(options.level ?? 1);
+    const setup = countdownSetup(options.level ?? levelOfCheckpoint(metadata));
     const overrides = options.config ?? {};
     const config: RlConfigInput = {
       ...DEFAULT_RL_CONFIG,

@@ -47,7 +47,7 @@ describe('hicra command line', () => {
       'train needs --from CHECKPOINT --out RUN_DIR --strategy NAME',
     );
     expect(hicra('pretrain', '--out', base, '--level', '9').stderr).toContain(
-      '--level must be 1 to 4',
+      '--level must be 0 to 4',
     );
   });
 

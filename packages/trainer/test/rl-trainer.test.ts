@@ -169,3 +169,83 @@ describe('passAtK', () => {
     expect(passAtK(5, 2, 2)).toBeCloseTo(1 - (3 / 5) * (2 / 4), 12);
   });
 });
+
+describe('RlTrainer DAPO switches and KL in the reward', () => {
+  const config = { ...baseConfig, steps: 2, promptsPerStep: 4, samplesPerPrompt: 4 };
+
+  it('dynamic sampling keeps only groups whose rewards differ, refilling up to the limit', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 7 });
+    let groups = 0;
+    const rewardCalls: string[] = [];
+    const constant = {
+      name: 'constant-for-even-digits',
+      score: (input: Parameters<typeof toyReward.score>[0]) => {
+        rewardCalls.push(input.prompt);
+        // even digits: every response rewarded 0.5 (no signal); odd: the real reward
+        return Number(input.reference) % 2 === 0
+          ? { kind: 'scored' as const, reward: 0.5, correct: false }
+          : toyReward.score(input);
+      },
+    };
+    const run = trainer(
+      policy,
+      {
+        reward: constant,
+        hooks: { onStepEnd: (_s, r) => void (groups = r['train/groups_kept'] as number) },
+      },
+      { ...config, dynamicSampling: { enabled: true, maxRefills: 3 } },
+    );
+    const record = await run.trainStep();
+    expect(groups).toBeGreaterThan(0);
+    expect(record['train/groups_kept']).toBe(groups);
+    // more responses were scored than one round's 4 × 4: dropped groups were refilled
+    expect(rewardCalls.length).toBeGreaterThan(16);
+    expect(groups).toBeLessThanOrEqual(4);
+    run.dispose();
+    policy.dispose();
+  });
+
+  it('overlong filtering removes truncated responses from the loss', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 8 });
+    const filtered = trainer(
+      policy,
+      {},
+      { ...config, sampling: { maxNewTokens: 1 }, overlongFilter: true },
+    );
+    const record = await filtered.trainStep();
+    // with one new token and no EOS, every response is truncated: nothing left to learn from
+    expect(record[K.responseLengthClipRatio]).toBeGreaterThan(0.5);
+    expect(record[K.lossMaskedShare]).toBeGreaterThanOrEqual(
+      record[K.responseLengthClipRatio] as number,
+    );
+    filtered.dispose();
+    policy.dispose();
+  });
+
+  it('puts a k1 penalty against a reference policy into the token rewards', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 9 });
+    const reference = TransformerPolicy.create(modelConfig, { seed: 10 });
+    const run = trainer(
+      policy,
+      { referencePolicy: reference },
+      {
+        ...config,
+        update: { ...baseConfig.update, klCoefficient: 0.1, klEstimator: 'k1', klInReward: true },
+      },
+    );
+    const record = await run.trainStep();
+    expect(record[K.klLoss]).toBe(0); // in the reward, not the loss
+    expect(Number.isFinite(record[K.advantageMean])).toBe(true);
+    const lossRun = trainer(
+      policy,
+      { referencePolicy: reference },
+      { ...config, update: { ...baseConfig.update, klCoefficient: 0.1, klEstimator: 'k3' } },
+    );
+    const lossRecord = await lossRun.trainStep();
+    expect(lossRecord[K.klLoss]).toBeGreaterThan(0);
+    run.dispose();
+    lossRun.dispose();
+    policy.dispose();
+    reference.dispose();
+  });
+});

@@ -7,7 +7,12 @@ import { loadCheckpoint } from '@hicra/policy';
 import { HicraError } from '@hicra/spec';
 import { initBackend } from '@hicra/tensor';
 import { abortOnSignals, type RlConfigInput, type RunProgress } from '@hicra/trainer';
-import { countdownReward, countdownSetup } from '../countdown-setup.js';
+import {
+  type AppLevel,
+  countdownReward,
+  countdownSetup,
+  levelOfCheckpoint,
+} from '../countdown-setup.js';
 import { evaluatePolicy } from '../evaluate.js';
 import { smallModel, tinyModel } from '../model-presets.js';
 import { pretrain } from '../pretrain.js';
@@ -52,7 +57,7 @@ Exit codes: 0 done, 1 failed (the message says why), 2 bad usage, 130 interrupte
 a checkpoint was saved and the same command resumes).`;
 
 const COMMAND_HELP: Record<string, string> = {
-  pretrain: `hicra pretrain --out DIR [--seed N] [--steps N] [--level 1-4] [--examples N] [--batch-size N] [--learning-rate X] [--model small|tiny]
+  pretrain: `hicra pretrain --out DIR [--seed N] [--steps N] [--level 0-4] [--examples N] [--batch-size N] [--learning-rate X] [--model small|tiny]
   Supervised warm start on Countdown traces with controlled slips and dead ends; writes a checkpoint to DIR.`,
   train: `hicra train --from CHECKPOINT --out RUN_DIR --strategy NAME [--seed N] [--steps N] [--config FILE.json]
   RL with one strategy; the config file overrides the defaults of @hicra/trainer's RL schema. Rerun to resume.`,
@@ -138,15 +143,15 @@ async function commandPretrain(args: string[], output: Output): Promise<unknown>
   const model = values.model ?? 'small';
   if (model !== 'small' && model !== 'tiny')
     throw new UsageError(`--model must be small or tiny, got ${JSON.stringify(model)}`);
-  const level = integer(values.level, 'level', 1);
-  if (level < 1 || level > 4) throw new UsageError(`--level must be 1 to 4, got ${level}`);
+  const level = integer(values.level, 'level', 0);
+  if (level > 4) throw new UsageError(`--level must be 0 to 4, got ${level}`);
   const steps = integer(values.steps, 'steps', 600);
   const started = performance.now();
   const result = await pretrain({
     out: resolve(values.out),
     seed: integer(values.seed, 'seed', 0),
     steps,
-    level: level as 1 | 2 | 3 | 4,
+    level: level as AppLevel,
     examples: integer(values.examples, 'examples', 4000),
     batchSize: integer(values['batch-size'], 'batch-size', 32),
     model: model === 'tiny' ? tinyModel : smallModel,
@@ -202,7 +207,9 @@ async function commandTrain(args: string[], output: Output): Promise<unknown> {
       strategy: values.strategy,
       seed: integer(values.seed, 'seed', 0),
       config: { ...config, ...(steps === undefined ? {} : { steps }) },
-      level: integer(values.level, 'level', 1) as 1 | 2 | 3 | 4,
+      ...(values.level === undefined
+        ? {}
+        : { level: integer(values.level, 'level', 0) as AppLevel }),
       signal: interrupt.signal,
       onProgress: (p) => progress(output, formatProgress(label, p)),
     });
@@ -228,10 +235,14 @@ async function commandEval(args: string[], output: Output): Promise<unknown> {
     },
   });
   if (!values.from) throw new UsageError('eval needs --from CHECKPOINT');
-  const { policy, tokenizer } = await loadCheckpoint(resolve(values.from));
+  const { policy, tokenizer, metadata } = await loadCheckpoint(resolve(values.from));
   try {
     if (!tokenizer) throw new UsageError(`${values.from} has no tokenizer`);
-    const setup = countdownSetup(integer(values.level, 'level', 1) as 1 | 2 | 3 | 4);
+    const setup = countdownSetup(
+      values.level === undefined
+        ? levelOfCheckpoint(metadata)
+        : (integer(values.level, 'level', 0) as AppLevel),
+    );
     const k = integer(values.k, 'k', 4);
     const result = await evaluatePolicy({
       policy,
