@@ -191,7 +191,11 @@ describe('RlTrainer DAPO switches and KL in the reward', () => {
       policy,
       {
         reward: constant,
-        hooks: { onStepEnd: (_s, r) => void (groups = r['train/groups_kept'] as number) },
+        hooks: {
+          onStepEnd: (_s, r) => {
+            groups = r['train/groups_kept'] as number;
+          },
+        },
       },
       { ...config, dynamicSampling: { enabled: true, maxRefills: 3 } },
     );
