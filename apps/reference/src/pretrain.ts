@@ -46,9 +46,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const level = options.level ?? 0;
   const setup = countdownSetup(level);
   const traces = createCountdownTraceGenerator({
-    slipRate: options.slipRate ?? 0.35,
-    strategicErrorRate: options.strategicErrorRate ?? 0.6,
-    recoveryRate: options.recoveryRate ?? 0.3,
+    slipRate: options.slipRate ?? 0.15,
+    strategicErrorRate: options.strategicErrorRate ?? 0.5,
+    recoveryRate: options.recoveryRate ?? 0.5,
     maxValue: setup.maxValue,
   });
   const random = new SeededGenerator(options.seed);

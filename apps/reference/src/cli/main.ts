@@ -415,7 +415,7 @@ async function commandDemo(args: string[], output: Output): Promise<unknown> {
         '--seed',
         '0',
         '--steps',
-        String(integer(values['pretrain-steps'], 'pretrain-steps', 600)),
+        String(integer(values['pretrain-steps'], 'pretrain-steps', 900)),
         ...(output.quiet ? ['--quiet'] : []),
       ],
       { ...output, json: false },
