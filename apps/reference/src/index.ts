@@ -1,6 +1,13 @@
 /**
  * @hicra/reference: the reference app. Programmatic entry points of the `hicra` command line.
  */
+
+export {
+  type AnnotateOptions,
+  type AnnotateResult,
+  annotateRollouts,
+  readRolloutRecords,
+} from './annotate.js';
 export {
   type AppLevel,
   countdownReward,

@@ -7,6 +7,7 @@ import { loadCheckpoint } from '@hicra/policy';
 import { HicraError } from '@hicra/spec';
 import { initBackend } from '@hicra/tensor';
 import { abortOnSignals, type RlConfigInput, type RunProgress } from '@hicra/trainer';
+import { annotateRollouts } from '../annotate.js';
 import {
   type AppLevel,
   countdownReward,
@@ -35,6 +36,7 @@ Commands
   compare    several strategies over several seeds with the same budget
   eval       accuracy (mean@k, pass@k) of a checkpoint on the test split
   report     a self-contained HTML report of run directories (charts, statistics, rollouts)
+  annotate   planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere
   demo       base checkpoint (reused or made), a GRPO vs HICRA comparison, its report
 
 Common options
@@ -51,6 +53,7 @@ Examples
   hicra compare --from runs/base --out runs/compare --strategies grpo,hicra --seeds 0,1,2
   hicra eval --from runs/hicra-0/checkpoint --problems 128 --k 4
   hicra report runs/compare/* --out report.html
+  hicra annotate rollouts.jsonl --out annotated.jsonl --tokenizer ./qwen3/tokenizer.json
   hicra demo
 
 Exit codes: 0 done, 1 failed (the message says why), 2 bad usage, 130 interrupted (Ctrl-C;
@@ -65,6 +68,8 @@ const COMMAND_HELP: Record<string, string> = {
   Trains every strategy × seed into DIR/<strategy>-seed<seed> with the same budget, JOBS at a time.`,
   eval: `hicra eval --from CHECKPOINT [--problems N] [--k K] [--temperature T] [--seed N]
   mean@k and pass@k on held-out Countdown problems.`,
+  annotate: `hicra annotate ROLLOUTS.jsonl [--out FILE.jsonl] [--tokenizer tokenizer.json] [--credit pipeline.json]
+  Rollouts in the rollout JSON Lines schema in; planning matches and mask, credit (GRPO + HICRA by default) out, plus phrase counts and strategy semantic entropy.`,
   report: `hicra report RUN_DIR... [--out report.html] [--title TEXT]
   One offline HTML page: one line per strategy with bands across seeds, final accuracy with a Welch test against GRPO, a rollout viewer.`,
   demo: `hicra demo [--out DIR] [--seeds 0,1] [--steps N] [--pretrain-steps N]
@@ -470,7 +475,45 @@ function runDirectoriesIn(dir: string): string[] {
     .sort();
 }
 
+async function commandAnnotate(args: string[], output: Output): Promise<unknown> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...COMMON,
+      out: { type: 'string' },
+      tokenizer: { type: 'string' },
+      credit: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1)
+    throw new UsageError(
+      'annotate needs one rollouts file: hicra annotate <rollouts.jsonl> --out annotated.jsonl',
+    );
+  const input = resolve(positionals[0]!);
+  const out = resolve(values.out ?? input.replace(/\.jsonl$/, '') + '.annotated.jsonl');
+  const result = await annotateRollouts({
+    input,
+    out,
+    ...(values.tokenizer ? { tokenizer: resolve(values.tokenizer) } : {}),
+    ...(values.credit ? { credit: readConfig(values.credit) } : {}),
+  });
+  const entropy = result.metrics['strategy/semantic_entropy'];
+  progress(
+    output,
+    `annotated ${result.responses} responses (${result.unscorable} unscorable passed through) -> ${out}; ` +
+      `strategy semantic entropy ${entropy === undefined ? 'n/a' : entropy.toFixed(3)} nats; top phrases: ` +
+      result.phraseCounts
+        .slice(0, 5)
+        .map((p) => `"${p.gram}" ${p.count}`)
+        .join(', '),
+  );
+  return result;
+}
+
 const COMMANDS: Record<string, (args: string[], output: Output) => Promise<unknown>> = {
+  annotate: commandAnnotate,
   report: commandReport,
   pretrain: commandPretrain,
   train: commandTrain,
@@ -499,7 +542,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const backendIndex = rest.indexOf('--backend');
     const backend = backendIndex >= 0 ? rest[backendIndex + 1] : undefined;
-    if (command !== 'compare' && command !== 'demo' && command !== 'report') {
+    if (
+      command !== 'compare' &&
+      command !== 'demo' &&
+      command !== 'report' &&
+      command !== 'annotate'
+    ) {
       const info = await initBackend((backend as Parameters<typeof initBackend>[0]) ?? undefined);
       progress(output, `backend: ${info.name}${info.simd ? ' (SIMD)' : ''}`);
     }
