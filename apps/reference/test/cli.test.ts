@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,6 +185,81 @@ describe('hicra command line', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('HICRA_CORRUPT_FILE');
     expect(hicra('report').status).toBe(2);
+  });
+
+  it('Ctrl-C finishes the step, saves a checkpoint, exits 130; the same command resumes', async () => {
+    const config = join(root, 'rl-sigint.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        promptsPerStep: 2,
+        samplesPerPrompt: 2,
+        sampling: { maxNewTokens: 6 },
+        evaluation: { every: 0 },
+        update: { miniBatchSize: 4 },
+        checkpointEvery: 0,
+      }),
+    );
+    const runDir = join(root, 'sigint');
+    const args = [
+      '--import',
+      'tsx',
+      '--conditions=@hicra/source',
+      cli,
+      'train',
+      '--from',
+      base,
+      '--out',
+      runDir,
+      '--strategy',
+      'grpo',
+      '--steps',
+      '200',
+      '--config',
+      config,
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, HICRA_BACKEND: 'wasm' },
+    });
+    let stderr = '';
+    const exit = new Promise<number | null>((resolveExit) =>
+      child.on('exit', (code) => resolveExit(code)),
+    );
+    await new Promise<void>((resolveStep) =>
+      child.stderr.on('data', (chunk) => {
+        stderr += String(chunk);
+        if (stderr.includes('step 2/200')) resolveStep();
+      }),
+    );
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    expect(stderr).toContain('interrupted: finishing the current step and saving a checkpoint');
+    const state = JSON.parse(
+      readFileSync(join(runDir, 'checkpoint', 'trainer-state.json'), 'utf8'),
+    );
+    expect(state.step).toBeGreaterThanOrEqual(2);
+    const resumed = hicra(
+      'train',
+      '--from',
+      base,
+      '--out',
+      runDir,
+      '--strategy',
+      'grpo',
+      '--steps',
+      String(state.step + 1),
+      '--config',
+      config,
+      '--json',
+      '--quiet',
+    );
+    expect(resumed.status).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      status: 'completed',
+      resumedFrom: state.step,
+      step: state.step + 1,
+    });
   });
 
   it('reports a missing checkpoint and an unknown strategy clearly', () => {

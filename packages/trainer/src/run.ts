@@ -187,6 +187,20 @@ export async function runRl(options: RunOptions): Promise<RunResult> {
     if (startStep === 0 && config.evaluation.every > 0)
       evalAccuracy = (await trainer.evaluate())['eval/mean_at_k'] as number | undefined;
     while (trainer.step < config.steps) {
+      // Yield to the event loop between steps: a step can run on microtasks alone, and a
+      // SIGINT handler (abortOnSignals) only runs when the loop gets a turn.
+      await new Promise((resolveTurn) => setImmediate(resolveTurn));
+      if (options.signal?.aborted && trainer.step > startStep) {
+        await saveRunCheckpoint(
+          runDir,
+          policy,
+          trainer,
+          options.checkpointTokenizer,
+          options.metadata,
+        );
+        await options.hooks?.onCheckpoint?.(trainer.step, checkpointDir);
+        return { status: 'interrupted', step: trainer.step, resumedFrom };
+      }
       const record: MetricRecordV1 = await trainer.trainStep();
       const step = trainer.step;
       if (
