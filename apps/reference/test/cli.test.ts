@@ -262,6 +262,33 @@ describe('hicra command line', () => {
     });
   });
 
+  it('demo: pretrains, compares GRPO and HICRA and writes the report (tiny budget)', () => {
+    const out = join(root, 'demo');
+    const demo = hicra(
+      'demo',
+      '--out',
+      out,
+      '--pretrain-steps',
+      '2',
+      '--steps',
+      '1',
+      '--seeds',
+      '0',
+      '--json',
+      '--quiet',
+    );
+    expect(demo.stderr).toBe('');
+    expect(demo.status).toBe(0);
+    const result = JSON.parse(demo.stdout);
+    expect(result.runs.map((r: { strategy: string }) => r.strategy).sort()).toEqual([
+      'grpo',
+      'hicra',
+    ]);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('GRPO vs HICRA');
+    // a second run reuses the base checkpoint
+    expect(existsSync(join(out, 'base', 'model.safetensors'))).toBe(true);
+  });
+
   it('reports a missing checkpoint and an unknown strategy clearly', () => {
     const missing = hicra(
       'train',
