@@ -19,6 +19,8 @@ export interface TrainOptions {
   /** Run directory. */
   readonly out: string;
   readonly strategy: string;
+  /** Replaces the strategy's advantage estimator (a registry name of `@hicra/advantage`). */
+  readonly estimator?: string;
   readonly seed: number;
   /** Overrides of the RL config (`@hicra/trainer`'s schema); `credit` comes from the strategy. */
   readonly config?: RlConfigInput;
@@ -70,7 +72,12 @@ export async function train(options: TrainOptions): Promise<RunResult> {
       ...DEFAULT_RL_CONFIG,
       ...overrides,
       seed: options.seed,
-      credit: strategy.credit,
+      // A `credit` in the config file wins; otherwise the strategy's, with --estimator swapped in.
+      credit:
+        overrides.credit ??
+        (options.estimator
+          ? { ...strategy.credit, estimator: { name: options.estimator } }
+          : strategy.credit),
       update: {
         ...DEFAULT_RL_CONFIG.update,
         ...overrides.update,
@@ -82,7 +89,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
     await mkdir(options.out, { recursive: true });
     await writeFile(
       join(options.out, 'run.json'),
-      `${JSON.stringify({ strategy: strategy.name, seed: options.seed, from: options.from, config }, null, 2)}\n`,
+      `${JSON.stringify({ strategy: strategy.name, estimator: (config.credit as { estimator: { name: string } }).estimator.name, seed: options.seed, from: options.from, config }, null, 2)}\n`,
     );
     return await runRl({
       runDir: options.out,

@@ -62,8 +62,9 @@ a checkpoint was saved and the same command resumes).`;
 const COMMAND_HELP: Record<string, string> = {
   pretrain: `hicra pretrain --out DIR [--seed N] [--steps N] [--level 0-4] [--examples N] [--batch-size N] [--learning-rate X] [--model small|tiny]
   Supervised warm start on Countdown traces with controlled slips and dead ends; writes a checkpoint to DIR.`,
-  train: `hicra train --from CHECKPOINT --out RUN_DIR --strategy NAME [--seed N] [--steps N] [--config FILE.json]
-  RL with one strategy; the config file overrides the defaults of @hicra/trainer's RL schema. Rerun to resume.`,
+  train: `hicra train --from CHECKPOINT --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json]
+  RL with one strategy; --estimator swaps its advantage estimator (grpo, dr-grpo, rloo, opo, ...); the config file
+  overrides the defaults of @hicra/trainer's RL schema, and a "credit" pipeline in it replaces the strategy's. Rerun to resume.`,
   compare: `hicra compare --from CHECKPOINT --out DIR [--strategies grpo,hicra] [--seeds 0,1,2] [--steps N] [--jobs 2] [--config FILE.json]
   Trains every strategy × seed into DIR/<strategy>-seed<seed> with the same budget, JOBS at a time.`,
   eval: `hicra eval --from CHECKPOINT [--problems N] [--k K] [--temperature T] [--seed N]
@@ -188,6 +189,7 @@ async function commandTrain(args: string[], output: Output): Promise<unknown> {
       from: { type: 'string' },
       out: { type: 'string' },
       strategy: { type: 'string' },
+      estimator: { type: 'string' },
       seed: { type: 'string' },
       steps: { type: 'string' },
       config: { type: 'string' },
@@ -210,6 +212,7 @@ async function commandTrain(args: string[], output: Output): Promise<unknown> {
       from: resolve(values.from),
       out: resolve(values.out),
       strategy: values.strategy,
+      ...(values.estimator ? { estimator: values.estimator } : {}),
       seed: integer(values.seed, 'seed', 0),
       config: { ...config, ...(steps === undefined ? {} : { steps }) },
       ...(values.level === undefined
