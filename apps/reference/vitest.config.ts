@@ -1,7 +1,7 @@
-import { definePackageTests } from '@hicra/vitest-config';
+import { definePackageTests, sourceEntry } from '@hicra/vitest-config';
 
 export default definePackageTests({
   name: '@hicra/reference',
-  setupFiles: ['@hicra/tensor/testing/setup'],
+  setupFiles: [sourceEntry('@hicra/tensor/testing/setup', import.meta.url)],
   testTimeout: 300_000,
 });

@@ -1,7 +1,8 @@
 /**
  * vitest setup file for every package that touches tensors: initialises the backend chosen by
  * `HICRA_BACKEND` (default `auto`) once per test file, and fails any test that leaves tensors
- * alive. Add to `setupFiles`: `'@hicra/tensor/testing/setup'`.
+ * alive. Add its resolved path to `setupFiles` (vitest takes paths there, not package
+ * specifiers): `fileURLToPath(import.meta.resolve('@hicra/tensor/testing/setup'))`.
  */
 import { afterEach, beforeAll, beforeEach } from 'vitest';
 import { currentBackend, initBackend } from '../backend.js';
