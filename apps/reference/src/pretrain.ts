@@ -1,6 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpoint, type TransformerConfigInput, TransformerPolicy } from '@hicra/policy';
+import { InvalidArgumentError } from '@hicra/spec';
 import { createCountdownTraceGenerator } from '@hicra/tasks';
 import { SeededGenerator } from '@hicra/tensor';
 import { JsonlSink, trainSupervised } from '@hicra/trainer';
@@ -28,6 +30,11 @@ export interface PretrainOptions {
   /** Held-out problems for the final accuracy. */
   readonly evalProblems?: number;
   readonly onStep?: (step: number, loss: number) => void;
+  /**
+   * Replace what `out` holds. Default false: a folder that exists and is not empty (a checkpoint
+   * from an earlier run) is refused, so a mistyped `--out` never destroys a trained base.
+   */
+  readonly overwrite?: boolean;
 }
 
 export interface PretrainResult {
@@ -43,6 +50,13 @@ export interface PretrainResult {
  * the trace given the prompt, then greedy accuracy on held-out problems. Deterministic in the seed.
  */
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
+  if (!Number.isInteger(options.steps) || options.steps < 1) {
+    throw new InvalidArgumentError(
+      `pretrain: steps must be an integer >= 1, got ${options.steps}`,
+      { source: '@hicra/reference', details: { argument: 'steps' } },
+    );
+  }
+  refuseToReplace(options.out, options.overwrite ?? false);
   const level = options.level ?? 0;
   const setup = countdownSetup(level);
   const traces = createCountdownTraceGenerator({
@@ -69,9 +83,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   );
   try {
     await mkdir(options.out, { recursive: true });
-    const sink = new JsonlSink(
-      join(options.out, '..', `${pathName(options.out)}.pretrain-metrics.jsonl`),
-    );
+    const metricsPath = join(options.out, '..', `${pathName(options.out)}.pretrain-metrics.jsonl`);
+    // A replaced base starts a fresh metrics file rather than appending to the old run's.
+    if (options.overwrite) await rm(metricsPath, { force: true });
+    const sink = new JsonlSink(metricsPath);
     let finalLoss = Number.NaN;
     try {
       await trainSupervised({
@@ -129,6 +144,22 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   } finally {
     policy.dispose();
   }
+}
+
+function refuseToReplace(out: string, overwrite: boolean): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) {
+    throw new InvalidArgumentError(`${out} is a file; pretrain writes a checkpoint folder`, {
+      source: '@hicra/reference',
+      details: { path: out },
+    });
+  }
+  if (overwrite || readdirSync(out).length === 0) return;
+  const what = existsSync(join(out, 'config.json')) ? 'a checkpoint' : 'files';
+  throw new InvalidArgumentError(
+    `${out} already holds ${what}; choose another --out, or give --force to replace it`,
+    { source: '@hicra/reference', details: { path: out } },
+  );
 }
 
 function pathName(path: string): string {

@@ -1,9 +1,16 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadCheckpoint, WordTokenizer } from '@hicra/policy';
 import { ConfigError, CorruptFileError } from '@hicra/spec';
-import { type RlConfigInput, type RunProgress, type RunResult, runRl } from '@hicra/trainer';
+import {
+  type OpenRun,
+  openRunDirectory,
+  parseRlConfig,
+  type RlConfigInput,
+  type RunProgress,
+  type RunResult,
+  runRl,
+} from '@hicra/trainer';
 import {
   type AppLevel,
   countdownReward,
@@ -12,6 +19,8 @@ import {
   planningClassifier,
 } from './countdown-setup.js';
 import { strategyByName } from './strategies.js';
+
+const SOURCE = '@hicra/reference';
 
 export interface TrainOptions {
   /** Base checkpoint folder (from `hicra pretrain`). */
@@ -22,12 +31,20 @@ export interface TrainOptions {
   /** Replaces the strategy's advantage estimator (a registry name of `@hicra/advantage`). */
   readonly estimator?: string;
   readonly seed: number;
-  /** Overrides of the RL config (`@hicra/trainer`'s schema); `credit` comes from the strategy. */
+  /**
+   * Overrides of the RL config (`@hicra/trainer`'s schema), merged key by key into the app's
+   * defaults; a `credit` pipeline here replaces the strategy's.
+   */
   readonly config?: RlConfigInput;
   /** Countdown level; default the level the checkpoint was pretrained on. */
   readonly level?: AppLevel;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
+  /**
+   * Called once the run directory is locked, with the open run: the caller can release the lock
+   * if it has to exit before `train` returns (the app does on a second Ctrl-C).
+   */
+  readonly onRunOpened?: (run: OpenRun) => void;
 }
 
 /** The default RL settings of the reference app (small, CPU-sized; a config file overrides them). */
@@ -43,55 +60,106 @@ export const DEFAULT_RL_CONFIG: RlConfigInput = {
   rolloutsLoggedPerStep: 4,
 };
 
-/** RL from a base checkpoint with one strategy and one seed, into a run directory (resumable). */
+/**
+ * Settings a resumed run may change: `config.steps` extends (or shortens) a run. Every other
+ * setting of `run.json` must match, or the run is refused.
+ */
+export const RESUMABLE_SETTINGS = ['config.steps'] as const;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `overrides` merged into `base` key by key: nested objects merge (`optimizer: {learningRate}`
+ * keeps the default warm-up), anything else replaces.
+ */
+export function mergeConfig(
+  base: Readonly<Record<string, unknown>>,
+  overrides: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = merged[key];
+    merged[key] =
+      isPlainObject(current) && isPlainObject(value) ? mergeConfig(current, value) : value;
+  }
+  return merged;
+}
+
+/**
+ * The RL config a `train` call runs with: the app's defaults, the overrides, the seed, and the
+ * strategy's credit pipeline (with `estimator` swapped in) unless the overrides give one.
+ * Validated by `@hicra/trainer`'s schema: a `ConfigError` names the key.
+ */
+export function resolveTrainConfig(
+  options: Pick<TrainOptions, 'strategy' | 'estimator' | 'seed' | 'config'>,
+): RlConfigInput {
+  const strategy = strategyByName(options.strategy);
+  const overrides = (options.config ?? {}) as Record<string, unknown>;
+  if (!isPlainObject(overrides)) {
+    throw new ConfigError('', `must be an object, got ${JSON.stringify(overrides)}`, {
+      source: SOURCE,
+    });
+  }
+  const credit =
+    overrides.credit ??
+    (options.estimator
+      ? { ...strategy.credit, estimator: { name: options.estimator } }
+      : strategy.credit);
+  const config = mergeConfig(DEFAULT_RL_CONFIG as Record<string, unknown>, {
+    ...overrides,
+    seed: options.seed,
+    credit,
+    ...(strategy.entropyCoefficient === undefined
+      ? {}
+      : {
+          update: {
+            ...(isPlainObject(overrides.update) ? overrides.update : {}),
+            entropyCoefficient: strategy.entropyCoefficient,
+          },
+        }),
+  }) as RlConfigInput;
+  parseRlConfig(config);
+  return config;
+}
+
+/**
+ * RL from a base checkpoint with one strategy and one seed, into a run directory. The directory
+ * is locked for the run; a rerun resumes from its last checkpoint, and is refused when its
+ * settings differ from the saved `run.json` (other than {@link RESUMABLE_SETTINGS}).
+ */
 export async function train(options: TrainOptions): Promise<RunResult> {
   const strategy = strategyByName(options.strategy);
-  if (!existsSync(join(options.from, 'config.json'))) {
+  const from = resolve(options.from);
+  if (!existsSync(join(from, 'config.json'))) {
     throw new CorruptFileError(
       `${options.from}: not a checkpoint folder (no config.json); run \`hicra pretrain\` first`,
-      {
-        source: '@hicra/reference',
-        details: { path: options.from },
-      },
+      { source: SOURCE, details: { path: options.from } },
     );
   }
-  const { policy, tokenizer, metadata } = await loadCheckpoint(options.from);
+  const config = resolveTrainConfig(options);
+  const { policy, tokenizer, metadata } = await loadCheckpoint(from);
+  let run: OpenRun | undefined;
   try {
     if (!(tokenizer instanceof WordTokenizer)) {
       throw new ConfigError(
         'from',
         `${options.from} has no word tokenizer; the Countdown task needs the one \`hicra pretrain\` saves`,
-        {
-          source: '@hicra/reference',
-        },
+        { source: SOURCE },
       );
     }
-    const setup = countdownSetup(options.level ?? levelOfCheckpoint(metadata));
-    const overrides = options.config ?? {};
-    const config: RlConfigInput = {
-      ...DEFAULT_RL_CONFIG,
-      ...overrides,
-      seed: options.seed,
-      // A `credit` in the config file wins; otherwise the strategy's, with --estimator swapped in.
-      credit:
-        overrides.credit ??
-        (options.estimator
-          ? { ...strategy.credit, estimator: { name: options.estimator } }
-          : strategy.credit),
-      update: {
-        ...DEFAULT_RL_CONFIG.update,
-        ...overrides.update,
-        ...(strategy.entropyCoefficient === undefined
-          ? {}
-          : { entropyCoefficient: strategy.entropyCoefficient }),
-      },
-    };
-    await mkdir(options.out, { recursive: true });
-    await writeFile(
-      join(options.out, 'run.json'),
-      `${JSON.stringify({ strategy: strategy.name, estimator: (config.credit as { estimator: { name: string } }).estimator.name, seed: options.seed, from: options.from, config }, null, 2)}\n`,
-    );
+    const level = options.level ?? levelOfCheckpoint(metadata);
+    const setup = countdownSetup(level);
+    const estimator = (config.credit as { estimator: { name: string } }).estimator.name;
+    run = await openRunDirectory(options.out, {
+      settings: { strategy: strategy.name, estimator, seed: options.seed, from, level, config },
+      ignore: RESUMABLE_SETTINGS,
+      command: 'hicra train',
+    });
+    options.onRunOpened?.(run);
     return await runRl({
+      run,
       runDir: options.out,
       policy,
       tokenizer,
@@ -106,6 +174,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   } finally {
+    run?.close();
     policy.dispose();
   }
 }

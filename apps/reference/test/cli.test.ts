@@ -42,9 +42,11 @@ describe('hicra command line', () => {
     expect(unknown.stderr).toContain('unknown command "fly"');
     const flag = hicra('pretrain', '--out', base, '--stpes', '3');
     expect(flag.status).toBe(2);
-    expect(flag.stderr).toContain("Unknown option '--stpes'");
+    expect(flag.stderr).toContain(
+      'unknown option --stpes for `hicra pretrain`; did you mean --steps?',
+    );
     expect(hicra('train', '--from', base).stderr).toContain(
-      'train needs --from CHECKPOINT --out RUN_DIR --strategy NAME',
+      'hicra train needs --out PATH, --strategy NAME',
     );
     expect(hicra('pretrain', '--out', base, '--level', '9').stderr).toContain(
       '--level must be 0 to 4',
@@ -183,7 +185,7 @@ describe('hicra command line', () => {
     expect(existsSync(join(root, 'r.html'))).toBe(true);
     const missing = hicra('report', join(root, 'no-such-run'), '--out', join(root, 'x.html'));
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain('HICRA_CORRUPT_FILE');
+    expect(missing.stderr).toContain('no-such-run: no such run directory');
     expect(hicra('report').status).toBe(2);
   });
 
@@ -300,10 +302,12 @@ describe('hicra command line', () => {
       'grpo',
     );
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain('not a checkpoint folder (no config.json)');
+    expect(missing.stderr).toContain('nowhere: no such checkpoint folder');
     const strategy = hicra('train', '--from', base, '--out', run, '--strategy', 'hicrra');
-    expect(strategy.status).toBe(1);
-    expect(strategy.stderr).toContain('unknown strategy "hicrra"');
+    expect(strategy.status).toBe(2);
+    expect(strategy.stderr).toContain(
+      'unknown strategy "hicrra" for --strategy; did you mean "hicra"?',
+    );
     const corrupt = join(root, 'corrupt');
     rmSync(corrupt, { recursive: true, force: true });
     hicra(

@@ -357,6 +357,7 @@ export function renderReport(
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="hicra report">
 <title>${escapeHtml(title)}</title>
 <style>${assets.css.replace(/<\//g, '<\\/')}</style>
 <style>${PAGE_CSS}</style>

@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { defaultRegistry } from '@hicra/advantage';
+import { ConfigError } from '@hicra/spec';
+import { annotateRollouts } from '../../annotate.js';
+import { defineCommand, readJsonObjectFile } from '../command.js';
+import { InputError, UsageError } from '../errors.js';
+import { progress } from '../output.js';
+
+/** Whether the file's first record is an annotated rollout (it has planning matches). */
+function isAnnotatedRollouts(path: string): boolean {
+  const firstLine = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
+  try {
+    const record = JSON.parse(firstLine);
+    return typeof record === 'object' && record !== null && 'planningMatches' in record;
+  } catch {
+    return false;
+  }
+}
+
+export const annotateCommand = defineCommand({
+  spec: {
+    command: 'annotate',
+    options: ['out', 'tokenizer', 'credit', 'force'],
+    positionals: { name: 'rollouts file', min: 1, max: 1 },
+  },
+  summary:
+    'planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere',
+  usage:
+    'hicra annotate ROLLOUTS.jsonl [--out FILE.jsonl] [--tokenizer tokenizer.json] [--credit pipeline.json] [--force]',
+  description:
+    'Rollouts in the rollout JSON Lines schema in; planning matches and mask, credit (GRPO +\n' +
+    'HICRA by default) out, plus phrase counts and strategy semantic entropy. Without --out the\n' +
+    'result goes to ROLLOUTS.annotated.jsonl beside the input. An existing output that is not\n' +
+    'annotated rollouts is refused unless --force is given; the input is never overwritten.',
+  examples: [
+    'hicra annotate rollouts.jsonl --out annotated.jsonl --tokenizer ./model/tokenizer.json',
+  ],
+  usesBackend: false,
+  async run({ values, positionals }, { output }) {
+    const input = resolve(positionals[0]!);
+    if (!existsSync(input)) throw new InputError(`${positionals[0]}: no such rollouts file`);
+    if (statSync(input).isDirectory())
+      throw new InputError(`${positionals[0]}: is a directory, not a rollouts file`);
+    let credit: Record<string, unknown> | undefined;
+    if (values.credit !== undefined) {
+      credit = readJsonObjectFile(values.credit, '--credit');
+      try {
+        defaultRegistry.pipeline(credit);
+      } catch (error) {
+        if (ConfigError.isInstance(error))
+          throw new UsageError(`--credit ${values.credit}: ${error.message}`);
+        throw error;
+      }
+    }
+    if (values.tokenizer !== undefined && !existsSync(values.tokenizer))
+      throw new InputError(`--tokenizer ${values.tokenizer}: no such file or folder`);
+    const out = resolve(values.out ?? `${input.replace(/\.jsonl$/, '')}.annotated.jsonl`);
+    if (out === input)
+      throw new UsageError('--out names the input file; annotate never overwrites its input');
+    if (existsSync(out)) {
+      if (statSync(out).isDirectory())
+        throw new InputError(`--out ${values.out}: is a directory; give a file name`);
+      if (!(values.force ?? false) && !isAnnotatedRollouts(out))
+        throw new InputError(
+          `--out ${values.out ?? out}: the file exists and is not annotated rollouts; choose another --out, or give --force to replace it`,
+        );
+    }
+    mkdirSync(dirname(out), { recursive: true });
+    const result = await annotateRollouts({
+      input,
+      out,
+      ...(values.tokenizer ? { tokenizer: resolve(values.tokenizer) } : {}),
+      ...(credit ? { credit } : {}),
+    });
+    const entropy = result.metrics['strategy/semantic_entropy'];
+    progress(
+      output,
+      `annotated ${result.responses} responses (${result.unscorable} unscorable passed through) -> ${out}; ` +
+        `strategy semantic entropy ${entropy === undefined ? 'n/a' : entropy.toFixed(3)} nats; top phrases: ` +
+        result.phraseCounts
+          .slice(0, 5)
+          .map((p) => `"${p.gram}" ${p.count}`)
+          .join(', '),
+    );
+    return result;
+  },
+});

@@ -1,0 +1,58 @@
+import { resolve } from 'node:path';
+import { loadCheckpoint } from '@hicra/policy';
+import {
+  type AppLevel,
+  countdownReward,
+  countdownSetup,
+  levelOfCheckpoint,
+} from '../../countdown-setup.js';
+import { evaluatePolicy } from '../../evaluate.js';
+import { defineCommand, requireCheckpointFolder } from '../command.js';
+import { InputError } from '../errors.js';
+import { progress } from '../output.js';
+
+export const evalCommand = defineCommand({
+  spec: {
+    command: 'eval',
+    options: ['from', 'problems', 'k', 'temperature', 'seed', 'level'],
+    required: ['from'],
+  },
+  summary: 'accuracy (mean@k, pass@k) of a checkpoint on the test split',
+  usage:
+    'hicra eval --from CHECKPOINT [--problems N] [--k K] [--temperature T] [--seed N] [--level 0-4]',
+  description: 'mean@k and pass@k on held-out Countdown problems (temperature 0: greedy).',
+  examples: ['hicra eval --from runs/hicra-0/checkpoint --problems 128 --k 4'],
+  usesBackend: true,
+  async run({ values }, { output }) {
+    requireCheckpointFolder(values.from!, '--from');
+    const { policy, tokenizer, metadata } = await loadCheckpoint(resolve(values.from!));
+    try {
+      if (!tokenizer)
+        throw new InputError(
+          `--from ${values.from}: the checkpoint has no tokenizer.json; eval needs the tokenizer it was trained with`,
+        );
+      const setup = countdownSetup(
+        values.level === undefined ? levelOfCheckpoint(metadata) : (values.level as AppLevel),
+      );
+      const k = values.k ?? 4;
+      const seed = values.seed ?? 0;
+      const result = await evaluatePolicy({
+        policy,
+        tokenizer,
+        reward: countdownReward(),
+        problems: setup.problems('test', seed, values.problems ?? 128),
+        k,
+        temperature: values.temperature ?? 1,
+        maxNewTokens: 64,
+        seed,
+      });
+      progress(
+        output,
+        `mean@${k} ${(result.meanAtK * 100).toFixed(1)}%  pass@${k} ${(result.passAtK * 100).toFixed(1)}%  over ${result.problems} problems`,
+      );
+      return result;
+    } finally {
+      policy.dispose();
+    }
+  },
+});

@@ -1,0 +1,123 @@
+import { resolve } from 'node:path';
+import { defaultRegistry } from '@hicra/advantage';
+import { ConfigError } from '@hicra/spec';
+import type { AppLevel } from '../../countdown-setup.js';
+import { resolveTrainConfig, train } from '../../train.js';
+import {
+  type CommandContext,
+  defineCommand,
+  readJsonObjectFile,
+  requireCheckpointFolder,
+} from '../command.js';
+import { EXIT, UsageError } from '../errors.js';
+import { nearest } from '../options.js';
+import { formatProgress, progress } from '../output.js';
+import { interruptOnSignals, onForcedExit } from '../signals.js';
+
+/** The estimator names `--estimator` accepts. */
+function estimatorNames(): string[] {
+  return [...defaultRegistry.estimatorNames()];
+}
+
+/**
+ * Checks `--estimator` and the config file before any work, as `hicra train` and
+ * `hicra compare` both do: errors name the flag, the file and the key, and exit 2.
+ */
+export function checkTrainSettings(settings: {
+  strategy: string;
+  estimator?: string | undefined;
+  seed: number;
+  configPath?: string | undefined;
+}): Record<string, unknown> | undefined {
+  if (settings.estimator !== undefined && !estimatorNames().includes(settings.estimator)) {
+    const near = nearest(settings.estimator, estimatorNames());
+    throw new UsageError(
+      `unknown estimator ${JSON.stringify(settings.estimator)} for --estimator${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (known: ${estimatorNames().join(', ')})`,
+    );
+  }
+  const config =
+    settings.configPath === undefined
+      ? undefined
+      : readJsonObjectFile(settings.configPath, '--config');
+  try {
+    resolveTrainConfig({
+      strategy: settings.strategy,
+      seed: settings.seed,
+      ...(settings.estimator === undefined ? {} : { estimator: settings.estimator }),
+      ...(config === undefined ? {} : { config }),
+    });
+  } catch (error) {
+    if (ConfigError.isInstance(error)) {
+      const where = settings.configPath === undefined ? '' : `--config ${settings.configPath}: `;
+      throw new UsageError(`${where}${error.message}`);
+    }
+    throw error;
+  }
+  return config;
+}
+
+export const trainCommand = defineCommand({
+  spec: {
+    command: 'train',
+    options: ['from', 'out', 'strategy', 'estimator', 'seed', 'steps', 'config', 'level'],
+    required: ['from', 'out', 'strategy'],
+  },
+  summary: 'RL from a checkpoint with one strategy and seed -> a run directory (resumable)',
+  usage:
+    'hicra train --from CHECKPOINT --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--level 0-4]',
+  description:
+    "RL with one strategy. --estimator swaps its advantage estimator; the config file's keys\n" +
+    'merge into the app\'s RL defaults (@hicra/trainer\'s schema), and a "credit" pipeline in it\n' +
+    "replaces the strategy's. Rerun the same command to resume; a rerun with other settings\n" +
+    '(strategy, estimator, seed, base, level, config; --steps may change) is refused.',
+  examples: [
+    'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
+    'hicra train --from runs/base --out runs/grpo-0 --strategy grpo --seed 0 --config rl.json',
+  ],
+  usesBackend: true,
+  async run({ values }, context: CommandContext) {
+    const { output } = context;
+    const seed = values.seed ?? 0;
+    const config = checkTrainSettings({
+      strategy: values.strategy!,
+      estimator: values.estimator,
+      seed,
+      configPath: values.config,
+    });
+    requireCheckpointFolder(values.from!, '--from');
+    const interrupt = interruptOnSignals(() =>
+      progress(
+        output,
+        'interrupted: finishing the current step and saving a checkpoint (Ctrl-C again to quit at once)',
+      ),
+    );
+    let forget: (() => void) | undefined;
+    try {
+      const label = `${values.strategy} seed ${seed}`;
+      const result = await train({
+        from: resolve(values.from!),
+        out: resolve(values.out!),
+        strategy: values.strategy!,
+        ...(values.estimator ? { estimator: values.estimator } : {}),
+        seed,
+        config: { ...config, ...(values.steps === undefined ? {} : { steps: values.steps }) },
+        ...(values.level === undefined ? {} : { level: values.level as AppLevel }),
+        signal: interrupt.signal,
+        onRunOpened: (run) => {
+          forget = onForcedExit(() => run.close());
+          if (run.resumed) progress(output, `resuming the run in ${run.runDir}`);
+          if (run.lock.tookOverStaleLock) {
+            const stale = run.lock.tookOverStaleLock;
+            progress(output, `took over a stale lock of process ${stale.pid} (${stale.command})`);
+          }
+        },
+        onProgress: (p) => progress(output, formatProgress(label, p)),
+      });
+      if (result.status === 'interrupted') context.setExitCode(EXIT.interrupted);
+      return { ...result, runDir: resolve(values.out!) };
+    } finally {
+      forget?.();
+      interrupt.dispose();
+    }
+  },
+});

