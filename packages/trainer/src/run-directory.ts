@@ -116,8 +116,9 @@ export function acquireRunLock(runDir: string, options: { command?: string } = {
           try {
             // Only our own lock: never remove one another process has since taken.
             if (readFileSync(path, 'utf8') === text) unlinkSync(path);
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          } catch {
+            // Gone already, or not removable: never throw from an exit path. A lock left
+            // behind names a process that no longer runs, and the next run takes it over.
           }
         },
       };

@@ -22,6 +22,7 @@ import {
   openRunDirectory,
   RUN_FILES,
   readTrainerStateJson,
+  repairRunDirectory,
   TRAINER_STATE_SCHEMA,
 } from './run-directory.js';
 
@@ -164,12 +165,15 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
   const checkpointDir = join(runDir, RUN_FILES.checkpoint);
   let resumedFrom: number | undefined;
   let state: TrainerState | undefined;
-  if (run.repair.checkpointStep !== undefined && !(options.resume ?? true)) {
+  // An open run may have been used by an earlier runRl since it was opened: repair again (a
+  // no-op on a consistent directory) so the checkpoint step is current.
+  const { checkpointStep } = options.run ? await repairRunDirectory(runDir) : run.repair;
+  if (checkpointStep !== undefined && !(options.resume ?? true)) {
     // A fresh start in a directory with a checkpoint: set the old run aside, delete nothing.
     renameSync(checkpointDir, `${checkpointDir}.discarded-${Date.now().toString(36)}`);
     repairJsonl(metricsPath, { keepThroughStep: -1 });
     repairJsonl(rolloutsPath, { keepThroughStep: -1 });
-  } else if (run.repair.checkpointStep !== undefined) {
+  } else if (checkpointStep !== undefined) {
     state = await readRunState(runDir);
     const loaded = await loadCheckpoint(checkpointDir);
     try {

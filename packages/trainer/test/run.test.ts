@@ -279,6 +279,14 @@ describe('runRl', () => {
     );
     expect(await runFresh({ runDir: dir, run })).toMatchObject({ status: 'completed', step: 4 });
     expect(existsSync(run.lock.path)).toBe(true); // still held: the caller closes it
+    const once = readFileSync(join(dir, RUN_FILES.metrics), 'utf8');
+    // The same open run again: it sees the checkpoint the first call wrote.
+    expect(await runFresh({ runDir: dir, run })).toEqual({
+      status: 'completed',
+      step: 4,
+      resumedFrom: 4,
+    });
+    expect(readFileSync(join(dir, RUN_FILES.metrics), 'utf8')).toBe(once);
     run.close();
     expect(existsSync(run.lock.path)).toBe(false);
     const runJson = readFileSync(join(dir, RUN_FILES.run));
