@@ -196,10 +196,20 @@ function isStale(holder: RunLockHolder): boolean {
   if (holder.pid === process.pid) return false;
   try {
     process.kill(holder.pid, 0); // signal 0: only checks that the process exists
-    return false;
   } catch (error) {
     // EPERM: it exists but belongs to another user.
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  return isZombie(holder.pid);
+}
+
+/** A killed process its parent has not reaped yet still answers signal 0 (Linux only). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
   }
 }
 
