@@ -5,10 +5,12 @@
 
 export {
   CHECKPOINT_FILES,
+  type CheckpointSwapRecovery,
   type CheckpointTokenizer,
   type LoadedCheckpoint,
   loadCheckpoint,
   POLICY_CHECKPOINT_SCHEMA,
+  recoverCheckpointSwap,
   type SaveCheckpointOptions,
   saveCheckpoint,
 } from './checkpoint/policy-checkpoint.js';

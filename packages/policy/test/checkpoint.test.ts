@@ -1,10 +1,13 @@
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   createWordTokenizer,
   loadCheckpoint,
+  recoverCheckpointSwap,
   saveCheckpoint,
   TransformerPolicy,
 } from '../src/index.js';
@@ -150,6 +154,62 @@ describe('policy checkpoints', () => {
       'not found; is',
     );
     expect(existsSync(join(dir, 'tokenizer.json'))).toBe(true);
+    policy.dispose();
+  });
+
+  it('recovers a swap interrupted between its renames: the newest retired folder comes back', async () => {
+    const parent = join(root, 'swap');
+    const dir = join(parent, 'checkpoint');
+    const older = TransformerPolicy.create(config, { seed: 1 });
+    const newer = TransformerPolicy.create(config, { seed: 2 });
+    await saveCheckpoint(dir, older, { metadata: { step: '1' } });
+    renameSync(dir, join(parent, '.checkpoint.old-1-a'));
+    utimesSync(join(parent, '.checkpoint.old-1-a'), new Date(1e12), new Date(1e12));
+    await saveCheckpoint(dir, newer, { metadata: { step: '2' } });
+    // The process died inside the next save: checkpoint/ retired, staging half written.
+    renameSync(dir, join(parent, '.checkpoint.old-2-b'));
+    mkdirSync(join(parent, '.checkpoint.saving-3-c'));
+    writeFileSync(join(parent, '.checkpoint.saving-3-c', 'model.safetensors'), 'partial');
+    writeFileSync(join(parent, '.checkpoint2.old-9'), 'not ours'); // another folder's name
+    expect(existsSync(dir)).toBe(false);
+
+    const recovery = await recoverCheckpointSwap(dir);
+    expect(recovery).toEqual({
+      recovered: true,
+      recoveredFrom: join(parent, '.checkpoint.old-2-b'),
+      removed: [join(parent, '.checkpoint.old-1-a'), join(parent, '.checkpoint.saving-3-c')],
+    });
+    expect(readdirSync(parent).sort()).toEqual(['.checkpoint2.old-9', 'checkpoint']);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.metadata).toEqual({ step: '2' });
+    expect(loaded.policy.model.parameters().get('embed.weight')!.dataSync()).toEqual(
+      newer.model.parameters().get('embed.weight')!.dataSync(),
+    );
+    for (const p of [older, newer, loaded.policy]) p.dispose();
+  });
+
+  it('with the checkpoint in place, removes leftover swap folders and keeps the checkpoint', async () => {
+    const parent = join(root, 'swap-leftovers');
+    const dir = join(parent, 'checkpoint');
+    const policy = TransformerPolicy.create(config, { seed: 3 });
+    await saveCheckpoint(dir, policy, { metadata: { step: '5' } });
+    mkdirSync(join(parent, '.checkpoint.old-1-a'));
+    writeFileSync(join(parent, '.checkpoint.old-1-a', 'config.json'), '{}');
+    mkdirSync(join(parent, '.checkpoint.saving-2-b'));
+    expect(await recoverCheckpointSwap(dir)).toEqual({
+      recovered: false,
+      removed: [join(parent, '.checkpoint.old-1-a'), join(parent, '.checkpoint.saving-2-b')],
+    });
+    expect(readdirSync(parent)).toEqual(['checkpoint']);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.metadata).toEqual({ step: '5' });
+    loaded.policy.dispose();
+    // Nothing to do, and a parent that does not exist, are both fine.
+    expect(await recoverCheckpointSwap(dir)).toEqual({ recovered: false, removed: [] });
+    expect(await recoverCheckpointSwap(join(root, 'nowhere', 'checkpoint'))).toEqual({
+      recovered: false,
+      removed: [],
+    });
     policy.dispose();
   });
 });

@@ -33,6 +33,10 @@ export const ErrorCode = {
   MissingInput: 'HICRA_MISSING_INPUT',
   /** A numerical computation produced a non-finite result (loss, gradient). */
   NonFinite: 'HICRA_NON_FINITE',
+  /** A run directory is locked by another process (or another run in this one). */
+  RunLocked: 'HICRA_RUN_LOCKED',
+  /** A run directory holds another run than the one requested (its saved settings differ). */
+  RunMismatch: 'HICRA_RUN_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -199,6 +203,32 @@ export class NonFiniteError extends HicraError {
   static readonly expectedCode = ErrorCode.NonFinite;
   constructor(message: string, options?: HicraErrorOptions) {
     super(ErrorCode.NonFinite, message, options);
+  }
+}
+
+/**
+ * A run directory is locked: another process (or another run in this process) writes to it.
+ * `details`: `{ path, holder }`, the lock file and what it says about its holder
+ * (`{ pid, host, command, startedAt }`, or `undefined` when the file cannot be read).
+ */
+export class RunLockedError extends HicraError {
+  static readonly expectedCode = ErrorCode.RunLocked;
+  constructor(message: string, options?: HicraErrorOptions) {
+    super(ErrorCode.RunLocked, message, options);
+  }
+}
+
+/**
+ * A run directory holds another run than the one requested: its saved settings (`run.json`)
+ * differ from the requested ones, or it holds run files but no settings to compare.
+ * `details`: `{ runDir, differences }`, each difference `{ key, saved, requested }` with `key`
+ * a path such as `config.credit.estimator.name` (`saved` or `requested` absent when the key is
+ * missing on that side).
+ */
+export class RunMismatchError extends HicraError {
+  static readonly expectedCode = ErrorCode.RunMismatch;
+  constructor(message: string, options?: HicraErrorOptions) {
+    super(ErrorCode.RunMismatch, message, options);
   }
 }
 

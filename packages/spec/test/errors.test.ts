@@ -12,6 +12,8 @@ import {
   InvalidValueError,
   MissingInputError,
   NonFiniteError,
+  RunLockedError,
+  RunMismatchError,
   ShapeError,
   UnknownNameError,
 } from '../src/index.js';
@@ -38,6 +40,8 @@ describe('HicraError', () => {
       CorruptFile: 'HICRA_CORRUPT_FILE',
       MissingInput: 'HICRA_MISSING_INPUT',
       NonFinite: 'HICRA_NON_FINITE',
+      RunLocked: 'HICRA_RUN_LOCKED',
+      RunMismatch: 'HICRA_RUN_MISMATCH',
     });
   });
 
@@ -49,6 +53,8 @@ describe('HicraError', () => {
     [CorruptFileError, ErrorCode.CorruptFile],
     [MissingInputError, ErrorCode.MissingInput],
     [NonFiniteError, ErrorCode.NonFinite],
+    [RunLockedError, ErrorCode.RunLocked],
+    [RunMismatchError, ErrorCode.RunMismatch],
   ] as const)('%o carries its code, source prefix, details and name', (Ctor, code) => {
     const cause = new Error('root');
     const error = new Ctor('something is off', {

@@ -3,7 +3,13 @@
  */
 
 export { parseRlConfig, type RlConfig, type RlConfigInput, rlConfigSchema } from './config.js';
-export { JsonlSink, readJsonl, truncateJsonlAfterStep } from './jsonl-sink.js';
+export {
+  type JsonlRepair,
+  JsonlSink,
+  readJsonl,
+  repairJsonl,
+  truncateJsonlAfterStep,
+} from './jsonl-sink.js';
 export {
   AdamOptimizer,
   clipByGlobalNorm,
@@ -34,6 +40,16 @@ export {
   saveRunCheckpoint,
   TRAINER_STATE_SCHEMA,
 } from './run.js';
+export {
+  acquireRunLock,
+  type OpenRun,
+  type OpenRunOptions,
+  openRunDirectory,
+  type RunLock,
+  type RunLockHolder,
+  type RunRepairReport,
+  repairRunDirectory,
+} from './run-directory.js';
 export { learningRateAt, type ScheduleSettings } from './schedule.js';
 export {
   type SftExample,

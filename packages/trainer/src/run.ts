@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   type CheckpointTokenizer,
   encodeSafetensors,
@@ -9,25 +8,27 @@ import {
   saveCheckpoint,
   type TransformerPolicy,
 } from '@hicra/policy';
-import { CorruptFileError, type MetricRecordV1, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import {
+  CorruptFileError,
+  InvalidArgumentError,
+  type MetricRecordV1,
+  TRAIN_METRIC_KEYS,
+} from '@hicra/spec';
 import { tf } from '@hicra/tensor';
-import { JsonlSink, truncateJsonlAfterStep } from './jsonl-sink.js';
+import { JsonlSink, repairJsonl } from './jsonl-sink.js';
 import { RlTrainer, type RlTrainerOptions, type TrainerState } from './rl-trainer.js';
+import {
+  type OpenRun,
+  openRunDirectory,
+  RUN_FILES,
+  readTrainerStateJson,
+  repairRunDirectory,
+  TRAINER_STATE_SCHEMA,
+} from './run-directory.js';
+
+export { RUN_FILES, TRAINER_STATE_SCHEMA };
 
 const SOURCE = '@hicra/trainer';
-
-/** `trainer-state.json`'s schema value. */
-export const TRAINER_STATE_SCHEMA = 'hicra.trainer-state.v1';
-
-/** Files of a run directory. */
-export const RUN_FILES = {
-  checkpoint: 'checkpoint',
-  metrics: 'metrics.jsonl',
-  rollouts: 'rollouts.jsonl',
-  config: 'run-config.json',
-  trainerState: 'trainer-state.json',
-  optimizer: 'optimizer.safetensors',
-} as const;
 
 export interface RunProgress {
   readonly step: number;
@@ -44,13 +45,27 @@ export interface RunOptions extends Omit<RlTrainerOptions, 'sink' | 'rolloutSink
   readonly policy: TransformerPolicy;
   /** The tokenizer saved with each checkpoint. */
   readonly checkpointTokenizer?: CheckpointTokenizer;
-  /** Resume from `runDir/checkpoint` when it exists. Default true. */
+  /**
+   * Resume from `runDir/checkpoint` when it exists. Default true. With `false` the run starts
+   * over: an existing checkpoint moves to `checkpoint.discarded-<stamp>` and every record to
+   * `*.discarded` (nothing is deleted).
+   */
   readonly resume?: boolean;
   /** Stop cleanly after the current step (a checkpoint is saved): e.g. aborted on SIGINT. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
   /** Free-form strings stored in the checkpoint. */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * The run directory, already opened (locked, checked, repaired) by `openRunDirectory`: runRl
+   * uses it and leaves closing it to the caller. Without it, runRl opens `runDir` itself (with
+   * `settings` and `ignoreSettings`) and closes it when it returns or throws.
+   */
+  readonly run?: OpenRun;
+  /** The run's identifying settings, checked against `run.json` (see `openRunDirectory`). */
+  readonly settings?: Readonly<Record<string, unknown>>;
+  /** Keys of `settings` that may differ from `run.json` on resume, e.g. `config.steps`. */
+  readonly ignoreSettings?: readonly string[];
 }
 
 export interface RunResult {
@@ -95,33 +110,7 @@ export async function saveRunCheckpoint(
 /** Reads the trainer state saved by `saveRunCheckpoint`; errors name the file. */
 export async function readRunState(runDir: string): Promise<TrainerState> {
   const folder = join(runDir, RUN_FILES.checkpoint);
-  const path = join(folder, RUN_FILES.trainerState);
-  let json: {
-    schema?: string;
-    step: number;
-    dataOrder: number[];
-    dataPosition: number;
-    generator: TrainerState['generator'];
-    optimizerStep: number;
-  };
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new CorruptFileError(
-      `${path}: cannot read the trainer state (${(error as Error).message})`,
-      { source: SOURCE, details: { path } },
-    );
-  }
-  if (
-    json.schema !== TRAINER_STATE_SCHEMA ||
-    !Number.isInteger(json.step) ||
-    !Array.isArray(json.dataOrder)
-  ) {
-    throw new CorruptFileError(`${path}: not a ${TRAINER_STATE_SCHEMA} file`, {
-      source: SOURCE,
-      details: { path },
-    });
-  }
+  const json = readTrainerStateJson(join(folder, RUN_FILES.trainerState));
   const moments = await readSafetensorsFile(join(folder, RUN_FILES.optimizer));
   const pairs: { m: Float32Array; v: Float32Array }[] = [];
   for (let i = 0; moments.tensors.has(`m.${i}`); i++) {
@@ -134,26 +123,57 @@ export async function readRunState(runDir: string): Promise<TrainerState> {
     step: json.step,
     dataOrder: json.dataOrder,
     dataPosition: json.dataPosition,
-    generator: json.generator,
+    generator: json.generator as TrainerState['generator'],
     optimizer: { step: json.optimizerStep, moments: pairs },
   };
 }
 
 /**
- * A whole RL run in a directory: resumes from its checkpoint when there is one (metrics written
- * after that checkpoint move to `metrics.jsonl.discarded`), trains to `config.steps`, evaluates
- * and checkpoints on schedule, reports progress, and on `signal` stops after the current step
- * with a checkpoint. Metrics and rollouts are JSON Lines in the run directory.
+ * A whole RL run in a directory. The directory is opened first (`openRunDirectory`: locked
+ * against other writers, `settings` checked against `run.json`, repaired after a crash), unless
+ * `run` is an open one. Then it resumes from its checkpoint when there is one (records written
+ * after that checkpoint, or every record without one, are in `*.discarded` by then), trains to
+ * `config.steps`, evaluates and checkpoints on schedule, reports progress, and on `signal`
+ * stops after the current step with a checkpoint. Metrics and rollouts are JSON Lines in the
+ * run directory.
  */
 export async function runRl(options: RunOptions): Promise<RunResult> {
+  const { runDir } = options;
+  if (options.run && resolve(options.run.runDir) !== resolve(runDir)) {
+    throw new InvalidArgumentError(
+      `runRl: run is open on ${options.run.runDir} but runDir is ${runDir}`,
+      { source: SOURCE, details: { argument: 'run' } },
+    );
+  }
+  const run =
+    options.run ??
+    (await openRunDirectory(runDir, {
+      ...(options.settings ? { settings: options.settings } : {}),
+      ...(options.ignoreSettings ? { ignore: options.ignoreSettings } : {}),
+    }));
+  try {
+    return await runInOpenDirectory(options, run);
+  } finally {
+    if (!options.run) run.close();
+  }
+}
+
+async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<RunResult> {
   const { runDir, policy } = options;
-  await mkdir(runDir, { recursive: true });
   const metricsPath = join(runDir, RUN_FILES.metrics);
   const rolloutsPath = join(runDir, RUN_FILES.rollouts);
   const checkpointDir = join(runDir, RUN_FILES.checkpoint);
   let resumedFrom: number | undefined;
   let state: TrainerState | undefined;
-  if ((options.resume ?? true) && existsSync(join(checkpointDir, RUN_FILES.trainerState))) {
+  // An open run may have been used by an earlier runRl since it was opened: repair again (a
+  // no-op on a consistent directory) so the checkpoint step is current.
+  const { checkpointStep } = options.run ? await repairRunDirectory(runDir) : run.repair;
+  if (checkpointStep !== undefined && !(options.resume ?? true)) {
+    // A fresh start in a directory with a checkpoint: set the old run aside, delete nothing.
+    renameSync(checkpointDir, `${checkpointDir}.discarded-${Date.now().toString(36)}`);
+    repairJsonl(metricsPath, { keepThroughStep: -1 });
+    repairJsonl(rolloutsPath, { keepThroughStep: -1 });
+  } else if (checkpointStep !== undefined) {
     state = await readRunState(runDir);
     const loaded = await loadCheckpoint(checkpointDir);
     try {
@@ -172,8 +192,6 @@ export async function runRl(options: RunOptions): Promise<RunResult> {
       loaded.policy.dispose();
     }
     resumedFrom = state.step;
-    truncateJsonlAfterStep(metricsPath, state.step);
-    truncateJsonlAfterStep(rolloutsPath, state.step);
   }
   const sink = new JsonlSink(metricsPath);
   const rollouts = new JsonlSink(rolloutsPath);

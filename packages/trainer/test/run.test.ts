@@ -1,10 +1,31 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TransformerPolicy } from '@hicra/policy';
-import { CorruptFileError } from '@hicra/spec';
+import {
+  CorruptFileError,
+  InvalidArgumentError,
+  RunLockedError,
+  RunMismatchError,
+} from '@hicra/spec';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RUN_FILES, readJsonl, readRunState, runRl } from '../src/index.js';
+import {
+  openRunDirectory,
+  RUN_FILES,
+  type RunOptions,
+  readJsonl,
+  readRunState,
+  runRl,
+} from '../src/index.js';
 import { toyClassifier, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-run-'));
@@ -43,6 +64,38 @@ const stable = (r: Record<string, unknown>) =>
       ([k]) => k !== 'time' && !k.startsWith('time/') && !k.startsWith('throughput/'),
     ),
   );
+const metricsOf = (dir: string) =>
+  readJsonl<Record<string, unknown>>(join(dir, RUN_FILES.metrics)).map(stable);
+const rolloutsOf = (dir: string) =>
+  readJsonl<Record<string, unknown>>(join(dir, RUN_FILES.rollouts));
+
+/** An uninterrupted run (seed-11 weights) to compare with, run once. */
+let straightRun: Promise<string> | undefined;
+function straightDir(): Promise<string> {
+  straightRun ??= (async () => {
+    const dir = join(root, 'reference');
+    const policy = TransformerPolicy.create(modelConfig, { seed: 11 });
+    try {
+      await runRl({ ...common, runDir: dir, policy });
+    } finally {
+      policy.dispose();
+    }
+    return dir;
+  })();
+  return straightRun;
+}
+
+/** runRl with a fresh seed-11 policy, disposed afterwards. */
+async function runFresh(
+  options: Omit<RunOptions, 'policy' | keyof typeof common> & Partial<Pick<RunOptions, 'config'>>,
+) {
+  const policy = TransformerPolicy.create(modelConfig, { seed: 11 });
+  try {
+    return await runRl({ ...common, ...options, policy });
+  } finally {
+    policy.dispose();
+  }
+}
 
 describe('runRl', () => {
   it('a run interrupted and resumed from its checkpoint writes the same metrics as an uninterrupted run', async () => {
@@ -117,5 +170,148 @@ describe('runRl', () => {
         (error as Error).message.includes('trainer-state.json'),
     );
     policy.dispose();
+  });
+
+  it('a crash before the first checkpoint restarts cleanly: no duplicate records, the old ones set aside', async () => {
+    const dir = join(root, 'crashed-early');
+    const crash = new Error('killed at step 2');
+    await expect(
+      runFresh({
+        runDir: dir,
+        onProgress: (p) => {
+          if (p.step === 2) throw crash;
+        },
+      }),
+    ).rejects.toBe(crash);
+    expect(existsSync(join(dir, RUN_FILES.checkpoint))).toBe(false);
+    expect(existsSync(join(dir, RUN_FILES.lock))).toBe(false);
+    const before = metricsOf(dir);
+    expect(before.map((r) => `${r.kind}@${r.step}`)).toEqual([
+      'eval@0',
+      'train@1',
+      'train@2',
+      'eval@2',
+    ]);
+    const beforeRollouts = rolloutsOf(dir);
+    expect(beforeRollouts.length).toBeGreaterThan(0);
+    // And the process died in the middle of the next line.
+    writeFileSync(join(dir, RUN_FILES.metrics), '{"kind":"train","step":3,"reward/m', {
+      flag: 'a',
+    });
+
+    expect(await runFresh({ runDir: dir })).toEqual({
+      status: 'completed',
+      step: 4,
+      resumedFrom: undefined,
+    });
+    const reference = await straightDir();
+    expect(metricsOf(dir)).toEqual(metricsOf(reference));
+    expect(rolloutsOf(dir)).toEqual(rolloutsOf(reference));
+    const discarded = readJsonl<Record<string, unknown>>(
+      join(dir, `${RUN_FILES.metrics}.discarded`),
+    );
+    expect(discarded.slice(0, 4).map(stable)).toEqual(before);
+    expect(discarded[4]).toEqual({ tornLine: '{"kind":"train","step":3,"reward/m' });
+    expect(readJsonl(join(dir, `${RUN_FILES.rollouts}.discarded`))).toEqual(beforeRollouts);
+  });
+
+  it('a crash between the renames of a checkpoint swap resumes from the previous checkpoint', async () => {
+    const dir = join(root, 'crashed-in-swap');
+    const controller = new AbortController();
+    expect(
+      await runFresh({
+        runDir: dir,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.step === 2) controller.abort();
+        },
+      }),
+    ).toEqual({ status: 'interrupted', step: 2, resumedFrom: undefined });
+    // Step 3 ran, then the process died inside its checkpoint save: checkpoint/ already
+    // retired, the new one half written in staging.
+    writeFileSync(
+      join(dir, RUN_FILES.metrics),
+      `${JSON.stringify({ kind: 'train', step: 3, time: 't' })}\n`,
+      { flag: 'a' },
+    );
+    renameSync(join(dir, RUN_FILES.checkpoint), join(dir, '.checkpoint.old-123-abc'));
+    mkdirSync(join(dir, '.checkpoint.saving-123-def'));
+    writeFileSync(join(dir, '.checkpoint.saving-123-def', 'model.safetensors'), 'partial');
+
+    const second = TransformerPolicy.create(modelConfig, { seed: 999 }); // the checkpoint must win
+    expect(await runRl({ ...common, runDir: dir, policy: second })).toEqual({
+      status: 'completed',
+      step: 4,
+      resumedFrom: 2,
+    });
+    second.dispose();
+    expect(metricsOf(dir)).toEqual(metricsOf(await straightDir()));
+    expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect((await readRunState(dir)).step).toBe(4);
+  });
+
+  it('two runs into one directory at once: one is refused, the other writes each record once', async () => {
+    const dir = join(root, 'concurrent');
+    const results = await Promise.allSettled([
+      runFresh({ runDir: dir }),
+      runFresh({ runDir: dir }),
+    ]);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    const reason = (refused[0] as PromiseRejectedResult).reason;
+    expect(RunLockedError.isInstance(reason)).toBe(true);
+    expect(reason.message).toContain(`this process (pid ${process.pid}`);
+    expect(results.find((r) => r.status === 'fulfilled')).toEqual({
+      status: 'fulfilled',
+      value: { status: 'completed', step: 4, resumedFrom: undefined },
+    });
+    expect(metricsOf(dir)).toEqual(metricsOf(await straightDir()));
+    expect(existsSync(join(dir, RUN_FILES.lock))).toBe(false);
+  });
+
+  it('checks settings against run.json, and uses an open run without closing it', async () => {
+    const dir = join(root, 'settings');
+    const settings = { strategy: 'hicra', seed: 2, config };
+    const run = await openRunDirectory(dir, { settings });
+    await expect(runFresh({ runDir: join(root, 'elsewhere'), run })).rejects.toSatisfy(
+      (error: unknown) =>
+        InvalidArgumentError.isInstance(error) && (error as Error).message.includes('elsewhere'),
+    );
+    expect(await runFresh({ runDir: dir, run })).toMatchObject({ status: 'completed', step: 4 });
+    expect(existsSync(run.lock.path)).toBe(true); // still held: the caller closes it
+    const once = readFileSync(join(dir, RUN_FILES.metrics), 'utf8');
+    // The same open run again: it sees the checkpoint the first call wrote.
+    expect(await runFresh({ runDir: dir, run })).toEqual({
+      status: 'completed',
+      step: 4,
+      resumedFrom: 4,
+    });
+    expect(readFileSync(join(dir, RUN_FILES.metrics), 'utf8')).toBe(once);
+    run.close();
+    expect(existsSync(run.lock.path)).toBe(false);
+    const runJson = readFileSync(join(dir, RUN_FILES.run));
+    const metrics = readFileSync(join(dir, RUN_FILES.metrics));
+
+    const error = await runFresh({
+      runDir: dir,
+      settings: { ...settings, strategy: 'grpo', config: { ...config, steps: 6 } },
+      ignoreSettings: ['config.steps'],
+    }).catch((e: unknown) => e);
+    expect(RunMismatchError.isInstance(error)).toBe(true);
+    expect((error as RunMismatchError).details.differences).toEqual([
+      { key: 'strategy', saved: 'hicra', requested: 'grpo' },
+    ]);
+    expect(readFileSync(join(dir, RUN_FILES.run))).toEqual(runJson);
+    expect(readFileSync(join(dir, RUN_FILES.metrics))).toEqual(metrics);
+    // Same settings, more steps (ignored): the run is extended from its checkpoint.
+    expect(
+      await runFresh({
+        runDir: dir,
+        config: { ...config, steps: 5 },
+        settings: { ...settings, config: { ...config, steps: 5 } },
+        ignoreSettings: ['config.steps'],
+      }),
+    ).toEqual({ status: 'completed', step: 5, resumedFrom: 4 });
+    expect(readFileSync(join(dir, RUN_FILES.run))).toEqual(runJson);
   });
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
 import { tf, type Variable } from '@hicra/tensor';
@@ -68,8 +68,8 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const target = resolve(directory);
   const stamp = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const staging = join(dirname(target), `.${basename(target)}.saving-${stamp}`);
-  const retired = join(dirname(target), `.${basename(target)}.old-${stamp}`);
+  const staging = join(dirname(target), `${swapPrefix(target, 'saving')}${stamp}`);
+  const retired = join(dirname(target), `${swapPrefix(target, 'old')}${stamp}`);
   await mkdir(staging, { recursive: true });
   try {
     const metadata = { ...(options.metadata ?? {}) };
@@ -147,6 +147,69 @@ export async function saveCheckpoint(
     throw error;
   }
   await rm(retired, { recursive: true, force: true });
+}
+
+/** The name prefix of the staging (`saving`) and retired (`old`) folders of a checkpoint swap. */
+function swapPrefix(target: string, kind: 'saving' | 'old'): string {
+  return `.${basename(target)}.${kind}-`;
+}
+
+/** What {@link recoverCheckpointSwap} did. */
+export interface CheckpointSwapRecovery {
+  /** True when the checkpoint folder was missing and a retired one was put back in its place. */
+  readonly recovered: boolean;
+  /** The retired folder that became the checkpoint folder, when `recovered`. */
+  readonly recoveredFrom?: string;
+  /** Leftover staging and retired folders removed (absolute paths). */
+  readonly removed: readonly string[];
+}
+
+/**
+ * Cleans up after a {@link saveCheckpoint} that was interrupted (the process killed) before its
+ * swap finished. The save writes `.<name>.saving-<stamp>` beside the folder, renames the current
+ * folder to `.<name>.old-<stamp>`, renames the staging folder into place and removes the old one;
+ * a crash between the two renames leaves no checkpoint folder at all. Here: when the folder is
+ * missing, the newest `.old-*` folder (the last complete checkpoint) becomes it again; every other
+ * `.old-*` folder (superseded) and every `.saving-*` folder (an unfinished save) is removed.
+ * Call it while no save to this folder is in progress (a run holds its directory's lock).
+ */
+export async function recoverCheckpointSwap(directory: string): Promise<CheckpointSwapRecovery> {
+  const target = resolve(directory);
+  const parent = dirname(target);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { recovered: false, removed: [] };
+    throw error;
+  }
+  const retiredPrefix = swapPrefix(target, 'old');
+  const stagingPrefix = swapPrefix(target, 'saving');
+  const retired: { path: string; modified: number }[] = [];
+  const leftovers: string[] = [];
+  for (const name of names) {
+    if (name.startsWith(retiredPrefix)) {
+      const path = join(parent, name);
+      const info = await stat(path);
+      if (info.isDirectory()) retired.push({ path, modified: info.mtimeMs });
+    } else if (name.startsWith(stagingPrefix)) leftovers.push(join(parent, name));
+  }
+  let recoveredFrom: string | undefined;
+  if (!existsSync(target) && retired.length > 0) {
+    // Newest content first: a folder's mtime is when its last file was written.
+    retired.sort((a, b) => b.modified - a.modified || (a.path < b.path ? 1 : -1));
+    recoveredFrom = retired.shift()!.path;
+    await rename(recoveredFrom, target);
+  }
+  leftovers.push(...retired.map(({ path }) => path));
+  leftovers.sort();
+  for (const path of leftovers) await rm(path, { recursive: true, force: true });
+  return {
+    recovered: recoveredFrom !== undefined,
+    ...(recoveredFrom === undefined ? {} : { recoveredFrom }),
+    removed: leftovers,
+  };
 }
 
 export interface LoadedCheckpoint {
