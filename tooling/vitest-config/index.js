@@ -23,7 +23,8 @@ const serverConditions = [SOURCE_CONDITION, 'node', 'import', 'module', 'default
  */
 export function sourceEntry(specifier, fromUrl) {
   const match = /^((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(specifier);
-  if (!match) throw new Error(`sourceEntry: ${JSON.stringify(specifier)} is not a package specifier`);
+  if (!match)
+    throw new Error(`sourceEntry: ${JSON.stringify(specifier)} is not a package specifier`);
   const [, name, sub] = match;
   let manifestPath;
   try {

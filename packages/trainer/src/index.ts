@@ -30,7 +30,6 @@ export {
 } from './rl-trainer.js';
 export { decodeWithSpans, passAtK, toRagged } from './rollouts.js';
 export {
-  abortOnSignals,
   RUN_FILES,
   type RunOptions,
   type RunProgress,

@@ -206,7 +206,7 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
       evalAccuracy = (await trainer.evaluate())['eval/mean_at_k'] as number | undefined;
     while (trainer.step < config.steps) {
       // Yield to the event loop between steps: a step can run on microtasks alone, and a
-      // SIGINT handler (abortOnSignals) only runs when the loop gets a turn.
+      // SIGINT handler (installed by the application) only runs when the loop gets a turn.
       await new Promise((resolveTurn) => setImmediate(resolveTurn));
       if (options.signal?.aborted && trainer.step > startStep) {
         await saveRunCheckpoint(
@@ -271,30 +271,4 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
     rollouts.close();
     trainer.dispose();
   }
-}
-
-/**
- * An AbortController that aborts on SIGINT and SIGTERM, for `runRl({ signal })`: the run then
- * finishes its current step, writes a checkpoint and returns `interrupted`. A second signal
- * exits at once. Call `dispose()` when the run is over.
- */
-export function abortOnSignals(onSignal?: (signal: NodeJS.Signals) => void): {
-  signal: AbortSignal;
-  dispose(): void;
-} {
-  const controller = new AbortController();
-  const handler = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
-    onSignal?.(signal);
-    controller.abort();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
 }
