@@ -511,6 +511,11 @@ export class RlTrainer {
               },
               learningRate,
               config.onNonFinite,
+              {
+                step: step + 1,
+                epoch: epoch + 1,
+                miniBatch: from / config.update.miniBatchSize + 1,
+              },
             ),
           );
         }
