@@ -1,4 +1,10 @@
-import { type RolloutBatchV1, validateRolloutBatch } from '@hicra/spec';
+import {
+  formatValue,
+  InvalidValueError,
+  NonFiniteError,
+  type RolloutBatchV1,
+  validateRolloutBatch,
+} from '@hicra/spec';
 
 export const SOURCE = '@hicra/advantage';
 
@@ -67,17 +73,143 @@ export function tokenLevelRewards(batch: RolloutBatchV1): Float32Array {
   return out;
 }
 
-/** Broadcasts one value per response over its valid tokens (zero elsewhere), as float32. */
+/**
+ * Broadcasts one value per response over its valid tokens (zero elsewhere), as float32. A value
+ * that float32 cannot hold (finite rewards near ±3.4e38 whose differences overflow) is a
+ * `NonFiniteError` naming `who`, the response and its group, never an Infinity in the result.
+ */
 export function broadcastOverMask(
   batch: RolloutBatchV1,
   perResponse: ArrayLike<number>,
+  who: string,
+  quantity = 'advantage',
 ): Float32Array {
   const { batchSize, seqLen, responseMask } = batch;
   const out = new Float32Array(batchSize * seqLen);
   for (let i = 0; i < batchSize; i++) {
     const value = Math.fround(perResponse[i]!);
+    if (!Number.isFinite(value))
+      throwNonFiniteResult({ who, quantity, batch, response: i, value: perResponse[i]! });
     const offset = i * seqLen;
     for (let t = 0; t < seqLen; t++) if (responseMask[offset + t] === 1) out[offset + t] = value;
   }
   return out;
+}
+
+/**
+ * As {@link broadcastOverMask}, in float64: the input of a whitening step, which must not round
+ * to float32 first (centred rewards near the float32 limit would overflow to Infinity and
+ * whiten to NaN, although their whitened values are small).
+ */
+export function broadcastOverMask64(
+  batch: RolloutBatchV1,
+  perResponse: ArrayLike<number>,
+): Float64Array {
+  const { batchSize, seqLen, responseMask } = batch;
+  const out = new Float64Array(batchSize * seqLen);
+  for (let i = 0; i < batchSize; i++) {
+    const value = perResponse[i]!;
+    const offset = i * seqLen;
+    for (let t = 0; t < seqLen; t++) if (responseMask[offset + t] === 1) out[offset + t] = value;
+  }
+  return out;
+}
+
+/** The largest finite float32, the range of every result array. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+export interface NonFiniteSite {
+  /** `rloo`, or `assigner hicra`. */
+  readonly who: string;
+  /** `advantage` or `return`. */
+  readonly quantity: string;
+  readonly batch: RolloutBatchV1;
+  readonly response: number;
+  /** The token, for per-token quantities. */
+  readonly token?: number;
+  /** The value before rounding to float32 (float64), or the non-finite value found. */
+  readonly value: number;
+  /** What to rescale; default `the rewards`. */
+  readonly inputs?: string;
+}
+
+/**
+ * Throws the `NonFiniteError` of a result that is not finite in float32: which component, which
+ * quantity, where (response, token, group) and the value. A finite float64 value beyond the
+ * float32 range means the inputs were finite but too large; NaN or Infinity means the component
+ * produced it.
+ */
+export function throwNonFiniteResult(site: NonFiniteSite): never {
+  const { who, quantity, batch, response, token, value } = site;
+  const group = batch.groupIds[response]!;
+  const where =
+    token === undefined
+      ? `of response ${response} (group ${group})`
+      : `at response ${response}, token ${token} (group ${group})`;
+  const component = who.startsWith('assigner ') ? 'assigner' : 'estimator';
+  const why = Number.isFinite(value)
+    ? `, outside the float32 range of the result (±${FLOAT32_MAX}); the inputs are finite but too large for this ${component}: rescale ${site.inputs ?? 'the rewards'}`
+    : Number.isNaN(value)
+      ? `; ${quantity}s must be finite`
+      : `: the result overflowed the float32 range (±${FLOAT32_MAX}); ${quantity}s must be finite`;
+  throw new NonFiniteError(`${who}: the ${quantity} ${where} is ${formatValue(value)}${why}`, {
+    source: SOURCE,
+    details: {
+      [component]: who.replace(/^assigner /, ''),
+      quantity,
+      response,
+      ...(token === undefined ? {} : { token }),
+      group,
+      value: formatValue(value),
+    },
+  });
+}
+
+/**
+ * Checks a float32 result array where `check` is 1 (all positions when omitted): every entry
+ * finite, or {@link throwNonFiniteResult}. One pass; the safety net behind every estimator and
+ * assigner, so that nothing non-finite leaves this package silently.
+ */
+export function checkFiniteResult(
+  who: string,
+  quantity: string,
+  batch: RolloutBatchV1,
+  values: Float32Array,
+  check?: Uint8Array,
+): void {
+  for (let k = 0; k < values.length; k++) {
+    if (!Number.isFinite(values[k]!) && (check === undefined || check[k] === 1)) {
+      throwNonFiniteResult({
+        who,
+        quantity,
+        batch,
+        response: Math.floor(k / batch.seqLen),
+        token: k % batch.seqLen,
+        value: values[k]!,
+      });
+    }
+  }
+}
+
+/**
+ * A setting checked where a component is built from code (the registry checks its schema
+ * first): `InvalidValueError` naming the component, the key, the allowed range and the value.
+ */
+export function checkNumberSetting(
+  who: string,
+  key: string,
+  value: number,
+  range: 'positive' | 'unit-interval',
+): number {
+  const ok =
+    typeof value === 'number' &&
+    (range === 'positive' ? Number.isFinite(value) && value > 0 : value >= 0 && value <= 1);
+  if (!ok) {
+    const allowed = range === 'positive' ? 'a finite number > 0' : 'a number in [0, 1]';
+    throw new InvalidValueError(`${who}: ${key} must be ${allowed}, got ${formatValue(value)}`, {
+      source: SOURCE,
+      details: { argument: key, value: formatValue(value), allowed },
+    });
+  }
+  return value;
 }

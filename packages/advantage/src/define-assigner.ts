@@ -7,7 +7,7 @@ import {
   ShapeError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
-import { checkBatch, SOURCE } from './batch-checks.js';
+import { checkBatch, checkFiniteResult, SOURCE } from './batch-checks.js';
 import { advantageStatistics, tokenShare } from './diagnostics.js';
 
 export interface AssignerDefinition {
@@ -79,6 +79,8 @@ export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1
       checkCredit(batch, credit, who);
       const result = definition.compute(batch, credit);
       const advantages = result.advantages ?? credit.advantages;
+      // An amplified advantage near the float32 limit overflows (3.3e38 · 1.2).
+      if (result.advantages !== undefined) checkFiniteResult(who, 'advantage', batch, advantages);
       const lossMask = result.lossMask ?? credit.lossMask;
       const diagnostics: Record<string, number> = {
         ...credit.diagnostics,

@@ -4,7 +4,7 @@ import type {
   HicraWarningV1,
   RolloutBatchV1,
 } from '@hicra/spec';
-import { checkBatch } from './batch-checks.js';
+import { checkBatch, checkFiniteResult } from './batch-checks.js';
 import { advantageStatistics } from './diagnostics.js';
 
 export interface EstimatorDefinition {
@@ -13,7 +13,10 @@ export interface EstimatorDefinition {
   readonly requires?: readonly (keyof RolloutBatchV1)[];
   /** Optional batch fields it reads; any other present field among these is reported as ignored. */
   readonly reads?: readonly (keyof RolloutBatchV1)[];
-  /** Computes advantages (and returns) on a validated batch; zero outside the mask. */
+  /**
+   * Computes advantages (and returns) on a validated batch; zero outside the mask. A non-finite
+   * advantage anywhere, or a non-finite return at a valid token, is a `NonFiniteError`.
+   */
   readonly compute: (batch: RolloutBatchV1) => { advantages: Float32Array; returns?: Float32Array };
 }
 
@@ -28,6 +31,9 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
     estimate(batch: RolloutBatchV1): EstimatorResultV1 {
       checkBatch(batch, definition.requires);
       const { advantages, returns } = definition.compute(batch);
+      checkFiniteResult(definition.name, 'advantage', batch, advantages);
+      if (returns !== undefined)
+        checkFiniteResult(definition.name, 'return', batch, returns, batch.responseMask);
       const warnings: HicraWarningV1[] = [];
       for (const field of ESTIMATOR_INPUTS) {
         if (batch[field] !== undefined && !reads.has(field)) {

@@ -107,7 +107,7 @@ describe('CreditRegistry', () => {
     [
       { estimator: { name: 'grpo', epsilon: -1 } },
       ErrorCode.InvalidConfig,
-      ['estimator.epsilon', '>= 0'],
+      ['estimator.epsilon', 'expected a number > 0, got -1'],
     ],
     [{ estimator: { name: 'gae', lambda: 2 } }, ErrorCode.InvalidConfig, ['estimator.lambda']],
     [

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
+import { ConfigError, CorruptFileError, formatValue, InvalidArgumentError } from '@hicra/spec';
 import paperData from '../data/strategic-grams.paper.json' with { type: 'json' };
 import { normalizeText } from './normalize-text.js';
 import { SOURCE } from './source.js';
@@ -60,7 +60,7 @@ export function parseLexicon(value: unknown): LexiconV1 {
         fail(key, `unknown lexicon key; valid keys: ${TOP_KEYS.join(', ')}`);
     }
     if (top.schema !== undefined && top.schema !== LEXICON_SCHEMA)
-      fail('schema', `expected "${LEXICON_SCHEMA}", got ${JSON.stringify(top.schema)}`);
+      fail('schema', `expected "${LEXICON_SCHEMA}", got ${formatValue(top.schema)}`);
     for (const key of ['source', 'note'] as const) {
       if (top[key] !== undefined && typeof top[key] !== 'string')
         fail(key, `expected a string, got ${describe(top[key])}`);
@@ -98,9 +98,9 @@ export function parseLexicon(value: unknown): LexiconV1 {
         e.classId !== undefined &&
         (typeof e.classId !== 'number' || !Number.isSafeInteger(e.classId) || e.classId < 0)
       )
-        fail(`${at}.classId`, `expected a non-negative integer, got ${JSON.stringify(e.classId)}`);
+        fail(`${at}.classId`, `expected a non-negative integer, got ${formatValue(e.classId)}`);
       if (e.score !== undefined && (typeof e.score !== 'number' || !Number.isFinite(e.score)))
-        fail(`${at}.score`, `expected a finite number, got ${JSON.stringify(e.score)}`);
+        fail(`${at}.score`, `expected a finite number, got ${formatValue(e.score)}`);
       gram = {
         phrase: e.phrase as string,
         ...(e.classId === undefined ? {} : { classId: e.classId as number }),

@@ -4,6 +4,7 @@ import {
   ConfigError,
   CorruptFileError,
   type EmbedderV1,
+  formatValue,
   InvalidArgumentError,
   InvalidValueError,
   ShapeError,
@@ -150,7 +151,7 @@ export async function mineStrategicGrams(
   if (s.dropNumeric !== undefined && typeof s.dropNumeric !== 'boolean') {
     throw new ConfigError(
       'dropNumeric',
-      `${plugin}: expected true or false, got ${JSON.stringify(s.dropNumeric)}`,
+      `${plugin}: expected true or false, got ${formatValue(s.dropNumeric)}`,
       {
         source: SOURCE,
       },

@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  formatValue,
   InvalidArgumentError,
   isRegistryName,
   PLANNING_CLASSIFIER_NAMES,
@@ -79,7 +80,7 @@ export function createPlanningClassifierRegistry(): PlanningClassifierRegistry {
     register(name, factory) {
       if (!isRegistryName(name)) {
         throw new InvalidArgumentError(
-          `register: classifier name must be kebab-case (e.g. "my-classifier"), got ${JSON.stringify(name)}`,
+          `register: classifier name must be kebab-case (e.g. "my-classifier"), got ${formatValue(name)}`,
           { source: SOURCE, details: { argument: 'name' } },
         );
       }
@@ -114,7 +115,7 @@ export function createPlanningClassifierRegistry(): PlanningClassifierRegistry {
       if (typeof config.name !== 'string') {
         throw new ConfigError(
           'name',
-          `expected the classifier's registry name (a string), got ${JSON.stringify(config.name) ?? 'undefined'}`,
+          `expected the classifier's registry name (a string), got ${formatValue(config.name)}`,
           {
             source: SOURCE,
           },

@@ -1,4 +1,4 @@
-import { ConfigError } from '@hicra/spec';
+import { ConfigError, formatValue } from '@hicra/spec';
 import { SOURCE } from './source.js';
 
 /**
@@ -51,14 +51,10 @@ export function numberSetting(
 ): number {
   const v = value === undefined ? fallback : value;
   const fail = (expected: string): never => {
-    throw new ConfigError(
-      key,
-      `${plugin}: expected ${expected}, got ${JSON.stringify(v) ?? String(v)}`,
-      {
-        source: SOURCE,
-        details: { plugin, setting: key },
-      },
-    );
+    throw new ConfigError(key, `${plugin}: expected ${expected}, got ${formatValue(v)}`, {
+      source: SOURCE,
+      details: { plugin, setting: key },
+    });
   };
   if (typeof v !== 'number' || !Number.isFinite(v)) fail('a finite number');
   const n = v as number;
@@ -83,7 +79,7 @@ export function oneOfSetting<T extends string>(
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw new ConfigError(
       key,
-      `${plugin}: expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(v) ?? String(v)}`,
+      `${plugin}: expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${formatValue(v)}`,
       { source: SOURCE, details: { plugin, setting: key } },
     );
   }

@@ -60,6 +60,8 @@ describe('entropy forks', () => {
     [{ q: 0 }, 'q', 'a number > 0'],
     [{ q: 1.5 }, 'q', 'a number <= 1'],
     [{ q: '0.3' }, 'q', 'a finite number'],
+    [{ q: Number.POSITIVE_INFINITY }, 'q', 'expected a finite number, got Infinity'],
+    [{ q: Number.NaN }, 'q', 'expected a finite number, got NaN'],
     [{ scope: 'token' }, 'scope', '"batch", "sequence"'],
     [{ topQ: 0.3 }, 'topQ', 'unknown setting; valid settings: q'],
   ])('bad settings %j', (settings, path, fragment) => {

@@ -116,6 +116,46 @@ describe('policy checkpoints', () => {
     other.dispose();
   });
 
+  it('rejects weights garbled into NaN or Infinity, naming the file, the tensor, the index and the value', async () => {
+    const policy = TransformerPolicy.create(config, { seed: 2 });
+    const dir = join(root, 'non-finite');
+    const weights = join(dir, 'model.safetensors');
+    // Overwrites element `index` of tensor `name` in the saved file with `value` (float32 LE).
+    const garble = (name: string, index: number, value: number) => {
+      const bytes = readFileSync(weights);
+      const headerLength = Number(bytes.readBigUInt64LE(0));
+      const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+      const begin = 8 + headerLength + header[name].data_offsets[0] + 4 * index;
+      bytes.writeFloatLE(value, begin);
+      writeFileSync(weights, bytes);
+    };
+    for (const [name, index, value, shown] of [
+      ['embed.weight', 17, Number.NaN, 'NaN'],
+      ['embed.weight', 0, Number.POSITIVE_INFINITY, 'Infinity'],
+      ['layers.1.mlp.down.weight', 40, Number.NEGATIVE_INFINITY, '-Infinity'],
+    ] as const) {
+      await saveCheckpoint(dir, policy, { tokenizer });
+      const header = JSON.parse(
+        readFileSync(weights)
+          .subarray(8, 8 + Number(readFileSync(weights).readBigUInt64LE(0)))
+          .toString('utf8'),
+      );
+      expect(Object.keys(header)).toContain(name);
+      garble(name, index, value);
+      const before = tf.memory().numTensors;
+      const error = await rejection(loadCheckpoint(dir));
+      expect(error.code).toBe(ErrorCode.CorruptFile);
+      expect(error.message).toContain(weights);
+      expect(error.message).toContain(
+        `tensor "${name}" holds ${shown} at index ${index} (element [`,
+      );
+      expect(error.message).toContain('weights must be finite');
+      expect(error.details).toMatchObject({ path: weights, name, index, value: shown });
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    policy.dispose();
+  });
+
   it('rejects corrupt, truncated and inconsistent checkpoints with errors naming the file', async () => {
     const policy = TransformerPolicy.create(config, { seed: 1 });
     const dir = join(root, 'corrupt');

@@ -72,6 +72,8 @@ describe('config', () => {
     [{ ...tiny, mlp: 'relu' }, 'mlp', '"gelu" or "swiglu"'],
     [{ ...tiny, depth: 3 }, 'depth', 'unknown transformer setting'],
     [{ ...tiny, initStd: -1 }, 'initStd', 'positive number'],
+    [{ ...tiny, initStd: Number.NaN }, 'initStd', 'must be a positive number, got NaN'],
+    [{ ...tiny, ropeBase: Number.POSITIVE_INFINITY }, 'ropeBase', 'got Infinity'],
   ])('rejects %j at key %s', (input, path, fragment) => {
     const error = errorOf(() =>
       resolveTransformerConfig(input as TransformerConfigInput),

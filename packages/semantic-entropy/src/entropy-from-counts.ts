@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@hicra/spec';
+import { formatValue, InvalidArgumentError } from '@hicra/spec';
 import { checkCount, describe, SOURCE } from './check.js';
 
 /** Logarithm base of an entropy: `'e'` gives nats (the default everywhere), `2` gives bits. */
@@ -14,7 +14,7 @@ export function logBaseDivisor(base: unknown, where: string): number {
   if (base === undefined || base === 'e') return 1;
   if (base === 2) return Math.LN2;
   throw new InvalidArgumentError(
-    `${where}: base must be 'e' (nats) or 2 (bits), got ${JSON.stringify(base) ?? describe(base)}`,
+    `${where}: base must be 'e' (nats) or 2 (bits), got ${typeof base === 'number' || typeof base === 'string' ? formatValue(base) : describe(base)}`,
     { source: SOURCE, details: { where, argument: 'base' } },
   );
 }

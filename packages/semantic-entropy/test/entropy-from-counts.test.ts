@@ -129,6 +129,11 @@ describe('entropyFromCounts', () => {
       ErrorCode.InvalidArgument,
       ["base must be 'e' (nats) or 2 (bits)", '10'],
     );
+    expectError(
+      () => entropyFromCounts([1, 1], { base: Number.NaN as unknown as 2 }),
+      ErrorCode.InvalidArgument,
+      ['got NaN'],
+    );
   });
 });
 

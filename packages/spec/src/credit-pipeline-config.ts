@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { formatValue } from './format-value.js';
 import { isRegistryName } from './names.js';
 
 /** One stage of a credit pipeline: a registry name and that plug-in's settings. */
@@ -72,7 +73,7 @@ function parsePluginConfig(value: unknown, path: string): PluginConfigV1 {
   if (!isRegistryName(value.name)) {
     throw new ConfigError(
       `${path}.name`,
-      `expected a kebab-case registry name, got ${JSON.stringify(value.name) ?? 'undefined'}`,
+      `expected a kebab-case registry name, got ${formatValue(value.name)}`,
       { source: '@hicra/spec' },
     );
   }

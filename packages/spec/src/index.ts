@@ -8,6 +8,7 @@ export type * from './credit.js';
 export * from './credit-pipeline-config.js';
 export type * from './embedder.js';
 export * from './errors.js';
+export * from './format-value.js';
 export * from './metrics.js';
 export * from './names.js';
 export type * from './planning.js';

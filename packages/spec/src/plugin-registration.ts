@@ -1,5 +1,6 @@
 import type { AdvantageEstimatorV1, CreditAssignerV1 } from './credit.js';
 import { ConfigError } from './errors.js';
+import { formatValue } from './format-value.js';
 import { isRegistryName } from './names.js';
 
 /** One setting of a plug-in: its type, range and default, for validation and documentation. */
@@ -88,14 +89,10 @@ export function validateSettings(
       continue;
     }
     const fail = (expected: string): never => {
-      throw new ConfigError(
-        at(key),
-        `${plugin}expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`,
-        {
-          source,
-          details: { setting: key },
-        },
-      );
+      throw new ConfigError(at(key), `${plugin}expected ${expected}, got ${formatValue(value)}`, {
+        source,
+        details: { setting: key },
+      });
     };
     switch (spec.type) {
       case 'number': {
@@ -133,9 +130,9 @@ export function checkRegistration<
   };
   if (typeof registration !== 'object' || registration === null) fail('expected an object');
   if (registration.kind !== 'estimator' && registration.kind !== 'assigner')
-    fail(`kind must be "estimator" or "assigner", got ${JSON.stringify(registration.kind)}`);
+    fail(`kind must be "estimator" or "assigner", got ${formatValue(registration.kind)}`);
   if (!isRegistryName(registration.name))
-    fail(`name must be kebab-case, got ${JSON.stringify(registration.name)}`);
+    fail(`name must be kebab-case, got ${formatValue(registration.name)}`);
   if (typeof registration.create !== 'function')
     fail(`${registration.name}: create must be a function`);
   if (typeof registration.settings !== 'object' || registration.settings === null)

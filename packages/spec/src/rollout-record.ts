@@ -1,5 +1,6 @@
 import type { CreditV1 } from './credit.js';
 import { ConfigError, InvalidValueError, MissingInputError, ShapeError } from './errors.js';
+import { formatValue } from './format-value.js';
 import type { PlanningMatchV1, PlanningResultV1 } from './planning.js';
 import type { RolloutBatchV1, TokenFloatField } from './rollout-batch.js';
 import type { TokenizerV1 } from './tokenizer.js';
@@ -80,7 +81,7 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
   if (record.schema !== ROLLOUT_SCHEMA_V1) {
     fail(
       'schema',
-      `expected "${ROLLOUT_SCHEMA_V1}", got ${JSON.stringify(record.schema) ?? 'nothing'}`,
+      `expected "${ROLLOUT_SCHEMA_V1}", got ${record.schema === undefined ? 'nothing' : formatValue(record.schema)}`,
     );
   }
   if (
@@ -99,7 +100,7 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
   } else if (typeof record.reward !== 'number' || !Number.isFinite(record.reward)) {
     fail(
       'reward',
-      `expected a finite number or null, got ${JSON.stringify(record.reward) ?? 'nothing'}`,
+      `expected a finite number or null, got ${record.reward === undefined ? 'nothing' : formatValue(record.reward)}`,
     );
   }
   const tokenCount = Array.isArray(record.tokenIds) ? record.tokenIds.length : undefined;
@@ -115,7 +116,7 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
       if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
         fail(
           `${key}[${i}]`,
-          `expected a finite ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`,
+          `expected a finite ${integer ? 'integer' : 'number'}, got ${formatValue(v)}`,
         );
       }
     }
@@ -150,7 +151,7 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
       ) {
         fail(
           `tokenSpans[${i}]`,
-          `expected [start, end] with 0 <= start <= end <= ${length}, got ${JSON.stringify(span)}`,
+          `expected [start, end] with 0 <= start <= end <= ${length}, got ${formatValue(span)}`,
         );
       }
     });

@@ -38,7 +38,13 @@ describe('validateSettings', () => {
   it.each([
     [{ alpha: 1.5 }, 'assigners[0].alpha', 'expected a number <= 1, got 1.5'],
     [{ alpha: -0.1 }, 'assigners[0].alpha', 'expected a number >= 0'],
-    [{ alpha: Number.NaN }, 'assigners[0].alpha', 'expected a finite number'],
+    [{ alpha: Number.NaN }, 'assigners[0].alpha', 'expected a finite number, got NaN'],
+    [
+      { epsilon: Number.POSITIVE_INFINITY },
+      'assigners[0].epsilon',
+      'expected a finite number, got Infinity',
+    ],
+    [{ epsilon: -1 }, 'assigners[0].epsilon', 'expected a number > 0, got -1'],
     [{ alpha: '0.2' }, 'assigners[0].alpha', 'expected a finite number, got "0.2"'],
     [{ epsilon: 0 }, 'assigners[0].epsilon', 'expected a number > 0'],
     [{ steps: 2.5 }, 'assigners[0].steps', 'expected an integer'],

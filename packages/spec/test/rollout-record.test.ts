@@ -51,6 +51,18 @@ describe('parseRolloutRecord', () => {
     expect(parseRolloutRecord(record())).toEqual(record());
   });
 
+  it('prints a non-finite reward or log-prob as such, not as null', () => {
+    expect(() => parseRolloutRecord({ ...record(), reward: Number.POSITIVE_INFINITY })).toThrow(
+      'expected a finite number or null, got Infinity',
+    );
+    expect(() => parseRolloutRecord({ ...record(), reward: Number.NaN })).toThrow(
+      'expected a finite number or null, got NaN',
+    );
+    expect(() =>
+      parseRolloutRecord(record({ logProbs: [0, Number.NEGATIVE_INFINITY, 0] })),
+    ).toThrow(/logProbs\[1\].*expected a finite number, got -Infinity/);
+  });
+
   it.each([
     ['not an object', 5, ''],
     ['wrong schema', { ...record(), schema: 'v0' }, 'schema'],

@@ -4,6 +4,7 @@ import {
   countdownCorrectnessReward,
   countdownFormatReward,
   createCountdownCorrectnessReward,
+  createFormatReward,
   createMathCorrectnessReward,
   createOverlongPenaltyReward,
   createReward,
@@ -317,6 +318,12 @@ describe('rewards: bad input', () => {
       () => createReward({} as never),
       ErrorCode.InvalidConfig,
       ['config key name', 'undefined'],
+    ],
+    [
+      'answer formats holding a non-finite number (printed as such, not null)',
+      () => createFormatReward({ formats: [Number.POSITIVE_INFINITY] as never }),
+      ErrorCode.InvalidArgument,
+      ['createFormatReward: settings.formats must be a non-empty array', 'got [Infinity]'],
     ],
     [
       'an unknown setting',

@@ -108,6 +108,12 @@ describe('bad input gets an error naming the argument and the shapes', () => {
       ['estimator must be one of', '"k3"', 'got "k4"'],
     ],
     [
+      'a KL estimator given as NaN (printed as NaN, not null)',
+      () => klPenalty(tf.zeros([2]), tf.zeros([2]), Number.NaN as never),
+      ErrorCode.InvalidArgument,
+      ['estimator must be one of', 'got NaN'],
+    ],
+    [
       'KL inputs of different shapes',
       () => klPenalty(tf.zeros([2]), tf.zeros([3]), 'k1'),
       ErrorCode.ShapeMismatch,

@@ -141,6 +141,108 @@ describe.each(BACKENDS)('edge cases on %s', (backend) => {
     });
   });
 
+  it('-Infinity logits (a masked vocabulary) have probability 0 and add nothing to the entropy', async () => {
+    await useBackend(backend);
+    const inf = Number.NEGATIVE_INFINITY;
+    tf.tidy(() => {
+      const masked = tf.tensor2d([
+        [0, inf, 0, inf],
+        [1, 2, inf, 3],
+        [inf, inf, 5, inf],
+      ]);
+      // The same rows without their -Infinity entries (a masked entry is simply absent).
+      const kept = [[0, 0], [1, 2, 3], [5]];
+      const entropyOf = (row: number[]) => {
+        const m = Math.max(...row);
+        const z = row.reduce((s, x) => s + Math.exp(x - m), 0);
+        return -row.reduce((s, x) => {
+          const logP = x - m - Math.log(z);
+          return s + Math.exp(logP) * logP;
+        }, 0);
+      };
+      const expected = kept.map(entropyOf);
+      const labels = Int32Array.from([2, 3, 2]);
+      for (const chunkRows of [1, 2, 3]) {
+        expectClose(tokenEntropy(masked, { chunkRows }), expected, {
+          atol: 1e-6,
+          label: `chunkRows ${chunkRows}`,
+        });
+        const both = tokenLogProbsAndEntropy(masked, labels, { chunkRows });
+        expectClose(both.entropies, expected, { atol: 1e-6 });
+        expectClose(
+          both.logProbs,
+          [-Math.log(2), 3 - Math.log(Math.E + Math.E ** 2 + Math.E ** 3), 0],
+          { atol: 1e-6 },
+        );
+        expectClose(tokenLogProbs(masked, labels, { chunkRows }), both.logProbs, { atol: 1e-6 });
+        // Gradients: finite everywhere, 0 at masked entries, and at the other entries equal to the
+        // gradient computed on the rows without their masked entries.
+        const weights = tf.tensor1d([0.5, -1, 2]);
+        const entropyGrad = tf.grad((x) => tf.sum(tf.mul(tokenEntropy(x, { chunkRows }), weights)))(
+          masked,
+        );
+        const bothGrad = tf.grad((x) => {
+          const r = tokenLogProbsAndEntropy(x, labels, { chunkRows });
+          return tf.sum(tf.mul(tf.add(r.entropies, r.logProbs), weights));
+        })(masked);
+        for (const [name, grad] of [
+          ['tokenEntropy', entropyGrad],
+          ['tokenLogProbsAndEntropy', bothGrad],
+        ] as const) {
+          const g = grad.arraySync() as number[][];
+          expect(
+            g.flat().every(Number.isFinite),
+            `${name} gradient finite (chunkRows ${chunkRows})`,
+          ).toBe(true);
+          const m = masked.arraySync() as number[][];
+          for (const [i, row] of m.entries()) {
+            for (const [j, x] of row.entries()) {
+              if (x === inf)
+                expect(Math.abs(g[i]![j]!), `${name} gradient at masked [${i}, ${j}]`).toBe(0);
+            }
+          }
+        }
+        kept.forEach((row, i) => {
+          const x = tf.tensor2d([row]);
+          const w = tf.tensor1d([[0.5, -1, 2][i]!]);
+          const reference = tf
+            .grad((y) => tf.sum(tf.mul(tokenEntropy(y), w)))(x)
+            .dataSync();
+          const actual = (entropyGrad.arraySync() as number[][])[i]!.filter(
+            (_, j) => (masked.arraySync() as number[][])[i]![j] !== inf,
+          );
+          expectClose(actual, Array.from(reference), { atol: 1e-6, label: `row ${i}` });
+        });
+      }
+    });
+  });
+
+  it('a row whose logits are all -Infinity has no distribution: NaN in that row only (documented)', async () => {
+    await useBackend(backend);
+    const inf = Number.NEGATIVE_INFINITY;
+    tf.tidy(() => {
+      const logits = tf.tensor2d([
+        [inf, inf, inf],
+        [0, 0, inf],
+      ]);
+      const labels = Int32Array.from([0, 0]);
+      for (const chunkRows of [1, 2]) {
+        const entropy = tokenEntropy(logits, { chunkRows }).dataSync();
+        expect(Number.isNaN(entropy[0])).toBe(true);
+        expectClose(entropy[1]!, Math.log(2));
+        const both = tokenLogProbsAndEntropy(logits, labels, { chunkRows });
+        expect(Number.isNaN(both.logProbs.dataSync()[0])).toBe(true);
+        expect(Number.isNaN(both.entropies.dataSync()[0])).toBe(true);
+        expectClose(both.entropies.dataSync()[1]!, Math.log(2));
+        expect(Number.isNaN(tokenLogProbs(logits, labels, { chunkRows }).dataSync()[0])).toBe(true);
+        const grad = tf
+          .grad((x) => tf.sum(tokenEntropy(x, { chunkRows })))(logits)
+          .arraySync() as number[][];
+        expect(grad[1]!.every(Number.isFinite)).toBe(true);
+      }
+    });
+  });
+
   it('k3 is clamped for extreme log-ratios', async () => {
     await useBackend(backend);
     tf.tidy(() => {

@@ -2,7 +2,18 @@
  * @hicra/trainer: supervised warm start and GRPO/HICRA policy-gradient training.
  */
 
-export { parseRlConfig, type RlConfig, type RlConfigInput, rlConfigSchema } from './config.js';
+export {
+  checkSftSettings,
+  MAX_EPOCHS,
+  MAX_REFILLS,
+  MAX_RESPONSES_PER_STEP,
+  MAX_TOKENS_PER_STEP,
+  parseRlConfig,
+  type RlConfig,
+  type RlConfigInput,
+  rlConfigSchema,
+  sftSettingsSchema,
+} from './config.js';
 export {
   type JsonlRepair,
   JsonlSink,
@@ -62,5 +73,6 @@ export {
   type PolicyUpdateSettings,
   policyUpdate,
   supervisedUpdate,
+  type UpdateContext,
   type UpdateMetrics,
 } from './update-steps.js';

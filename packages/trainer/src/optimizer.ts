@@ -157,3 +157,22 @@ export function clipByGlobalNorm(
   for (const name of names) clipped[name] = tf.tidy(() => tf.mul(grads[name]!, scale));
   return { grads: clipped, norm };
 }
+
+/**
+ * The first weight that is not finite, or `undefined`. One fused pass on the device
+ * (Σ w·0 is 0 unless some w is NaN or ±Infinity) and one read-back; the per-variable search
+ * runs only when something is wrong.
+ */
+export function firstNonFiniteWeight(
+  variables: readonly Variable[],
+): { name: string; index: number; value: number } | undefined {
+  if (variables.length === 0) return undefined;
+  const probe = tf.tidy(() => tf.addN(variables.map((v) => tf.sum(tf.mul(v, 0)))).dataSync()[0]!);
+  if (Number.isFinite(probe)) return undefined;
+  for (const variable of variables) {
+    const data = variable.dataSync();
+    for (let i = 0; i < data.length; i++)
+      if (!Number.isFinite(data[i]!)) return { name: variable.name, index: i, value: data[i]! };
+  }
+  return undefined;
+}

@@ -3,6 +3,8 @@ import { answerSemanticEntropySync, stepMetrics } from '@hicra/semantic-entropy'
 import {
   ConfigError,
   EVAL_METRIC_KEYS,
+  formatValue,
+  InvalidValueError,
   type MetricRecordV1,
   type MetricSinkV1,
   type PlanningClassifierV1,
@@ -225,8 +227,15 @@ export class RlTrainer {
       if (result.kind === 'unscorable')
         return { reward: undefined, correct: false, reason: result.reason };
       if (!Number.isFinite(result.reward)) {
-        if (this.config.onRewardError === 'stop')
-          throw new Error(`reward ${this.#options.reward.name} returned ${result.reward}`);
+        if (this.config.onRewardError === 'stop') {
+          throw new InvalidValueError(
+            `reward ${this.#options.reward.name} returned ${formatValue(result.reward)} for a response to problem ${formatValue(problem.id)}; rewards must be finite (onRewardError: 'stop')`,
+            {
+              source: '@hicra/trainer',
+              details: { reward: this.#options.reward.name, value: formatValue(result.reward) },
+            },
+          );
+        }
         return { reward: undefined, correct: false, reason: `reward ${result.reward}` };
       }
       return { reward: result.reward, correct: result.correct ?? result.reward > 0 };
@@ -511,6 +520,11 @@ export class RlTrainer {
               },
               learningRate,
               config.onNonFinite,
+              {
+                step: step + 1,
+                epoch: epoch + 1,
+                miniBatch: from / config.update.miniBatchSize + 1,
+              },
             ),
           );
         }

@@ -1,5 +1,6 @@
 import { InvalidValueError, type MetricSinkV1, type TokenizerV1 } from '@hicra/spec';
 import { type DifferentiablePolicy, SeededGenerator } from '@hicra/tensor';
+import { checkSftSettings } from './config.js';
 import { AdamOptimizer, type OptimizerSettings } from './optimizer.js';
 import { toRagged } from './rollouts.js';
 import { learningRateAt } from './schedule.js';
@@ -45,6 +46,7 @@ export interface SftOptions {
  */
 export async function trainSupervised(options: SftOptions): Promise<{ losses: number[] }> {
   const { policy, tokenizer, examples, settings } = options;
+  checkSftSettings(settings);
   if (examples.length === 0)
     throw new InvalidValueError('trainSupervised: no examples', { source: SOURCE });
   const eos = tokenizer.specialTokens.eos;
@@ -102,6 +104,7 @@ export async function trainSupervised(options: SftOptions): Promise<{ losses: nu
         },
         learningRate,
         settings.maxGradNorm ?? 1,
+        { step: step + 1 },
       );
       losses.push(result.loss);
       options.onStep?.(step + 1, { loss: result.loss, learningRate });

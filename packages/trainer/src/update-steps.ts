@@ -14,7 +14,7 @@ import {
   type Tensor,
   tf,
 } from '@hicra/tensor';
-import { type AdamOptimizer, clipByGlobalNorm } from './optimizer.js';
+import { type AdamOptimizer, clipByGlobalNorm, firstNonFiniteWeight } from './optimizer.js';
 
 const SOURCE = '@hicra/trainer';
 
@@ -61,12 +61,78 @@ export interface UpdateMetrics {
 /** What to do with a non-finite loss or gradient: throw (default) or skip the update. */
 export type NonFinitePolicy = 'error' | 'skip';
 
+/** Where an update runs, for the messages of its non-finite guard (1-based, as the metrics). */
+export interface UpdateContext {
+  /** The training step (as logged in metrics.jsonl). */
+  readonly step: number;
+  readonly epoch?: number;
+  readonly miniBatch?: number;
+}
+
+function describeContext(context: UpdateContext | undefined): string {
+  if (context === undefined) return '';
+  const parts = [
+    ...(context.epoch === undefined ? [] : [`epoch ${context.epoch}`]),
+    ...(context.miniBatch === undefined ? [] : [`mini-batch ${context.miniBatch}`]),
+  ];
+  return `step ${context.step}${parts.length ? ` (${parts.join(', ')})` : ''}: `;
+}
+
+/**
+ * The guard before an optimizer step: a non-finite loss or gradient norm. Names the step, the
+ * quantity and both values.
+ */
+function nonFiniteUpdate(
+  what: string,
+  loss: number,
+  gradNorm: number,
+  context: UpdateContext | undefined,
+): NonFiniteError {
+  const quantity = Number.isFinite(loss) ? 'gradient norm' : 'loss';
+  return new NonFiniteError(
+    `${describeContext(context)}${what} produced a non-finite ${quantity} (loss ${loss}, gradient norm ${gradNorm}); the weights were not changed`,
+    {
+      source: SOURCE,
+      details: { ...context, quantity, loss: String(loss), gradNorm: String(gradNorm) },
+    },
+  );
+}
+
+/**
+ * The guard after an optimizer step: finite gradients can still push weights past float32 (a
+ * learning rate far too large). The weights are already changed, so this always throws.
+ */
+function checkWeightsAfterUpdate(
+  what: string,
+  policy: DifferentiablePolicy,
+  learningRate: number,
+  context: UpdateContext | undefined,
+): void {
+  const bad = firstNonFiniteWeight(policy.trainableVariables());
+  if (bad === undefined) return;
+  throw new NonFiniteError(
+    `${describeContext(context)}${what} left non-finite weights: "${bad.name}"[${bad.index}] = ${bad.value} after the optimizer step at learning rate ${learningRate}; the learning rate or the gradients are too large, and this policy must not be saved`,
+    {
+      source: SOURCE,
+      details: {
+        ...context,
+        quantity: 'weights',
+        variable: bad.name,
+        index: bad.index,
+        value: String(bad.value),
+        learningRate,
+      },
+    },
+  );
+}
+
 /**
  * One PPO-clip optimizer update on one mini-batch: forward through the policy's differentiable
  * token statistics, clipped surrogate with clip-higher and dual clip aggregated over the
  * credit's loss mask and normalised by the response mask, optional entropy bonus and KL loss,
  * global-norm gradient clipping, then the optimizer step. A non-finite loss or gradient norm
- * leaves the weights untouched and throws a `NonFiniteError` (or returns `skipped`).
+ * leaves the weights untouched and throws a `NonFiniteError` (or returns `skipped`); weights
+ * that are not finite after the step always throw. `context` names the step in those errors.
  */
 export function policyUpdate(
   policy: DifferentiablePolicy,
@@ -75,6 +141,7 @@ export function policyUpdate(
   settings: PolicyUpdateSettings,
   learningRate: number,
   onNonFinite: NonFinitePolicy = 'error',
+  context?: UpdateContext,
 ): UpdateMetrics & { readonly skipped: boolean } {
   const { request } = batch;
   const B = request.batchSize;
@@ -148,15 +215,13 @@ export function policyUpdate(
   try {
     if (!Number.isFinite(metrics.loss) || !Number.isFinite(clipped.norm)) {
       if (onNonFinite === 'skip') return { ...metrics, gradNorm: clipped.norm, skipped: true };
-      throw new NonFiniteError(
-        `policy update produced a non-finite ${Number.isFinite(metrics.loss) ? 'gradient norm' : 'loss'} (loss ${metrics.loss}, gradient norm ${clipped.norm}); the weights were not changed`,
-        { source: SOURCE, details: { loss: String(metrics.loss), gradNorm: String(clipped.norm) } },
-      );
+      throw nonFiniteUpdate('policy update', metrics.loss, clipped.norm, context);
     }
     optimizer.apply(clipped.grads, learningRate);
   } finally {
     tf.dispose(Object.values(clipped.grads));
   }
+  checkWeightsAfterUpdate('policy update', policy, learningRate, context);
   return { ...metrics, gradNorm: clipped.norm, skipped: false };
 }
 
@@ -170,6 +235,7 @@ export function supervisedUpdate(
   request: ScoreRequestV1,
   learningRate: number,
   maxGradNorm: number,
+  context?: UpdateContext,
 ): { loss: number; gradNorm: number; tokens: number } {
   let tokens = 0;
   for (let k = 0; k < request.responseMask.length; k++) tokens += request.responseMask[k]!;
@@ -182,17 +248,12 @@ export function supervisedUpdate(
   const clipped = clipByGlobalNorm(grads, maxGradNorm);
   tf.dispose(Object.values(grads));
   try {
-    if (!Number.isFinite(loss) || !Number.isFinite(clipped.norm)) {
-      throw new NonFiniteError(
-        `supervised update produced a non-finite loss ${loss} or gradient norm ${clipped.norm}; the weights were not changed`,
-        {
-          source: SOURCE,
-        },
-      );
-    }
+    if (!Number.isFinite(loss) || !Number.isFinite(clipped.norm))
+      throw nonFiniteUpdate('supervised update', loss, clipped.norm, context);
     optimizer.apply(clipped.grads, learningRate);
   } finally {
     tf.dispose(Object.values(clipped.grads));
   }
+  checkWeightsAfterUpdate('supervised update', policy, learningRate, context);
   return { loss, gradNorm: clipped.norm, tokens };
 }

@@ -1,6 +1,6 @@
-import { ConfigError } from '@hicra/spec';
+import { ConfigError, ErrorCode } from '@hicra/spec';
 import { describe, expect, it } from 'vitest';
-import { parseRlConfig } from '../src/index.js';
+import { MAX_RESPONSES_PER_STEP, parseRlConfig } from '../src/index.js';
 
 function configError(input: unknown): ConfigError {
   try {
@@ -26,13 +26,101 @@ describe('parseRlConfig', () => {
   });
 
   it.each([
-    [{ update: { clipRatioLow: 2 } }, 'update.clipRatioLow', 'Too big'],
-    [{ update: { clipRatioC: 1 } }, 'update.clipRatioC', 'Too small'],
+    [{ update: { clipRatioLow: 2 } }, 'update.clipRatioLow', 'expected a number in [0, 1], got 2'],
+    [{ update: { clipRatioC: 1 } }, 'update.clipRatioC', 'expected a number > 1, got 1'],
+    [
+      { update: { clipRatioHigh: -0.1 } },
+      'update.clipRatioHigh',
+      'expected a number >= 0, got -0.1',
+    ],
+    [{ update: { maxGradNorm: 0 } }, 'update.maxGradNorm', 'expected a number > 0, got 0'],
+    [
+      { update: { entropyCoefficient: Number.POSITIVE_INFINITY } },
+      'update.entropyCoefficient',
+      'expected a number >= 0, got Infinity',
+    ],
+    [{ update: { epochs: 1e6 } }, 'update.epochs', 'expected an integer in [1, 100], got 1000000'],
+    [
+      { update: { miniBatchSize: 1e9 } },
+      'update.miniBatchSize',
+      'expected an integer in [1, 65536], got 1000000000',
+    ],
     [{ update: { lossAggregation: 'mean' } }, 'update.lossAggregation', 'Invalid option'],
-    [{ steps: 0 }, 'steps', 'Too small'],
-    [{ sampling: { topP: 0 } }, 'sampling.topP', 'Too small'],
+    [{ steps: 0 }, 'steps', 'expected an integer >= 1, got 0'],
+    [{ steps: -3 }, 'steps', 'expected an integer >= 1, got -3'],
+    [{ steps: 2.5 }, 'steps', 'expected an integer >= 1, got 2.5'],
+    [{ steps: Number.NaN }, 'steps', 'expected an integer >= 1, got NaN'],
+    [{ sampling: { topP: 0 } }, 'sampling.topP', 'expected a number in (0, 1], got 0'],
+    [
+      { sampling: { temperature: 0 } },
+      'sampling.temperature',
+      'expected a number in [0.001, 100], got 0',
+    ],
+    [
+      { evaluation: { temperature: -1 } },
+      'evaluation.temperature',
+      'expected 0 (greedy) or a number in [0.001, 100], got -1',
+    ],
+    [
+      { optimizer: { learningRate: 1e30 } },
+      'optimizer.learningRate',
+      'expected a number in (0, 1], got 1e+30',
+    ],
+    [
+      { optimizer: { learningRate: 0 } },
+      'optimizer.learningRate',
+      'expected a number in (0, 1], got 0',
+    ],
+    [
+      { optimizer: { learningRate: Number.NaN } },
+      'optimizer.learningRate',
+      'expected a number in (0, 1], got NaN',
+    ],
+    [
+      { optimizer: { minLearningRate: 2 } },
+      'optimizer.minLearningRate',
+      'expected a number in [0, 1], got 2',
+    ],
+    [
+      { optimizer: { learningRate: 1e-3, minLearningRate: 1e-2 } },
+      'optimizer.minLearningRate',
+      'expected a number in [0, learningRate = 0.001], got 0.01',
+    ],
+    [
+      { optimizer: { weightDecay: 5 } },
+      'optimizer.weightDecay',
+      'expected a number in [0, 1], got 5',
+    ],
+    [{ optimizer: { beta1: 1 } }, 'optimizer.beta1', 'expected a number in [0, 1), got 1'],
+    [{ optimizer: { beta2: -0.5 } }, 'optimizer.beta2', 'expected a number in [0, 1), got -0.5'],
+    [
+      { dynamicSampling: { maxRefills: 1e6 } },
+      'dynamicSampling.maxRefills',
+      'expected an integer in [0, 100], got 1000000',
+    ],
+    [
+      { promptsPerStep: 1e8 },
+      'promptsPerStep',
+      'promptsPerStep · samplesPerPrompt = 100000000 · 8 = 800000000 responses per step, more than the maximum 65536',
+    ],
+    [
+      { promptsPerStep: 512, samplesPerPrompt: 256 },
+      'promptsPerStep',
+      '= 131072 responses per step, more than the maximum 65536',
+    ],
+    [
+      { sampling: { maxNewTokens: 1e6 } },
+      'sampling.maxNewTokens',
+      'promptsPerStep · samplesPerPrompt · sampling.maxNewTokens = 64 · 1000000 = 64000000 response tokens per step, more than the maximum 16777216',
+    ],
+    [
+      { evaluation: { problems: 1e5 } },
+      'evaluation.problems',
+      'evaluation.problems · evaluation.k = 100000 · 4 = 400000 responses per evaluation, more than the maximum 65536',
+    ],
     [{ stepz: 3 }, '', 'Unrecognized key'],
     [{ update: { clipRatio: 0.2 } }, 'update', 'Unrecognized key'],
+    [{ sampling: 42 }, 'sampling', 'got 42'],
     [{ credit: { estimator: { name: 'GRPO' } } }, 'credit.estimator.name', 'kebab-case'],
     [
       { samplesPerPrompt: 1 },
@@ -40,11 +128,31 @@ describe('parseRlConfig', () => {
       'group-relative and needs at least 2 samples per prompt',
     ],
     [{ update: { klInReward: true } }, 'update.klInReward', 'needs klCoefficient > 0'],
-    [{ seed: 'one' }, 'seed', 'expected number'],
+    [{ seed: 'one' }, 'seed', 'expected an integer >= 0, got "one"'],
+    [42, '', 'RL config: expected an object of settings, got the number 42'],
+    [null, '', 'RL config: expected an object of settings, got null'],
+    [[], '', 'RL config: expected an object of settings, got an array of 0 entries'],
+    ['steps: 3', '', 'RL config: expected an object of settings, got the string "steps: 3"'],
   ])('rejects %j at %s', (input, path, fragment) => {
     const error = configError(input);
+    expect(error.code).toBe(ErrorCode.InvalidConfig);
     expect(error.path).toBe(path);
+    expect(error.message).toContain(`config${path ? ` key ${path}` : ''}: `);
     expect(error.message.toLowerCase()).toContain(fragment.toLowerCase());
+  });
+
+  it('accepts the bounds themselves, and undefined as every default', () => {
+    const config = parseRlConfig({
+      steps: 1,
+      promptsPerStep: 256,
+      samplesPerPrompt: 256,
+      sampling: { maxNewTokens: 256, temperature: 0.001 },
+      evaluation: { temperature: 0 },
+      optimizer: { learningRate: 1, minLearningRate: 1, weightDecay: 1, beta1: 0 },
+      update: { epochs: 100, clipRatioLow: 1 },
+    });
+    expect(config.promptsPerStep * config.samplesPerPrompt).toBe(MAX_RESPONSES_PER_STEP);
+    expect(parseRlConfig(undefined).steps).toBe(100);
   });
 
   it('allows a group of one with a non-group estimator', () => {

@@ -1,5 +1,5 @@
 import { TransformerPolicy } from '@hicra/policy';
-import { NonFiniteError } from '@hicra/spec';
+import { ErrorCode, NonFiniteError } from '@hicra/spec';
 import { tf } from '@hicra/tensor';
 import { expectClose } from '@hicra/tensor/testing';
 import { describe, expect, it } from 'vitest';
@@ -192,6 +192,57 @@ describe('update steps on a tiny policy', () => {
     expect(skipped.skipped).toBe(true);
     expect(policy.trainableVariables()[0]!.dataSync()).toEqual(weights);
     expect(optimizer.step).toBe(0);
+    optimizer.dispose();
+    policy.dispose();
+  });
+
+  it('the non-finite guards name the step, the quantity and the values', async () => {
+    const policy = TransformerPolicy.create(config, { seed: 5 });
+    const optimizer = new AdamOptimizer(policy.trainableVariables());
+    const old = await policy.score(request);
+    const nanAdvantages = Float32Array.of(Number.NaN, 1, 1, 1, 1, 0);
+    const error = (() => {
+      try {
+        policyUpdate(
+          policy,
+          optimizer,
+          {
+            request,
+            oldLogProbs: old.logProbs,
+            advantages: nanAdvantages,
+            lossMask: request.responseMask,
+          },
+          settings,
+          0.01,
+          'error',
+          { step: 7, epoch: 2, miniBatch: 3 },
+        );
+      } catch (e) {
+        return e as NonFiniteError;
+      }
+      throw new Error('expected a NonFiniteError');
+    })();
+    expect(error.code).toBe(ErrorCode.NonFinite);
+    expect(error.message).toBe(
+      '@hicra/trainer: step 7 (epoch 2, mini-batch 3): policy update produced a non-finite loss (loss NaN, gradient norm NaN); the weights were not changed',
+    );
+    expect(error.details).toMatchObject({ step: 7, epoch: 2, miniBatch: 3, quantity: 'loss' });
+
+    // Finite gradients, a learning rate far beyond the config's bound: the weights overflow.
+    const advantages = Float32Array.of(1, 1, 1, -1, -1, 0);
+    expect(() =>
+      policyUpdate(
+        policy,
+        optimizer,
+        { request, oldLogProbs: old.logProbs, advantages, lossMask: request.responseMask },
+        settings,
+        1e39,
+        'skip',
+        { step: 8, epoch: 1, miniBatch: 1 },
+      ),
+    ).toThrow(
+      /step 8 \(epoch 1, mini-batch 1\): policy update left non-finite weights: ".*"\[\d+\] = (NaN|-?Infinity) after the optimizer step at learning rate 1e\+39/,
+    );
     optimizer.dispose();
     policy.dispose();
   });

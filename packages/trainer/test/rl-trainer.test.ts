@@ -1,6 +1,6 @@
 import { TransformerPolicy } from '@hicra/policy';
 import type { MetricRecordV1 } from '@hicra/spec';
-import { EVAL_METRIC_KEYS, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { ErrorCode, EVAL_METRIC_KEYS, type HicraError, TRAIN_METRIC_KEYS } from '@hicra/spec';
 import { tf } from '@hicra/tensor';
 import { describe, expect, it } from 'vitest';
 import { passAtK, RlTrainer, type RlTrainerOptions } from '../src/index.js';
@@ -154,6 +154,25 @@ describe('RlTrainer', () => {
       for (let i = 0; i < 3; i++) await strict.trainStep();
     }).rejects.toThrow(/verifier crashed/);
     run.dispose();
+    strict.dispose();
+    policy.dispose();
+  });
+
+  it('stops on a non-finite reward with an InvalidValueError printing the value', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 6 });
+    const infinite = {
+      name: 'infinite',
+      score: () => ({ kind: 'scored' as const, reward: Number.POSITIVE_INFINITY }),
+    };
+    const strict = trainer(policy, { reward: infinite }, { onRewardError: 'stop' });
+    const error = await strict.trainStep().then(
+      () => undefined,
+      (e: unknown) => e as HicraError,
+    );
+    expect(error?.code).toBe(ErrorCode.InvalidValue);
+    expect(error?.message).toMatch(
+      /reward infinite returned Infinity for a response to problem ".+"; rewards must be finite/,
+    );
     strict.dispose();
     policy.dispose();
   });

@@ -1,4 +1,5 @@
 import { TransformerPolicy } from '@hicra/policy';
+import { ConfigError, ErrorCode } from '@hicra/spec';
 import { describe, expect, it } from 'vitest';
 import { trainSupervised } from '../src/index.js';
 import { toyProblems, toyTokenizer } from './toy-task.js';
@@ -81,6 +82,63 @@ describe('trainSupervised', () => {
     await expect(
       trainSupervised({ policy, tokenizer: toyTokenizer, examples: [], settings }),
     ).rejects.toThrow(/no examples/);
+    policy.dispose();
+  });
+  it.each([
+    [{ steps: 0, batchSize: 1, learningRate: 0.01 }, 'steps', 'expected an integer >= 1, got 0'],
+    [
+      { steps: 1.5, batchSize: 1, learningRate: 0.01 },
+      'steps',
+      'expected an integer >= 1, got 1.5',
+    ],
+    [
+      { steps: 1, batchSize: 1, learningRate: 1e30 },
+      'learningRate',
+      'expected a number in (0, 1], got 1e+30',
+    ],
+    [
+      { steps: 1, batchSize: 1e8, learningRate: 0.01 },
+      'batchSize',
+      'expected an integer in [1, 65536], got 100000000',
+    ],
+    [
+      { steps: 1, batchSize: 1, learningRate: 0.01, minLearningRate: 0.1 },
+      'minLearningRate',
+      'expected a number in [0, learningRate = 0.01], got 0.1',
+    ],
+    [
+      { steps: 1, batchSize: 1, learningRate: 0.01, optimizer: { beta1: 1 } },
+      'optimizer.beta1',
+      'expected a number in [0, 1), got 1',
+    ],
+    [
+      { steps: 1, batchSize: 1, learningRate: 0.01, optimizer: { epsilon: 0 } },
+      'optimizer.epsilon',
+      'expected a number > 0, got 0',
+    ],
+    [{ steps: 1, batchSize: 1, learningRate: 0.01, stepz: 2 }, '', 'Unrecognized key'],
+    [42, '', 'SFT settings: expected an object of settings, got the number 42'],
+    [null, '', 'SFT settings: expected an object of settings, got null'],
+  ])('rejects settings %j at %s before any work', async (settings, path, fragment) => {
+    const policy = TransformerPolicy.create(
+      { vocabSize: toyTokenizer.vocabSize, contextLength: 16, width: 16, layers: 1, heads: 2 },
+      { seed: 1 },
+    );
+    const before = policy.trainableVariables()[0]!.dataSync().slice();
+    const error = await trainSupervised({
+      policy,
+      tokenizer: toyTokenizer,
+      examples: [{ prompt: 'copy 1', completion: 'hmm 1' }],
+      settings: settings as never,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as ConfigError).code).toBe(ErrorCode.InvalidConfig);
+    expect((error as ConfigError).path).toBe(path);
+    expect((error as ConfigError).message).toContain(fragment);
+    expect(policy.trainableVariables()[0]!.dataSync()).toEqual(before);
     policy.dispose();
   });
 });

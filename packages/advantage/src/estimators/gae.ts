@@ -1,6 +1,6 @@
 import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
 import { maskedWhiten } from '@hicra/tensor/kernels';
-import { tokenLevelRewards } from '../batch-checks.js';
+import { checkNumberSetting, throwNonFiniteResult, tokenLevelRewards } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 export interface GaeSettings {
@@ -23,8 +23,8 @@ export const gaeSettingsSchema: SettingsSchemaV1 = {
  * whitened values in padding); `returns` keep verl's values there (the values themselves).
  */
 export function createGaeEstimator(settings: GaeSettings = {}): AdvantageEstimatorV1 {
-  const gamma = settings.gamma ?? 1;
-  const lambda = settings.lambda ?? 1;
+  const gamma = checkNumberSetting('gae', 'gamma', settings.gamma ?? 1, 'unit-interval');
+  const lambda = checkNumberSetting('gae', 'lambda', settings.lambda ?? 1, 'unit-interval');
   return defineEstimator({
     name: 'gae',
     requires: ['values'],
@@ -49,6 +49,18 @@ export function createGaeEstimator(settings: GaeSettings = {}): AdvantageEstimat
           }
           raw[k] = running;
           returns[k] = running + value;
+          // Padding may hold any value (not validated); a finite sum float32 cannot hold is not.
+          if (!Number.isFinite(returns[k]!) && Number.isFinite(running + value)) {
+            throwNonFiniteResult({
+              who: 'gae',
+              quantity: 'return',
+              batch,
+              response: i,
+              token: t,
+              value: running + value,
+              inputs: 'the rewards and values',
+            });
+          }
         }
       }
       return { advantages: maskedWhiten(raw, responseMask), returns };

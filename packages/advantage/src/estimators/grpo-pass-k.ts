@@ -1,12 +1,12 @@
 import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { broadcastOverMask, checkNumberSetting, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 export interface GrpoPassKSettings {
   /** Divide by the group's unbiased std. Default true. */
   readonly normByStd?: boolean;
-  /** Added to the std. Default 1e-6. */
+  /** Added to the std; a finite number > 0. Default 1e-6. */
   readonly epsilon?: number;
 }
 
@@ -14,7 +14,7 @@ export const grpoPassKSettingsSchema: SettingsSchemaV1 = {
   normByStd: { type: 'boolean', default: true, description: "divide by the group's unbiased std" },
   epsilon: {
     type: 'number',
-    min: 0,
+    greaterThan: 0,
     default: 1e-6,
     description: 'added to the std before dividing',
   },
@@ -28,7 +28,12 @@ export const grpoPassKSettingsSchema: SettingsSchemaV1 = {
  */
 export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): AdvantageEstimatorV1 {
   const normByStd = settings.normByStd ?? true;
-  const epsilon = settings.epsilon ?? 1e-6;
+  const epsilon = checkNumberSetting(
+    'grpo-pass-k',
+    'epsilon',
+    settings.epsilon ?? 1e-6,
+    'positive',
+  );
   return defineEstimator({
     name: 'grpo-pass-k',
     compute(batch) {
@@ -53,7 +58,7 @@ export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): Adva
         const gap = entry.top - entry.second;
         perResponse[entry.index] = normByStd ? gap / (std[entry.index]! + epsilon) : gap;
       }
-      return { advantages: broadcastOverMask(batch, perResponse) };
+      return { advantages: broadcastOverMask(batch, perResponse, 'grpo-pass-k') };
     },
   });
 }

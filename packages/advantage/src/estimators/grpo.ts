@@ -1,12 +1,15 @@
 import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { broadcastOverMask, checkNumberSetting, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 export interface GrpoSettings {
   /** Divide by the group's unbiased std (verl's default). False gives Dr.GRPO. Default true. */
   readonly normByStd?: boolean;
-  /** Added to the std. Default 1e-6. */
+  /**
+   * Added to the std; a finite number > 0, so that a group whose rewards are all equal (std 0)
+   * gets advantage 0 rather than 0/0 = NaN. Default 1e-6.
+   */
   readonly epsilon?: number;
 }
 
@@ -18,7 +21,7 @@ export const grpoSettingsSchema: SettingsSchemaV1 = {
   },
   epsilon: {
     type: 'number',
-    min: 0,
+    greaterThan: 0,
     default: 1e-6,
     description: 'added to the std before dividing',
   },
@@ -34,7 +37,7 @@ export function createGrpoEstimator(
   name = 'grpo',
 ): AdvantageEstimatorV1 {
   const normByStd = settings.normByStd ?? true;
-  const epsilon = settings.epsilon ?? 1e-6;
+  const epsilon = checkNumberSetting(name, 'epsilon', settings.epsilon ?? 1e-6, 'positive');
   return defineEstimator({
     name,
     compute(batch) {
@@ -45,7 +48,7 @@ export function createGrpoEstimator(
         const centred = scores[i]! - mean[i]!;
         perResponse[i] = normByStd ? centred / (std[i]! + epsilon) : centred;
       }
-      return { advantages: broadcastOverMask(batch, perResponse) };
+      return { advantages: broadcastOverMask(batch, perResponse, name) };
     },
   });
 }

@@ -29,7 +29,7 @@ export function createOpoEstimator(): AdvantageEstimatorV1 {
         const baseline = entry.count > 1 && entry.length > 0 ? entry.sum / entry.length : 0;
         perResponse[i] = scores[i]! - baseline;
       }
-      return { advantages: broadcastOverMask(batch, perResponse) };
+      return { advantages: broadcastOverMask(batch, perResponse, 'opo') };
     },
   });
 }

@@ -1,6 +1,6 @@
 import type { AdvantageEstimatorV1 } from '@hicra/spec';
 import { maskedWhiten, segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { broadcastOverMask64, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 /**
@@ -16,7 +16,7 @@ export function createReinforcePlusPlusBaselineEstimator(): AdvantageEstimatorV1
       const { mean } = segmentMeanStd(scores, batch.groupIds);
       const centred = new Float64Array(batch.batchSize);
       for (let i = 0; i < batch.batchSize; i++) centred[i] = scores[i]! - mean[i]!;
-      return { advantages: maskedWhiten(broadcastOverMask(batch, centred), batch.responseMask) };
+      return { advantages: maskedWhiten(broadcastOverMask64(batch, centred), batch.responseMask) };
     },
   });
 }

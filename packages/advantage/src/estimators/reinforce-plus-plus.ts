@@ -1,6 +1,6 @@
 import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
 import { maskedDiscountedCumulativeSum, maskedWhiten } from '@hicra/tensor/kernels';
-import { tokenLevelRewards } from '../batch-checks.js';
+import { checkNumberSetting, throwNonFiniteResult, tokenLevelRewards } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 export interface ReinforcePlusPlusSettings {
@@ -26,7 +26,12 @@ export const reinforcePlusPlusSettingsSchema: SettingsSchemaV1 = {
 export function createReinforcePlusPlusEstimator(
   settings: ReinforcePlusPlusSettings = {},
 ): AdvantageEstimatorV1 {
-  const gamma = settings.gamma ?? 1;
+  const gamma = checkNumberSetting(
+    'reinforce-plus-plus',
+    'gamma',
+    settings.gamma ?? 1,
+    'unit-interval',
+  );
   return defineEstimator({
     name: 'reinforce-plus-plus',
     compute(batch) {
@@ -39,7 +44,20 @@ export function createReinforcePlusPlusEstimator(
         gamma,
       );
       const returns = new Float32Array(raw.length);
-      for (let k = 0; k < raw.length; k++) returns[k] = responseMask[k] === 1 ? raw[k]! : 0;
+      for (let k = 0; k < raw.length; k++) {
+        if (responseMask[k] !== 1) continue;
+        returns[k] = raw[k]!;
+        if (!Number.isFinite(returns[k]!)) {
+          throwNonFiniteResult({
+            who: 'reinforce-plus-plus',
+            quantity: 'return',
+            batch,
+            response: Math.floor(k / seqLen),
+            token: k % seqLen,
+            value: raw[k]!,
+          });
+        }
+      }
       return { advantages: maskedWhiten(raw, responseMask), returns };
     },
   });

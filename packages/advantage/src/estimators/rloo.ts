@@ -19,7 +19,7 @@ export function createRlooEstimator(): AdvantageEstimatorV1 {
         const n = size[i]!;
         perResponse[i] = n > 1 ? ((scores[i]! - mean[i]!) * n) / (n - 1) : scores[i]!;
       }
-      return { advantages: broadcastOverMask(batch, perResponse) };
+      return { advantages: broadcastOverMask(batch, perResponse, 'rloo') };
     },
   });
 }

@@ -220,8 +220,9 @@ export interface LoadedCheckpoint {
 
 /**
  * Loads a checkpoint saved by {@link saveCheckpoint}. Every parameter's name, shape and dtype is
- * checked against the architecture in config.json; a missing, truncated or inconsistent file is
- * a `CorruptFileError` that names the file and the problem.
+ * checked against the architecture in config.json, and every weight must be finite; a missing,
+ * truncated or inconsistent file, or a NaN/Infinity weight, is a `CorruptFileError` that names
+ * the file and the problem (for a weight: the tensor, the first bad index and its value).
  */
 export async function loadCheckpoint(
   directory: string,
@@ -309,7 +310,24 @@ export async function loadCheckpoint(
           },
         );
       }
-      const initial = tf.tensor(tensor.data as Float32Array, shape, 'float32');
+      const data = tensor.data as Float32Array;
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i]!)) {
+          // Found late otherwise: sampling fails steps later on a NaN categorical weight.
+          const element = shape.map((_, axis) => {
+            const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+            return Math.floor(i / stride) % shape[axis]!;
+          });
+          throw new CorruptFileError(
+            `${weightsPath}: tensor "${name}" holds ${data[i]} at index ${i} (element [${element.join(', ')}] of shape [${shape.join(', ')}]); checkpoint weights must be finite (the file is garbled, or was saved from a run that diverged)`,
+            {
+              source: SOURCE,
+              details: { path: weightsPath, name, index: i, value: String(data[i]) },
+            },
+          );
+        }
+      }
+      const initial = tf.tensor(data, shape, 'float32');
       params.set(name, tf.variable(initial, true, uniqueVariableName(name)));
       initial.dispose();
     }

@@ -1,4 +1,4 @@
-import { ConfigError } from '@hicra/spec';
+import { ConfigError, formatValue } from '@hicra/spec';
 
 /** The architecture of a decoder-only transformer. */
 export interface TransformerConfig {
@@ -76,7 +76,7 @@ export function resolveTransformerConfig(input: TransformerConfigInput): Transfo
   for (const key of ['vocabSize', 'contextLength', 'width', 'layers', 'heads'] as const) {
     const value = config[key];
     if (!Number.isInteger(value) || value < 1) {
-      throw new ConfigError(key, `must be a positive integer, got ${JSON.stringify(value)}`, {
+      throw new ConfigError(key, `must be a positive integer, got ${formatValue(value)}`, {
         source: SOURCE,
       });
     }
@@ -84,7 +84,7 @@ export function resolveTransformerConfig(input: TransformerConfigInput): Transfo
   for (const key of ['mlpRatio', 'ropeBase', 'initStd', 'normEpsilon'] as const) {
     const value = config[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new ConfigError(key, `must be a positive number, got ${JSON.stringify(value)}`, {
+      throw new ConfigError(key, `must be a positive number, got ${formatValue(value)}`, {
         source: SOURCE,
       });
     }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, InvalidValueError } from '@hicra/spec';
+import { formatValue, InvalidArgumentError, InvalidValueError } from '@hicra/spec';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { describe, readBoolean, readNumber, readSettings, SOURCE } from '../settings.js';
 import { formatCountdownExpression } from './countdown-expression.js';
@@ -200,7 +200,7 @@ export function createCountdownTask(settings?: CountdownTaskSettings): Countdown
       return { numbers, target: tree.value, expression: tree.expression };
     }
     throw new InvalidValueError(
-      `createCountdownTask: no valid problem in ${MAX_DRAW_ATTEMPTS} draws; the level settings are too tight (${JSON.stringify(levelSettings)})`,
+      `createCountdownTask: no valid problem in ${MAX_DRAW_ATTEMPTS} draws; the level settings are too tight (${formatValue(levelSettings)})`,
       { source: SOURCE, details: { levelSettings } },
     );
   };

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@hicra/spec';
+import { formatValue, InvalidArgumentError } from '@hicra/spec';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { Rational } from '../rational.js';
 import { describe, readNumber, readSettings, SOURCE } from '../settings.js';
@@ -259,7 +259,7 @@ export function createMathVerifier(settings?: MathVerifierSettings): MathVerifie
     formats.some((f) => !ANSWER_FORMATS.includes(f as AnswerFormat))
   ) {
     throw new InvalidArgumentError(
-      `${where}.formats must be a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${JSON.stringify(formats)}`,
+      `${where}.formats must be a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${formatValue(formats)}`,
       { source: SOURCE, details: { argument: `${where}.formats` } },
     );
   }

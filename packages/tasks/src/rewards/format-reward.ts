@@ -1,4 +1,5 @@
 import {
+  formatValue,
   InvalidArgumentError,
   type RewardFunctionV1,
   type RewardInputV1,
@@ -30,7 +31,7 @@ function readFormats(value: unknown, where: string): readonly AnswerFormat[] {
     value.some((f) => !ANSWER_FORMATS.includes(f))
   ) {
     throw new InvalidArgumentError(
-      `${where} must be a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${JSON.stringify(value)}`,
+      `${where} must be a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${formatValue(value)}`,
       { source: SOURCE, details: { argument: where } },
     );
   }

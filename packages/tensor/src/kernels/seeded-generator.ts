@@ -1,4 +1,4 @@
-import { InvalidArgumentError, InvalidValueError } from '@hicra/spec';
+import { formatValue, InvalidArgumentError, InvalidValueError } from '@hicra/spec';
 
 const SOURCE = '@hicra/tensor';
 const ALGORITHM = 'xoshiro128**';
@@ -229,7 +229,7 @@ export class SeededGenerator {
       words.length !== 4 ||
       !words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)
     ) {
-      fail(`words must be four unsigned 32-bit integers, got ${JSON.stringify(words)}`);
+      fail(`words must be four unsigned 32-bit integers, got ${formatValue(words)}`);
     }
     if (words.every((w) => w === 0))
       fail('words must not all be zero (xoshiro would emit zeros forever)');

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeError } from '@hicra/spec';
+import { formatValue, InvalidArgumentError, ShapeError } from '@hicra/spec';
 import type { DataType, Tensor } from '../tf.js';
 import { tf } from '../tf.js';
 
@@ -79,7 +79,7 @@ export function assertOneOf<T extends string>(
 ): asserts value is T {
   if (!(allowed as readonly unknown[]).includes(value)) {
     throw new InvalidArgumentError(
-      `${op}: ${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(value) ?? 'undefined'}`,
+      `${op}: ${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${formatValue(value)}`,
       {
         source: SOURCE,
         details: { op, argument: name, value: String(value), known: [...allowed] },

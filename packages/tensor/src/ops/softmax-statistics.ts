@@ -140,7 +140,8 @@ export function softmaxStatistics(
           // -Σ p·log p on the shifted logits: no cancellation between two large numbers, so
           // logits of ±1000 keep full precision (logsumexp - Σ p·x loses it in float32).
           const logProbsFull = tf.sub(xc, tf.reshape(lse, [size, 1]));
-          out.push(tf.neg(tf.sum(tf.mul(tf.exp(logProbsFull), logProbsFull), 1)));
+          const probs = tf.exp(logProbsFull);
+          out.push(tf.neg(tf.sum(tf.mul(probs, finiteLogProbs(logProbsFull)), 1)));
         } else out.push(tf.zeros([0]));
         return out as [Tensor, Tensor, Tensor];
       });
@@ -191,7 +192,10 @@ export function softmaxStatistics(
                   1,
                 ]);
                 // dH/dx_j = -p_j (log p_j + H)
-                const entropyGrad = tf.mul(tf.neg(dyc), tf.mul(probs, tf.add(logProbsFull, h)));
+                const entropyGrad = tf.mul(
+                  tf.neg(dyc),
+                  tf.mul(probs, tf.add(finiteLogProbs(logProbsFull), h)),
+                );
                 grad = grad === undefined ? entropyGrad : tf.add(grad, entropyGrad);
               }
               return grad!;
@@ -204,6 +208,18 @@ export function softmaxStatistics(
   });
   return op(rows);
 }
+
+/**
+ * Log-probs with -Infinity raised to the lowest float32. A -Infinity logit (a masked vocabulary
+ * entry) has p = 0, and 0 · -Infinity is NaN; 0 · -3.4e38 is 0, which is its contribution to
+ * the entropy and its gradient. Finite log-probs are unchanged, and NaN stays NaN: a NaN logit
+ * makes the row's log-sum-exp NaN, hence p NaN at every entry of that row.
+ */
+function finiteLogProbs(logProbs: Tensor): Tensor {
+  return tf.maximum(logProbs, tf.scalar(LOWEST_FLOAT32));
+}
+
+const LOWEST_FLOAT32 = -3.4028234663852886e38;
 
 /**
  * Rows `[start, start + size)` of a `[N, V]` tensor. A gather of the row indices, not a slice:

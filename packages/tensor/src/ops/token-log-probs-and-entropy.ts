@@ -12,6 +12,10 @@ import {
  * chunk instead of two): what a policy-gradient step with an entropy term needs.
  *
  * @returns `{ logProbs, entropies }`, float32, each `[B, T]` or `[N]`; both differentiable.
+ *
+ * `-Infinity` logits (a masked vocabulary) are entries of probability 0: the entropy is over the
+ * finite entries and gradients stay finite. A row of only `-Infinity`, or with a NaN, gives NaN
+ * for that row (log-prob and entropy).
  */
 export function tokenLogProbsAndEntropy(
   logits: Tensor,
