@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -31,7 +31,14 @@ if (existsSync(built)) {
   process.on('SIGTERM', ignore);
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@hicra/source', source, ...process.argv.slice(2)],
+    // tsx by absolute URL: `--import tsx` would resolve from the working directory.
+    [
+      '--import',
+      pathToFileURL(tsx).href,
+      '--conditions=@hicra/source',
+      source,
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit' },
   );
   child.on('exit', (code, signal) => {

@@ -51,10 +51,19 @@ function expectOneLine(
   code: number,
   ...parts: string[]
 ): void {
-  expect(result.code, result.stderr).toBe(code);
-  const lines = result.stderr.trim().split('\n');
   // usage errors add the pointer to --help on a second line
-  expect(lines.length, result.stderr).toBeLessThanOrEqual(code === 2 ? 2 : 1);
+  expectError(result, code, code === 2 ? 2 : 1, ...parts);
+}
+
+/** A user error: the exit code, at most `maxLines` lines, no stack trace, naming each part. */
+function expectError(
+  result: { code: number; stderr: string },
+  code: number,
+  maxLines: number,
+  ...parts: string[]
+): void {
+  expect(result.code, result.stderr).toBe(code);
+  expect(result.stderr.trim().split('\n').length, result.stderr).toBeLessThanOrEqual(maxLines);
   expect(result.stderr).not.toMatch(/\n\s+at /);
   for (const part of parts) expect(result.stderr).toContain(part);
 }
@@ -278,8 +287,8 @@ describe('errors of the work: one line, exit 1, nothing overwritten', () => {
     expectOneLine(
       await hicra('eval', '--from', copy),
       1,
-      `--from ${copy}`,
-      'has no tokenizer.json',
+      'HICRA_CORRUPT_FILE',
+      `${join(copy, 'tokenizer.json')}: not found`,
     );
   });
 
@@ -408,10 +417,18 @@ describe('the run directory', () => {
       '--estimator',
       'rloo',
     );
-    expectOneLine(changed, 1, 'strategy', 'estimator');
+    // the refusal lists each differing key on a line of its own
+    expectError(
+      changed,
+      1,
+      8,
+      'HICRA_RUN_MISMATCH',
+      'strategy: saved "grpo", requested "hicra"',
+      'estimator: saved "grpo", requested "rloo"',
+    );
     expect(readFileSync(join(runDir, 'run.json'), 'utf8')).toBe(saved);
     const seed = await hicra(...args.map((a, i) => (args[i - 1] === '--seed' ? '1' : a)));
-    expectOneLine(seed, 1, 'seed');
+    expectError(seed, 1, 4, 'HICRA_RUN_MISMATCH', 'seed: saved 0, requested 1');
     // more steps is a resume, not a mismatch
     const longer = await hicra(
       ...args.map((a, i) => (args[i - 1] === '--steps' ? '2' : a)),

@@ -269,17 +269,44 @@ export async function loadCheckpoint(
     }
     throw error;
   }
+  // The tokenizer first: a missing or broken one fails before any tensor is allocated.
+  let tokenizer: CheckpointTokenizer | undefined;
+  const tokenizerPath = join(folder, CHECKPOINT_FILES.tokenizer);
+  if (json.tokenizer === 'word' || json.tokenizer === 'huggingface') {
+    if (!existsSync(tokenizerPath)) {
+      throw new CorruptFileError(
+        `${tokenizerPath}: not found, but ${CHECKPOINT_FILES.config} says the checkpoint carries a ${json.tokenizer === 'word' ? 'word' : 'Hugging Face'} tokenizer`,
+        { source: SOURCE, details: { path: tokenizerPath } },
+      );
+    }
+    tokenizer =
+      json.tokenizer === 'word'
+        ? WordTokenizer.fromJSON(await readFile(tokenizerPath, 'utf8'))
+        : await HuggingFaceTokenizer.load(folder);
+  }
+  const closeTokenizer = async () => {
+    if (tokenizer instanceof HuggingFaceTokenizer) await tokenizer.close();
+  };
   const weightsPath = join(folder, CHECKPOINT_FILES.weights);
-  if (!existsSync(weightsPath))
+  if (!existsSync(weightsPath)) {
+    await closeTokenizer();
     throw new CorruptFileError(`${weightsPath}: not found`, {
       source: SOURCE,
       details: { path: weightsPath },
     });
-  const content = await readSafetensorsFile(weightsPath);
+  }
+  let content: Awaited<ReturnType<typeof readSafetensorsFile>>;
+  try {
+    content = await readSafetensorsFile(weightsPath);
+  } catch (error) {
+    await closeTokenizer();
+    throw error;
+  }
   const expected = parameterShapes(config);
   const names = new Set(expected.map(([name]) => name));
   for (const name of content.tensors.keys()) {
     if (!names.has(name)) {
+      await closeTokenizer();
       throw new CorruptFileError(
         `${weightsPath}: unexpected tensor "${name}" for this architecture`,
         { source: SOURCE, details: { path: weightsPath, name } },
@@ -333,19 +360,16 @@ export async function loadCheckpoint(
     }
   } catch (error) {
     for (const variable of params.values()) variable.dispose();
+    await closeTokenizer();
     throw error;
   }
   const policy = new TransformerPolicy(Transformer.fromVariables(config, params), {
     padId: json.padId,
     ...options,
   });
-  let tokenizer: CheckpointTokenizer | undefined;
-  const tokenizerPath = join(folder, CHECKPOINT_FILES.tokenizer);
-  if (json.tokenizer === 'word')
-    tokenizer = WordTokenizer.fromJSON(await readFile(tokenizerPath, 'utf8'));
-  else if (json.tokenizer === 'huggingface') tokenizer = await HuggingFaceTokenizer.load(folder);
   if (tokenizer !== undefined && tokenizer.vocabSize !== config.vocabSize) {
     policy.dispose();
+    if (tokenizer instanceof HuggingFaceTokenizer) await tokenizer.close();
     throw new CorruptFileError(
       `${tokenizerPath}: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${config.vocabSize}`,
       {

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
-import { ConfigError } from '@hicra/spec';
 import { annotateRollouts } from '../../annotate.js';
 import { defineCommand, readJsonObjectFile } from '../command.js';
 import { InputError, UsageError } from '../errors.js';
 import { progress } from '../output.js';
+import { isSettingsError } from './train.js';
 
 /** Whether the file's first record is an annotated rollout (it has planning matches). */
 function isAnnotatedRollouts(path: string): boolean {
@@ -48,7 +48,7 @@ export const annotateCommand = defineCommand({
       try {
         defaultRegistry.pipeline(credit);
       } catch (error) {
-        if (ConfigError.isInstance(error))
+        if (isSettingsError(error))
           throw new UsageError(`--credit ${values.credit}: ${error.message}`);
         throw error;
       }

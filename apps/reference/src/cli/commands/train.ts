@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
-import { ConfigError } from '@hicra/spec';
+import { ConfigError, InvalidValueError, UnknownNameError } from '@hicra/spec';
 import type { AppLevel } from '../../countdown-setup.js';
 import { resolveTrainConfig, train } from '../../train.js';
 import {
@@ -17,6 +17,15 @@ import { interruptOnSignals, onForcedExit } from '../signals.js';
 /** The estimator names `--estimator` accepts. */
 function estimatorNames(): string[] {
   return [...defaultRegistry.estimatorNames()];
+}
+
+/** The errors a registry or schema raises for a bad setting (not for a failure of the work). */
+export function isSettingsError(error: unknown): boolean {
+  return (
+    ConfigError.isInstance(error) ||
+    UnknownNameError.isInstance(error) ||
+    InvalidValueError.isInstance(error)
+  );
 }
 
 /**
@@ -40,14 +49,17 @@ export function checkTrainSettings(settings: {
       ? undefined
       : readJsonObjectFile(settings.configPath, '--config');
   try {
-    resolveTrainConfig({
+    const resolved = resolveTrainConfig({
       strategy: settings.strategy,
       seed: settings.seed,
       ...(settings.estimator === undefined ? {} : { estimator: settings.estimator }),
       ...(config === undefined ? {} : { config }),
     });
+    // Builds the credit pipeline once: unknown estimator or assigner names and bad settings
+    // in a config file's "credit" are found here, not at the first step.
+    defaultRegistry.pipeline(resolved.credit);
   } catch (error) {
-    if (ConfigError.isInstance(error)) {
+    if (isSettingsError(error)) {
       const where = settings.configPath === undefined ? '' : `--config ${settings.configPath}: `;
       throw new UsageError(`${where}${error.message}`);
     }
