@@ -197,6 +197,20 @@ describe('policy checkpoints', () => {
     policy.dispose();
   });
 
+  it('a tokenizer that config.json promises but the folder lacks fails before any tensor exists', async () => {
+    const policy = TransformerPolicy.create(config, { seed: 2 });
+    const dir = join(root, 'no-tokenizer');
+    await saveCheckpoint(dir, policy, { tokenizer });
+    policy.dispose();
+    rmSync(join(dir, 'tokenizer.json'));
+    const before = tf.memory().numTensors;
+    const error = await rejection(loadCheckpoint(dir));
+    expect(error.code).toBe(ErrorCode.CorruptFile);
+    expect(error.message).toContain(`${join(dir, 'tokenizer.json')}: not found`);
+    expect(error.message).toContain('word tokenizer');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('recovers a swap interrupted between its renames: the newest retired folder comes back', async () => {
     const parent = join(root, 'swap');
     const dir = join(parent, 'checkpoint');

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
-import { ConfigError, InvalidValueError, UnknownNameError } from '@hicra/spec';
+import { ConfigError, type HicraError, InvalidValueError, UnknownNameError } from '@hicra/spec';
 import type { AppLevel } from '../../countdown-setup.js';
 import { resolveTrainConfig, train } from '../../train.js';
 import {
@@ -20,7 +20,7 @@ function estimatorNames(): string[] {
 }
 
 /** The errors a registry or schema raises for a bad setting (not for a failure of the work). */
-export function isSettingsError(error: unknown): boolean {
+export function isSettingsError(error: unknown): error is HicraError {
   return (
     ConfigError.isInstance(error) ||
     UnknownNameError.isInstance(error) ||
