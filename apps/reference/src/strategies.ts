@@ -10,6 +10,8 @@ export interface Strategy {
   };
   readonly classifier: 'strategic-grams' | 'placebo';
   readonly entropyCoefficient?: number;
+  /** Loss settings the method itself changes (`update` keys of the RL config). */
+  readonly update?: { readonly lossAggregation?: 'seq-mean-token-sum-norm' };
 }
 
 /** GRPO and HICRA, and the paper's baselines. */
@@ -22,15 +24,18 @@ export const STRATEGIES: readonly Strategy[] = [
   },
   {
     name: 'hicra',
-    description: 'HICRA: A + 0.2·|A| on Strategic-Gram planning tokens',
+    description:
+      'HICRA: A + 0.2·|A| on Strategic-Gram planning tokens, over std-normalised GRPO (the paper-literal variant: --estimator dr-grpo)',
     credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra', alpha: 0.2 }] },
     classifier: 'strategic-grams',
   },
   {
     name: 'dr-grpo',
-    description: 'Dr.GRPO: no std division',
+    description:
+      'Dr.GRPO, both changes: no std division, and a token-sum loss over a constant normaliser (update.lossScaleFactor, default the maximum response length)',
     credit: { estimator: { name: 'dr-grpo' }, assigners: [] },
     classifier: 'strategic-grams',
+    update: { lossAggregation: 'seq-mean-token-sum-norm' },
   },
   {
     name: 'hicra-code-variant',
@@ -58,7 +63,8 @@ export const STRATEGIES: readonly Strategy[] = [
   },
   {
     name: 'placebo',
-    description: 'HICRA on random n-grams (as many as Strategic-Gram matches)',
+    description:
+      'control: HICRA on random spans marking as many tokens per response as the Strategic Grams do',
     credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra', alpha: 0.2 }] },
     classifier: 'placebo',
   },

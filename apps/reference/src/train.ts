@@ -107,19 +107,21 @@ export function resolveTrainConfig(
     (options.estimator
       ? { ...strategy.credit, estimator: { name: options.estimator } }
       : strategy.credit);
-  const config = mergeConfig(DEFAULT_RL_CONFIG as Record<string, unknown>, {
-    ...overrides,
-    seed: options.seed,
-    credit,
+  // What the strategy is (Dr.GRPO's loss, an entropy bonus) wins over the config file.
+  const methodUpdate = {
+    ...(strategy.update ?? {}),
     ...(strategy.entropyCoefficient === undefined
       ? {}
-      : {
-          update: {
-            ...(isPlainObject(overrides.update) ? overrides.update : {}),
-            entropyCoefficient: strategy.entropyCoefficient,
-          },
-        }),
-  }) as RlConfigInput;
+      : { entropyCoefficient: strategy.entropyCoefficient }),
+  };
+  const config = mergeConfig(
+    mergeConfig(DEFAULT_RL_CONFIG as Record<string, unknown>, {
+      ...overrides,
+      seed: options.seed,
+      credit,
+    }),
+    { update: methodUpdate },
+  ) as RlConfigInput;
   parseRlConfig(config);
   return config;
 }

@@ -150,7 +150,7 @@ export const OPTIONS = {
   strategies: listOf('A,B', 'strategies to compare (default grpo,hicra)', strategyName),
   estimator: text(
     'NAME',
-    "replace the strategy's advantage estimator (grpo, dr-grpo, rloo, opo, reinforce-plus-plus, ...)",
+    "replace only the strategy's advantage estimator (grpo, dr-grpo, rloo, opo, reinforce-plus-plus, ...); the dr-grpo strategy is the full method, estimator and loss",
   ),
   seed: integerIn('N', 'random seed (default 0)', 0, 2 ** 31 - 1),
   seeds: listOf('0,1,2', 'seeds, one run each', (given, name) =>
@@ -171,7 +171,7 @@ export const OPTIONS = {
   'eval-problems': integerIn('N', 'held-out problems for the final accuracy (default 64)', 1),
   problems: integerIn('N', 'held-out problems (default 128)', 1, 1_000_000),
   k: integerIn('K', 'samples per problem (default 4)', 1, 1024),
-  temperature: numberIn('T', 'sampling temperature; 0 is greedy (default 1)', {
+  temperature: numberIn('T', 'sampling temperature; 0 is greedy (default 0.6)', {
     min: 0,
     max: 100,
   }),
