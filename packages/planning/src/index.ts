@@ -60,7 +60,6 @@ export {
   type PlaceboNgramsClassifier,
   type PlaceboNgramsSettings,
   placeboNgrams,
-  wordSpans,
 } from './placebo-ngrams-classifier.js';
 export {
   type BuiltinPlanningClassifierConfig,
@@ -78,3 +77,4 @@ export {
   type StrategicGramsSettings,
   strategicGrams,
 } from './strategic-grams-classifier.js';
+export { wordSpans } from './word-spans.js';
