@@ -126,7 +126,7 @@ function expectLengthsFromSg(lengths: readonly number[], sgLengths: readonly num
   for (const l of odd) expect(l).toBeLessThan(Math.max(...sgLengths));
 }
 
-const batches: [string, PlanningInputV1][] = [
+const batches: [string, ReturnType<typeof batchOf>][] = [
   [
     'synthetic, whitespace tokens',
     batchOf(
@@ -362,7 +362,7 @@ describe('placebo: positions change with the step, reproducibly', () => {
     let sgTokens = 0;
     let tokens = 0;
     for (let k = 0; k < sg.mask.length; k++) {
-      tokens += synthetic.responseMask![k]!;
+      tokens += synthetic.responseMask[k]!;
       sgTokens += sg.mask[k]!;
     }
     const chance = sgTokens / tokens;
