@@ -16,6 +16,8 @@ export interface CheckedPlanningInput {
   /** `[B·T]` 0/1: the response mask, or (without one) 1 where the span is not `(-1, -1)`. */
   readonly valid: Uint8Array;
   readonly entropies: Float32Array | undefined;
+  /** `input.step`, 0 when absent. */
+  readonly step: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export function checkPlanningInput(
       details: { classifier, argument: 'input' },
     });
   }
-  const { batchSize, seqLen, texts, tokenSpans, responseMask, entropies } = input;
+  const { batchSize, seqLen, texts, tokenSpans, responseMask, entropies, step } = input;
   for (const [name, value] of [
     ['batchSize', batchSize],
     ['seqLen', seqLen],
@@ -48,6 +50,12 @@ export function checkPlanningInput(
         { source: SOURCE, details: { classifier, field: name } },
       );
     }
+  }
+  if (step !== undefined && (!Number.isSafeInteger(step) || step < 0)) {
+    throw new InvalidValueError(
+      `${where}: step must be a non-negative integer (the training step or a call counter), got ${typeof step === 'number' ? String(step) : describe(step)}`,
+      { source: SOURCE, details: { classifier, field: 'step' } },
+    );
   }
   const tokens = batchSize * seqLen;
   const shape = `batchSize·seqLen = ${batchSize}·${seqLen} = ${tokens}`;
@@ -155,7 +163,7 @@ export function checkPlanningInput(
     if (bad >= 0)
       throwBadSpan(where, classifier, tokenSpans, valid, i, seqLen, bad, texts[i]!.length);
   }
-  return { batchSize, seqLen, texts, tokenSpans, valid, entropies };
+  return { batchSize, seqLen, texts, tokenSpans, valid, entropies, step: step ?? 0 };
 }
 
 /** The first valid token of a row whose span breaks the rules, or -1 (the hot loop, kept small). */

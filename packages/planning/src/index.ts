@@ -3,7 +3,8 @@
  *
  * - `strategicGrams` / `createStrategicGramsClassifier`: the paper's Strategic-Gram classifier
  *   (one Aho–Corasick automaton over the normalised text; the paper's 249 phrases by default);
- * - `entropyForks`, `placeboNgrams`: the other classifiers of the paper's comparisons;
+ * - `entropyForks`, `placeboNgrams`: the other classifiers of the paper's comparisons (the
+ *   placebo: as many tokens as SG per response, in random SG-sized spans, new each step);
  * - `unionClassifiers`, `intersectClassifiers`: combinators;
  * - `createPlanningClassifier({ name, ...settings })` and `createPlanningClassifierRegistry()`;
  * - lexicons: `paperLexicon`, `parseLexicon`, `loadLexiconFile`, `serializeLexicon`;
@@ -60,7 +61,6 @@ export {
   type PlaceboNgramsClassifier,
   type PlaceboNgramsSettings,
   placeboNgrams,
-  wordSpans,
 } from './placebo-ngrams-classifier.js';
 export {
   type BuiltinPlanningClassifierConfig,
@@ -78,3 +78,4 @@ export {
   type StrategicGramsSettings,
   strategicGrams,
 } from './strategic-grams-classifier.js';
+export { wordSpans } from './word-spans.js';

@@ -67,7 +67,11 @@ const BUILTINS: Readonly<
   'placebo-ngrams': (s) => createPlaceboNgramsClassifier(s as PlaceboNgramsSettings),
 };
 
-/** A new registry holding the built-in classifiers (`strategic-grams`, `entropy-forks`, `placebo-ngrams`). */
+/**
+ * A new registry holding the built-in classifiers: `strategic-grams` (the paper's phrases),
+ * `entropy-forks` (top-q tokens by entropy) and `placebo-ngrams` (random spans covering as many
+ * tokens per response as `strategic-grams`, with its matches' lengths, new each `input.step`).
+ */
 export function createPlanningClassifierRegistry(): PlanningClassifierRegistry {
   const factories = new Map<string, PlanningClassifierFactory>(
     PLANNING_CLASSIFIER_NAMES.map((name) => [name, BUILTINS[name]]),

@@ -119,6 +119,24 @@ const cases: [string, (input: PlanningInputV1) => unknown, string, string[]][] =
     ErrorCode.InvalidArgument,
     ['entropies must be a Float32Array', 'Float64Array(6)'],
   ],
+  [
+    'a negative step',
+    (i) => ({ ...i, step: -1 }),
+    ErrorCode.InvalidValue,
+    ['step must be a non-negative integer', 'got -1'],
+  ],
+  [
+    'a fractional step',
+    (i) => ({ ...i, step: 1.5 }),
+    ErrorCode.InvalidValue,
+    ['step must be a non-negative integer', 'got 1.5'],
+  ],
+  [
+    'a step that is not a number',
+    (i) => ({ ...i, step: '3' }),
+    ErrorCode.InvalidValue,
+    ['step must be a non-negative integer', 'got string'],
+  ],
 ];
 
 describe('every classifier rejects malformed input with an error naming the field', () => {

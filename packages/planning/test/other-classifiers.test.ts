@@ -3,14 +3,11 @@ import { topQMask } from '@hicra/tensor/kernels';
 import { describe, expect, it } from 'vitest';
 import {
   createEntropyForksClassifier,
-  createPlaceboNgramsClassifier,
   createPlanningClassifier,
   createPlanningClassifierRegistry,
   createStrategicGramsClassifier,
   entropyForks,
   intersectClassifiers,
-  placeboNgrams,
-  strategicGrams,
   unionClassifiers,
   wordSpans,
 } from '../src/index.js';
@@ -72,126 +69,13 @@ describe('entropy forks', () => {
   });
 });
 
-/** A long synthetic response mixing planning phrases and filler, with whitespace tokens. */
-function response(seed: number): string {
-  const phrases = ['but wait', 'let me check', 'alternatively', 'we can', 'hmm, maybe', 'so'];
-  const filler = 'the sum of x and y is equal to twelve over three minus one'.split(' ');
-  const words: string[] = [];
-  let s = seed;
-  for (let w = 0; w < 200; w++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    words.push(s % 7 === 0 ? phrases[s % phrases.length]! : filler[s % filler.length]!);
-  }
-  return words.join(' ');
-}
-
-describe('placebo n-grams', () => {
-  const texts = Array.from({ length: 12 }, (_, i) => response(i + 1));
-  const input = batchOf(texts, whitespaceTokenizer);
-
-  it('matches as many spans as the Strategic-Gram classifier in every response', () => {
-    const sg = strategicGrams.classify(input);
-    const placebo = placeboNgrams.classify(input);
-    expect(placebo.matches.map((m) => m.length)).toEqual(sg.matches.map((m) => m.length));
-    expect(sg.matches.every((m) => m.length > 5)).toBe(true);
-  });
-
-  it('each match is 3 to 5 consecutive words of its own response, gramId -1', () => {
-    const placebo = placeboNgrams.classify(input);
-    placebo.matches.forEach((row, i) => {
-      const words = wordSpans(texts[i]!);
-      const starts = new Map<number, number>();
-      for (let w = 0; w < words.length / 2; w++) starts.set(words[2 * w]!, w);
-      for (const m of row) {
-        const first = starts.get(m.start);
-        expect(first).toBeDefined();
-        let last = first!;
-        while (words[2 * last + 1]! < m.end) last++;
-        expect(words[2 * last + 1]).toBe(m.end);
-        expect(last - first! + 1).toBeGreaterThanOrEqual(3);
-        expect(last - first! + 1).toBeLessThanOrEqual(5);
-        expect(m.gramId).toBe(-1);
-        expect(m.gram).toBe(texts[i]!.slice(m.start, m.end).toLowerCase());
-      }
-      for (let j = 1; j < row.length; j++)
-        expect(row[j]!.start).toBeGreaterThanOrEqual(row[j - 1]!.start);
-    });
-  });
-
-  it('the mask marks exactly the tokens of the placebo spans', () => {
-    const placebo = placeboNgrams.classify(input);
-    for (let i = 0; i < input.batchSize; i++) {
-      for (let t = 0; t < input.seqLen; t++) {
-        const k = i * input.seqLen + t;
-        const s = input.tokenSpans[2 * k]!;
-        const e = input.tokenSpans[2 * k + 1]!;
-        const inside = placebo.matches[i]!.some((m) => s < m.end && m.start < e);
-        expect(placebo.mask[k]).toBe(input.responseMask[k] === 1 && inside ? 1 : 0);
-      }
-    }
-  });
-
-  it('is reproducible from its seed, and another seed places it elsewhere', () => {
-    const a = createPlaceboNgramsClassifier({ seed: 7 }).classify(input);
-    const b = createPlaceboNgramsClassifier({ seed: 7 }).classify(input);
-    const c = createPlaceboNgramsClassifier({ seed: 8 }).classify(input);
-    expect(b).toEqual(a);
-    expect(createPlaceboNgramsClassifier({ seed: 7 }).classify(input)).toEqual(a);
-    expect(c.mask).not.toEqual(a.mask);
-  });
-
-  it('does not land on Strategic-Gram tokens more than chance', () => {
-    // Over many seeds, the share of placebo tokens that are SG tokens matches the share of SG
-    // tokens among all tokens (placement ignores where the phrases are).
-    const sg = strategicGrams.classify(input);
-    let sgTokens = 0;
-    let tokens = 0;
-    for (let k = 0; k < sg.mask.length; k++) {
-      tokens += input.responseMask[k]!;
-      sgTokens += sg.mask[k]!;
-    }
-    const chance = sgTokens / tokens;
-    let placeboTokens = 0;
-    let placeboOnSg = 0;
-    for (let seed = 0; seed < 40; seed++) {
-      const placebo = createPlaceboNgramsClassifier({ seed }).classify(input);
-      for (let k = 0; k < placebo.mask.length; k++) {
-        placeboTokens += placebo.mask[k]!;
-        placeboOnSg += placebo.mask[k]! & sg.mask[k]!;
-      }
-    }
-    const observed = placeboOnSg / placeboTokens;
-    expect(chance).toBeGreaterThan(0.1);
-    expect(Math.abs(observed - chance)).toBeLessThan(0.03);
-  });
-
-  it('a response without SG matches gets no placebo; a one-word response gets a one-word placebo', () => {
-    const small = batchOf(['nothing to see here', 'Wait.'], whitespaceTokenizer);
-    const placebo = placeboNgrams.classify(small);
-    expect(placebo.matches[0]).toEqual([]);
-    expect(placebo.matches[1]).toEqual([{ start: 0, end: 4, gram: 'wait', gramId: -1 }]);
-    expect(maskOf(placebo, 1, small.seqLen)).toBe('1000');
-  });
-
-  it('its counts follow the lexicon it is given', () => {
-    const c = createPlaceboNgramsClassifier({ lexicon: ['twelve'], minN: 1, maxN: 1 });
-    const result = c.classify(batchOf(['twelve and twelve and one'], whitespaceTokenizer));
-    expect(result.matches[0]).toHaveLength(2);
-    expect(result.matches[0]!.every((m) => !m.gram.includes(' '))).toBe(true);
-  });
-
-  it.each([
-    [{ seed: -1 }, 'seed', 'a number >= 0'],
-    [{ seed: 1.5 }, 'seed', 'an integer'],
-    [{ minN: 0 }, 'minN', 'a number >= 1'],
-    [{ minN: 4, maxN: 3 }, 'maxN', 'maxN (3) must be >= minN (4)'],
-    [{ lexicon: [] }, 'grams', 'is empty'],
-    [{ n: 3 }, 'n', 'unknown setting'],
-  ])('bad settings %j', (settings, path, fragment) => {
-    const error = errorOf(() => createPlaceboNgramsClassifier(settings as never));
-    expect(error.code).toBe(ErrorCode.InvalidConfig);
-    expect(error.message).toContain(`config key ${path}`);
-    expect(error.message).toContain(fragment);
+describe('wordSpans', () => {
+  it('finds runs of letters and digits with inner apostrophes or hyphens', () => {
+    const text = "Let's re-check: 3 * 8 = 24.";
+    const spans = wordSpans(text);
+    const words = [];
+    for (let w = 0; w < spans.length; w += 2) words.push(text.slice(spans[w], spans[w + 1]));
+    expect(words).toEqual(["Let's", 're-check', '3', '8', '24']);
   });
 });
 

@@ -6,7 +6,7 @@ export interface PlanningMatchV1 {
   readonly end: number;
   /** The lexicon phrase that matched, in its lexicon spelling. */
   readonly gram: string;
-  /** Index of the phrase in the classifier's lexicon; -1 for a match that comes from no lexicon (the placebo's random n-grams). */
+  /** Index of the phrase in the classifier's lexicon; -1 for a match that comes from no lexicon (the placebo's random spans). */
   readonly gramId: number;
   /** Cluster (strategy class) of the phrase, when the lexicon carries clusters. */
   readonly classId?: number;
@@ -26,6 +26,13 @@ export interface PlanningInputV1 {
   readonly responseMask?: Uint8Array;
   /** `[B·T]` float32: token entropies, for classifiers that use them (entropy forks). */
   readonly entropies?: Float32Array;
+  /**
+   * The training step or any call counter (a non-negative integer); seeded classifiers mix it
+   * into their seed so that placements change between calls and stay reproducible (the
+   * placebo draws new positions each step; the same seed, step and input give the same
+   * result). Classifiers without randomness ignore it. Default 0.
+   */
+  readonly step?: number;
 }
 
 /** Output of a planning classifier. */
@@ -39,7 +46,7 @@ export interface PlanningResultV1 {
   readonly matches: readonly (readonly PlanningMatchV1[])[];
 }
 
-/** Marks planning tokens. Must be deterministic for its settings (placebos take a seed). */
+/** Marks planning tokens. Must be deterministic for its settings and input (placebos take a seed and read `input.step`). */
 export interface PlanningClassifierV1 {
   /** Registry name, kebab-case (`strategic-grams`). */
   readonly name: string;
