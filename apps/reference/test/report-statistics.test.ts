@@ -1,7 +1,7 @@
 import { ErrorCode } from '@hicra/spec';
+import { SeededGenerator } from '@hicra/tensor/kernels';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SeededGenerator } from '@hicra/tensor/kernels';
 import {
   approximateMinimumDetectableEffect,
   bootstrapMeanDifference,
@@ -290,7 +290,12 @@ describe('studentTQuantile', () => {
   });
 
   it('rejects p outside (0, 1)', () => {
-    expectCode(() => studentTQuantile(1, 3), ErrorCode.InvalidValue, 'p must be in (0, 1)', 'got 1');
+    expectCode(
+      () => studentTQuantile(1, 3),
+      ErrorCode.InvalidValue,
+      'p must be in (0, 1)',
+      'got 1',
+    );
     expectCode(() => studentTQuantile(Number.NaN, 3), ErrorCode.InvalidValue, 'got NaN');
     expectCode(() => studentTQuantile(0.5, 0), ErrorCode.InvalidValue, 'degrees of freedom');
   });
@@ -301,7 +306,7 @@ describe('studentTDensity', () => {
     for (const t of [-3, -0.5, 0, 1, 4]) {
       expect(studentTDensity(t, 1)).toBeCloseTo(1 / (Math.PI * (1 + t * t)), 14);
       expect(studentTDensity(t, Number.POSITIVE_INFINITY)).toBeCloseTo(
-        Math.exp(-t * t / 2) / Math.sqrt(2 * Math.PI),
+        Math.exp((-t * t) / 2) / Math.sqrt(2 * Math.PI),
         14,
       );
     }

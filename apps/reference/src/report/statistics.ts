@@ -647,7 +647,8 @@ export function signFlipTest(
   let hits = 0;
   for (let r = 0; r < resamples; r++) {
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += generator.nextInt(2) === 1 ? -differences[i]! : differences[i]!;
+    for (let i = 0; i < n; i++)
+      sum += generator.nextInt(2) === 1 ? -differences[i]! : differences[i]!;
     if (Math.abs(sum) >= threshold) hits++;
   }
   return {
