@@ -373,7 +373,7 @@ describe('pairedTTestPower and minimumDetectableEffect', () => {
       );
       expect(approximate).toBeLessThan(mde);
     }
-    // With 3 pairs the approximation's power is about 75%, not 80%.
+    // With 3 pairs the approximation's power is about 77%, not 80%.
     const approximate = approximateMinimumDetectableEffect(1, 3);
     expect(pairedTTestPower(approximate * Math.sqrt(3), 2)).toBeLessThan(0.78);
   });
