@@ -261,6 +261,7 @@ describe('which accuracy', () => {
     );
     const html = renderReport(runs);
     expect(html).toContain('<th>greedy mean</th>');
+    expect(html).toContain('<span class="muted">greedy +0.080</span>');
     expect(html).toContain('at temperature 0.6');
   });
 

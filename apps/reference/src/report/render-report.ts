@@ -162,7 +162,10 @@ function renderSummary(summary: ReportSummary, strategies: readonly ReportStrate
           : '';
       const role =
         s.comparison !== undefined
-          ? formatSigned(s.comparison.difference)
+          ? formatSigned(s.comparison.difference) +
+            (s.comparison.greedyDifference === undefined
+              ? ''
+              : `<br><span class="muted">greedy ${formatSigned(s.comparison.greedyDifference)}</span>`)
           : `<span class="muted">${s.strategy === summary.reference ? 'reference' : 'no GRPO run to compare with'}</span>`;
       return (
         `<tr data-strategy="${escapeHtml(s.strategy)}"><th scope="row"><span class="swatch" style="background:${color.get(s.strategy)}"></span>${escapeHtml(s.strategy)}</th>` +
