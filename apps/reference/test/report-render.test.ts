@@ -194,7 +194,14 @@ describe('summarizeRuns', () => {
     expect(grpo!.std).toBeCloseTo(0.05, 14);
     const comparison = hicra!.comparison!;
     expect(comparison.difference).toBeCloseTo(0.1, 14);
-    // Equal variances 0.0025, n = 3 each: t = 0.1/√(2·0.0025/3) = √6, df = 4.
+    expect(comparison.pairs.map((p) => p.seed)).toEqual([0, 1, 2]);
+    // Every seed gains exactly 0.1: the paired t statistic is undefined, and the page says so.
+    expect(comparison.paired.kind).toBe('not-tested');
+    expect(comparison.meaningful).toBeUndefined();
+    expect(comparison.statement).toContain('hicra − grpo = +0.100 over 3 seed pairs');
+    expect(comparison.statement).toContain('every pair has the same difference');
+    // Welch stays as the secondary, unpaired line. Equal variances 0.0025, n = 3 each:
+    // t = 0.1/√(2·0.0025/3) = √6, df = 4.
     const welch = welchTTest([0.6, 0.7, 0.65], [0.5, 0.6, 0.55]);
     expect(comparison.welch).toEqual(welch);
     if (welch.kind !== 'tested') throw new Error('expected a test');
@@ -202,22 +209,20 @@ describe('summarizeRuns', () => {
     expect(welch.df).toBeCloseTo(4, 12);
     const x = Math.sqrt(6) / Math.sqrt(10);
     expect(welch.pValue).toBeCloseTo(2 * (1 - (0.5 + 0.75 * x - x ** 3 / 4)), 12);
-    expect(comparison.meaningful).toBe(false);
-    expect(comparison.bootstrap).toMatchObject({ level: 0.95, resamples: 10_000, seed: 0 });
-    expect(comparison.statement).toContain('hicra − grpo = +0.100');
-    expect(comparison.statement).toContain('p = 0.070');
-    expect(comparison.statement).toContain('not statistically meaningful at the 5% level');
+    expect(comparison.pairedBootstrap).toMatchObject({ level: 0.95, resamples: 10_000, seed: 0 });
+    expect(comparison.signFlip).toMatchObject({ method: 'exact', pValue: 0.25 });
   });
 
   it('calls a clear difference meaningful', () => {
-    const runs = [0.3, 0.32, 0.31, 0.6, 0.62, 0.61].map((v, i) =>
+    const runs = [0.3, 0.32, 0.31, 0.6, 0.63, 0.6].map((v, i) =>
       evalRun(i < 3 ? 'grpo' : 'hicra', i % 3, [v]),
     );
     const hicra = summarizeRuns(runs).strategies[1]!;
     expect(hicra.comparison!.meaningful).toBe(true);
     expect(hicra.comparison!.statement).toContain('p < 0.001');
     expect(hicra.comparison!.statement).toContain(': statistically meaningful at the 5% level');
-    expect(hicra.comparison!.bootstrap!.low).toBeGreaterThan(0);
+    expect(hicra.comparison!.statement).toContain('over 3 seed pairs (paired t = ');
+    expect(hicra.comparison!.pairedBootstrap!.low).toBeGreaterThan(0);
   });
 
   it('states plainly when there are too few seeds or no GRPO', () => {
@@ -228,9 +233,16 @@ describe('summarizeRuns', () => {
       makeRun('hicra', 0),
     ];
     const [, hicra, placebo] = summarizeRuns(runs).strategies;
-    expect(placebo!.comparison).toMatchObject({ meaningful: undefined, bootstrap: undefined });
-    expect(placebo!.comparison!.statement).toContain('not tested, too few seeds');
-    expect(placebo!.comparison!.statement).toContain('n = 1 vs 2');
+    expect(placebo!.comparison).toMatchObject({
+      meaningful: undefined,
+      pairedBootstrap: undefined,
+      signFlip: undefined,
+      leftOut: ['seed 1: grpo only (no placebo run)'],
+    });
+    expect(placebo!.comparison!.statement).toContain(
+      'placebo − grpo = +0.050 over 1 seed pair: not tested, too few seed pairs',
+    );
+    expect(placebo!.comparison!.statement).toContain('n = 1; at least 3 are needed');
     expect(placebo!.std).toBeUndefined();
     expect(hicra).toMatchObject({ n: 0, mean: undefined, withoutEval: ['/runs/hicra-seed0'] });
     expect(hicra!.comparison!.statement).toContain('hicra has no final evaluation accuracy');
@@ -304,6 +316,10 @@ describe('renderReport', () => {
     expect(html).toContain('No data: no run has <code>actor/clip_fraction_lower</code>.');
     expect(html).toContain('<tr data-strategy="hicra">');
     expect(html).toContain('hicra − grpo = ');
+    expect(html).toContain('<h3 id="statistics">Difference from GRPO, paired by seed</h3>');
+    expect(html).toContain('<th>Welch (unpaired, secondary)</th>');
+    expect(html).toMatch(/<tr data-comparison="hicra">.*seed 0: \+0\.\d{3}.*seed 2: /);
+    expect(html).toContain('N = 64 problems × k = 4 samples = 256 responses per evaluation');
     expect(html.match(/<article class="rollout"/g)).toHaveLength(6 * 6);
     // Only the first run's latest step is shown before the script runs.
     expect(html.match(/<article class="rollout" data-run="0" data-step="24">/g)).toHaveLength(2);

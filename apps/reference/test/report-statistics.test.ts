@@ -1,13 +1,22 @@
 import { ErrorCode } from '@hicra/spec';
+import { SeededGenerator } from '@hicra/tensor/kernels';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  approximateMinimumDetectableEffect,
   bootstrapMeanDifference,
   logGamma,
   mean,
+  minimumDetectableEffect,
+  pairedBootstrapInterval,
+  pairedTTest,
+  pairedTTestPower,
   regularizedIncompleteBeta,
   sampleStd,
+  signFlipTest,
   studentTCdf,
+  studentTDensity,
+  studentTQuantile,
   studentTTwoSidedP,
   welchTTest,
 } from '../src/report/statistics.js';
@@ -239,6 +248,289 @@ describe('bootstrapMeanDifference', () => {
       () => bootstrapMeanDifference([1, 2], [1, 2], { level: 1 }),
       ErrorCode.InvalidArgument,
       'level must be in (0, 1)',
+    );
+  });
+});
+
+describe('studentTQuantile', () => {
+  it('matches the closed forms for 1 and 2 degrees of freedom', () => {
+    for (const p of [0.001, 0.1, 0.3, 0.5, 0.6, 0.8, 0.9, 0.975, 0.999]) {
+      // df = 1 is Cauchy: tan(π(p − 1/2)); df = 2: (2p − 1) / √(2p(1 − p)).
+      expect(studentTQuantile(p, 1)).toBeCloseTo(Math.tan(Math.PI * (p - 0.5)), 10);
+      expect(studentTQuantile(p, 2)).toBeCloseTo((2 * p - 1) / Math.sqrt(2 * p * (1 - p)), 12);
+    }
+  });
+
+  it('matches t-table values (scipy.stats.t.ppf)', () => {
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.706204736174694, 10);
+    expect(studentTQuantile(0.975, 4)).toBeCloseTo(2.7764451051977934, 12);
+    expect(studentTQuantile(0.975, 10)).toBeCloseTo(2.228138851986274, 12);
+    expect(studentTQuantile(0.025, 10)).toBeCloseTo(-2.228138851986274, 12);
+    // The printed tables' 80% column: 1.061 (df 2), 0.941 (df 4), 0.879 (df 10), 0.842 (normal).
+    expect(studentTQuantile(0.8, 2)).toBeCloseTo(1.061, 3);
+    expect(studentTQuantile(0.8, 4)).toBeCloseTo(0.941, 3);
+    expect(studentTQuantile(0.8, 10)).toBeCloseTo(0.879, 3);
+    expect(studentTQuantile(0.975, Number.POSITIVE_INFINITY)).toBeCloseTo(1.959963984540054, 6);
+    expect(studentTQuantile(0.8, Number.POSITIVE_INFINITY)).toBeCloseTo(0.8416212335729143, 6);
+    expect(studentTQuantile(0.5, 3)).toBe(0);
+  });
+
+  it('inverts the CDF', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1e-6, max: 1 - 1e-6, noNaN: true }),
+        fc.double({ min: 0.5, max: 500, noNaN: true }),
+        (p, df) => {
+          const t = studentTQuantile(p, df);
+          expect(studentTCdf(t, df)).toBeCloseTo(p, 11);
+          expect(studentTQuantile(1 - p, df)).toBeCloseTo(-t, 8);
+        },
+      ),
+    );
+  });
+
+  it('rejects p outside (0, 1)', () => {
+    expectCode(
+      () => studentTQuantile(1, 3),
+      ErrorCode.InvalidValue,
+      'p must be in (0, 1)',
+      'got 1',
+    );
+    expectCode(() => studentTQuantile(Number.NaN, 3), ErrorCode.InvalidValue, 'got NaN');
+    expectCode(() => studentTQuantile(0.5, 0), ErrorCode.InvalidValue, 'degrees of freedom');
+  });
+});
+
+describe('studentTDensity', () => {
+  it('matches the Cauchy and normal densities', () => {
+    for (const t of [-3, -0.5, 0, 1, 4]) {
+      expect(studentTDensity(t, 1)).toBeCloseTo(1 / (Math.PI * (1 + t * t)), 14);
+      expect(studentTDensity(t, Number.POSITIVE_INFINITY)).toBeCloseTo(
+        Math.exp((-t * t) / 2) / Math.sqrt(2 * Math.PI),
+        14,
+      );
+    }
+  });
+});
+
+/** Rejection rate of the paired t-test over `experiments` seeded draws of n differences. */
+function simulatedPower(effect: number, std: number, n: number, experiments: number, seed: number) {
+  const generator = new SeededGenerator(seed);
+  let rejected = 0;
+  for (let e = 0; e < experiments; e++) {
+    const differences = Array.from({ length: n }, () => generator.nextNormal(effect, std));
+    const result = pairedTTest(differences);
+    if (result.kind === 'tested' && result.pValue < 0.05) rejected++;
+  }
+  return rejected / experiments;
+}
+
+describe('pairedTTestPower and minimumDetectableEffect', () => {
+  it('gives the level at no effect and the normal closed form at infinite df', () => {
+    for (const df of [1, 2, 5, 30]) expect(pairedTTestPower(0, df)).toBeCloseTo(0.05, 6);
+    const c = 1.959963984540054;
+    const phi = (z: number) => studentTCdf(z, Number.POSITIVE_INFINITY);
+    for (const ncp of [0.5, 2, 2.8]) {
+      expect(pairedTTestPower(ncp, Number.POSITIVE_INFINITY)).toBeCloseTo(
+        phi(ncp - c) + phi(-ncp - c),
+        6,
+      );
+    }
+  });
+
+  it("matches R's power.t.test(n = 20, delta = 1): 0.8689528", () => {
+    // Two-sample, 20 per group: df = 38, ncp = √(20/2). R counts the upper tail only; the
+    // lower tail adds about 1e-7 here.
+    expect(pairedTTestPower(Math.sqrt(10), 38)).toBeCloseTo(0.8689528, 6);
+  });
+
+  it('is increasing in the effect', () => {
+    let previous = 0;
+    for (let ncp = 0; ncp <= 8; ncp += 0.5) {
+      const power = pairedTTestPower(ncp, 4);
+      expect(power).toBeGreaterThanOrEqual(previous);
+      previous = power;
+    }
+    expect(previous).toBeGreaterThan(0.99);
+  });
+
+  it('finds the effect with 80% power, exactly and by simulation', () => {
+    for (const [n, seed] of [
+      [3, 11],
+      [5, 12],
+      [10, 13],
+    ] as const) {
+      const std = 0.04;
+      const mde = minimumDetectableEffect(std, n);
+      expect(pairedTTestPower((mde * Math.sqrt(n)) / std, n - 1)).toBeCloseTo(0.8, 8);
+      // 4 000 experiments: the standard error of a rejection rate near 0.8 is 0.0063.
+      expect(Math.abs(simulatedPower(mde, std, n, 4000, seed) - 0.8)).toBeLessThan(0.025);
+      // The textbook approximation asks for a smaller effect, so it overstates power.
+      const approximate = approximateMinimumDetectableEffect(std, n);
+      expect(approximate).toBeCloseTo(
+        ((studentTQuantile(0.975, n - 1) + studentTQuantile(0.8, n - 1)) * std) / Math.sqrt(n),
+        14,
+      );
+      expect(approximate).toBeLessThan(mde);
+    }
+    // With 3 pairs the approximation's power is about 77%, not 80%.
+    const approximate = approximateMinimumDetectableEffect(1, 3);
+    expect(pairedTTestPower(approximate * Math.sqrt(3), 2)).toBeLessThan(0.78);
+  });
+
+  it('tends to (z_0.975 + z_0.8)·σ/√n with many pairs and scales with σ', () => {
+    const n = 1_000_000;
+    expect(minimumDetectableEffect(1, n) * Math.sqrt(n)).toBeCloseTo(
+      1.959963984540054 + 0.8416212335729143,
+      4,
+    );
+    expect(minimumDetectableEffect(0.06, 5)).toBeCloseTo(3 * minimumDetectableEffect(0.02, 5), 9);
+    expect(minimumDetectableEffect(0, 5)).toBe(0);
+  });
+
+  it('rejects fewer than 2 pairs, negative spread and bad levels', () => {
+    expectCode(() => minimumDetectableEffect(1, 1), ErrorCode.InvalidArgument, 'pairs', 'got 1');
+    expectCode(() => minimumDetectableEffect(-1, 4), ErrorCode.InvalidValue, 'std', 'got -1');
+    expectCode(
+      () => minimumDetectableEffect(1, 4, { power: 1 }),
+      ErrorCode.InvalidValue,
+      'power must be in (0, 1)',
+    );
+    expectCode(() => pairedTTestPower(1, 0.5), ErrorCode.InvalidValue, 'df must be >= 1');
+    expectCode(() => pairedTTestPower(Number.NaN, 3), ErrorCode.InvalidValue, 'ncp');
+  });
+});
+
+describe('pairedTTest', () => {
+  it('computes t, p and the Student-t interval by hand', () => {
+    // d = 0.05, 0.07, 0.03: mean 0.05, s_d = 0.02, t = 0.05 / (0.02/√3) = 2.5√3, df = 2, and
+    // for df = 2 the two-sided p is 1 − t/√(2 + t²) and t_{0.975,2} = 0.95/√(2·0.975·0.025).
+    const result = pairedTTest([0.05, 0.07, 0.03]);
+    if (result.kind !== 'tested') throw new Error('expected a test');
+    const t = 2.5 * Math.sqrt(3);
+    expect(result.difference).toBeCloseTo(0.05, 15);
+    expect(result.std).toBeCloseTo(0.02, 15);
+    expect(result.t).toBeCloseTo(t, 12);
+    expect(result.df).toBe(2);
+    expect(result.pValue).toBeCloseTo(1 - t / Math.sqrt(2 + t * t), 12);
+    const half = ((0.95 / Math.sqrt(2 * 0.975 * 0.025)) * 0.02) / Math.sqrt(3);
+    expect(result.low).toBeCloseTo(0.05 - half, 12);
+    expect(result.high).toBeCloseTo(0.05 + half, 12);
+    // The interval excludes 0 exactly when p < 0.05.
+    expect(result.low > 0).toBe(result.pValue < 0.05);
+  });
+
+  it('ignores what the two strategies share per seed, which Welch does not', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -0.3, max: 0.3, noNaN: true }), { minLength: 3, maxLength: 8 }),
+        fc.array(fc.double({ min: 0, max: 0.5, noNaN: true }), { minLength: 8, maxLength: 8 }),
+        (differences, seedEffects) => {
+          fc.pre(sampleStd(differences) > 1e-6);
+          const reference = differences.map((_, i) => 0.3 + seedEffects[i]!);
+          const sample = reference.map((r, i) => r + differences[i]!);
+          const direct = pairedTTest(differences);
+          const fromRuns = pairedTTest(sample.map((v, i) => v - reference[i]!));
+          if (direct.kind !== 'tested' || fromRuns.kind !== 'tested') throw new Error('untested');
+          expect(fromRuns.t).toBeCloseTo(direct.t, 6);
+        },
+      ),
+    );
+  });
+
+  it('gives no test or interval below 3 pairs or without spread, and says why', () => {
+    expect(pairedTTest([0.1, 0.2])).toMatchObject({ kind: 'not-tested', pairs: 2 });
+    const few = pairedTTest([0.1, 0.2]);
+    if (few.kind === 'not-tested') expect(few.reason).toContain('n = 2; at least 3');
+    const flat = pairedTTest([0.1, 0.1, 0.1]);
+    // 0.1 + 0.1 + 0.1 is not 0.3 in floating point: rounding is not spread.
+    expect(flat).toMatchObject({ kind: 'not-tested', pairs: 3 });
+    expect(flat.difference).toBeCloseTo(0.1, 15);
+    if (flat.kind === 'not-tested') expect(flat.reason).toContain('same difference');
+  });
+});
+
+/** Sign-flip p by recursion over the signs: an independent reference. */
+function signFlipByRecursion(d: readonly number[]): number {
+  const observed = Math.abs(d.reduce((a, b) => a + b, 0));
+  const sums: number[] = [];
+  const walk = (i: number, sum: number) => {
+    if (i === d.length) {
+      sums.push(sum);
+      return;
+    }
+    walk(i + 1, sum + d[i]!);
+    walk(i + 1, sum - d[i]!);
+  };
+  walk(0, 0);
+  return sums.filter((s) => Math.abs(s) >= observed - 1e-9).length / sums.length;
+}
+
+describe('signFlipTest', () => {
+  it('enumerates every sign pattern', () => {
+    // ±0.1 ± 0.2 ± 0.3: only all-plus and all-minus reach |0.6|: p = 2/8.
+    expect(signFlipTest([0.1, 0.2, 0.3])).toEqual({
+      pValue: 0.25,
+      method: 'exact',
+      assignments: 8,
+      smallestPossible: 0.25,
+    });
+    // 0.1 + 0.2 − 0.3 = 0: every pattern is at least as extreme.
+    expect(signFlipTest([0.1, 0.2, -0.3]).pValue).toBe(1);
+    expect(signFlipTest([0, 0, 0]).pValue).toBe(1);
+    // Six equal differences: 2/64.
+    expect(signFlipTest([1, 1, 1, 1, 1, 1]).pValue).toBeCloseTo(2 / 64, 15);
+  });
+
+  it('matches an enumeration written independently', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 1, maxLength: 10 }),
+        (integers) => {
+          const d = integers.map((v) => v / 100);
+          expect(signFlipTest(d).pValue).toBeCloseTo(signFlipByRecursion(d), 14);
+        },
+      ),
+    );
+  });
+
+  it('switches to a seeded Monte Carlo above 16 pairs, close to the exact p', () => {
+    const generator = new SeededGenerator(4);
+    const d = Array.from({ length: 18 }, () => generator.nextNormal(0.01, 0.03));
+    const exact = signFlipByRecursion(d);
+    const estimate = signFlipTest(d, { resamples: 20_000, seed: 1 });
+    expect(estimate).toMatchObject({ method: 'monte-carlo', assignments: 20_000, seed: 1 });
+    expect(Math.abs(estimate.pValue - exact)).toBeLessThan(0.015);
+    expect(signFlipTest(d, { resamples: 20_000, seed: 1 })).toEqual(estimate);
+    expect(signFlipTest(d.slice(0, 16)).method).toBe('exact');
+  });
+
+  it('rejects no differences', () => {
+    expectCode(() => signFlipTest([]), ErrorCode.InvalidArgument, 'at least one difference');
+  });
+});
+
+describe('pairedBootstrapInterval', () => {
+  it('resamples pairs reproducibly, within the range of the differences', () => {
+    const d = [0.02, 0.08, -0.01, 0.05];
+    const first = pairedBootstrapInterval(d, { seed: 3, resamples: 4000 });
+    expect(pairedBootstrapInterval(d, { seed: 3, resamples: 4000 })).toEqual(first);
+    expect(first.difference).toBeCloseTo(mean(d), 15);
+    expect(first.low).toBeGreaterThanOrEqual(-0.01);
+    expect(first.high).toBeLessThanOrEqual(0.08);
+    expect(first.low).toBeLessThan(first.difference);
+    expect(first.high).toBeGreaterThan(first.difference);
+    const flat = pairedBootstrapInterval([0.1, 0.1, 0.1]);
+    expect(flat.low).toBeCloseTo(0.1, 15);
+    expect(flat.high).toBeCloseTo(0.1, 15);
+  });
+
+  it('needs 3 pairs', () => {
+    expectCode(
+      () => pairedBootstrapInterval([0.1, 0.2]),
+      ErrorCode.InvalidArgument,
+      'at least 3 pairs',
+      'got 2',
     );
   });
 });

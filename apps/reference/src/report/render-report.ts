@@ -9,12 +9,20 @@ import {
   type ReportStrategy,
 } from './charts.js';
 import { CLIENT_SCRIPT } from './client-script.js';
-import { escapeHtml, formatNumber, formatSigned, jsonForScript, scriptForInline } from './html.js';
+import {
+  escapeHtml,
+  formatNumber,
+  formatPValue,
+  formatSigned,
+  jsonForScript,
+  scriptForInline,
+} from './html.js';
 import type { ReportRollout, ReportRun } from './load-run.js';
 import { renderResponseHtml } from './rollout-view.js';
 import {
   type ReportSummary,
-  SIGNIFICANCE_LEVEL,
+  type StrategyComparison,
+  type StrategySummary,
   type SummarizeOptions,
   summarizeRuns,
 } from './summary.js';
@@ -71,8 +79,75 @@ function checkRuns(runs: readonly ReportRun[]): void {
 
 const seedText = (seed: number | undefined) => (seed === undefined ? '–' : String(seed));
 
+function interval(low: number, high: number): string {
+  return `[${formatSigned(low)}, ${formatSigned(high)}]`;
+}
+
+function pText(p: number): string {
+  const text = formatPValue(p);
+  return escapeHtml(text.startsWith('<') ? `p ${text}` : `p = ${text}`);
+}
+
+function renderComparisonRow(
+  s: StrategySummary,
+  comparison: StrategyComparison,
+  summary: ReportSummary,
+  color: string | undefined,
+): string {
+  const level = `${Math.round((1 - summary.alpha) * 100)}%`;
+  const dash = '<span class="muted">–</span>';
+  const differences =
+    comparison.pairs.length === 0
+      ? '<span class="muted">no pairs</span>'
+      : comparison.pairs
+          .map(
+            (p) =>
+              `<span class="seed" title="${formatNumber(p.value)} − ${formatNumber(p.reference)}">seed ${p.seed}: ${formatSigned(p.difference)}</span>`,
+          )
+          .join(' ');
+  const { paired, signFlip, pairedBootstrap, welch, power } = comparison;
+  const pairedCell =
+    paired.kind === 'tested'
+      ? `${formatSigned(paired.difference)}<br>${level} ${interval(paired.low, paired.high)}<br>${pText(paired.pValue)} <span class="muted">(t = ${paired.t.toFixed(2)}, df = ${paired.df})</span>`
+      : `${formatSigned(comparison.difference)}<br><span class="muted">${escapeHtml(paired.reason)}</span>`;
+  const signFlipCell =
+    signFlip === undefined
+      ? dash
+      : `${pText(signFlip.pValue)}<br><span class="muted">${signFlip.method === 'exact' ? `exact, ${signFlip.assignments} sign patterns` : `${signFlip.assignments} seeded draws`}</span>`;
+  const bootstrapCell =
+    pairedBootstrap === undefined ? dash : interval(pairedBootstrap.low, pairedBootstrap.high);
+  const welchCell =
+    welch.kind === 'tested'
+      ? `${formatSigned(welch.difference)}, ${pText(welch.pValue)}<br><span class="muted">t = ${welch.t.toFixed(2)}, df = ${welch.df.toFixed(1)}</span>`
+      : `<span class="muted">${escapeHtml(welch.reason)}</span>`;
+  const mdeCell =
+    power.mde === undefined
+      ? dash
+      : `<span class="${power.detectsReference ? '' : 'warning'}">${formatNumber(power.mde)}</span>` +
+        (power.evalNoiseMde === undefined
+          ? ''
+          : `<br><span class="muted">evaluation noise alone (bound): ${formatNumber(power.evalNoiseMde)}</span>`);
+  return (
+    `<tr data-comparison="${escapeHtml(s.strategy)}"><th scope="row"><span class="swatch" style="background:${color}"></span>${escapeHtml(s.strategy)} − ${escapeHtml(comparison.reference)}</th>` +
+    `<td class="num">${comparison.pairs.length}</td><td>${differences}</td>` +
+    `<td class="num">${pairedCell}</td><td class="num">${signFlipCell}</td><td class="num">${bootstrapCell}</td>` +
+    `<td class="num secondary">${welchCell}</td><td class="num">${mdeCell}</td></tr>`
+  );
+}
+
+function renderVerdict(s: StrategySummary, comparison: StrategyComparison): string {
+  const verdictClass =
+    comparison.meaningful === true ? 'yes' : comparison.meaningful === false ? 'no' : 'untested';
+  const verdicts =
+    comparison.verdicts.length === 0
+      ? ''
+      : `<ul>${comparison.verdicts.map((v) => `<li>${escapeHtml(v)}</li>`).join('')}</ul>`;
+  return `<div class="verdict ${verdictClass}" data-verdict="${escapeHtml(s.strategy)}"><p>${escapeHtml(comparison.statement)}</p>${verdicts}</div>`;
+}
+
 function renderSummary(summary: ReportSummary, strategies: readonly ReportStrategy[]): string {
   const color = new Map(strategies.map((s) => [s.name, s.color]));
+  const greedy = summary.accuracy.greedy;
   const rows = summary.strategies
     .map((s) => {
       const finals = s.finals
@@ -85,23 +160,29 @@ function renderSummary(summary: ReportSummary, strategies: readonly ReportStrate
         s.withoutEval.length > 0
           ? `<br><span class="muted">${s.withoutEval.length} run(s) without evaluation</span>`
           : '';
-      const comparison =
-        s.comparison === undefined
-          ? `<td colspan="2" class="muted">${s.strategy === summary.reference ? 'reference' : 'no GRPO run to compare with'}</td>`
-          : `<td class="num">${formatSigned(s.comparison.difference)}</td><td class="verdict ${
-              s.comparison.meaningful === true
-                ? 'yes'
-                : s.comparison.meaningful === false
-                  ? 'no'
-                  : 'untested'
-            }">${escapeHtml(s.comparison.statement)}</td>`;
+      const role =
+        s.comparison !== undefined
+          ? formatSigned(s.comparison.difference) +
+            (s.comparison.greedyDifference === undefined
+              ? ''
+              : `<br><span class="muted">greedy ${formatSigned(s.comparison.greedyDifference)}</span>`)
+          : `<span class="muted">${s.strategy === summary.reference ? 'reference' : 'no GRPO run to compare with'}</span>`;
       return (
         `<tr data-strategy="${escapeHtml(s.strategy)}"><th scope="row"><span class="swatch" style="background:${color.get(s.strategy)}"></span>${escapeHtml(s.strategy)}</th>` +
         `<td class="num">${s.n}${s.n === s.runs ? '' : ` of ${s.runs}`}</td>` +
         `<td class="num">${formatNumber(s.mean)}</td><td class="num">${formatNumber(s.std)}</td>` +
-        `<td>${finals || '<span class="muted">no evaluation</span>'}${missing}</td>${comparison}</tr>`
+        (greedy ? `<td class="num">${formatNumber(s.greedyMean)}</td>` : '') +
+        `<td>${finals || '<span class="muted">no evaluation</span>'}${missing}</td><td class="num">${role}</td></tr>`
       );
     })
+    .join('\n');
+  const comparisons = summary.strategies
+    .filter((s) => s.comparison !== undefined)
+    .map((s) => renderComparisonRow(s, s.comparison!, summary, color.get(s.strategy)))
+    .join('\n');
+  const verdicts = summary.strategies
+    .filter((s) => s.comparison !== undefined)
+    .map((s) => renderVerdict(s, s.comparison!))
     .join('\n');
   const steps = new Set(summary.strategies.flatMap((s) => s.finals.map((f) => f.step)));
   const stepNote =
@@ -112,19 +193,40 @@ function renderSummary(summary: ReportSummary, strategies: readonly ReportStrate
     summary.reference === undefined
       ? '<p class="muted">No run has the strategy <code>grpo</code>, so there is no comparison.</p>'
       : '';
+  const level = `${Math.round((1 - summary.alpha) * 100)}%`;
+  const statistics =
+    comparisons === ''
+      ? ''
+      : `<h3 id="statistics">Difference from GRPO, paired by seed</h3>
+<p class="method">Runs of <code>hicra compare</code> with the same seed share the base checkpoint, the problems, the data
+order and the sampling seeds, so each strategy is compared with GRPO <strong>seed by seed</strong>: d = strategy − GRPO
+for every seed both ran (a seed run by one side only is left out and named). The main test is the paired t-test on the
+d’s (two-sided, “statistically meaningful” means p &lt; ${summary.alpha}) with its Student-t ${level} interval; beside it
+an exact sign-flip permutation test (every ± pattern of the d’s; seeded Monte Carlo above 16 pairs) and a seeded
+bootstrap interval over seed pairs (too narrow with few pairs). The unpaired Welch test on all seeds is shown only as a
+secondary column. With fewer than 3 pairs no p-value or interval is given, only the differences.
+The minimum detectable effect (MDE) is the smallest true difference the paired t-test finds with
+${Math.round(summary.power * 100)}% power at ${summary.alpha} (exact noncentral t), from the spread s_d of the d’s; “evaluation noise
+alone” uses instead the binomial variance p(1−p)/(N·k) of each run’s accuracy, summed over the pair: a bound, since
+problems differ in difficulty and paired runs share sampling seeds. Verdicts compare the MDE with
+${(summary.referenceEffect * 100).toFixed(1)} points, the size of the gains the paper reports.</p>
+<table class="summary statistics">
+<thead><tr><th>comparison</th><th>pairs</th><th>per seed d</th><th>mean d, paired t</th><th>sign-flip</th><th>bootstrap ${level}</th><th>Welch (unpaired, secondary)</th><th>MDE (${Math.round(summary.power * 100)}% power)</th></tr></thead>
+<tbody>
+${comparisons}
+</tbody>
+</table>
+${verdicts}`;
   return `<section id="summary">
 <h2>Final accuracy</h2>
-<p>Final accuracy is each seed’s last evaluation <code>${summary.metric}</code>. The difference from
-GRPO is tested with Welch’s t-test (two-sided; “statistically meaningful” means p &lt; ${SIGNIFICANCE_LEVEL});
-the interval is a seeded percentile bootstrap of the difference of means. Neither is computed with fewer
-than two seeds per side; with few seeds the bootstrap interval is too narrow, so read the t-test first.</p>
+<p>${escapeHtml(summary.accuracy.text)}</p>
 <table class="summary">
-<thead><tr><th>strategy</th><th>n</th><th>mean</th><th>std</th><th>per seed (last evaluation)</th><th>difference</th><th>vs GRPO</th></tr></thead>
+<thead><tr><th>strategy</th><th>n</th><th>mean</th><th>std</th>${greedy ? '<th>greedy mean</th>' : ''}<th>per seed (last evaluation)</th><th>paired difference from GRPO</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>
-${stepNote}${referenceNote}
+${stepNote}${referenceNote}${statistics}
 </section>`;
 }
 
@@ -282,9 +384,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.summary { width: 100%; }
 table.summary th:first-child, table.summary td.num { white-space: nowrap; }
 .seed { white-space: nowrap; margin-right: 10px; }
-td.verdict.yes { background: #e6f4ea; }
-td.verdict.no { background: #f6f6f6; }
-td.verdict.untested { background: #fff8e1; }
+table.statistics td.num { white-space: normal; }
+#statistics { margin-top: 16px; }
+.verdict { border: 1px solid #ddd; border-radius: 4px; padding: 6px 12px; margin: 8px 0; }
+.verdict p { margin: 0; font-weight: 600; }
+.verdict ul { margin: 4px 0 0; padding-left: 18px; }
+.verdict.yes { background: #e6f4ea; }
+.verdict.no { background: #f6f6f6; }
+.verdict.untested { background: #fff8e1; }
+td.secondary { color: #555; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 .chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px; min-width: 0; }

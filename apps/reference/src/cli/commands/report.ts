@@ -68,7 +68,7 @@ export const reportCommand = defineCommand({
   usage: 'hicra report RUN_DIR_OR_FOLDER... [--out report.html] [--title TEXT] [--force]',
   description:
     'One offline HTML page: one line per strategy with bands across seeds, final accuracy with a\n' +
-    'Welch test against GRPO, a rollout viewer. An argument is a run directory or a folder of\n' +
+    'paired comparison with GRPO by seed (t-test, sign-flip, MDE), a rollout viewer. An argument is a run directory or a folder of\n' +
     'runs (what `hicra compare --out` made). An existing --out that is not a report is refused\n' +
     'unless --force is given.',
   examples: ['hicra report runs/compare --out report.html'],
