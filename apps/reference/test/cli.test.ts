@@ -285,6 +285,7 @@ describe('hicra command line', () => {
     expect(result.runs.map((r: { strategy: string }) => r.strategy).sort()).toEqual([
       'grpo',
       'hicra',
+      'placebo',
     ]);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('GRPO vs HICRA');
     // a second run reuses the base checkpoint

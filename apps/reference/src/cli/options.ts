@@ -141,6 +141,10 @@ export const OPTIONS = {
   ),
   force: flag('replace what --out names although it exists'),
   from: text('CHECKPOINT', 'the checkpoint folder to start from (from `hicra pretrain`)'),
+  base: text(
+    'CHECKPOINT',
+    'the base checkpoint every run starts from (default: the committed one)',
+  ),
   out: text('PATH', 'where the output goes'),
   strategy: {
     value: 'NAME',

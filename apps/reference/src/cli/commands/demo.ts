@@ -1,66 +1,79 @@
 import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { initBackend } from '@hicra/tensor';
+import { COMMITTED_BASE, DEMO_DESIGN, demoRlConfig } from '../../demo.js';
 import { smallModel } from '../../model-presets.js';
 import { pretrain } from '../../pretrain.js';
 import { writeReport } from '../../report/index.js';
-import { defineCommand } from '../command.js';
+import { defineCommand, requireCheckpointFolder } from '../command.js';
+import { UsageError } from '../errors.js';
 import { progress } from '../output.js';
 import { compareExitCode, compareStrategies, runDirectoriesIn } from './compare.js';
 
 export const demoCommand = defineCommand({
   spec: {
     command: 'demo',
-    options: ['out', 'seeds', 'steps', 'pretrain-steps'],
+    options: ['out', 'base', 'strategies', 'seeds', 'steps', 'jobs', 'pretrain-steps'],
   },
-  summary: 'base checkpoint (reused or made), a GRPO vs HICRA comparison, its report',
-  usage: 'hicra demo [--out DIR] [--seeds 0,1] [--steps N] [--pretrain-steps N]',
+  summary: 'GRPO vs HICRA vs the placebo from the committed base, paired by seed, and the report',
+  usage:
+    'hicra demo [--out DIR] [--base CHECKPOINT | --pretrain-steps N] [--strategies grpo,hicra,placebo] [--seeds 0,1,2,3] [--steps N] [--jobs 2]',
   description:
-    'Reuses DIR/base or pretrains it, compares GRPO and HICRA over the seeds (two runs at a\n' +
-    'time), and writes DIR/report.html. DIR defaults to runs/demo.',
+    "Starts every run from the repository's committed base checkpoint (or --base, or a base it\n" +
+    'pretrains into DIR/base with --pretrain-steps), trains each strategy on each seed with the\n' +
+    'same budget, two runs at a time, evaluates every held-out problem at the start and the end,\n' +
+    'and writes DIR/report.html with the paired comparison. DIR defaults to runs/demo; rerun to\n' +
+    'resume.',
   examples: ['hicra demo'],
   usesBackend: false,
   async run({ values }, { output, cliPath, setExitCode }) {
+    if (values.base !== undefined && values['pretrain-steps'] !== undefined)
+      throw new UsageError('give --base or --pretrain-steps, not both');
     const out = resolve(values.out ?? 'runs/demo');
-    const base = join(out, 'base');
-    let pretrained: unknown = 'reused';
-    if (existsSync(join(base, 'config.json'))) {
-      progress(output, `demo: reusing the base checkpoint ${base}`);
+    let base = resolve(values.base ?? COMMITTED_BASE);
+    let pretrained: unknown = 'committed';
+    if (values['pretrain-steps'] !== undefined) {
+      base = join(out, 'base');
+      if (existsSync(join(base, 'config.json'))) {
+        progress(output, `demo: reusing the base checkpoint ${base}`);
+        pretrained = 'reused';
+      } else {
+        const steps = values['pretrain-steps'];
+        progress(output, `demo: pretraining a base checkpoint in ${base} (${steps} steps)`);
+        const backend = await initBackend(values.backend);
+        progress(output, `backend: ${backend.name}${backend.simd ? ' (SIMD)' : ''}`);
+        pretrained = await pretrain({
+          out: base,
+          seed: 0,
+          steps,
+          model: smallModel,
+          // A base folder without config.json is what an interrupted earlier demo left.
+          overwrite: true,
+          onStep: (step, loss) => {
+            if (step % 25 === 0 || step === steps)
+              progress(output, `pretrain step ${step}/${steps}  loss ${loss.toFixed(3)}`);
+          },
+        });
+      }
     } else {
-      progress(
-        output,
-        `demo: no base checkpoint in ${base}; pretraining one (supervised warm start)`,
-      );
-      const backend = await initBackend(values.backend);
-      progress(output, `backend: ${backend.name}${backend.simd ? ' (SIMD)' : ''}`);
-      const steps = values['pretrain-steps'] ?? 900;
-      const result = await pretrain({
-        out: base,
-        seed: 0,
-        steps,
-        model: smallModel,
-        // A base folder without config.json is what an interrupted earlier demo left.
-        overwrite: true,
-        onStep: (step, loss) => {
-          if (step % 25 === 0 || step === steps)
-            progress(output, `pretrain step ${step}/${steps}  loss ${loss.toFixed(3)}`);
-        },
-      });
-      progress(
-        output,
-        `base checkpoint: ${result.out} (greedy accuracy on held-out problems ${(result.accuracy * 100).toFixed(1)}%)`,
-      );
-      pretrained = result;
+      requireCheckpointFolder(base, values.base === undefined ? 'the committed base' : '--base');
+      progress(output, `demo: starting from the base checkpoint ${base}`);
     }
+    const steps = values.steps ?? DEMO_DESIGN.steps;
+    await mkdir(out, { recursive: true });
+    const config = join(out, 'demo-rl.json');
+    await writeFile(config, `${JSON.stringify(demoRlConfig(steps), null, 2)}\n`);
     const compareDir = join(out, 'compare');
     const compare = await compareStrategies(
       {
         from: base,
         out: compareDir,
-        strategies: ['grpo', 'hicra'],
-        seeds: values.seeds ?? [0, 1],
-        steps: values.steps ?? 30,
-        jobs: 2,
+        strategies: values.strategies ?? [...DEMO_DESIGN.strategies],
+        seeds: values.seeds ?? [...DEMO_DESIGN.seeds],
+        steps,
+        config,
+        jobs: values.jobs ?? DEMO_DESIGN.jobs,
         cliPath,
         ...(values.backend ? { backend: values.backend } : {}),
       },
@@ -70,7 +83,7 @@ export const demoCommand = defineCommand({
     const report = await writeReport({
       runDirs: runDirectoriesIn(compareDir),
       out: join(out, 'report.html'),
-      title: 'hicra demo: GRPO vs HICRA on Countdown',
+      title: 'hicra demo: GRPO vs HICRA vs placebo on Countdown',
     });
     progress(output, `demo: report written to ${report.path}`);
     return { base, pretrained, ...compare, report: report.path, summary: report.summary };
