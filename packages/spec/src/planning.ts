@@ -26,6 +26,11 @@ export interface PlanningInputV1 {
   readonly responseMask?: Uint8Array;
   /** `[B·T]` float32: token entropies, for classifiers that use them (entropy forks). */
   readonly entropies?: Float32Array;
+  /**
+   * The training step or any call counter; seeded classifiers mix it into their seed so that
+   * placements change between calls and stay reproducible; default 0.
+   */
+  readonly step?: number;
 }
 
 /** Output of a planning classifier. */
