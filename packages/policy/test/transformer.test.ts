@@ -323,15 +323,17 @@ describe('bad input', () => {
 });
 
 describe('TransformerPolicy at a temperature', () => {
-  const make = (seed = 1) =>
-    TransformerPolicy.create(tiny, { seed, microBatchSize: 2, padId: 0 });
+  const make = (seed = 1) => TransformerPolicy.create(tiny, { seed, microBatchSize: 2, padId: 0 });
 
   it.each([0.6, 1.7])(
     'scoring at temperature %s equals the log-probs the sampler returned (top-k/top-p off), as tensors too',
     async (temperature) => {
       const policy = make(4);
       const sampled = await policy.sample({
-        prompts: ragged([[1, 4, 6], [2, 9]]),
+        prompts: ragged([
+          [1, 4, 6],
+          [2, 9],
+        ]),
         samplesPerPrompt: 3,
         maxNewTokens: 5,
         temperature,
@@ -339,7 +341,14 @@ describe('TransformerPolicy at a temperature', () => {
         seed: 11,
       });
       const request = {
-        prompts: ragged([[1, 4, 6], [1, 4, 6], [1, 4, 6], [2, 9], [2, 9], [2, 9]]),
+        prompts: ragged([
+          [1, 4, 6],
+          [1, 4, 6],
+          [1, 4, 6],
+          [2, 9],
+          [2, 9],
+          [2, 9],
+        ]),
         batchSize: 6,
         seqLen: 5,
         tokenIds: sampled.tokenIds,

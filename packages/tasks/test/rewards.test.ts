@@ -89,9 +89,7 @@ describe('correctness rewards', () => {
         reference: problem,
       }),
     ).toMatchObject({ kind: 'unscorable' });
-    expect(
-      score(dropping, { prompt: 'q', response: '\\boxed{1', reference: '1' }),
-    ).toEqual({
+    expect(score(dropping, { prompt: 'q', response: '\\boxed{1', reference: '1' })).toEqual({
       kind: 'unscorable',
       reason: 'the last \\boxed{ has no matching }',
     });
