@@ -10,7 +10,9 @@ export interface TokenSamplingOptions {
  * Draws one token from a row of logits. Temperature 0 is greedy (argmax, first index on ties).
  * Otherwise the logits are divided by the temperature, truncated to the top k, then to the
  * smallest set whose probability reaches top-p, renormalised, and sampled with `generator`.
- * Returns the token and its log-probability under the *untempered, untruncated* distribution.
+ * Returns the token and its log-probability **after temperature, before top-k/top-p**
+ * (`log_softmax(logits / temperature)[token]`, what scoring at that temperature gives); greedy
+ * returns the untempered log-prob.
  */
 export function sampleToken(
   logits: Float32Array,
@@ -26,12 +28,17 @@ export function sampleToken(
       argmax = v;
     }
   }
-  let sum = 0;
-  for (let v = 0; v < vocab; v++) sum += Math.exp(logits[v]! - max);
-  const logNormaliser = max + Math.log(sum);
-  if (options.temperature === 0) return { token: argmax, logProb: logits[argmax]! - logNormaliser };
+  if (options.temperature === 0) {
+    let sum = 0;
+    for (let v = 0; v < vocab; v++) sum += Math.exp(logits[v]! - max);
+    return { token: argmax, logProb: logits[argmax]! - max - Math.log(sum) };
+  }
 
   const inverse = 1 / options.temperature;
+  // The tempered normaliser over the whole vocabulary (before truncation).
+  let temperedSum = 0;
+  for (let v = 0; v < vocab; v++) temperedSum += Math.exp((logits[v]! - max) * inverse);
+  const logNormaliser = Math.log(temperedSum);
   let candidates: number[] | undefined;
   if (options.topK > 0 && options.topK < vocab) {
     candidates = Array.from({ length: vocab }, (_, v) => v)
@@ -60,5 +67,5 @@ export function sampleToken(
     for (let i = 0; i < pool.length; i++) if (keep[i] === 0) weights[i] = 0;
   }
   const choice = pool[generator.nextCategorical(weights)]!;
-  return { token: choice, logProb: logits[choice]! - logNormaliser };
+  return { token: choice, logProb: (logits[choice]! - max) * inverse - logNormaliser };
 }

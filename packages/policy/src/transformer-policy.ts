@@ -23,7 +23,7 @@ import {
   type TransformerConfigInput,
 } from './model/config.js';
 import { checkIds, checkPrompts, layoutSequences } from './model/layout.js';
-import { type LayerCache, Transformer } from './model/transformer.js';
+import { type LayerCache, Transformer, uniqueVariableName } from './model/transformer.js';
 import { sampleToken } from './sampling.js';
 
 const SOURCE = '@hicra/policy';
@@ -89,8 +89,33 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
     this.model.dispose();
   }
 
+  /**
+   * An independent copy: same configuration and options, weights copied into new variables
+   * (not trainable). Used for a frozen reference policy (KL), as verl copies the initial actor.
+   */
+  clone(): TransformerPolicy {
+    const params = new Map<string, Variable>();
+    for (const [name, variable] of this.model.parameters()) {
+      // A copy of the data, not a shared buffer: the original's updates must never reach it.
+      const copy = tf.tensor(variable.dataSync().slice(), variable.shape, variable.dtype);
+      params.set(name, tf.variable(copy, false, uniqueVariableName(name)));
+      copy.dispose();
+    }
+    return new TransformerPolicy(Transformer.fromVariables(this.model.config, params), {
+      microBatchSize: this.microBatchSize,
+      padId: this.padId,
+    });
+  }
+
   #checkScoreRequest(request: ScoreRequestV1): Int32Array {
     const { batchSize, seqLen, tokenIds, responseMask } = request;
+    const temperature = request.temperature ?? 1;
+    if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
+      throw new InvalidArgumentError(
+        `score: temperature must be a finite number > 0, got ${String(temperature)}`,
+        { source: SOURCE, details: { argument: 'temperature' } },
+      );
+    }
     if (!Number.isInteger(batchSize) || batchSize < 0 || !Number.isInteger(seqLen) || seqLen < 1) {
       throw new ShapeError(
         `score: batchSize must be >= 0 and seqLen >= 1, got ${batchSize} and ${seqLen}`,
@@ -133,8 +158,8 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
   }
 
   /**
-   * Teacher-forced statistics `[B, T]` of the given responses as tensors, zero outside the
-   * response mask: call inside `tf.variableGrads` for a gradient step. No micro-batching here:
+   * Teacher-forced statistics `[B, T]` of the given responses as tensors (at
+   * `request.temperature`, default 1), zero outside the response mask: call inside `tf.variableGrads` for a gradient step. No micro-batching here:
    * the trainer splits the batch into mini-batches itself.
    */
   tokenStatistics(request: ScoreRequestV1): TokenStatisticsTensors {
@@ -187,7 +212,10 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
       [0, layout.promptWidth - 1, 0],
       [rows, T, this.config.width],
     );
-    const logits = this.model.logits(tf.reshape(responseHidden, [rows * T, this.config.width]));
+    let logits = this.model.logits(tf.reshape(responseHidden, [rows * T, this.config.width]));
+    // The distribution the sampler drew from: logits / temperature before the log-softmax.
+    const temperature = request.temperature ?? 1;
+    if (temperature !== 1) logits = tf.div(logits, temperature);
     const labels = Int32Array.from(request.tokenIds.subarray(from * T, to * T), (id, k) =>
       request.responseMask[from * T + k] === 1 ? id : this.padId,
     );
@@ -199,7 +227,10 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
     };
   }
 
-  /** Teacher-forced log-probs and entropies on typed arrays, in micro-batches of `microBatchSize`. */
+  /**
+   * Teacher-forced log-probs and entropies on typed arrays, in micro-batches of
+   * `microBatchSize`, of `softmax(logits / request.temperature)` (default 1).
+   */
   async score(request: ScoreRequestV1): Promise<ScoreResultV1> {
     const lengths = this.#checkScoreRequest(request);
     const T = request.seqLen;

@@ -322,6 +322,92 @@ describe('bad input', () => {
   });
 });
 
+describe('TransformerPolicy at a temperature', () => {
+  const make = (seed = 1) => TransformerPolicy.create(tiny, { seed, microBatchSize: 2, padId: 0 });
+
+  it.each([0.6, 1.7])(
+    'scoring at temperature %s equals the log-probs the sampler returned (top-k/top-p off), as tensors too',
+    async (temperature) => {
+      const policy = make(4);
+      const sampled = await policy.sample({
+        prompts: ragged([
+          [1, 4, 6],
+          [2, 9],
+        ]),
+        samplesPerPrompt: 3,
+        maxNewTokens: 5,
+        temperature,
+        stopTokenIds: [3],
+        seed: 11,
+      });
+      const request = {
+        prompts: ragged([
+          [1, 4, 6],
+          [1, 4, 6],
+          [1, 4, 6],
+          [2, 9],
+          [2, 9],
+          [2, 9],
+        ]),
+        batchSize: 6,
+        seqLen: 5,
+        tokenIds: sampled.tokenIds,
+        responseMask: sampled.responseMask,
+        temperature,
+      };
+      const scored = await policy.score(request);
+      expectClose(scored.logProbs, sampled.logProbs, { atol: 1e-4 });
+      // at temperature 1 they differ: the ratio would compare two distributions
+      const untempered = await policy.score({ ...request, temperature: 1 });
+      const gap = Math.max(
+        ...Array.from(untempered.logProbs, (x, k) => Math.abs(x - sampled.logProbs[k]!)),
+      );
+      expect(gap).toBeGreaterThan(1e-3);
+      tf.tidy(() => {
+        const stats = policy.tokenStatistics(request);
+        expectClose(stats.logProbs, scored.logProbs, { atol: 1e-5 });
+        expectClose(stats.entropies, scored.entropies, { atol: 1e-5 });
+      });
+      policy.dispose();
+    },
+  );
+
+  it('refuses a temperature that is not a finite number > 0, naming it', async () => {
+    const policy = make();
+    const request = {
+      prompts: ragged([[1]]),
+      batchSize: 1,
+      seqLen: 1,
+      tokenIds: Int32Array.of(2),
+      responseMask: Uint8Array.of(1),
+    };
+    for (const temperature of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const error = await rejectionOf(policy.score({ ...request, temperature }));
+      expect(error.code).toBe(ErrorCode.InvalidArgument);
+      expect(error.message).toMatch(/score: temperature must be a finite number > 0/);
+    }
+    policy.dispose();
+  });
+
+  it('clone() is a frozen, independent copy of the weights', async () => {
+    const policy = make(2);
+    const copy = policy.clone();
+    const names = [...policy.model.parameters().keys()];
+    expect([...copy.model.parameters().keys()]).toEqual(names);
+    const before = copy.trainableVariables().map((v) => v.dataSync().slice());
+    policy.trainableVariables().forEach((v, i) => {
+      expect(before[i]).toEqual(v.dataSync());
+      tf.tidy(() => v.assign(tf.add(v, 1)));
+    });
+    copy.trainableVariables().forEach((v, i) => {
+      expect(v.dataSync()).toEqual(before[i]);
+      expect(v.trainable).toBe(false);
+    });
+    copy.dispose();
+    policy.dispose();
+  });
+});
+
 describe('sampleToken', () => {
   const logits = Float32Array.of(1, 3, 2, -1);
   const lse = Math.log(Math.exp(1) + Math.exp(3) + Math.exp(2) + Math.exp(-1));
@@ -342,6 +428,25 @@ describe('sampleToken', () => {
       expect(sampleToken(logits, { temperature: 1, topK: 1, topP: 1 }, g).token).toBe(1);
       expect(sampleToken(logits, { temperature: 1, topK: 0, topP: 0.01 }, g).token).toBe(1);
       expect([1, 2]).toContain(sampleToken(logits, { temperature: 1, topK: 2, topP: 1 }, g).token);
+    }
+  });
+
+  it('returns the log-prob after temperature, before top-k/top-p', () => {
+    const tempered = (t: number, v: number) => {
+      const scaled = Array.from(logits, (l) => l / t);
+      const m = Math.max(...scaled);
+      return scaled[v]! - m - Math.log(scaled.reduce((a, x) => a + Math.exp(x - m), 0));
+    };
+    const g = new SeededGenerator(4);
+    for (const options of [
+      { temperature: 0.5, topK: 0, topP: 1 },
+      { temperature: 2, topK: 2, topP: 1 },
+      { temperature: 0.7, topK: 0, topP: 0.5 },
+    ]) {
+      for (let i = 0; i < 20; i++) {
+        const { token, logProb } = sampleToken(logits, options, g);
+        expect(logProb).toBeCloseTo(tempered(options.temperature, token), 10);
+      }
     }
   });
 

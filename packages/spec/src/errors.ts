@@ -233,8 +233,10 @@ export class RunMismatchError extends HicraError {
 }
 
 /**
- * A warning: only for a *valid* option that an implementation ignores (for example `values`
- * given to GRPO). Invalid values and unknown names are errors, never warnings.
+ * A warning: for a *valid* option that an implementation ignores (for example `values` given
+ * to GRPO), or a valid setting or outcome that makes results easy to misread (RL sampling with
+ * top-k/top-p, a training batch in which no response could be scored). Invalid values and
+ * unknown names are errors, never warnings.
  */
 export interface HicraWarningV1 {
   /** Stable code, kebab-case, e.g. `ignored-input`. */

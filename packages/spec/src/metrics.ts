@@ -61,8 +61,15 @@ export const TRAIN_METRIC_KEYS = {
 
 /** Keys written at each evaluation. */
 export const EVAL_METRIC_KEYS = {
-  /** Mean accuracy over k samples per problem (mean@k); pass@1 when k = 1. */
+  /**
+   * Mean accuracy over the k samples per problem at `eval/temperature` (mean@k): the paper's
+   * pass@1, estimated from k samples.
+   */
   meanAtK: 'eval/mean_at_k',
+  /** Accuracy of one greedy (temperature 0) response per problem. */
+  greedyAccuracy: 'eval/greedy_accuracy',
+  /** Sampling temperature of the k samples behind `eval/mean_at_k` and `eval/pass_at_k`. */
+  temperature: 'eval/temperature',
   /** Share of problems solved by at least one of k samples (unbiased estimator). */
   passAtK: 'eval/pass_at_k',
   /** k used for the two above. */

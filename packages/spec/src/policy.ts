@@ -44,7 +44,12 @@ export interface SampleResultV1 {
   readonly tokenIds: Int32Array;
   /** `[B·T]` uint8: 1 for generated tokens. */
   readonly responseMask: Uint8Array;
-  /** `[B·T]` float32: log-probability of each sampled token under the sampling distribution before temperature and truncation (the policy's own log-prob). */
+  /**
+   * `[B·T]` float32: log-probability of each sampled token **after temperature, before
+   * top-k/top-p**: `log_softmax(logits / temperature)[token]`, the distribution a PPO ratio must
+   * use (score with the same `temperature` to reproduce it). Greedy sampling (temperature 0)
+   * returns the untempered log-prob (temperature 1).
+   */
   readonly logProbs: Float32Array;
   /** `[B]` uint8: 1 when the response ended with a stop token, 0 when it hit `maxNewTokens`. */
   readonly finished: Uint8Array;
@@ -60,6 +65,12 @@ export interface ScoreRequestV1 {
   readonly tokenIds: Int32Array;
   /** `[B·T]` uint8 response mask. */
   readonly responseMask: Uint8Array;
+  /**
+   * Softmax temperature of the scored distribution, > 0: log-probs and entropies are those of
+   * `softmax(logits / temperature)`. Default 1. An RL trainer scores (and differentiates) at its
+   * sampling temperature, so the PPO ratio compares the distribution the sampler drew from.
+   */
+  readonly temperature?: number;
 }
 
 /** Per-token scores of the responses; 0 outside the mask. */

@@ -21,11 +21,19 @@ export interface ScoredRewardV1 {
   readonly correct?: boolean;
   /** Named components, e.g. `{ correctness: 1, format: 0.1 }`. */
   readonly components?: Readonly<Record<string, number>>;
+  /**
+   * Set when the response had no usable final answer (none, empty, unbalanced, too long) and
+   * was scored as incorrect instead of being reported unscorable (`missingAnswer: 'incorrect'`
+   * of the correctness rewards): why it could not be verified. Trainers count such responses
+   * in `reward/unscorable_fraction` while training on their reward.
+   */
+  readonly missingAnswer?: string;
 }
 
 /**
- * A response that cannot be scored (no final answer found, the verifier timed out). It is
- * reported with its reason and excluded from the update, never silently scored 0.
+ * A response that cannot be scored (no final answer found under `missingAnswer: 'unscorable'`,
+ * the verifier timed out). It is reported with its reason and excluded from the update, never
+ * silently scored 0.
  */
 export interface UnscorableRewardV1 {
   readonly kind: 'unscorable';

@@ -47,15 +47,18 @@ describe('correctness rewards', () => {
     });
   });
 
-  it('a response without a final answer is unscorable with the reason, never 0', () => {
+  it('by default a response without a final answer scores incorrect, flagged with the reason', () => {
     const result = score(mathCorrectnessReward, {
       prompt: 'q',
       response: 'no idea',
       reference: '4',
     });
     expect(result).toEqual({
-      kind: 'unscorable',
-      reason: expect.stringContaining('no final answer'),
+      kind: 'scored',
+      reward: 0,
+      correct: false,
+      components: { 'math-correctness': 0 },
+      missingAnswer: expect.stringContaining('no final answer'),
     });
     expect(
       score(countdownCorrectnessReward, {
@@ -63,12 +66,30 @@ describe('correctness rewards', () => {
         response: '3 * 8 = 24',
         reference: problem,
       }),
-    ).toMatchObject({
-      kind: 'unscorable',
-    });
+    ).toMatchObject({ kind: 'scored', reward: 0, missingAnswer: expect.any(String) });
     expect(
       score(mathCorrectnessReward, { prompt: 'q', response: '\\boxed{1', reference: '1' }),
-    ).toEqual({
+    ).toMatchObject({ kind: 'scored', missingAnswer: 'the last \\boxed{ has no matching }' });
+    // a checked answer carries no flag
+    expect(
+      score(mathCorrectnessReward, { prompt: 'q', response: 'Answer: 3', reference: '4' }),
+    ).not.toHaveProperty('missingAnswer');
+  });
+
+  it("missingAnswer: 'unscorable' drops a response without a final answer, with the reason", () => {
+    const dropping = createMathCorrectnessReward({ missingAnswer: 'unscorable' });
+    expect(score(dropping, { prompt: 'q', response: 'no idea', reference: '4' })).toEqual({
+      kind: 'unscorable',
+      reason: expect.stringContaining('no final answer'),
+    });
+    expect(
+      score(createCountdownCorrectnessReward({ missingAnswer: 'unscorable' }), {
+        prompt: 'q',
+        response: '3 * 8 = 24',
+        reference: problem,
+      }),
+    ).toMatchObject({ kind: 'unscorable' });
+    expect(score(dropping, { prompt: 'q', response: '\\boxed{1', reference: '1' })).toEqual({
       kind: 'unscorable',
       reason: 'the last \\boxed{ has no matching }',
     });
@@ -213,12 +234,30 @@ describe('weighted combinations', () => {
     const combined = createWeightedReward({
       components: [
         { reward: countdownFormatReward, weight: 1 },
-        { reward: correctness, weight: 1 },
+        {
+          reward: createCountdownCorrectnessReward({ missingAnswer: 'unscorable' }),
+          weight: 1,
+        },
       ],
     });
     expect(score(combined, { prompt: '', response: 'nothing', reference: problem })).toEqual({
       kind: 'unscorable',
       reason: expect.stringMatching(/^countdown-correctness: no final answer/),
+    });
+  });
+
+  it('carries a component missingAnswer flag, naming the component', () => {
+    const combined = createWeightedReward({
+      components: [
+        { reward: countdownFormatReward, weight: 1 },
+        { reward: correctness, weight: 1 },
+      ],
+    });
+    expect(score(combined, { prompt: '', response: 'nothing', reference: problem })).toMatchObject({
+      kind: 'scored',
+      reward: 0,
+      correct: false,
+      missingAnswer: expect.stringMatching(/^countdown-correctness: no final answer/),
     });
   });
 

@@ -26,7 +26,7 @@ export interface DifferentiablePolicy {
   trainableVariables(): Variable[];
   /**
    * Teacher-forced forward pass over prompts + responses, returning per-token statistics at the
-   * response positions. Call inside `tf.variableGrads`/`tf.tidy`; the caller owns the tensors.
+   * response positions, of `softmax(logits / batch.temperature)` (default 1). Call inside `tf.variableGrads`/`tf.tidy`; the caller owns the tensors.
    */
   tokenStatistics(batch: ScoreRequestV1): TokenStatisticsTensors;
 }

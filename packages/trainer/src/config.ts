@@ -107,10 +107,15 @@ export const rlConfigSchema = z
       .object({
         /** Responses per step · maxNewTokens <= {@link MAX_TOKENS_PER_STEP}. */
         maxNewTokens: positiveInt.default(64),
-        /** In [0.001, 100]: RL needs a distribution to sample from (0 would be greedy). */
+        /**
+         * In [0.001, 100]: RL needs a distribution to sample from (0 would be greedy). Old
+         * log-probs, reference log-probs and the update's log-probs are scored at this
+         * temperature too (as verl does), so the PPO ratio compares the sampled distribution.
+         */
         temperature: samplingTemperature.default(1),
-        /** 0: off. */
+        /** 0: off. On in RL, the ratio is against a different distribution: a warning. */
         topK: nonNegativeInt.default(0),
+        /** 1: off. Below 1 in RL: a warning, as for `topK`. */
         topP: numberIn({ greaterThan: 0, max: 1 }).default(1),
       })
       .strict()
@@ -129,11 +134,23 @@ export const rlConfigSchema = z
             'seq-mean-token-sum-norm',
           ])
           .default('token-mean'),
+        /**
+         * The constant divisor of `seq-mean-token-sum-norm` (Dr.GRPO; verl's
+         * `loss_scale_factor`). Default: `sampling.maxNewTokens`, the same every step (not the
+         * step's longest response).
+         */
+        lossScaleFactor: numberIn({ greaterThan: 0 }).optional(),
         clipRatioLow: share.default(0.2),
         clipRatioHigh: numberIn({ min: 0 }).default(0.28),
         clipRatioC: numberIn({ greaterThan: 1 }).default(3),
+        /** Entropy bonus coefficient, aggregated with `lossAggregation` (0: off). */
         entropyCoefficient: numberIn({ min: 0 }).default(0),
+        /**
+         * KL to a frozen reference policy (0: off). Above 0 the trainer needs a reference: the
+         * caller's `referencePolicy`, or a frozen copy of the initial policy (`clone()`).
+         */
         klCoefficient: numberIn({ min: 0 }).default(0),
+        /** Estimator of the KL term, in the loss and in the reward alike. */
         klEstimator: z.enum(['k1', 'abs', 'k2', 'k3']).default('k3'),
         /** Put the KL penalty into the token rewards instead of the loss. */
         klInReward: z.boolean().default(false),
@@ -193,11 +210,14 @@ export const rlConfigSchema = z
         /** `problems · k` <= {@link MAX_RESPONSES_PER_STEP}. */
         problems: positiveInt.default(32),
         k: positiveInt.default(4),
-        /** 0 (greedy) or in [0.001, 100]. */
-        temperature: evaluationTemperature.default(1),
+        /**
+         * 0 (greedy) or in [0.001, 100]. Default 0.6, the paper's: `eval/mean_at_k` is then its
+         * pass@1 estimated from k samples. Greedy accuracy is logged at every evaluation too.
+         */
+        temperature: evaluationTemperature.default(0.6),
       })
       .strict()
-      .default({ every: 10, problems: 32, k: 4, temperature: 1 }),
+      .default({ every: 10, problems: 32, k: 4, temperature: 0.6 }),
     checkpointEvery: nonNegativeInt.default(10),
     /** Rollouts logged per step to rollouts.jsonl. */
     rolloutsLoggedPerStep: nonNegativeInt.default(4),
@@ -209,8 +229,13 @@ export const rlConfigSchema = z
   .strict();
 
 export type RlConfigInput = z.input<typeof rlConfigSchema>;
-export type RlConfig = Omit<z.output<typeof rlConfigSchema>, 'credit'> & {
+type ParsedConfig = z.output<typeof rlConfigSchema>;
+export type RlConfig = Omit<ParsedConfig, 'credit' | 'update'> & {
   readonly credit: CreditPipelineConfigV1;
+  /** `lossScaleFactor` is always filled (default `sampling.maxNewTokens`). */
+  readonly update: Omit<ParsedConfig['update'], 'lossScaleFactor'> & {
+    readonly lossScaleFactor: number;
+  };
 };
 
 /** Estimators whose baseline comes from the group: they need at least two responses per prompt. */
@@ -232,7 +257,14 @@ const GROUP_RELATIVE = new Set([
 export function parseRlConfig(input: unknown): RlConfig {
   const data = parseWith(rlConfigSchema, input, 'RL config', {});
   const credit = parseCreditPipelineConfig(data.credit, 'credit');
-  const config = { ...data, credit };
+  const config = {
+    ...data,
+    credit,
+    update: {
+      ...data.update,
+      lossScaleFactor: data.update.lossScaleFactor ?? data.sampling.maxNewTokens,
+    },
+  };
   if (config.samplesPerPrompt < 2 && GROUP_RELATIVE.has(credit.estimator.name)) {
     throw new ConfigError(
       'samplesPerPrompt',

@@ -1,9 +1,11 @@
 import { type CreditPipeline, type CreditRegistry, defaultRegistry } from '@hicra/advantage';
+import { strategicGrams } from '@hicra/planning';
 import { answerSemanticEntropySync, stepMetrics } from '@hicra/semantic-entropy';
 import {
   ConfigError,
   EVAL_METRIC_KEYS,
   formatValue,
+  type HicraWarningV1,
   InvalidValueError,
   type MetricRecordV1,
   type MetricSinkV1,
@@ -22,9 +24,11 @@ import {
 } from '@hicra/spec';
 import {
   type DifferentiablePolicy,
+  klPenalty,
   maskedMean,
   SeededGenerator,
   type SeededGeneratorState,
+  tf,
 } from '@hicra/tensor';
 import { parseRlConfig, type RlConfig, type RlConfigInput } from './config.js';
 import { AdamOptimizer, type OptimizerState } from './optimizer.js';
@@ -42,12 +46,26 @@ export interface Problem {
   readonly reference?: unknown;
 }
 
+/** A frozen policy that scores (a KL reference); disposed by whoever created it. */
+export interface ReferencePolicy extends PolicyV1 {
+  dispose?(): void;
+}
+
 /** A policy the trainer can both sample from and differentiate. */
-export interface TrainablePolicy extends PolicyV1, DifferentiablePolicy {}
+export interface TrainablePolicy extends PolicyV1, DifferentiablePolicy {
+  /**
+   * An independent frozen copy of the current weights. With a KL term configured and no
+   * `referencePolicy` given, the trainer makes its reference with it (as verl copies the
+   * initial actor); a policy without it then cannot run KL (a `ConfigError`).
+   */
+  clone?(): ReferencePolicy;
+}
 
 /** What strategy metrics (`@hicra/semantic-entropy`) receive each step. */
 export interface StrategyMetricsInput {
+  /** The step's batch; its `planningMask` is the metrics classifier's. */
   readonly batch: RolloutBatchV1;
+  /** The metrics classifier's result (Strategic Grams by default), not the credit classifier's. */
   readonly planning: PlanningResultV1;
   /** `[B·T]` token log-probs and entropies under the current policy. */
   readonly logProbs: Float32Array;
@@ -60,6 +78,11 @@ export interface TrainerHooks {
   onEvaluation?(step: number, record: MetricRecordV1): void | Promise<void>;
   /** After a checkpoint is written (by `runRl`), with its folder. */
   onCheckpoint?(step: number, directory: string): void | Promise<void>;
+  /**
+   * A warning about the run (codes `rl-truncated-sampling` at configuration,
+   * `all-responses-unscorable` at a step). Default: `process.emitWarning`.
+   */
+  onWarning?(warning: HicraWarningV1): void;
 }
 
 export interface RlTrainerOptions {
@@ -68,14 +91,29 @@ export interface RlTrainerOptions {
   readonly tokenizer: TokenizerV1;
   /** The training reward. */
   readonly reward: RewardFunctionV1;
-  /** Marks planning tokens (HICRA's mask); the placebo classifier fits here too. */
+  /**
+   * Marks planning tokens for the credit pipeline (HICRA's mask); the placebo classifier fits
+   * here too. It drives credit only: the planning metrics use `metricsClassifier`. Called with
+   * `step` (the 0-based training step) so seeded classifiers vary between steps.
+   */
   readonly classifier: PlanningClassifierV1;
+  /**
+   * Marks planning tokens for the per-step metrics (token entropy and perplexity by class,
+   * strategy semantic entropy, conditional procedural entropy, fork overlap). Default: the
+   * paper's Strategic-Gram classifier (`strategicGrams` of `@hicra/planning`), whatever
+   * `classifier` is, so every strategy is measured with the same ruler.
+   */
+  readonly metricsClassifier?: PlanningClassifierV1;
   readonly trainProblems: readonly Problem[];
   readonly evalProblems?: readonly Problem[];
   /** Builds the credit pipeline from `config.credit`; default: the built-in registry. */
   readonly registry?: CreditRegistry;
-  /** A frozen reference policy, for a KL loss or a KL penalty in the reward. */
-  readonly referencePolicy?: PolicyV1;
+  /**
+   * A frozen reference policy, for a KL loss or a KL penalty in the reward. Default, when
+   * `update.klCoefficient > 0`: a frozen copy of the policy as given (`policy.clone()`), owned
+   * and disposed by the trainer.
+   */
+  readonly referencePolicy?: ReferencePolicy;
   /**
    * Per-step strategy and token-class metrics. Default: `stepMetrics` of
    * `@hicra/semantic-entropy` (strategy semantic entropy, clustered and conditional procedural
@@ -112,7 +150,11 @@ interface ScoredResponse {
   readonly reward: number | undefined;
   readonly correct: boolean;
   readonly reason?: string;
+  /** Scored (as incorrect) although it had no usable answer (`ScoredRewardV1.missingAnswer`). */
+  readonly missingAnswer?: boolean;
 }
+
+const SOURCE = '@hicra/trainer';
 
 /**
  * The GRPO/HICRA loop. Each step: draw prompts (seeded order), sample G responses per prompt,
@@ -131,10 +173,14 @@ export class RlTrainer {
   readonly #generator: SeededGenerator;
   readonly #source: RolloutSourceV1;
   readonly #strategyMetrics: ((input: StrategyMetricsInput) => Record<string, number>) | null;
+  readonly #metricsClassifier: PlanningClassifierV1;
+  readonly #reference: ReferencePolicy | undefined;
+  readonly #ownsReference: boolean;
 
   constructor(options: RlTrainerOptions) {
     this.#options = options;
     this.config = parseRlConfig(options.config);
+    this.#metricsClassifier = options.metricsClassifier ?? strategicGrams;
     if (options.tokenizer.vocabSize !== options.policy.vocabSize) {
       throw new ConfigError(
         'tokenizer',
@@ -148,6 +194,23 @@ export class RlTrainer {
       });
     }
     this.credit = (options.registry ?? defaultRegistry).pipeline(this.config.credit);
+    const { sampling, update } = this.config;
+    if (update.klCoefficient > 0 && options.referencePolicy === undefined) {
+      if (typeof options.policy.clone !== 'function') {
+        throw new ConfigError(
+          'update.klCoefficient',
+          `is ${update.klCoefficient} but there is no reference policy: pass referencePolicy, or a policy with clone() so the trainer can freeze a copy of it`,
+          { source: SOURCE },
+        );
+      }
+    }
+    if (sampling.topK > 0 || sampling.topP < 1) {
+      this.#warn({
+        code: 'rl-truncated-sampling',
+        message: `sampling.topK = ${sampling.topK}, sampling.topP = ${sampling.topP}: RL samples from a truncated distribution, but log-probs (and the PPO ratio) are of the full distribution at temperature ${sampling.temperature}; turn top-k/top-p off for on-policy ratios`,
+        source: SOURCE,
+      });
+    }
     const o = this.config.optimizer;
     this.optimizer = new AdamOptimizer(options.policy.trainableVariables(), {
       name: o.name,
@@ -163,6 +226,20 @@ export class RlTrainer {
       new PolicyRolloutSource(options.policy, options.tokenizer, {
         addSpecialTokens: options.addSpecialTokens ?? true,
       });
+    // Last: nothing after it may throw, or the copy would leak.
+    this.#ownsReference = update.klCoefficient > 0 && options.referencePolicy === undefined;
+    this.#reference = this.#ownsReference ? options.policy.clone!() : options.referencePolicy;
+  }
+
+  /** The frozen reference policy of KL (given, or the trainer's own copy), if any. */
+  get referencePolicy(): ReferencePolicy | undefined {
+    return this.#reference;
+  }
+
+  #warn(warning: HicraWarningV1): void {
+    const hook = this.#options.hooks?.onWarning;
+    if (hook) hook(warning);
+    else process.emitWarning(warning.message, { type: 'HicraWarning', code: warning.code });
   }
 
   get step(): number {
@@ -190,6 +267,7 @@ export class RlTrainer {
 
   dispose(): void {
     this.optimizer.dispose();
+    if (this.#ownsReference) this.#reference?.dispose?.();
   }
 
   #nextProblems(count: number): Problem[] {
@@ -226,6 +304,7 @@ export class RlTrainer {
       });
       if (result.kind === 'unscorable')
         return { reward: undefined, correct: false, reason: result.reason };
+      const missingAnswer = result.missingAnswer !== undefined;
       if (!Number.isFinite(result.reward)) {
         if (this.config.onRewardError === 'stop') {
           throw new InvalidValueError(
@@ -238,7 +317,11 @@ export class RlTrainer {
         }
         return { reward: undefined, correct: false, reason: `reward ${result.reward}` };
       }
-      return { reward: result.reward, correct: result.correct ?? result.reward > 0 };
+      return {
+        reward: result.reward,
+        correct: result.correct ?? result.reward > 0,
+        ...(missingAnswer ? { reason: result.missingAnswer, missingAnswer } : {}),
+      };
     } catch (error) {
       if (this.config.onRewardError === 'stop') throw error;
       return {
@@ -366,7 +449,8 @@ export class RlTrainer {
           totalLength += length;
           maxLength = Math.max(maxLength, length);
           if (finished[r] === 0) clipped++;
-          if (scored[r]!.reward === undefined) unscorable++;
+          // Without an answer: dropped (unscorable) or scored as incorrect, counted either way.
+          if (scored[r]!.reward === undefined || scored[r]!.missingAnswer) unscorable++;
           if (scored[r]!.correct) correctResponses++;
           rows.push({
             ids: generated.tokenIds.slice(r * T, r * T + length),
@@ -384,6 +468,14 @@ export class RlTrainer {
         if (!config.dynamicSampling.enabled || informative)
           kept.push({ problem: problems[p]!, promptIds: promptIds[p]!, rows });
       }
+    }
+
+    if (sampledResponses > 0 && unscorable === sampledResponses) {
+      this.#warn({
+        code: 'all-responses-unscorable',
+        message: `step ${step + 1}: none of the ${sampledResponses} sampled responses had a usable answer${kept.some((g) => g.rows.some((row) => row.scored.reward !== undefined)) ? ' (all scored as incorrect: no learning signal)' : ' (all dropped: nothing to train on)'}; the policy may not produce the answer format yet`,
+        source: SOURCE,
+      });
     }
 
     // Build the batch: responses with a reward (unscorable ones are reported and excluded).
@@ -420,6 +512,7 @@ export class RlTrainer {
       seqLen: T,
       tokenIds: batch.tokenIds,
       responseMask: batch.responseMask,
+      temperature: config.sampling.temperature,
     };
 
     // Old log-probs and entropies under the current policy; reference log-probs for KL.
@@ -429,28 +522,35 @@ export class RlTrainer {
         ? await options.policy.score(request)
         : { logProbs: new Float32Array(0), entropies: new Float32Array(0) };
     const refLogProbs =
-      options.referencePolicy && B > 0
-        ? (await options.referencePolicy.score(request)).logProbs
-        : undefined;
+      this.#reference && B > 0 ? (await this.#reference.score(request)).logProbs : undefined;
     let tokenRewards: Float32Array | undefined;
     if (config.update.klInReward && refLogProbs) {
+      // verl's in-reward KL: r_t = score_t - beta · kl(logp_t, ref_t), with the configured estimator.
+      const kl = klPerToken(scored.logProbs, refLogProbs, B, T, config.update.klEstimator);
       tokenRewards = new Float32Array(B * T);
       rows.forEach((row, i) => {
         for (let t = 0; t < row.length; t++) {
           const k = i * T + t;
-          tokenRewards![k] = -config.update.klCoefficient * (scored.logProbs[k]! - refLogProbs[k]!);
+          tokenRewards![k] = -config.update.klCoefficient * kl[k]!;
         }
         tokenRewards![i * T + row.length - 1]! += batch.rewards[i]!;
       });
     }
-    const planning = options.classifier.classify({
+    const planningInput = {
       batchSize: B,
       seqLen: T,
       texts: batch.responseTexts,
       tokenSpans: batch.tokenSpans,
       responseMask: batch.responseMask,
       entropies: scored.entropies,
-    });
+      step,
+    };
+    // The strategy's classifier drives credit; the metrics always measure Strategic Grams.
+    const planning = options.classifier.classify(planningInput);
+    const metricsPlanning =
+      this.#metricsClassifier === options.classifier
+        ? planning
+        : this.#metricsClassifier.classify(planningInput);
     const fullBatch: RolloutBatchV1 = validateRolloutBatch(
       {
         ...batch,
@@ -506,6 +606,7 @@ export class RlTrainer {
                   seqLen: T,
                   tokenIds: sub(batch.tokenIds) as Int32Array,
                   responseMask: sub(batch.responseMask) as Uint8Array,
+                  temperature: config.sampling.temperature,
                 },
                 oldLogProbs: sub(scored.logProbs) as Float32Array,
                 advantages: sub(credit.advantages) as Float32Array,
@@ -573,8 +674,8 @@ export class RlTrainer {
         B > 0 ? maskedMean(Float32Array.from(planning.mask), batch.responseMask) : undefined,
       ...(this.#strategyMetrics && B > 0
         ? this.#strategyMetrics({
-            batch: fullBatch,
-            planning,
+            batch: { ...fullBatch, planningMask: metricsPlanning.mask },
+            planning: metricsPlanning,
             logProbs: scored.logProbs,
             entropies: scored.entropies,
           })
@@ -611,13 +712,15 @@ export class RlTrainer {
   }
 
   /**
-   * Evaluation on held-out problems: k samples each at the evaluation temperature; mean@k
-   * (mean accuracy over all samples) and the unbiased pass@k.
+   * Evaluation on held-out problems: k samples each at `evaluation.temperature` (default 0.6):
+   * mean@k (mean accuracy over the k samples: the paper's pass@1) and the unbiased pass@k; and
+   * one greedy response each (`eval/greedy_accuracy`). The temperature is logged too.
    */
   async evaluate(): Promise<MetricRecordV1> {
     const problems = (this.#options.evalProblems ?? []).slice(0, this.config.evaluation.problems);
     const k = this.config.evaluation.k;
     let correct = 0;
+    let greedyCorrect = 0;
     let passSum = 0;
     let lengthSum = 0;
     let total = 0;
@@ -646,6 +749,8 @@ export class RlTrainer {
         correct += c;
         passSum += passAtK(k, c, k);
       }
+      const greedy = await this.#rollout(part, this.#seedFor(this.#step, 3_000 + from), 1, 0);
+      for (const response of greedy.scored) if (response.correct) greedyCorrect++;
     }
     const record = {
       kind: 'eval' as const,
@@ -655,6 +760,7 @@ export class RlTrainer {
         ? {
             [EVAL_METRIC_KEYS.meanAtK]: correct / total,
             [EVAL_METRIC_KEYS.passAtK]: passSum / problems.length,
+            [EVAL_METRIC_KEYS.greedyAccuracy]: greedyCorrect / problems.length,
             [EVAL_METRIC_KEYS.responseLengthMean]: lengthSum / total,
             [EVAL_METRIC_KEYS.answerSemanticEntropy]: answerSemanticEntropySync({
               answers,
@@ -663,12 +769,29 @@ export class RlTrainer {
           }
         : {}),
       [EVAL_METRIC_KEYS.k]: k,
+      [EVAL_METRIC_KEYS.temperature]: this.config.evaluation.temperature,
       [EVAL_METRIC_KEYS.problems]: problems.length,
     };
     await this.#options.sink?.write(record);
     await this.#options.hooks?.onEvaluation?.(this.#step, record);
     return record;
   }
+}
+
+/** Per-token KL estimate `[B·T]` of `logProbs` against `refLogProbs` (`klPenalty` of the tensor core). */
+function klPerToken(
+  logProbs: Float32Array,
+  refLogProbs: Float32Array,
+  B: number,
+  T: number,
+  estimator: RlConfig['update']['klEstimator'],
+): Float32Array {
+  const kl = tf.tidy(() =>
+    klPenalty(tf.tensor2d(logProbs, [B, T]), tf.tensor2d(refLogProbs, [B, T]), estimator),
+  );
+  const values = kl.dataSync() as Float32Array;
+  kl.dispose();
+  return values;
 }
 
 /** The text after the last `Answer:`, else the last non-empty line (trimmed). */

@@ -38,6 +38,8 @@ export const RUN_FILES = {
   trainerState: 'trainer-state.json',
   /** In `checkpoint/`: the AdamW moments. */
   optimizer: 'optimizer.safetensors',
+  /** In `checkpoint/`, with a KL term: the frozen reference policy's weights (by parameter name). */
+  reference: 'reference.safetensors',
 } as const;
 
 // ---------------------------------------------------------------------------------------------

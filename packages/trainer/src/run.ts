@@ -1,4 +1,4 @@
-import { renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CheckpointTokenizer,
@@ -6,7 +6,7 @@ import {
   loadCheckpoint,
   readSafetensorsFile,
   saveCheckpoint,
-  type TransformerPolicy,
+  TransformerPolicy,
 } from '@hicra/policy';
 import {
   CorruptFileError,
@@ -14,7 +14,8 @@ import {
   type MetricRecordV1,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
-import { tf } from '@hicra/tensor';
+import { tf, type Variable } from '@hicra/tensor';
+import { parseRlConfig } from './config.js';
 import { JsonlSink, repairJsonl } from './jsonl-sink.js';
 import { RlTrainer, type RlTrainerOptions, type TrainerState } from './rl-trainer.js';
 import {
@@ -74,7 +75,11 @@ export interface RunResult {
   readonly resumedFrom: number | undefined;
 }
 
-/** Saves the policy and the trainer's state to `runDir/checkpoint` in one atomic swap. */
+/**
+ * Saves the policy and the trainer's state to `runDir/checkpoint` in one atomic swap. With a KL
+ * term whose reference is a `TransformerPolicy` (the frozen copy `runRl` makes), its weights go
+ * to `reference.safetensors` so a resumed run measures KL against the same reference.
+ */
 export async function saveRunCheckpoint(
   runDir: string,
   policy: TransformerPolicy,
@@ -97,12 +102,23 @@ export async function saveRunCheckpoint(
     optimizerStep: state.optimizer.step,
     config: trainer.config,
   };
+  const reference = trainer.referencePolicy;
+  const referenceWeights =
+    trainer.config.update.klCoefficient > 0 && reference instanceof TransformerPolicy
+      ? new Map(
+          [...reference.model.parameters()].map(([name, variable]) => [
+            name,
+            { shape: variable.shape, data: variable.dataSync() as Float32Array },
+          ]),
+        )
+      : undefined;
   await saveCheckpoint(join(runDir, RUN_FILES.checkpoint), policy, {
     ...(tokenizer ? { tokenizer } : {}),
     metadata: { ...metadata, step: String(state.step) },
     extraFiles: {
       [RUN_FILES.trainerState]: `${JSON.stringify(json)}\n`,
       [RUN_FILES.optimizer]: encodeSafetensors(moments),
+      ...(referenceWeights ? { [RUN_FILES.reference]: encodeSafetensors(referenceWeights) } : {}),
     },
   });
 }
@@ -159,6 +175,46 @@ export async function runRl(options: RunOptions): Promise<RunResult> {
 }
 
 async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<RunResult> {
+  // With a KL term and no reference given, the reference is a frozen copy of the policy as
+  // given (the initial weights), made before a checkpoint overwrites them; a resumed run then
+  // restores the copy saved with the checkpoint.
+  const config = parseRlConfig(options.config);
+  const reference =
+    config.update.klCoefficient > 0 && options.referencePolicy === undefined
+      ? options.policy.clone()
+      : undefined;
+  try {
+    return await runWithReference(options, run, reference);
+  } finally {
+    reference?.dispose();
+  }
+}
+
+/** Assigns saved tensors (by parameter name) to a policy's variables; errors name the file. */
+function assignParameters(
+  target: ReadonlyMap<string, Variable>,
+  source: (name: string) => { shape: readonly number[]; data: Float32Array } | undefined,
+  where: string,
+): void {
+  for (const [name, variable] of target) {
+    const saved = source(name);
+    if (saved === undefined || !tf.util.arraysEqual([...saved.shape], variable.shape)) {
+      throw new CorruptFileError(
+        `${where}: parameter ${name} does not match the policy being trained`,
+        {
+          source: SOURCE,
+        },
+      );
+    }
+    tf.tidy(() => variable.assign(tf.tensor(saved.data, variable.shape, 'float32')));
+  }
+}
+
+async function runWithReference(
+  options: RunOptions,
+  run: OpenRun,
+  reference: TransformerPolicy | undefined,
+): Promise<RunResult> {
   const { runDir, policy } = options;
   const metricsPath = join(runDir, RUN_FILES.metrics);
   const rolloutsPath = join(runDir, RUN_FILES.rollouts);
@@ -191,11 +247,34 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
     } finally {
       loaded.policy.dispose();
     }
+    if (reference) {
+      const path = join(checkpointDir, RUN_FILES.reference);
+      if (!existsSync(path)) {
+        throw new CorruptFileError(
+          `${checkpointDir}: ${RUN_FILES.reference} is missing, but update.klCoefficient > 0 needs the frozen reference policy saved with the checkpoint to resume exactly`,
+          { source: SOURCE, details: { path } },
+        );
+      }
+      const saved = await readSafetensorsFile(path);
+      assignParameters(
+        reference.model.parameters(),
+        (name) => {
+          const tensor = saved.tensors.get(name);
+          return tensor && { shape: tensor.shape, data: tensor.data as Float32Array };
+        },
+        path,
+      );
+    }
     resumedFrom = state.step;
   }
   const sink = new JsonlSink(metricsPath);
   const rollouts = new JsonlSink(rolloutsPath);
-  const trainer = new RlTrainer({ ...options, sink, rolloutSink: rollouts });
+  const trainer = new RlTrainer({
+    ...options,
+    ...(reference ? { referencePolicy: reference } : {}),
+    sink,
+    rolloutSink: rollouts,
+  });
   try {
     if (state) trainer.setState(state);
     const { config } = trainer;

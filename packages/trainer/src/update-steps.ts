@@ -20,11 +20,21 @@ const SOURCE = '@hicra/trainer';
 
 /** Settings of the PPO-clip update. */
 export interface PolicyUpdateSettings {
+  /** How the policy loss, the entropy bonus and the KL loss are aggregated. */
   readonly lossAggregation: LossAggregationMode;
+  /**
+   * The constant divisor of `seq-mean-token-sum-norm` (verl's `loss_scale_factor`). Default:
+   * the mini-batch's padded width T (verl's default when unset); the trainer passes
+   * `update.lossScaleFactor` (default `sampling.maxNewTokens`) so it is the same every step.
+   */
+  readonly lossScaleFactor?: number;
   readonly clipRatioLow: number;
   readonly clipRatioHigh: number;
   readonly clipRatioC: number;
-  /** Entropy bonus coefficient (0: off); the paper's entropy-regularisation baseline. */
+  /**
+   * Entropy bonus coefficient (0: off); the paper's entropy-regularisation baseline. The
+   * entropy is aggregated with `lossAggregation`, as verl does.
+   */
   readonly entropyCoefficient: number;
   /** KL-to-reference loss coefficient (0: off). */
   readonly klCoefficient: number;
@@ -35,7 +45,10 @@ export interface PolicyUpdateSettings {
 
 /** The rows of one mini-batch, on typed arrays. */
 export interface PolicyUpdateBatch {
-  /** Prompts and responses to score (B rows, T columns). */
+  /**
+   * Prompts and responses to score (B rows, T columns), at `request.temperature` (the sampling
+   * temperature, so the ratio is against the distribution that produced `oldLogProbs`).
+   */
   readonly request: ScoreRequestV1;
   /** `[B·T]` log-probs under the sampling policy. */
   readonly oldLogProbs: Float32Array;
@@ -162,6 +175,7 @@ export function policyUpdate(
   if (settings.klCoefficient > 0 && batch.refLogProbs === undefined) {
     throw new ShapeError('policyUpdate: klCoefficient > 0 needs refLogProbs', { source: SOURCE });
   }
+  const scaleFactor = settings.lossScaleFactor ?? T;
   const kept: Record<string, Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
     const shape: [number, number] = [B, T];
@@ -180,9 +194,12 @@ export function policyUpdate(
         clipRatioLow: settings.clipRatioLow,
         clipRatioHigh: settings.clipRatioHigh,
         clipRatioC: settings.clipRatioC,
+        scaleFactor,
       },
     );
-    const entropy = aggregateLoss(entropies, responseMask, 'token-mean');
+    const entropy = aggregateLoss(entropies, responseMask, settings.lossAggregation, {
+      scaleFactor,
+    });
     let loss: Tensor = result.loss;
     if (settings.entropyCoefficient > 0)
       loss = tf.sub(loss, tf.mul(settings.entropyCoefficient, entropy));
@@ -192,6 +209,7 @@ export function policyUpdate(
         klPenalty(logProbs, tf.tensor2d(batch.refLogProbs!, shape), settings.klEstimator),
         responseMask,
         settings.lossAggregation,
+        { scaleFactor },
       );
       loss = tf.add(loss, tf.mul(settings.klCoefficient, klLoss));
     }

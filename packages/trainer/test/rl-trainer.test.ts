@@ -55,7 +55,12 @@ describe('RlTrainer', () => {
   ])('accuracy rises on the toy copy task with %s', async (_name, credit) => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 7 });
     const records: MetricRecordV1[] = [];
-    const run = trainer(policy, { sink: { write: (r) => void records.push(r) } }, { credit });
+    // The toy's planning word is "hmm"; metrics measure it here (Strategic Grams by default).
+    const run = trainer(
+      policy,
+      { sink: { write: (r) => void records.push(r) }, metricsClassifier: toyClassifier },
+      { credit },
+    );
     const before = await run.evaluate();
     for (let step = 0; step < 40; step++) await run.trainStep();
     const after = await run.evaluate();

@@ -116,13 +116,14 @@ function toResult(
       reward: values.incorrectReward,
       correct: false,
       components: { [name]: values.incorrectReward },
+      missingAnswer: verdict.reason,
     };
   }
   const reward = verdict.correct ? values.correctReward : values.incorrectReward;
   return { kind: 'scored', reward, correct: verdict.correct, components: { [name]: reward } };
 }
 
-/** Math correctness with the defaults: 1 if correct, 0 if not, unscorable without an answer. */
+/** Math correctness with the defaults: 1 if correct, 0 if not or without an answer (flagged `missingAnswer`). */
 export const mathCorrectnessReward: RewardFunctionV1 = createMathCorrectnessReward();
 
 /** Countdown correctness with the defaults. */

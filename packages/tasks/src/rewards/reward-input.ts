@@ -41,10 +41,11 @@ export interface CorrectnessRewardSettings {
   /** Reward of a verified-incorrect response. Default 0. */
   readonly incorrectReward?: number;
   /**
-   * A response with no usable final answer (none, empty, unbalanced braces, too long):
-   * `unscorable` (default, reported with the reason and left out of the update, decision
-   * 0005) or `incorrect` (scored `incorrectReward`, as verl does). A verifier timeout is
-   * always unscorable.
+   * A response with no usable final answer (none, empty, unbalanced braces, too long, a
+   * truncated response): `incorrect` (default, scored `incorrectReward` as verl and the paper
+   * do, with the reason in `missingAnswer` of the result so trainers can count it) or
+   * `unscorable` (reported with the reason and dropped from the update and the group baseline,
+   * decision 0005). A verifier timeout is always unscorable. Decision 0070.
    */
   readonly missingAnswer?: 'unscorable' | 'incorrect';
 }
@@ -60,7 +61,7 @@ export function readCorrectnessSettings(
       raw.missingAnswer,
       `${where}.missingAnswer`,
       ['unscorable', 'incorrect'],
-      'unscorable',
+      'incorrect',
     ),
   };
 }

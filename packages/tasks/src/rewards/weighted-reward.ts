@@ -26,8 +26,10 @@ export interface WeightedRewardSettings {
  * A weighted sum of reward functions: `reward = Σ weight_i · reward_i`. If any component is
  * unscorable, so is the sum (with that component's reason): an unverifiable answer is never
  * turned into a number by the other components. `correct` is set when a component sets it
- * (all of them must agree it is correct). `components` holds each component's unweighted
- * reward by name (`name#2` for a repeated name). Synchronous when every component is.
+ * (all of them must agree it is correct), and so is `missingAnswer` (the first component's
+ * reason, named) when a component scored a response without an answer. `components` holds
+ * each component's unweighted reward by name (`name#2` for a repeated name). Synchronous when
+ * every component is.
  */
 export function createWeightedReward(settings: WeightedRewardSettings): RewardFunctionV1 {
   const where = 'createWeightedReward: settings';
@@ -77,6 +79,7 @@ export function createWeightedReward(settings: WeightedRewardSettings): RewardFu
   const combine = (results: readonly RewardResultV1[]): RewardResultV1 => {
     let total = 0;
     let correct: boolean | undefined;
+    let missingAnswer: string | undefined;
     const parts: Record<string, number> = {};
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
@@ -92,12 +95,15 @@ export function createWeightedReward(settings: WeightedRewardSettings): RewardFu
       total += components[i]!.weight * result.reward;
       parts[keys[i]!] = result.reward;
       if (result.correct !== undefined) correct = (correct ?? true) && result.correct;
+      if (result.missingAnswer !== undefined && missingAnswer === undefined)
+        missingAnswer = `${keys[i]}: ${result.missingAnswer}`;
     }
     return {
       kind: 'scored',
       reward: total,
       ...(correct === undefined ? {} : { correct }),
       components: parts,
+      ...(missingAnswer === undefined ? {} : { missingAnswer }),
     };
   };
 
