@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCheckpoint, WordTokenizer } from '@hicra/policy';
-import { ConfigError, CorruptFileError } from '@hicra/spec';
+import { ConfigError, CorruptFileError, type HicraWarningV1 } from '@hicra/spec';
 import {
   type OpenRun,
   openRunDirectory,
@@ -40,6 +40,8 @@ export interface TrainOptions {
   readonly level?: AppLevel;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** A warning about the run (e.g. a step whose responses all lack an answer). */
+  readonly onWarning?: (warning: HicraWarningV1) => void;
   /**
    * Called once the run directory is locked, with the open run: the caller can release the lock
    * if it has to exit before `train` returns (the app does on a second Ctrl-C).
@@ -55,7 +57,7 @@ export const DEFAULT_RL_CONFIG: RlConfigInput = {
   sampling: { maxNewTokens: 64, temperature: 1 },
   optimizer: { learningRate: 3e-4, warmupSteps: 2 },
   update: { miniBatchSize: 32, epochs: 1, clipRatioLow: 0.2, clipRatioHigh: 0.28 },
-  evaluation: { every: 10, problems: 48, k: 4, temperature: 1 },
+  evaluation: { every: 10, problems: 48, k: 4, temperature: 0.6 },
   checkpointEvery: 10,
   rolloutsLoggedPerStep: 4,
 };
@@ -174,6 +176,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
       metadata: { strategy: strategy.name, seed: String(options.seed) },
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.onWarning ? { hooks: { onWarning: options.onWarning } } : {}),
     });
   } finally {
     run?.close();

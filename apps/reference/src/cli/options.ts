@@ -132,7 +132,7 @@ function unknownValue(
 
 export const OPTIONS = {
   json: flag('print the result as one JSON object on stdout (progress stays on stderr)'),
-  quiet: flag('no progress output'),
+  quiet: flag('no progress output and no warnings (errors still print)'),
   help: flag("this text, or a command's help with `hicra <command> --help`", 'h'),
   backend: oneOf(
     'NAME',

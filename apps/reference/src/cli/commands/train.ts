@@ -124,6 +124,7 @@ export const trainCommand = defineCommand({
           }
         },
         onProgress: (p) => progress(output, formatProgress(label, p)),
+        onWarning: (warning) => progress(output, `warning (${warning.code}): ${warning.message}`),
       });
       if (result.status === 'interrupted') context.setExitCode(EXIT.interrupted);
       return { ...result, runDir: resolve(values.out!) };
