@@ -74,6 +74,11 @@ function writeJson(name: string, value: unknown): string {
   return path;
 }
 
+/** `hicra train` of GRPO from the tiny base into `out`. */
+function trainArgs(out: string): string[] {
+  return ['train', '--from', base, '--out', out, '--strategy', 'grpo'];
+}
+
 const tinyRl = {
   promptsPerStep: 2,
   samplesPerPrompt: 2,
@@ -123,17 +128,7 @@ describe('usage errors: the same flag gets the same check, message and exit code
 
   it('--level 9 is the same error in train, pretrain and eval', async () => {
     const messages = await Promise.all([
-      hicra(
-        'train',
-        '--from',
-        base,
-        '--out',
-        join(root, 'x'),
-        '--strategy',
-        'grpo',
-        '--level',
-        '9',
-      ),
+      hicra(...trainArgs(join(root, 'x')), '--level', '9'),
       hicra('pretrain', '--out', join(root, 'p'), '--level', '9'),
       hicra('eval', '--from', base, '--level', '9'),
     ]);
@@ -153,17 +148,7 @@ describe('usage errors: the same flag gets the same check, message and exit code
     );
     expectOneLine(await hicra('eval', '--from', base, '--k', '0'), 2, '--k must be 1 to');
     expectOneLine(
-      await hicra(
-        'train',
-        '--from',
-        base,
-        '--out',
-        join(root, 'x'),
-        '--strategy',
-        'grpo',
-        '--steps',
-        '0',
-      ),
+      await hicra(...trainArgs(join(root, 'x')), '--steps', '0'),
       2,
       '--steps must be 1 to',
     );
@@ -187,17 +172,7 @@ describe('usage errors: the same flag gets the same check, message and exit code
 
   it('an unknown --estimator exits 2 and names the nearest estimator', async () => {
     expectOneLine(
-      await hicra(
-        'train',
-        '--from',
-        base,
-        '--out',
-        join(root, 'x'),
-        '--strategy',
-        'grpo',
-        '--estimator',
-        'rlo',
-      ),
+      await hicra(...trainArgs(join(root, 'x')), '--estimator', 'rlo'),
       2,
       'unknown estimator "rlo" for --estimator; did you mean "rloo"?',
     );
@@ -214,41 +189,21 @@ describe('usage errors: the same flag gets the same check, message and exit code
       for (const command of ['train', 'compare']) {
         const args =
           command === 'train'
-            ? ['train', '--from', base, '--out', join(root, 'x'), '--strategy', 'grpo']
+            ? [...trainArgs(join(root, 'x'))]
             : ['compare', '--from', base, '--out', join(root, 'y')];
         expectOneLine(await hicra(...args, '--config', path), 2, `--config ${path}`, what);
       }
     }
     const badKey = writeJson('bad-key.json', { optimizer: { learningRate: -1 } });
     expectOneLine(
-      await hicra(
-        'train',
-        '--from',
-        base,
-        '--out',
-        join(root, 'x'),
-        '--strategy',
-        'grpo',
-        '--config',
-        badKey,
-      ),
+      await hicra(...trainArgs(join(root, 'x')), '--config', badKey),
       2,
       `--config ${badKey}`,
       'optimizer.learningRate',
     );
     const unknownKey = writeJson('unknown-key.json', { optimiser: {} });
     expectOneLine(
-      await hicra(
-        'train',
-        '--from',
-        base,
-        '--out',
-        join(root, 'x'),
-        '--strategy',
-        'grpo',
-        '--config',
-        unknownKey,
-      ),
+      await hicra(...trainArgs(join(root, 'x')), '--config', unknownKey),
       2,
       `--config ${unknownKey}`,
       'optimiser',
@@ -354,19 +309,7 @@ describe('errors of the work: one line, exit 1, nothing overwritten', () => {
       ...tinyRl,
       evaluation: { every: 1, problems: 2, k: 2 },
     });
-    const trained = await hicra(
-      'train',
-      '--from',
-      base,
-      '--out',
-      runDir,
-      '--strategy',
-      'grpo',
-      '--steps',
-      '1',
-      '--config',
-      config,
-    );
+    const trained = await hicra(...trainArgs(runDir), '--steps', '1', '--config', config);
     expect(trained.code, trained.stderr).toBe(0);
     const metrics = join(runDir, 'metrics.jsonl');
     const before = readFileSync(metrics, 'utf8');
@@ -395,21 +338,7 @@ describe('the run directory', () => {
   it('a resume with other settings is refused and run.json stays as it was', async () => {
     const runDir = join(root, 'resume');
     const config = writeJson('rl-resume.json', tinyRl);
-    const args = [
-      'train',
-      '--from',
-      base,
-      '--out',
-      runDir,
-      '--strategy',
-      'grpo',
-      '--seed',
-      '0',
-      '--steps',
-      '1',
-      '--config',
-      config,
-    ];
+    const args = [...trainArgs(runDir), '--seed', '0', '--steps', '1', '--config', config];
     expect((await hicra(...args)).code).toBe(0);
     const saved = readFileSync(join(runDir, 'run.json'), 'utf8');
     const changed = await hicra(
@@ -456,19 +385,7 @@ describe('the run directory', () => {
       }),
     );
     const config = writeJson('rl-locked.json', tinyRl);
-    const result = await hicra(
-      'train',
-      '--from',
-      base,
-      '--out',
-      runDir,
-      '--strategy',
-      'grpo',
-      '--steps',
-      '1',
-      '--config',
-      config,
-    );
+    const result = await hicra(...trainArgs(runDir), '--steps', '1', '--config', config);
     expectOneLine(result, 1, 'HICRA_RUN_LOCKED', String(process.pid));
     expect(existsSync(join(runDir, 'metrics.jsonl'))).toBe(false);
     unlinkSync(lock);
@@ -480,19 +397,7 @@ describe('the run directory', () => {
       ...tinyRl,
       evaluation: { every: 1, problems: 2, k: 2 },
     });
-    const args = [
-      'train',
-      '--from',
-      base,
-      '--out',
-      runDir,
-      '--strategy',
-      'grpo',
-      '--steps',
-      '2',
-      '--config',
-      config,
-    ];
+    const args = [...trainArgs(runDir), '--steps', '2', '--config', config];
     expect((await hicra(...args)).code).toBe(0);
     // what a kill -9 before the first checkpoint leaves: records, no checkpoint, a torn line
     rmSync(join(runDir, 'checkpoint'), { recursive: true });

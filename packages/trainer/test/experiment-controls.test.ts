@@ -32,7 +32,7 @@ import {
   type StrategyMetricsInput,
   type TrainablePolicy,
 } from '../src/index.js';
-import { toyClassifier, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
 
 const K = TRAIN_METRIC_KEYS;
 
@@ -56,13 +56,7 @@ function spyRegistry(): { registry: CreditRegistry; batches: RolloutBatchV1[] } 
 }
 const spyCredit = { estimator: { name: 'grpo' }, assigners: [{ name: 'spy' }] };
 
-const modelConfig = {
-  vocabSize: toyTokenizer.vocabSize,
-  contextLength: 16,
-  width: 16,
-  layers: 1,
-  heads: 2,
-};
+const modelConfig = toyModelConfig;
 const config = {
   seed: 3,
   steps: 4,

@@ -10,7 +10,7 @@ import {
   policyUpdate,
   RlTrainer,
 } from '../src/index.js';
-import { toyClassifier, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
 
 interface PolicyCase {
   oldLogProbs: number[][];
@@ -141,10 +141,7 @@ describe('seq-mean-token-sum-norm with a constant factor (Dr.GRPO)', () => {
         .lossScaleFactor,
     ).toBe(512);
     const lossWith = async (update: object) => {
-      const policy = TransformerPolicy.create(
-        { vocabSize: toyTokenizer.vocabSize, contextLength: 16, width: 16, layers: 1, heads: 2 },
-        { seed: 3 },
-      );
+      const policy = TransformerPolicy.create(toyModelConfig, { seed: 3 });
       const records: MetricRecordV1[] = [];
       const run = new RlTrainer({
         config: {

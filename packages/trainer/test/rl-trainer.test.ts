@@ -4,15 +4,9 @@ import { ErrorCode, EVAL_METRIC_KEYS, type HicraError, TRAIN_METRIC_KEYS } from 
 import { tf } from '@hicra/tensor';
 import { describe, expect, it } from 'vitest';
 import { passAtK, RlTrainer, type RlTrainerOptions } from '../src/index.js';
-import { toyClassifier, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
 
-const modelConfig = {
-  vocabSize: toyTokenizer.vocabSize,
-  contextLength: 16,
-  width: 16,
-  layers: 1,
-  heads: 2,
-};
+const modelConfig = toyModelConfig;
 const baseConfig = {
   seed: 1,
   steps: 40,

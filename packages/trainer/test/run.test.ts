@@ -26,18 +26,12 @@ import {
   readRunState,
   runRl,
 } from '../src/index.js';
-import { toyClassifier, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-run-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const modelConfig = {
-  vocabSize: toyTokenizer.vocabSize,
-  contextLength: 16,
-  width: 16,
-  layers: 1,
-  heads: 2,
-};
+const modelConfig = toyModelConfig;
 const config = {
   seed: 2,
   steps: 4,

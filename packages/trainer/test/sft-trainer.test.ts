@@ -2,14 +2,11 @@ import { TransformerPolicy } from '@hicra/policy';
 import { ConfigError, ErrorCode } from '@hicra/spec';
 import { describe, expect, it } from 'vitest';
 import { trainSupervised } from '../src/index.js';
-import { toyProblems, toyTokenizer } from './toy-task.js';
+import { toyModelConfig, toyProblems, toyTokenizer } from './toy-task.js';
 
 describe('trainSupervised', () => {
   it('teaches the toy task: loss falls and greedy answers become correct', async () => {
-    const policy = TransformerPolicy.create(
-      { vocabSize: toyTokenizer.vocabSize, contextLength: 16, width: 16, layers: 1, heads: 2 },
-      { seed: 1 },
-    );
+    const policy = TransformerPolicy.create(toyModelConfig, { seed: 1 });
     const examples = toyProblems(30).map((p) => ({
       prompt: p.prompt,
       completion: `hmm ${p.reference}`,
@@ -120,10 +117,7 @@ describe('trainSupervised', () => {
     [42, '', 'SFT settings: expected an object of settings, got the number 42'],
     [null, '', 'SFT settings: expected an object of settings, got null'],
   ])('rejects settings %j at %s before any work', async (settings, path, fragment) => {
-    const policy = TransformerPolicy.create(
-      { vocabSize: toyTokenizer.vocabSize, contextLength: 16, width: 16, layers: 1, heads: 2 },
-      { seed: 1 },
-    );
+    const policy = TransformerPolicy.create(toyModelConfig, { seed: 1 });
     const before = policy.trainableVariables()[0]!.dataSync().slice();
     const error = await trainSupervised({
       policy,

@@ -72,3 +72,12 @@ export const toyClassifier: PlanningClassifierV1 = {
     return { mask, matches };
   },
 };
+
+/** The transformer every trainer test trains on the toy task: one layer, width 16. */
+export const toyModelConfig = {
+  vocabSize: toyTokenizer.vocabSize,
+  contextLength: 16,
+  width: 16,
+  layers: 1,
+  heads: 2,
+};
