@@ -18,21 +18,29 @@ export const COMMITTED_BASE_COMMAND =
  */
 export const DEMO_DESIGN = {
   strategies: ['grpo', 'hicra', 'placebo'],
-  seeds: [0, 1, 2, 3],
-  steps: 40,
+  seeds: [0, 1, 2, 3, 4, 5],
+  steps: 48,
   jobs: 2,
 } as const;
 
 /** Every test problem of the demo's Countdown level (the split holds 218). */
 export const DEMO_EVAL_PROBLEMS = 218;
 
-/** The RL config of each demo run: evaluation at the start and the end only, on every problem. */
+/**
+ * The RL config of each demo run: three evaluations (start, middle, end) of every held-out
+ * problem, 4 samples each at temperature 0.6 plus one greedy.
+ */
 export function demoRlConfig(steps: number): RlConfigInput {
   return {
     steps,
     promptsPerStep: 8,
     samplesPerPrompt: 8,
-    evaluation: { every: steps, problems: DEMO_EVAL_PROBLEMS, k: 4, temperature: 0.6 },
-    checkpointEvery: 10,
+    evaluation: {
+      every: Math.max(1, Math.ceil(steps / 2)),
+      problems: DEMO_EVAL_PROBLEMS,
+      k: 4,
+      temperature: 0.6,
+    },
+    checkpointEvery: 12,
   };
 }

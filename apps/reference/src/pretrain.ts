@@ -59,12 +59,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   refuseToReplace(options.out, options.overwrite ?? false);
   const level = options.level ?? 0;
   const setup = countdownSetup(level);
-  const traces = createCountdownTraceGenerator({
+  const traceRates = {
     slipRate: options.slipRate ?? 0.15,
     strategicErrorRate: options.strategicErrorRate ?? 0.5,
     recoveryRate: options.recoveryRate ?? 0.5,
-    maxValue: setup.maxValue,
-  });
+  };
+  const traces = createCountdownTraceGenerator({ ...traceRates, maxValue: setup.maxValue });
   const random = new SeededGenerator(options.seed);
   // Distinct problems (a small level has a few hundred), each with fresh random traces until
   // there are `examples` of them.
@@ -133,7 +133,25 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     });
     await writeFile(
       join(options.out, 'pretrain.json'),
-      `${JSON.stringify({ seed: options.seed, steps: options.steps, level, examples: examples.length, accuracy: evaluation.meanAtK, finalLoss }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          seed: options.seed,
+          steps: options.steps,
+          level,
+          examples: examples.length,
+          batchSize: options.batchSize ?? 32,
+          learningRate: options.learningRate ?? 3e-3,
+          slipRate: traceRates.slipRate,
+          strategicErrorRate: traceRates.strategicErrorRate,
+          recoveryRate: traceRates.recoveryRate,
+          model: policy.config,
+          evalProblems: evaluation.problems,
+          accuracy: evaluation.meanAtK,
+          finalLoss,
+        },
+        null,
+        2,
+      )}\n`,
     );
     return {
       out: options.out,

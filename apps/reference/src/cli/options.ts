@@ -171,6 +171,26 @@ export const OPTIONS = {
     minExclusive: true,
     max: 1,
   }),
+  'slip-rate': numberIn(
+    'P',
+    'share of warm-start trace steps with an arithmetic slip (default 0.15)',
+    {
+      min: 0,
+      max: 1,
+    },
+  ),
+  'dead-end-rate': numberIn(
+    'P',
+    'share of warm-start traces that try a dead end first (default 0.5)',
+    {
+      min: 0,
+      max: 1,
+    },
+  ),
+  'recovery-rate': numberIn('P', 'share of dead ends the trace recovers from (default 0.5)', {
+    min: 0,
+    max: 1,
+  }),
   model: oneOf('small|tiny', 'policy architecture preset (default small)', ['small', 'tiny']),
   'eval-problems': integerIn('N', 'held-out problems for the final accuracy (default 64)', 1),
   problems: integerIn('N', 'held-out problems (default 128)', 1, 1_000_000),

@@ -18,7 +18,7 @@ export const demoCommand = defineCommand({
   },
   summary: 'GRPO vs HICRA vs the placebo from the committed base, paired by seed, and the report',
   usage:
-    'hicra demo [--out DIR] [--base CHECKPOINT | --pretrain-steps N] [--strategies grpo,hicra,placebo] [--seeds 0,1,2,3] [--steps N] [--jobs 2]',
+    'hicra demo [--out DIR] [--base CHECKPOINT | --pretrain-steps N] [--strategies grpo,hicra,placebo] [--seeds 0,1,2,3,4,5] [--steps N] [--jobs 2]',
   description:
     "Starts every run from the repository's committed base checkpoint (or --base, or a base it\n" +
     'pretrains into DIR/base with --pretrain-steps), trains each strategy on each seed with the\n' +

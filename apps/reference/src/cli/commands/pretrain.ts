@@ -18,13 +18,16 @@ export const pretrainCommand = defineCommand({
       'learning-rate',
       'model',
       'eval-problems',
+      'slip-rate',
+      'dead-end-rate',
+      'recovery-rate',
       'force',
     ],
     required: ['out'],
   },
   summary: 'supervised warm start of the small policy on Countdown traces -> a base checkpoint',
   usage:
-    'hicra pretrain --out DIR [--seed N] [--steps N] [--level 0-4] [--examples N] [--batch-size N] [--learning-rate X] [--model small|tiny] [--force]',
+    'hicra pretrain --out DIR [--seed N] [--steps N] [--level 0-4] [--examples N] [--batch-size N] [--learning-rate X] [--slip-rate P] [--dead-end-rate P] [--recovery-rate P] [--model small|tiny] [--force]',
   description:
     'Supervised warm start on Countdown traces with controlled slips and dead ends; writes a\n' +
     'checkpoint folder to DIR. An existing, non-empty DIR is refused unless --force is given.',
@@ -44,6 +47,11 @@ export const pretrainCommand = defineCommand({
       evalProblems: values['eval-problems'] ?? 64,
       overwrite: values.force ?? false,
       ...(values['learning-rate'] === undefined ? {} : { learningRate: values['learning-rate'] }),
+      ...(values['slip-rate'] === undefined ? {} : { slipRate: values['slip-rate'] }),
+      ...(values['dead-end-rate'] === undefined
+        ? {}
+        : { strategicErrorRate: values['dead-end-rate'] }),
+      ...(values['recovery-rate'] === undefined ? {} : { recoveryRate: values['recovery-rate'] }),
       onStep: (step, loss) => {
         if (step % 25 === 0 || step === steps) {
           const elapsed = (performance.now() - started) / 1000;
