@@ -10,7 +10,7 @@ export const COMMITTED_BASE = fileURLToPath(new URL('../data/countdown-base', im
 
 /** The command that produced {@link COMMITTED_BASE} (run from the repository root). */
 export const COMMITTED_BASE_COMMAND =
-  'pnpm hicra pretrain --out apps/reference/data/countdown-base --seed 0 --steps 4000 --examples 8000 --eval-problems 218 --force';
+  'pnpm hicra pretrain --out apps/reference/data/countdown-base --seed 0 --steps 5500 --examples 11000 --eval-problems 218 --slip-rate 0.05 --dead-end-rate 0.35 --recovery-rate 0.6 --force';
 
 /**
  * The demo's design (decision 0072): GRPO, HICRA and the placebo control, paired by seed, with
