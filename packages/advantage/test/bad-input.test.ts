@@ -10,16 +10,7 @@ import {
   defaultRegistry,
   defineEstimator,
 } from '../src/index.js';
-
-function errorOf(fn: () => unknown): HicraError {
-  try {
-    fn();
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
-}
+import { errorOf } from './error-of.js';
 
 /** B responses of `seqLen` valid tokens each, one reward per response. */
 function batchOf(

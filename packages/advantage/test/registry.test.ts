@@ -2,7 +2,6 @@ import {
   ConfigError,
   type CreditAssignerRegistrationV1,
   ErrorCode,
-  HicraError,
   type RolloutBatchV1,
   UnknownNameError,
 } from '@hicra/spec';
@@ -17,16 +16,7 @@ import {
   grpo,
 } from '../src/index.js';
 import { randomRolloutBatch } from '../src/testing/index.js';
-
-function errorOf(fn: () => unknown): HicraError {
-  try {
-    fn();
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
-}
+import { errorOf } from './error-of.js';
 
 describe('CreditRegistry', () => {
   it('holds every built-in under the names of @hicra/spec', () => {
