@@ -463,11 +463,7 @@ export function minimumDetectableEffect(
   pairs: number,
   options: { readonly alpha?: number; readonly power?: number } = {},
 ): number {
-  const { alpha = 0.05, power = 0.8 } = options;
-  checkMdeArguments(std, pairs);
-  checkProbability('minimumDetectableEffect: alpha', alpha);
-  checkProbability('minimumDetectableEffect: power', power);
-  const df = pairs - 1;
+  const { alpha, power, df } = mdeArguments('minimumDetectableEffect', std, pairs, options);
   let low = 0;
   let high = studentTQuantile(1 - alpha / 2, df) + studentTQuantile(power, df) + 1;
   while (pairedTTestPower(high, df, alpha) < power) high *= 2;
@@ -485,12 +481,29 @@ export function approximateMinimumDetectableEffect(
   pairs: number,
   options: { readonly alpha?: number; readonly power?: number } = {},
 ): number {
-  const { alpha = 0.05, power = 0.8 } = options;
-  checkMdeArguments(std, pairs);
-  const df = pairs - 1;
+  const { alpha, power, df } = mdeArguments(
+    'approximateMinimumDetectableEffect',
+    std,
+    pairs,
+    options,
+  );
   return (
     ((studentTQuantile(1 - alpha / 2, df) + studentTQuantile(power, df)) * std) / Math.sqrt(pairs)
   );
+}
+
+/** The checked arguments of the MDE functions, with the defaults filled in. */
+function mdeArguments(
+  caller: string,
+  std: number,
+  pairs: number,
+  options: { readonly alpha?: number; readonly power?: number },
+): { alpha: number; power: number; df: number } {
+  const { alpha = 0.05, power = 0.8 } = options;
+  checkMdeArguments(std, pairs);
+  checkProbability(`${caller}: alpha`, alpha);
+  checkProbability(`${caller}: power`, power);
+  return { alpha, power, df: pairs - 1 };
 }
 
 function checkMdeArguments(std: number, pairs: number): void {
