@@ -201,6 +201,24 @@ describe('usage errors: the same flag gets the same check, message and exit code
       `--config ${badKey}`,
       'optimizer.learningRate',
     );
+    // values that used to be accepted and failed much later (issue 13)
+    for (const [name, value, key] of [
+      ['huge-lr.json', { optimizer: { learningRate: 1e30 } }, 'optimizer.learningRate'],
+      ['huge-batch.json', { promptsPerStep: 1e8 }, 'promptsPerStep'],
+      [
+        'zero-epsilon.json',
+        { credit: { estimator: { name: 'grpo', epsilon: 0 }, assigners: [] } },
+        'epsilon',
+      ],
+    ] as const) {
+      const path = writeJson(name, value);
+      expectOneLine(
+        await hicra(...trainArgs(join(root, 'x')), '--config', path),
+        2,
+        `--config ${path}`,
+        key,
+      );
+    }
     const unknownKey = writeJson('unknown-key.json', { optimiser: {} });
     expectOneLine(
       await hicra(...trainArgs(join(root, 'x')), '--config', unknownKey),
