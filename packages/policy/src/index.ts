@@ -9,6 +9,7 @@ export {
   type CheckpointTokenizer,
   type LoadedCheckpoint,
   loadCheckpoint,
+  loadCheckpointTokenizer,
   POLICY_CHECKPOINT_SCHEMA,
   recoverCheckpointSwap,
   type SaveCheckpointOptions,
@@ -31,13 +32,42 @@ export {
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
 export {
+  HUGGING_FACE_DTYPES,
+  HUGGING_FACE_MODEL_TYPES,
+  type HuggingFaceConfig,
+  type HuggingFaceDtype,
+  type HuggingFaceModelType,
+  huggingFaceConfigJson,
+  huggingFaceModelTypeOf,
+  parseHuggingFaceConfig,
+} from './hugging-face/config.js';
+export {
+  HUGGING_FACE_SIDE_FILES,
+  isHuggingFaceModelFolder,
+  type LoadedHuggingFaceModel,
+  type LoadHuggingFaceModelOptions,
+  loadHuggingFaceModel,
+  type SaveHuggingFaceModelOptions,
+  saveHuggingFaceModel,
+} from './hugging-face/load.js';
+export {
+  type AttentionBias,
   parameterCount,
   parameterShapes,
+  type RopeScaling,
   resolveTransformerConfig,
+  ropeInverseFrequencies,
   type TransformerConfig,
   type TransformerConfigInput,
 } from './model/config.js';
 export { layoutSequences, type SequenceLayout } from './model/layout.js';
+export {
+  backendMemoryLimit,
+  checkModelFits,
+  type ModelMemory,
+  modelMemory,
+  WASM_HEAP_LIMIT_BYTES,
+} from './model/memory.js';
 export {
   type ForwardInput,
   type ForwardOutput,
