@@ -31,6 +31,11 @@ export {
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
 export {
+  eosTokenIdsOf,
+  type GenerationDefaults,
+  readGenerationConfig,
+} from './hugging-face/generation-config.js';
+export {
   parameterCount,
   parameterShapes,
   resolveTransformerConfig,
