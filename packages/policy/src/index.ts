@@ -32,6 +32,18 @@ export {
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
 export {
+  type ChatMessage,
+  type ChatRenderOptions,
+  type ChatTemplate,
+  type ReadChatTemplateOptions,
+  readChatTemplate,
+} from './hugging-face/chat-template.js';
+export {
+  eosTokenIdsOf,
+  type GenerationDefaults,
+  readGenerationConfig,
+} from './hugging-face/generation-config.js';
+export {
   HUGGING_FACE_DTYPES,
   HUGGING_FACE_MODEL_TYPES,
   type HuggingFaceConfig,
