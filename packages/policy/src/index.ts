@@ -4,6 +4,12 @@
  */
 
 export {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+} from './checkpoint/float-formats.js';
+export {
   CHECKPOINT_FILES,
   type CheckpointSwapRecovery,
   type CheckpointTokenizer,
@@ -30,6 +36,12 @@ export {
   writeFileAtomic,
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
+export {
+  openSafetensorsFile,
+  type SafetensorsFileReader,
+  type SafetensorsReader,
+  type SafetensorsTensorInfo,
+} from './checkpoint/safetensors-reader.js';
 export {
   parameterCount,
   parameterShapes,

@@ -372,7 +372,8 @@ async function writeAll(
   }
 }
 
-function corrupt(
+/** A `CorruptFileError` naming the file (`where`) and the problem. Internal: shared with the readers. */
+export function corruptSafetensors(
   where: string,
   problem: string,
   details: Record<string, unknown> = {},
@@ -457,7 +458,7 @@ export function checkSafetensorsHeaderLength(
 ): number {
   checkLittleEndian();
   if (declared > BigInt(MAX_SAFETENSORS_HEADER_BYTES))
-    throw corrupt(
+    throw corruptSafetensors(
       where,
       `header length ${declared} is larger than the ${MAX_SAFETENSORS_HEADER_BYTES} bytes allowed`,
       {
@@ -466,7 +467,7 @@ export function checkSafetensorsHeaderLength(
     );
   const headerLength = Number(declared);
   if (8 + headerLength > size)
-    throw corrupt(
+    throw corruptSafetensors(
       where,
       `truncated: the header length is ${headerLength} bytes but only ${size - 8} follow it`,
       { headerLength, size },
@@ -476,9 +477,13 @@ export function checkSafetensorsHeaderLength(
 
 /** The error for a file shorter than the 8 bytes of the header length. */
 export function truncatedHeaderLength(size: number, where: string): CorruptFileError {
-  return corrupt(where, `truncated: ${size} bytes, fewer than the 8 of the header length`, {
-    size,
-  });
+  return corruptSafetensors(
+    where,
+    `truncated: ${size} bytes, fewer than the 8 of the header length`,
+    {
+      size,
+    },
+  );
 }
 
 /**
@@ -498,10 +503,10 @@ export function parseSafetensorsHeader(
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch {
-    throw corrupt(where, 'the header is not valid UTF-8');
+    throw corruptSafetensors(where, 'the header is not valid UTF-8');
   }
   if (!text.startsWith('{'))
-    throw corrupt(
+    throw corruptSafetensors(
       where,
       `the header must start with "{", got ${JSON.stringify(text.slice(0, 16))}`,
     );
@@ -509,13 +514,13 @@ export function parseSafetensorsHeader(
   try {
     header = JSON.parse(text);
   } catch (error) {
-    throw corrupt(where, `the header is not valid JSON (${(error as Error).message})`);
+    throw corruptSafetensors(where, `the header is not valid JSON (${(error as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
-    throw corrupt(where, 'the header must be a JSON object');
+    throw corruptSafetensors(where, 'the header must be a JSON object');
   const repeated = duplicateJsonKey(text);
   if (repeated !== undefined)
-    throw corrupt(where, `the header repeats the key ${JSON.stringify(repeated)}`, {
+    throw corruptSafetensors(where, `the header repeats the key ${JSON.stringify(repeated)}`, {
       key: repeated,
     });
 
@@ -524,10 +529,10 @@ export function parseSafetensorsHeader(
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
       if (typeof info !== 'object' || info === null || Array.isArray(info))
-        throw corrupt(where, '__metadata__ must be an object of strings');
+        throw corruptSafetensors(where, '__metadata__ must be an object of strings');
       for (const [key, value] of Object.entries(info))
         if (typeof value !== 'string')
-          throw corrupt(
+          throw corruptSafetensors(
             where,
             `__metadata__.${key} must be a string, got ${JSON.stringify(value)}`,
           );
@@ -536,30 +541,34 @@ export function parseSafetensorsHeader(
     }
     const tensor = `tensor ${JSON.stringify(name)}`;
     if (typeof info !== 'object' || info === null || Array.isArray(info))
-      throw corrupt(where, `${tensor} must be an object { dtype, shape, data_offsets }`, {
-        tensor: name,
-      });
+      throw corruptSafetensors(
+        where,
+        `${tensor} must be an object { dtype, shape, data_offsets }`,
+        {
+          tensor: name,
+        },
+      );
     const extra = unexpectedKey(info, ['dtype', 'shape', 'data_offsets']);
     if (extra !== undefined)
-      throw corrupt(where, `${tensor} has an unexpected key ${JSON.stringify(extra)}`, {
+      throw corruptSafetensors(where, `${tensor} has an unexpected key ${JSON.stringify(extra)}`, {
         tensor: name,
       });
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     if (!isDtype(dtype))
-      throw corrupt(
+      throw corruptSafetensors(
         where,
         `${tensor} has dtype ${JSON.stringify(dtype)}, not one of ${SAFETENSORS_DTYPES.join(', ')}`,
         { tensor: name, dtype: String(dtype) },
       );
     const elements = elementCount(shape);
     if (typeof elements === 'string')
-      throw corrupt(where, `${tensor}: shape ${elements}`, { tensor: name });
+      throw corruptSafetensors(where, `${tensor}: shape ${elements}`, { tensor: name });
     if (
       !Array.isArray(offsets) ||
       offsets.length !== 2 ||
       !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
     )
-      throw corrupt(
+      throw corruptSafetensors(
         where,
         `${tensor}: data_offsets must be [begin, end], two non-negative integers, got ${JSON.stringify(offsets)}`,
         {
@@ -568,18 +577,22 @@ export function parseSafetensorsHeader(
       );
     const [begin, end] = offsets as [number, number];
     if (begin > end)
-      throw corrupt(where, `${tensor}: data_offsets [${begin}, ${end}] end before they begin`, {
-        tensor: name,
-      });
+      throw corruptSafetensors(
+        where,
+        `${tensor}: data_offsets [${begin}, ${end}] end before they begin`,
+        {
+          tensor: name,
+        },
+      );
     if (end > dataLength)
-      throw corrupt(
+      throw corruptSafetensors(
         where,
         `truncated: ${tensor} ends at byte ${end} of the data but the data has ${dataLength} bytes`,
         { tensor: name, end, dataLength },
       );
     const expected = elements * DTYPES[dtype].bytes;
     if (end - begin !== expected)
-      throw corrupt(
+      throw corruptSafetensors(
         where,
         `${tensor}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expected} bytes, data_offsets [${begin}, ${end}] hold ${end - begin}`,
         { tensor: name, expected, actual: end - begin },
@@ -592,7 +605,7 @@ export function parseSafetensorsHeader(
   let previous: string | undefined;
   for (const { name, begin, end } of found) {
     if (begin < covered)
-      throw corrupt(
+      throw corruptSafetensors(
         where,
         `tensor ${JSON.stringify(name)} at [${begin}, ${end}] overlaps tensor ${JSON.stringify(previous)}`,
         {
@@ -600,7 +613,7 @@ export function parseSafetensorsHeader(
         },
       );
     if (begin > covered)
-      throw corrupt(
+      throw corruptSafetensors(
         where,
         `bytes [${covered}, ${begin}) of the data belong to no tensor (before tensor ${JSON.stringify(name)})`,
         {
@@ -611,7 +624,7 @@ export function parseSafetensorsHeader(
     previous = name;
   }
   if (covered !== dataLength)
-    throw corrupt(
+    throw corruptSafetensors(
       where,
       `${dataLength - covered} bytes after the last tensor belong to no tensor`,
       {
@@ -625,7 +638,7 @@ export function parseSafetensorsHeader(
 export function checkSafetensorsBool(data: Uint8Array, name: string, where: string): void {
   const index = data.findIndex((v) => v > 1);
   if (index >= 0)
-    throw corrupt(
+    throw corruptSafetensors(
       where,
       `tensor ${JSON.stringify(name)}: BOOL element ${index} is ${data[index]}, not 0 or 1`,
       {
