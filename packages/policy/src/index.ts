@@ -37,6 +37,15 @@ export {
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
 export {
+  DEFAULT_SAFETENSORS_SHARD_BYTES,
+  openSafetensorsModel,
+  SAFETENSORS_MODEL_FILES,
+  type SafetensorsModelReader,
+  type SafetensorsModelTensorInfo,
+  type WriteSafetensorsModelOptions,
+  writeSafetensorsModel,
+} from './checkpoint/safetensors-model.js';
+export {
   openSafetensorsFile,
   type SafetensorsFileReader,
   type SafetensorsReader,
