@@ -63,26 +63,23 @@ export interface SafetensorsFileReader extends SafetensorsReader {
 const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16', 'BF16', 'F64']);
 
 /** `data` of a floating-point dtype as float32 (see {@link SafetensorsReader.readFloat32}). */
-export function toFloat32(dtype: SafetensorsDtype, data: SafetensorsData): Float32Array {
+function toFloat32(dtype: SafetensorsDtype, data: SafetensorsData): Float32Array {
   if (dtype === 'F32') return data as Float32Array;
   if (dtype === 'BF16') return bfloat16ToFloat32(data as Uint16Array);
   if (dtype === 'F16') return float16ToFloat32(data as Uint16Array);
   return new Float32Array(data as Float64Array); // ToFloat32: round to nearest, ties to even
 }
 
-/**
- * The error for a `readFloat32` of a tensor that is not floating point. Internal: shared with
- * the model reader.
- */
-export function notFloatError(where: string, info: SafetensorsTensorInfo): InvalidArgumentError {
+/** The error for a `readFloat32` of a tensor that is not floating point. */
+function notFloatError(where: string, info: SafetensorsTensorInfo): InvalidArgumentError {
   return new InvalidArgumentError(
     `${where}: tensor ${JSON.stringify(info.name)} has dtype ${info.dtype}; readFloat32 reads F32, F16, BF16 and F64 only (read() returns it as stored)`,
     { source: SOURCE, details: { file: where, tensor: info.name, dtype: info.dtype } },
   );
 }
 
-/** Whether {@link toFloat32} converts the dtype. Internal: shared with the model reader. */
-export const isFloatDtype = (dtype: SafetensorsDtype): boolean => FLOAT_DTYPES.has(dtype);
+/** Whether {@link toFloat32} converts the dtype. */
+const isFloatDtype = (dtype: SafetensorsDtype): boolean => FLOAT_DTYPES.has(dtype);
 
 /**
  * The error for a tensor name that is not there, listing a few names that are: those sharing
