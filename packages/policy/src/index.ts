@@ -4,6 +4,12 @@
  */
 
 export {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+} from './checkpoint/float-formats.js';
+export {
   CHECKPOINT_FILES,
   type CheckpointSwapRecovery,
   type CheckpointTokenizer,
@@ -32,17 +38,27 @@ export {
   writeSafetensorsFile,
 } from './checkpoint/safetensors.js';
 export {
+  DEFAULT_SAFETENSORS_SHARD_BYTES,
+  openSafetensorsModel,
+  SAFETENSORS_MODEL_FILES,
+  type SafetensorsModelReader,
+  type SafetensorsModelTensorInfo,
+  type WriteSafetensorsModelOptions,
+  writeSafetensorsModel,
+} from './checkpoint/safetensors-model.js';
+export {
+  openSafetensorsFile,
+  type SafetensorsFileReader,
+  type SafetensorsReader,
+  type SafetensorsTensorInfo,
+} from './checkpoint/safetensors-reader.js';
+export {
   type ChatMessage,
   type ChatRenderOptions,
   type ChatTemplate,
   type ReadChatTemplateOptions,
   readChatTemplate,
 } from './hugging-face/chat-template.js';
-export {
-  eosTokenIdsOf,
-  type GenerationDefaults,
-  readGenerationConfig,
-} from './hugging-face/generation-config.js';
 export {
   HUGGING_FACE_DTYPES,
   HUGGING_FACE_MODEL_TYPES,
@@ -53,6 +69,11 @@ export {
   huggingFaceModelTypeOf,
   parseHuggingFaceConfig,
 } from './hugging-face/config.js';
+export {
+  eosTokenIdsOf,
+  type GenerationDefaults,
+  readGenerationConfig,
+} from './hugging-face/generation-config.js';
 export {
   HUGGING_FACE_SIDE_FILES,
   isHuggingFaceModelFolder,

@@ -52,7 +52,7 @@ function greedyWithoutCache(policy: TransformerPolicy, prompt: number[], steps: 
   const ids = [...prompt];
   for (let s = 0; s < steps; s++) {
     const logits = policy.fullLogits(Int32Array.from(ids), 1, ids.length);
-    const last = tf.tidy(() => tf.argMax(logits.slice([0, ids.length - 1, 0], [1, 1, -1]), -1));
+    const last = tf.tidy(() => tf.argMax(tf.slice(logits, [0, ids.length - 1, 0], [1, 1, -1]), -1));
     ids.push(last.dataSync()[0]!);
     tf.dispose([logits, last]);
   }
