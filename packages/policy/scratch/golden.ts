@@ -1,19 +1,22 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, tf } from '@hicra/tensor';
 import { decodeSafetensors } from '../src/checkpoint/safetensors.js';
 import { parseHuggingFaceConfig } from '../src/hugging-face/config.js';
 import { readHuggingFaceWeights } from '../src/hugging-face/weights.js';
+import { ropeInverseFrequencies } from '../src/model/config.js';
 import { Transformer } from '../src/model/transformer.js';
 import { TransformerPolicy } from '../src/transformer-policy.js';
-import { ropeInverseFrequencies } from '../src/model/config.js';
 
 await initBackend(process.argv[2] as 'cpu');
 const root = join(import.meta.dirname, '../test/fixtures/hf');
 for (const name of readdirSync(root).filter((n) => !n.endsWith('.md'))) {
   const dir = join(root, name);
   const cfg = parseHuggingFaceConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
-  const tensors = new Map<string, { dtype: string; shape: readonly number[]; data: ArrayLike<number> }>();
+  const tensors = new Map<
+    string,
+    { dtype: string; shape: readonly number[]; data: ArrayLike<number> }
+  >();
   for (const f of readdirSync(dir).filter((f) => f.endsWith('.safetensors'))) {
     for (const [k, v] of decodeSafetensors(readFileSync(join(dir, f))).tensors) tensors.set(k, v);
   }
@@ -36,7 +39,9 @@ for (const name of readdirSync(root).filter((n) => !n.endsWith('.md'))) {
   const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
   const inv = ropeInverseFrequencies(cfg.transformer);
   let invErr = 0;
-  expected.ropeInvFreq.forEach((v: number, i: number) => { invErr = Math.max(invErr, Math.abs(inv[i]! - v) / v); });
+  expected.ropeInvFreq.forEach((v: number, i: number) => {
+    invErr = Math.max(invErr, Math.abs(inv[i]! - v) / v);
+  });
   let maxDiff = 0;
   for (const c of expected.cases) {
     const L = c.inputIds.length;
@@ -44,8 +49,18 @@ for (const name of readdirSync(root).filter((n) => !n.endsWith('.md'))) {
     const data = logits.dataSync();
     logits.dispose();
     const V = cfg.transformer.vocabSize;
-    for (let t = 0; t < L; t++) for (let v = 0; v < V; v++) maxDiff = Math.max(maxDiff, Math.abs(data[t * V + v]! - c.logits[t][v]));
+    for (let t = 0; t < L; t++)
+      for (let v = 0; v < V; v++)
+        maxDiff = Math.max(maxDiff, Math.abs(data[t * V + v]! - c.logits[t][v]));
   }
-  console.log(name, 'maxDiff', maxDiff.toExponential(2), 'invFreq rel', invErr.toExponential(2), 'tensors', tf.memory().numTensors);
+  console.log(
+    name,
+    'maxDiff',
+    maxDiff.toExponential(2),
+    'invFreq rel',
+    invErr.toExponential(2),
+    'tensors',
+    tf.memory().numTensors,
+  );
   policy.dispose();
 }

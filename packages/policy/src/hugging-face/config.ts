@@ -125,7 +125,10 @@ function readRope(reader: Reader): { base: number; scaling: RopeScaling | null }
     if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))
       throw reader.fail('rope_parameters', `must be an object, got ${JSON.stringify(parameters)}`);
     const nested = new Reader(parameters as Json, reader.where);
-    base = nested.number('rope_theta', reader.has('rope_theta') ? reader.number('rope_theta') : 10_000);
+    base = nested.number(
+      'rope_theta',
+      reader.has('rope_theta') ? reader.number('rope_theta') : 10_000,
+    );
     scaling = parameters;
     scalingKey = 'rope_parameters';
   } else {
@@ -233,7 +236,9 @@ export function parseHuggingFaceConfig(
     throw unsupported(
       reader,
       'model_type',
-      modelType === undefined ? 'a config without model_type' : `model_type ${JSON.stringify(modelType)}`,
+      modelType === undefined
+        ? 'a config without model_type'
+        : `model_type ${JSON.stringify(modelType)}`,
     );
   const type = modelType as HuggingFaceModelType;
   for (const key of ['num_experts', 'num_local_experts', 'n_routed_experts']) {
@@ -269,7 +274,10 @@ export function parseHuggingFaceConfig(
       `missing, and hidden_size ${width} is not a multiple of num_attention_heads ${heads}`,
     );
   if ((headDim ?? headDimDefault!) % 2 !== 0)
-    throw reader.fail('head_dim', `must be even for rotary embeddings, got ${headDim ?? headDimDefault}`);
+    throw reader.fail(
+      'head_dim',
+      `must be even for rotary embeddings, got ${headDim ?? headDimDefault}`,
+    );
   checkFullAttention(reader, layers);
   const rope = readRope(reader);
 
