@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import {
   type CheckpointTokenizer,
   encodeSafetensors,
+  checkModelFits,
   loadCheckpoint,
   readSafetensorsFile,
   saveCheckpoint,
@@ -179,6 +180,9 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
   // given (the initial weights), made before a checkpoint overwrites them; a resumed run then
   // restores the copy saved with the checkpoint.
   const config = parseRlConfig(options.config);
+  // A model whose weights, gradients and Adam moments cannot fit the backend fails here, with
+  // a message that says so, before the first step allocates them.
+  checkModelFits(options.policy.config, { purpose: 'train', what: 'the policy' });
   const reference =
     config.update.klCoefficient > 0 && options.referencePolicy === undefined
       ? options.policy.clone()
