@@ -306,7 +306,11 @@ describe('bad input', () => {
     [{ hidden_size: -64 }, 'hidden_size', 'must be an integer >= 1, got -64'],
     [{ vocab_size: undefined }, 'vocab_size', 'missing'],
     [{ rms_norm_eps: 'small' }, 'rms_norm_eps', 'must be a positive number, got "small"'],
-    [{ eos_token_id: '2' }, 'eos_token_id', 'must be a token id or a list of them'],
+    [
+      { eos_token_id: '2' },
+      'eos_token_id',
+      'must be a non-negative integer or a list of them, got "2"',
+    ],
   ])('config %j: a ConfigError at %s', (patch, key, fragment) => {
     let caught: unknown;
     try {

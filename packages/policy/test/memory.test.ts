@@ -83,6 +83,8 @@ describe('on the WASM backend', () => {
   });
 
   it('refuses to load an 8B model at all', () => {
-    expect(() => checkModelFits(llama8b)).toThrow(/float32 weights need 29\.9 GiB, more than the 4\.00 GiB the WASM backend/);
+    expect(() => checkModelFits(llama8b)).toThrow(
+      /float32 weights need 29\.9 GiB, more than the 4\.00 GiB the WASM backend/,
+    );
   });
 });

@@ -15,8 +15,9 @@ import {
   resolveTransformerConfig,
   type TransformerConfig,
 } from '../model/config.js';
+import { eosTokenIdsOf } from './generation-config.js';
+import { fileConfigError } from './json-file.js';
 
-const SOURCE = '@hicra/policy';
 
 /** The `model_type` values this loader reads. */
 export const HUGGING_FACE_MODEL_TYPES = ['qwen2', 'qwen3', 'llama'] as const;
@@ -56,10 +57,7 @@ class Reader {
   ) {}
 
   fail(key: string, message: string): ConfigError {
-    return new ConfigError(key, `${message} (in ${this.where})`, {
-      source: SOURCE,
-      details: { file: this.where, key },
-    });
+    return fileConfigError(this.where, key, message);
   }
 
   has(key: string): boolean {
@@ -225,10 +223,7 @@ export function parseHuggingFaceConfig(
   options: { readonly contextLength?: number } = {},
 ): HuggingFaceConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new ConfigError('', `must be a JSON object (in ${where})`, {
-      source: SOURCE,
-      details: { file: where },
-    });
+    throw fileConfigError(where, '', 'must be a JSON object');
   const reader = new Reader(json as Json, where);
   const raw = json as Json;
   const modelType = raw['model_type'];
@@ -311,10 +306,11 @@ export function parseHuggingFaceConfig(
     });
   } catch (error) {
     if (ConfigError.isInstance(error))
-      throw new ConfigError(
+      throw fileConfigError(
+        where,
         (error as ConfigError).path,
-        `the architecture it describes is invalid: ${error.message} (in ${where})`,
-        { source: SOURCE, cause: error, details: { file: where } },
+        `the architecture it describes is invalid: ${error.message}`,
+        error,
       );
     throw error;
   }
@@ -324,7 +320,7 @@ export function parseHuggingFaceConfig(
     modelType: type,
     transformer,
     dtype: dtype as HuggingFaceDtype,
-    eosTokenIds: reader.ids('eos_token_id'),
+    eosTokenIds: eosTokenIdsOf(raw, where),
     ...(bos.length > 0 ? { bosTokenId: bos[0]! } : {}),
     ...(pad.length > 0 ? { padTokenId: pad[0]! } : {}),
     raw,
