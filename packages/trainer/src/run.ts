@@ -2,8 +2,8 @@ import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CheckpointTokenizer,
-  encodeSafetensors,
   checkModelFits,
+  encodeSafetensors,
   loadCheckpoint,
   readSafetensorsFile,
   saveCheckpoint,

@@ -18,7 +18,6 @@ import {
 import { eosTokenIdsOf } from './generation-config.js';
 import { fileConfigError } from './json-file.js';
 
-
 /** The `model_type` values this loader reads. */
 export const HUGGING_FACE_MODEL_TYPES = ['qwen2', 'qwen3', 'llama'] as const;
 export type HuggingFaceModelType = (typeof HUGGING_FACE_MODEL_TYPES)[number];
