@@ -43,6 +43,7 @@ describe('HicraError', () => {
       NonFinite: 'HICRA_NON_FINITE',
       RunLocked: 'HICRA_RUN_LOCKED',
       RunMismatch: 'HICRA_RUN_MISMATCH',
+      ResourceLimit: 'HICRA_RESOURCE_LIMIT',
     });
   });
 
