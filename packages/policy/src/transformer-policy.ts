@@ -23,6 +23,7 @@ import {
   type TransformerConfigInput,
 } from './model/config.js';
 import { checkIds, checkPrompts, layoutSequences } from './model/layout.js';
+import { checkModelFits } from './model/memory.js';
 import { type LayerCache, Transformer, uniqueVariableName } from './model/transformer.js';
 import { sampleToken } from './sampling.js';
 
@@ -58,15 +59,17 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
     checkIds([this.padId], model.config.vocabSize, 'padId');
   }
 
-  /** A new policy with freshly initialised weights (seeded). */
+  /**
+   * A new policy with freshly initialised weights (seeded). A config whose weights cannot fit
+   * the backend is a `ResourceLimitError`, before anything is allocated.
+   */
   static create(
     config: TransformerConfigInput,
     options: TransformerPolicyOptions & { readonly seed: number },
   ): TransformerPolicy {
-    return new TransformerPolicy(
-      Transformer.initialise(resolveTransformerConfig(config), options.seed),
-      options,
-    );
+    const resolved = resolveTransformerConfig(config);
+    checkModelFits(resolved);
+    return new TransformerPolicy(Transformer.initialise(resolved, options.seed), options);
   }
 
   get config(): TransformerConfig {

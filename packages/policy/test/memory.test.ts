@@ -1,5 +1,5 @@
 import { ResourceLimitError } from '@hicra/spec';
-import { currentBackend, initBackend } from '@hicra/tensor';
+import { currentBackend, initBackend, tf } from '@hicra/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   backendMemoryLimit,
@@ -7,6 +7,7 @@ import {
   formatBytes,
   modelMemory,
   resolveTransformerConfig,
+  TransformerPolicy,
   WASM_HEAP_LIMIT_BYTES,
 } from '../src/index.js';
 
@@ -82,9 +83,12 @@ describe('on the WASM backend', () => {
     );
   });
 
-  it('refuses to load an 8B model at all', () => {
+  it('refuses to load or create an 8B model at all, allocating nothing', () => {
     expect(() => checkModelFits(llama8b)).toThrow(
       /float32 weights need 29\.9 GiB, more than the 4\.00 GiB the WASM backend/,
     );
+    const before = tf.memory().numTensors;
+    expect(() => TransformerPolicy.create(llama8b, { seed: 0 })).toThrow(/29\.9 GiB/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
