@@ -7,6 +7,7 @@
 export type * from './credit.js';
 export * from './credit-pipeline-config.js';
 export type * from './embedder.js';
+export * from './engine.js';
 export * from './errors.js';
 export * from './format-value.js';
 export * from './metrics.js';
