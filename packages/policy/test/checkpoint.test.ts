@@ -171,7 +171,11 @@ describe('policy checkpoints', () => {
     const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(
       join(dir, 'config.json'),
-      JSON.stringify({ ...json, model: { ...json.model, width: 32 } }),
+      // A wider model whose derived sizes (head width, MLP width) follow from the new width.
+      JSON.stringify({
+        ...json,
+        model: { ...json.model, width: 32, headDim: undefined, mlpWidth: undefined },
+      }),
     );
     const shapes = await rejection(loadCheckpoint(dir));
     expect(shapes.message).toMatch(
@@ -180,7 +184,10 @@ describe('policy checkpoints', () => {
 
     writeFileSync(
       join(dir, 'config.json'),
-      JSON.stringify({ ...json, model: { ...json.model, heads: 3 } }),
+      JSON.stringify({
+        ...json,
+        model: { ...json.model, heads: 3, kvHeads: undefined, headDim: undefined },
+      }),
     );
     expect((await rejection(loadCheckpoint(dir))).message).toContain('model.heads');
     writeFileSync(join(dir, 'config.json'), '{ not json');

@@ -6,9 +6,9 @@ import {
   tf,
   type Variable,
 } from '@hicra/tensor';
-import { parameterShapes, type TransformerConfig } from './config.js';
+import { parameterShapes, ropeInverseFrequencies, type TransformerConfig } from './config.js';
 
-/** Cached keys and values of one layer: `[B, heads, past, headDim]` each. */
+/** Cached keys and values of one layer: `[B, kvHeads, past, headDim]` each. */
 export type LayerCache = {
   readonly keys: Tensor;
   readonly values: Tensor;
@@ -34,27 +34,24 @@ export interface ForwardOutput {
 }
 
 /**
- * A decoder-only transformer: token embedding, `layers` pre-norm blocks (multi-head causal
- * self-attention with rotary position embeddings, then a GELU or SwiGLU MLP), a final norm and
- * an output head (optionally tied to the embedding). Every matrix product uses the tensor
- * core's transpose-free `matMul` and the embedding its WASM-safe lookup, so training runs on
- * every backend. Parameters are tfjs variables, created from a seeded generator.
+ * A decoder-only transformer: token embedding, `layers` pre-norm blocks (causal self-attention
+ * with rotary position embeddings, then a GELU or SwiGLU MLP), a final norm and an output head
+ * (optionally tied to the embedding). The attention covers the Qwen2, Qwen3 and Llama
+ * variants: grouped-query attention (`kvHeads` < `heads`), a head width independent of the
+ * model width, projection biases, per-head query/key RMSNorm before the rotary embedding, and
+ * scaled rotary frequencies. Every matrix product uses the tensor core's transpose-free
+ * `matMul` and the embedding its WASM-safe lookup, so training runs on every backend.
+ * Parameters are tfjs variables, created from a seeded generator or taken from a checkpoint.
  */
 export class Transformer {
   readonly config: TransformerConfig;
   readonly #params: Map<string, Variable>;
-  readonly #headDim: number;
   readonly #inverseFrequencies: Float64Array;
 
   private constructor(config: TransformerConfig, params: Map<string, Variable>) {
     this.config = config;
     this.#params = params;
-    this.#headDim = config.width / config.heads;
-    const half = this.#headDim / 2;
-    this.#inverseFrequencies = Float64Array.from(
-      { length: half },
-      (_, i) => config.ropeBase ** (-(2 * i) / this.#headDim),
-    );
+    this.#inverseFrequencies = ropeInverseFrequencies(config);
   }
 
   /** New parameters: normal(0, initStd) matrices (output projections scaled by 1/√(2·layers)), unit norms. */
@@ -66,6 +63,7 @@ export class Transformer {
       const size = shape.reduce((a, b) => a * b, 1);
       let data: Float32Array;
       if (name.endsWith('norm.weight')) data = new Float32Array(size).fill(1);
+      // Biases (of norms and projections) start at zero.
       else if (name.endsWith('.bias')) data = new Float32Array(size);
       else {
         const projection = name.endsWith('attn.out.weight') || name.endsWith('mlp.down.weight');
@@ -109,8 +107,11 @@ export class Transformer {
   /** Forward over new tokens; returns final hidden states and, with `keepCache`, the extended cache. */
   forward(input: ForwardInput, keepCache = false): ForwardOutput {
     const { config } = this;
+    const { heads, kvHeads, headDim } = config;
     const [batch, length] = input.ids.shape as [number, number];
     const past = input.cache?.[0]?.keys.shape[2] ?? 0;
+    const total = past + length;
+    const group = heads / kvHeads;
     const { cos, sin } = this.#rotary(input.positions, batch, length);
     const mask = attentionMask(input.keyMask, batch, past, length);
     let x = embeddingLookup(this.#param('embed.weight'), input.ids);
@@ -118,43 +119,69 @@ export class Transformer {
     for (let l = 0; l < config.layers; l++) {
       const p = `layers.${l}`;
       const normed = this.#norm(x, `${p}.attn_norm`);
-      const qkv = matMul(normed, this.#param(`${p}.attn.qkv.weight`));
-      const [q, k, v] = tf.split(qkv, 3, 2).map((t) => this.#heads(t, batch, length));
-      const qr = applyRotary(q!, cos, sin);
-      let kr = applyRotary(k!, cos, sin);
-      let vv = v!;
+      const qkv = this.#linear(normed, `${p}.attn.qkv`, config.attentionBias !== 'none');
+      const [qFlat, kFlat, vFlat] = tf.split(
+        qkv,
+        [heads * headDim, kvHeads * headDim, kvHeads * headDim],
+        2,
+      );
+      let q = this.#heads(qFlat!, batch, length, heads);
+      let k = this.#heads(kFlat!, batch, length, kvHeads);
+      if (config.qkNorm) {
+        q = this.#rmsNorm(q, `${p}.attn.q_norm.weight`);
+        k = this.#rmsNorm(k, `${p}.attn.k_norm.weight`);
+      }
+      q = applyRotary(q, cos, sin);
+      k = applyRotary(k, cos, sin);
+      let v = this.#heads(vFlat!, batch, length, kvHeads);
       const layerCache = input.cache?.[l];
       if (layerCache) {
-        kr = tf.concat([layerCache.keys, kr], 2);
-        vv = tf.concat([layerCache.values, vv], 2);
+        k = tf.concat([layerCache.keys, k], 2);
+        v = tf.concat([layerCache.values, v], 2);
       }
-      if (keepCache) cache.push({ keys: kr, values: vv });
+      if (keepCache) cache.push({ keys: k, values: v });
+      // Grouped-query attention without copying keys: the `group` query heads that share a
+      // key/value head are consecutive, so [B, heads, L, Dh] regroups as [B, kvHeads, group·L, Dh].
+      const grouped = group === 1 ? q : tf.reshape(q, [batch, kvHeads, group * length, headDim]);
       const scores = tf.add(
-        tf.mul(matMul(qr, kr, false, true), 1 / Math.sqrt(this.#headDim)),
+        tf.reshape(tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim)), [
+          batch,
+          heads,
+          length,
+          total,
+        ]),
         mask,
       );
-      const attended = matMul(tf.softmax(scores), vv); // [B, H, L, Dh]
+      let weights = tf.softmax(scores);
+      if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
+      const attended = tf.reshape(matMul(weights, v), [batch, heads, length, headDim]);
       const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [
         batch,
         length,
-        config.width,
+        heads * headDim,
       ]);
-      x = tf.add(x, matMul(merged, this.#param(`${p}.attn.out.weight`)));
+      x = tf.add(x, this.#linear(merged, `${p}.attn.out`, config.attentionBias === 'all'));
       const normed2 = this.#norm(x, `${p}.mlp_norm`);
       let hiddenMlp: Tensor;
       if (config.mlp === 'swiglu') {
-        const gate = matMul(normed2, this.#param(`${p}.mlp.gate.weight`));
+        const gate = this.#linear(normed2, `${p}.mlp.gate`, config.mlpBias);
         hiddenMlp = tf.mul(
           tf.mul(gate, tf.sigmoid(gate)),
-          matMul(normed2, this.#param(`${p}.mlp.up.weight`)),
+          this.#linear(normed2, `${p}.mlp.up`, config.mlpBias),
         );
       } else {
-        hiddenMlp = gelu(matMul(normed2, this.#param(`${p}.mlp.up.weight`)));
+        hiddenMlp = gelu(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
       }
-      x = tf.add(x, matMul(hiddenMlp, this.#param(`${p}.mlp.down.weight`)));
+      x = tf.add(x, this.#linear(hiddenMlp, `${p}.mlp.down`, config.mlpBias));
     }
     const hidden = this.#norm(x, 'final_norm');
     return keepCache ? { hidden, cache } : { hidden };
+  }
+
+  /** `x · W (+ b)` for the parameter pair `<name>.weight` / `<name>.bias`. */
+  #linear(x: Tensor, name: string, bias: boolean): Tensor {
+    const product = matMul(x, this.#param(`${name}.weight`));
+    return bias ? tf.add(product, this.#param(`${name}.bias`)) : product;
   }
 
   /** Logits `[..., V]` from hidden states `[..., width]`. */
@@ -164,21 +191,21 @@ export class Transformer {
       : matMul(hidden, this.#param('lm_head.weight'));
   }
 
-  /** `[B, L, width]` -> `[B, heads, L, headDim]`. */
-  #heads(t: Tensor, batch: number, length: number): Tensor {
-    return tf.transpose(
-      tf.reshape(t, [batch, length, this.config.heads, this.#headDim]),
-      [0, 2, 1, 3],
-    );
+  /** `[B, L, count·headDim]` -> `[B, count, L, headDim]`. */
+  #heads(t: Tensor, batch: number, length: number, count: number): Tensor {
+    return tf.transpose(tf.reshape(t, [batch, length, count, this.config.headDim]), [0, 2, 1, 3]);
+  }
+
+  /** RMSNorm over the last axis: `x · rsqrt(mean(x²) + eps) · weight`. */
+  #rmsNorm(x: Tensor, weightName: string): Tensor {
+    const rms = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.config.normEpsilon));
+    return tf.mul(tf.mul(x, rms), this.#param(weightName));
   }
 
   #norm(x: Tensor, prefix: string): Tensor {
+    if (this.config.norm === 'rmsnorm') return this.#rmsNorm(x, `${prefix}.weight`);
     const eps = this.config.normEpsilon;
     const weight = this.#param(`${prefix}.weight`);
-    if (this.config.norm === 'rmsnorm') {
-      const rms = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
-      return tf.mul(tf.mul(x, rms), weight);
-    }
     const mean = tf.mean(x, -1, true);
     const centred = tf.sub(x, mean);
     const variance = tf.mean(tf.square(centred), -1, true);
@@ -190,7 +217,7 @@ export class Transformer {
 
   /** cos and sin tables `[B, 1, L, headDim/2]` for the given absolute positions. */
   #rotary(positions: Int32Array, batch: number, length: number): { cos: Tensor; sin: Tensor } {
-    const half = this.#headDim / 2;
+    const half = this.config.headDim / 2;
     const cos = new Float32Array(batch * length * half);
     const sin = new Float32Array(batch * length * half);
     for (let k = 0; k < batch * length; k++) {
