@@ -28,7 +28,7 @@ export interface Qwen3Shape {
 export const QWEN3_SHAPE: Qwen3Shape = {
   vocab: 32_000,
   hidden: 512,
-  layers: 8,
+  layers: 6,
   heads: 8,
   kvHeads: 4,
   headDim: 128,
