@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { defaultRegistry } from '@hicra/advantage';
 import { strategicGrams } from '@hicra/planning';
-import { HuggingFaceTokenizer, writeFileAtomic } from '@hicra/policy';
+import { HuggingFaceTokenizer, loadCheckpointTokenizer, writeFileAtomic } from '@hicra/policy';
 import { stepMetrics } from '@hicra/semantic-entropy';
 import {
   ConfigError,
@@ -23,6 +23,11 @@ export interface AnnotateOptions {
   readonly credit?: unknown;
   /** A `tokenizer.json` (or its folder), for records without token ids and spans. */
   readonly tokenizer?: string;
+  /**
+   * A model folder whose tokenizer is used instead: a hicra checkpoint or a Hugging Face model
+   * folder (only its tokenizer is read, not its weights).
+   */
+  readonly from?: string;
 }
 
 export interface AnnotateResult {
@@ -95,9 +100,21 @@ export async function annotateRollouts(options: AnnotateOptions): Promise<Annota
   const { records, lines } = await readRolloutRecords(options.input);
   let tokenizer: TokenizerV1 | undefined;
   let hf: HuggingFaceTokenizer | undefined;
+  if (options.tokenizer !== undefined && options.from !== undefined)
+    throw new ConfigError('tokenizer', 'give a tokenizer or a model folder (from), not both', {
+      source: '@hicra/reference',
+    });
   if (options.tokenizer) {
     hf = await HuggingFaceTokenizer.load(options.tokenizer);
     tokenizer = hf;
+  } else if (options.from) {
+    const loaded = await loadCheckpointTokenizer(options.from);
+    if (loaded === undefined)
+      throw new ConfigError('from', `${options.from}: the model folder has no tokenizer.json`, {
+        source: '@hicra/reference',
+      });
+    if (loaded instanceof HuggingFaceTokenizer) hf = loaded;
+    tokenizer = loaded;
   }
   try {
     const { batch, groupKeys, dropped, recordIndex } = rolloutBatchFromRecords(records, {
@@ -108,7 +125,7 @@ export async function annotateRollouts(options: AnnotateOptions): Promise<Annota
     if (batch.tokenSpans === undefined) {
       throw new ConfigError(
         'tokenizer',
-        `${options.input}: some records carry token ids without token spans; give --tokenizer so spans can be computed, or add tokenSpans`,
+        `${options.input}: some records carry token ids without token spans; give --tokenizer or --from so spans can be computed, or add tokenSpans`,
         { source: '@hicra/reference' },
       );
     }

@@ -13,6 +13,8 @@ export interface EvaluateOptions {
   readonly seed: number;
   /** Problems per sampling batch. Default 16. */
   readonly chunk?: number;
+  /** Ids that end a response. Default: the tokenizer's end-of-sequence token. */
+  readonly stopTokenIds?: readonly number[];
 }
 
 export interface EvaluationResult {
@@ -41,7 +43,7 @@ export async function evaluatePolicy(options: EvaluateOptions): Promise<Evaluati
       samplesPerPrompt: options.k,
       maxNewTokens: options.maxNewTokens,
       temperature: options.temperature,
-      stopTokenIds: eos === undefined ? [] : [eos],
+      stopTokenIds: options.stopTokenIds ?? (eos === undefined ? [] : [eos]),
       seed: options.seed + from,
     });
     const perProblem = new Array(part.length).fill(0);

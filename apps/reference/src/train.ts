@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadCheckpoint, WordTokenizer } from '@hicra/policy';
+import { HuggingFaceTokenizer, loadCheckpoint } from '@hicra/policy';
 import { ConfigError, CorruptFileError, type HicraWarningV1 } from '@hicra/spec';
 import {
   type OpenRun,
@@ -143,13 +143,13 @@ export async function train(options: TrainOptions): Promise<RunResult> {
     );
   }
   const config = resolveTrainConfig(options);
-  const { policy, tokenizer, metadata } = await loadCheckpoint(from);
+  const { policy, tokenizer, metadata, stopTokenIds } = await loadCheckpoint(from);
   let run: OpenRun | undefined;
   try {
-    if (!(tokenizer instanceof WordTokenizer)) {
+    if (tokenizer === undefined) {
       throw new ConfigError(
         'from',
-        `${options.from} has no word tokenizer; the Countdown task needs the one \`hicra pretrain\` saves`,
+        `${options.from} has no tokenizer.json; the Countdown task encodes its prompts with the model's tokenizer`,
         { source: SOURCE },
       );
     }
@@ -168,6 +168,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
       policy,
       tokenizer,
       checkpointTokenizer: tokenizer,
+      ...(stopTokenIds ? { stopTokenIds } : {}),
       reward: countdownReward(),
       classifier: planningClassifier(strategy.classifier, options.seed),
       trainProblems: setup.problems('train', 1000 + options.seed, 2000),
@@ -181,5 +182,6 @@ export async function train(options: TrainOptions): Promise<RunResult> {
   } finally {
     run?.close();
     policy.dispose();
+    if (tokenizer instanceof HuggingFaceTokenizer) await tokenizer.close();
   }
 }

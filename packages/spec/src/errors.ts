@@ -37,6 +37,8 @@ export const ErrorCode = {
   RunLocked: 'HICRA_RUN_LOCKED',
   /** A run directory holds another run than the one requested (its saved settings differ). */
   RunMismatch: 'HICRA_RUN_MISMATCH',
+  /** The work would need more memory than the backend can address (checked before allocating). */
+  ResourceLimit: 'HICRA_RESOURCE_LIMIT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -229,6 +231,18 @@ export class RunMismatchError extends HicraError {
   static readonly expectedCode = ErrorCode.RunMismatch;
   constructor(message: string, options?: HicraErrorOptions) {
     super(ErrorCode.RunMismatch, message, options);
+  }
+}
+
+/**
+ * The work would need more memory than the compute backend can address, found before anything
+ * is allocated (a model too large for the WASM backend's 4 GiB heap). `details`:
+ * `{ neededBytes, limitBytes, backend }`.
+ */
+export class ResourceLimitError extends HicraError {
+  static readonly expectedCode = ErrorCode.ResourceLimit;
+  constructor(message: string, options?: HicraErrorOptions) {
+    super(ErrorCode.ResourceLimit, message, options);
   }
 }
 

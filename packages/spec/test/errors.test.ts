@@ -12,6 +12,7 @@ import {
   InvalidValueError,
   MissingInputError,
   NonFiniteError,
+  ResourceLimitError,
   RunLockedError,
   RunMismatchError,
   ShapeError,
@@ -55,6 +56,7 @@ describe('HicraError', () => {
     [NonFiniteError, ErrorCode.NonFinite],
     [RunLockedError, ErrorCode.RunLocked],
     [RunMismatchError, ErrorCode.RunMismatch],
+    [ResourceLimitError, ErrorCode.ResourceLimit],
   ] as const)('%o carries its code, source prefix, details and name', (Ctor, code) => {
     const cause = new Error('root');
     const error = new Ctor('something is off', {

@@ -61,6 +61,6 @@ export function requireCheckpointFolder(path: string, flag: string): void {
     throw new InputError(`${flag} ${path}: is a file; give the checkpoint folder`);
   if (!existsSync(join(path, 'config.json')))
     throw new InputError(
-      `${flag} ${path}: not a checkpoint folder (no config.json); run \`hicra pretrain\` first`,
+      `${flag} ${path}: not a checkpoint folder (no config.json); run \`hicra pretrain\` first, or give a Hugging Face model folder`,
     );
 }

@@ -140,7 +140,10 @@ export const OPTIONS = {
     BACKENDS,
   ),
   force: flag('replace what --out names although it exists'),
-  from: text('CHECKPOINT', 'the checkpoint folder to start from (from `hicra pretrain`)'),
+  from: text(
+    'CHECKPOINT',
+    'a checkpoint folder (from `hicra pretrain`) or a Hugging Face model folder (Qwen2, Qwen3, Llama)',
+  ),
   base: text(
     'CHECKPOINT',
     'the base checkpoint every run starts from (default: the committed one)',

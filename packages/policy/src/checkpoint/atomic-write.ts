@@ -44,8 +44,11 @@ export async function writeAtomic(path: string, write: AtomicWriter): Promise<vo
   await syncDirectory(directory);
 }
 
-/** Makes the rename durable; some platforms (Windows) cannot open a directory, which is fine. */
-async function syncDirectory(directory: string): Promise<void> {
+/**
+ * Makes renames in `directory` durable; some platforms (Windows) cannot open a directory,
+ * which is fine. Internal: also used after renaming a sharded model's files into place.
+ */
+export async function syncDirectory(directory: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(directory, 'r');

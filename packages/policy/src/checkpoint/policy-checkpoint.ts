@@ -11,6 +11,7 @@ import {
 import { Transformer, uniqueVariableName } from '../model/transformer.js';
 import { HuggingFaceTokenizer } from '../tokenizers/hugging-face-tokenizer.js';
 import { WordTokenizer } from '../tokenizers/word-tokenizer.js';
+import { loadHuggingFaceModel } from '../hugging-face/load.js';
 import { TransformerPolicy, type TransformerPolicyOptions } from '../transformer-policy.js';
 import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './safetensors.js';
 
@@ -216,10 +217,15 @@ export interface LoadedCheckpoint {
   readonly policy: TransformerPolicy;
   readonly tokenizer?: CheckpointTokenizer;
   readonly metadata: Readonly<Record<string, string>>;
+  /** `hicra`: a folder written by {@link saveCheckpoint}; `huggingface`: a Hugging Face model folder. */
+  readonly format: 'hicra' | 'huggingface';
+  /** A Hugging Face model's end-of-sequence ids (absent for hicra checkpoints). */
+  readonly stopTokenIds?: readonly number[];
 }
 
 /**
- * Loads a checkpoint saved by {@link saveCheckpoint}. Every parameter's name, shape and dtype is
+ * Loads a checkpoint saved by {@link saveCheckpoint}, or a Hugging Face model folder (a
+ * `config.json` with a `model_type`, read by {@link loadHuggingFaceModel}). Every parameter's name, shape and dtype is
  * checked against the architecture in config.json, and every weight must be finite; a missing,
  * truncated or inconsistent file, or a NaN/Infinity weight, is a `CorruptFileError` that names
  * the file and the problem (for a weight: the tensor, the first bad index and its value).
@@ -248,9 +254,24 @@ export async function loadCheckpoint(
       details: { path: configPath },
     });
   }
+  if (
+    json !== null &&
+    typeof json === 'object' &&
+    !('schema' in json) &&
+    typeof (json as { model_type?: unknown }).model_type === 'string'
+  ) {
+    const loaded = await loadHuggingFaceModel(folder, options);
+    return {
+      policy: loaded.policy,
+      ...(loaded.tokenizer ? { tokenizer: loaded.tokenizer } : {}),
+      metadata: {},
+      format: 'huggingface',
+      stopTokenIds: loaded.stopTokenIds,
+    };
+  }
   if (json?.schema !== POLICY_CHECKPOINT_SCHEMA) {
     throw new CorruptFileError(
-      `${configPath}: schema must be "${POLICY_CHECKPOINT_SCHEMA}", got ${JSON.stringify(json?.schema)}`,
+      `${configPath}: schema must be "${POLICY_CHECKPOINT_SCHEMA}" (a hicra checkpoint), got ${JSON.stringify(json?.schema)}; a Hugging Face model folder's config.json has a "model_type" instead`,
       {
         source: SOURCE,
         details: { path: configPath },
@@ -378,5 +399,45 @@ export async function loadCheckpoint(
       },
     );
   }
-  return { policy, ...(tokenizer ? { tokenizer } : {}), metadata: json.metadata ?? {} };
+  return {
+    policy,
+    ...(tokenizer ? { tokenizer } : {}),
+    metadata: json.metadata ?? {},
+    format: 'hicra',
+  };
+}
+
+/**
+ * The tokenizer of a model folder without its weights: a hicra checkpoint's (word or Hugging
+ * Face), or a Hugging Face model folder's `tokenizer.json`. `undefined` when the folder has
+ * none. Close a `HuggingFaceTokenizer` when done.
+ */
+export async function loadCheckpointTokenizer(
+  directory: string,
+): Promise<CheckpointTokenizer | undefined> {
+  const folder = resolve(directory);
+  const configPath = join(folder, CHECKPOINT_FILES.config);
+  let json: { schema?: unknown; tokenizer?: unknown; model_type?: unknown };
+  try {
+    json = JSON.parse(await readFile(configPath, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CorruptFileError(
+      `${configPath}: ${code === 'ENOENT' ? `not found; is ${folder} a model folder?` : `unreadable or not JSON (${(error as Error).message})`}`,
+      { source: SOURCE, details: { path: configPath } },
+    );
+  }
+  const tokenizerPath = join(folder, CHECKPOINT_FILES.tokenizer);
+  if (json?.schema === POLICY_CHECKPOINT_SCHEMA) {
+    if (json.tokenizer === 'word')
+      return WordTokenizer.fromJSON(await readFile(tokenizerPath, 'utf8'));
+    if (json.tokenizer === 'huggingface') return HuggingFaceTokenizer.load(folder);
+    return undefined;
+  }
+  if (typeof json?.model_type === 'string')
+    return existsSync(tokenizerPath) ? HuggingFaceTokenizer.load(folder) : undefined;
+  throw new CorruptFileError(
+    `${configPath}: neither a hicra checkpoint (schema "${POLICY_CHECKPOINT_SCHEMA}") nor a Hugging Face model (model_type)`,
+    { source: SOURCE, details: { path: configPath } },
+  );
 }

@@ -204,6 +204,22 @@ function checkMetadata(metadata: unknown): Record<string, string> {
   return metadata as Record<string, string>;
 }
 
+/**
+ * Validates entries and metadata as writing them would, without calling data functions, and
+ * returns every entry (in the given order) with its byte length. Internal: shards a model.
+ */
+export function sizeSafetensorsEntries(
+  entries: SafetensorsEntries,
+  metadata?: Readonly<Record<string, string>>,
+): { readonly name: string; readonly entry: SafetensorsTensorInput; readonly bytes: number }[] {
+  const sizes = new Map(plan(entries, metadata).tensors.map((t) => [t.name, t.end - t.begin]));
+  return entriesOf(entries).map(([name, entry]) => ({
+    name,
+    entry,
+    bytes: sizes.get(name) as number,
+  }));
+}
+
 /** Validates the entries and lays out the file, without reading lazy data. */
 function plan(entries: SafetensorsEntries, metadata: unknown): Plan {
   checkLittleEndian();
@@ -356,7 +372,8 @@ async function writeAll(
   }
 }
 
-function corrupt(
+/** A `CorruptFileError` naming the file (`where`) and the problem. Internal: shared with the readers. */
+export function corruptSafetensors(
   where: string,
   problem: string,
   details: Record<string, unknown> = {},
@@ -367,8 +384,11 @@ function corrupt(
   });
 }
 
-/** The first key that repeats within one object of a valid JSON text, if any. */
-function duplicateKey(json: string): string | undefined {
+/**
+ * The first key that repeats within one object of a valid JSON text, if any (`JSON.parse`
+ * silently keeps the last). Internal: also checks the sharded-model index.
+ */
+export function duplicateJsonKey(json: string): string | undefined {
   const stack: (Set<string> | undefined)[] = [];
   for (let i = 0; i < json.length; i++) {
     const c = json[i];
@@ -396,6 +416,238 @@ function duplicateKey(json: string): string | undefined {
 const unexpectedKey = (value: object, keys: readonly string[]) =>
   Object.keys(value).find((key) => !keys.includes(key));
 
+/** One tensor's entry in a validated header. */
+export interface SafetensorsHeaderEntry {
+  readonly name: string;
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  readonly elements: number;
+  /** Offsets in the byte buffer (which starts after the header), `[begin, end)`. */
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** A validated header. */
+export interface SafetensorsHeader {
+  readonly metadata: Readonly<Record<string, string>>;
+  /** In the order of their bytes. */
+  readonly entries: readonly SafetensorsHeaderEntry[];
+}
+
+/** Bytes per element of a dtype. Internal: shared with the streaming reader. */
+export const safetensorsElementBytes = (dtype: SafetensorsDtype): number => DTYPES[dtype].bytes;
+
+/** A typed array of a dtype over `buffer`. Internal: shared with the streaming reader. */
+export const safetensorsArray = (
+  dtype: SafetensorsDtype,
+  buffer: ArrayBuffer,
+  byteOffset: number,
+  length: number,
+): SafetensorsData => DTYPES[dtype].create(buffer, byteOffset, length);
+
+/**
+ * Checks the 8-byte header length read from a file of `size` bytes and returns it as a number:
+ * at most {@link MAX_SAFETENSORS_HEADER_BYTES}, and within the file. A reader calls this before
+ * allocating anything for the header, so a corrupt length (2^63) costs nothing.
+ * Internal: shared with the streaming reader.
+ */
+export function checkSafetensorsHeaderLength(
+  declared: bigint,
+  size: number,
+  where: string,
+): number {
+  checkLittleEndian();
+  if (declared > BigInt(MAX_SAFETENSORS_HEADER_BYTES))
+    throw corruptSafetensors(
+      where,
+      `header length ${declared} is larger than the ${MAX_SAFETENSORS_HEADER_BYTES} bytes allowed`,
+      {
+        headerLength: declared.toString(),
+      },
+    );
+  const headerLength = Number(declared);
+  if (8 + headerLength > size)
+    throw corruptSafetensors(
+      where,
+      `truncated: the header length is ${headerLength} bytes but only ${size - 8} follow it`,
+      { headerLength, size },
+    );
+  return headerLength;
+}
+
+/** The error for a file shorter than the 8 bytes of the header length. */
+export function truncatedHeaderLength(size: number, where: string): CorruptFileError {
+  return corruptSafetensors(
+    where,
+    `truncated: ${size} bytes, fewer than the 8 of the header length`,
+    {
+      size,
+    },
+  );
+}
+
+/**
+ * Parses and validates the header text (the bytes after the length) of a file whose byte buffer
+ * holds `dataLength` bytes: UTF-8 JSON starting with `{`, no repeated keys, for every tensor a
+ * known dtype, a shape of non-negative integers and `data_offsets` of exactly shape × dtype
+ * size, and tensors tiling the byte buffer (no gap, no overlap, no trailing bytes). Every
+ * problem is a `CorruptFileError` naming `where` and the tensor.
+ * Internal: shared by {@link decodeSafetensors} and the streaming reader.
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  where: string,
+): SafetensorsHeader {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
+  } catch {
+    throw corruptSafetensors(where, 'the header is not valid UTF-8');
+  }
+  if (!text.startsWith('{'))
+    throw corruptSafetensors(
+      where,
+      `the header must start with "{", got ${JSON.stringify(text.slice(0, 16))}`,
+    );
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (error) {
+    throw corruptSafetensors(where, `the header is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw corruptSafetensors(where, 'the header must be a JSON object');
+  const repeated = duplicateJsonKey(text);
+  if (repeated !== undefined)
+    throw corruptSafetensors(where, `the header repeats the key ${JSON.stringify(repeated)}`, {
+      key: repeated,
+    });
+
+  let metadata: Record<string, string> = {};
+  const found: SafetensorsHeaderEntry[] = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    if (name === METADATA_KEY) {
+      if (typeof info !== 'object' || info === null || Array.isArray(info))
+        throw corruptSafetensors(where, '__metadata__ must be an object of strings');
+      for (const [key, value] of Object.entries(info))
+        if (typeof value !== 'string')
+          throw corruptSafetensors(
+            where,
+            `__metadata__.${key} must be a string, got ${JSON.stringify(value)}`,
+          );
+      metadata = info as Record<string, string>;
+      continue;
+    }
+    const tensor = `tensor ${JSON.stringify(name)}`;
+    if (typeof info !== 'object' || info === null || Array.isArray(info))
+      throw corruptSafetensors(
+        where,
+        `${tensor} must be an object { dtype, shape, data_offsets }`,
+        {
+          tensor: name,
+        },
+      );
+    const extra = unexpectedKey(info, ['dtype', 'shape', 'data_offsets']);
+    if (extra !== undefined)
+      throw corruptSafetensors(where, `${tensor} has an unexpected key ${JSON.stringify(extra)}`, {
+        tensor: name,
+      });
+    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    if (!isDtype(dtype))
+      throw corruptSafetensors(
+        where,
+        `${tensor} has dtype ${JSON.stringify(dtype)}, not one of ${SAFETENSORS_DTYPES.join(', ')}`,
+        { tensor: name, dtype: String(dtype) },
+      );
+    const elements = elementCount(shape);
+    if (typeof elements === 'string')
+      throw corruptSafetensors(where, `${tensor}: shape ${elements}`, { tensor: name });
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+    )
+      throw corruptSafetensors(
+        where,
+        `${tensor}: data_offsets must be [begin, end], two non-negative integers, got ${JSON.stringify(offsets)}`,
+        {
+          tensor: name,
+        },
+      );
+    const [begin, end] = offsets as [number, number];
+    if (begin > end)
+      throw corruptSafetensors(
+        where,
+        `${tensor}: data_offsets [${begin}, ${end}] end before they begin`,
+        {
+          tensor: name,
+        },
+      );
+    if (end > dataLength)
+      throw corruptSafetensors(
+        where,
+        `truncated: ${tensor} ends at byte ${end} of the data but the data has ${dataLength} bytes`,
+        { tensor: name, end, dataLength },
+      );
+    const expected = elements * DTYPES[dtype].bytes;
+    if (end - begin !== expected)
+      throw corruptSafetensors(
+        where,
+        `${tensor}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expected} bytes, data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        { tensor: name, expected, actual: end - begin },
+      );
+    found.push({ name, dtype, shape: [...(shape as number[])], elements, begin, end });
+  }
+
+  found.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let previous: string | undefined;
+  for (const { name, begin, end } of found) {
+    if (begin < covered)
+      throw corruptSafetensors(
+        where,
+        `tensor ${JSON.stringify(name)} at [${begin}, ${end}] overlaps tensor ${JSON.stringify(previous)}`,
+        {
+          tensor: name,
+        },
+      );
+    if (begin > covered)
+      throw corruptSafetensors(
+        where,
+        `bytes [${covered}, ${begin}) of the data belong to no tensor (before tensor ${JSON.stringify(name)})`,
+        {
+          tensor: name,
+        },
+      );
+    covered = end;
+    previous = name;
+  }
+  if (covered !== dataLength)
+    throw corruptSafetensors(
+      where,
+      `${dataLength - covered} bytes after the last tensor belong to no tensor`,
+      {
+        trailing: dataLength - covered,
+      },
+    );
+  return { metadata, entries: found };
+}
+
+/** Throws unless every BOOL element is 0 or 1. Internal: shared with the streaming reader. */
+export function checkSafetensorsBool(data: Uint8Array, name: string, where: string): void {
+  const index = data.findIndex((v) => v > 1);
+  if (index >= 0)
+    throw corruptSafetensors(
+      where,
+      `tensor ${JSON.stringify(name)}: BOOL element ${index} is ${data[index]}, not 0 or 1`,
+      {
+        tensor: name,
+        index,
+      },
+    );
+}
+
 /**
  * Parses the bytes of a safetensors file, validating everything the format requires: the
  * header length within the file, UTF-8 JSON starting with `{`, no repeated keys, for every
@@ -419,191 +671,41 @@ export function decodeSafetensors(
       },
     );
   checkLittleEndian();
-  if (bytes.length < 8)
-    throw corrupt(
-      where,
-      `truncated: ${bytes.length} bytes, fewer than the 8 of the header length`,
-      {
-        size: bytes.length,
-      },
-    );
+  if (bytes.length < 8) throw truncatedHeaderLength(bytes.length, where);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declared = view.getBigUint64(0, true);
-  if (declared > BigInt(MAX_SAFETENSORS_HEADER_BYTES))
-    throw corrupt(
-      where,
-      `header length ${declared} is larger than the ${MAX_SAFETENSORS_HEADER_BYTES} bytes allowed`,
-      {
-        headerLength: declared.toString(),
-      },
-    );
-  const headerLength = Number(declared);
-  if (8 + headerLength > bytes.length)
-    throw corrupt(
-      where,
-      `truncated: the header length is ${headerLength} bytes but only ${bytes.length - 8} follow it`,
-      { headerLength, size: bytes.length },
-    );
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(8, 8 + headerLength),
-    );
-  } catch {
-    throw corrupt(where, 'the header is not valid UTF-8');
-  }
-  if (!text.startsWith('{'))
-    throw corrupt(
-      where,
-      `the header must start with "{", got ${JSON.stringify(text.slice(0, 16))}`,
-    );
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(where, `the header is not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header))
-    throw corrupt(where, 'the header must be a JSON object');
-  const repeated = duplicateKey(text);
-  if (repeated !== undefined)
-    throw corrupt(where, `the header repeats the key ${JSON.stringify(repeated)}`, {
-      key: repeated,
-    });
-
+  const headerLength = checkSafetensorsHeaderLength(
+    view.getBigUint64(0, true),
+    bytes.length,
+    where,
+  );
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
-  let metadata: Record<string, string> = {};
-  const found: PlannedTensor[] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
-    if (name === METADATA_KEY) {
-      if (typeof info !== 'object' || info === null || Array.isArray(info))
-        throw corrupt(where, '__metadata__ must be an object of strings');
-      for (const [key, value] of Object.entries(info))
-        if (typeof value !== 'string')
-          throw corrupt(
-            where,
-            `__metadata__.${key} must be a string, got ${JSON.stringify(value)}`,
-          );
-      metadata = info as Record<string, string>;
-      continue;
-    }
-    const tensor = `tensor ${JSON.stringify(name)}`;
-    if (typeof info !== 'object' || info === null || Array.isArray(info))
-      throw corrupt(where, `${tensor} must be an object { dtype, shape, data_offsets }`, {
-        tensor: name,
-      });
-    const extra = unexpectedKey(info, ['dtype', 'shape', 'data_offsets']);
-    if (extra !== undefined)
-      throw corrupt(where, `${tensor} has an unexpected key ${JSON.stringify(extra)}`, {
-        tensor: name,
-      });
-    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-    if (!isDtype(dtype))
-      throw corrupt(
-        where,
-        `${tensor} has dtype ${JSON.stringify(dtype)}, not one of ${SAFETENSORS_DTYPES.join(', ')}`,
-        { tensor: name, dtype: String(dtype) },
-      );
-    const elements = elementCount(shape);
-    if (typeof elements === 'string')
-      throw corrupt(where, `${tensor}: shape ${elements}`, { tensor: name });
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
-    )
-      throw corrupt(
-        where,
-        `${tensor}: data_offsets must be [begin, end], two non-negative integers, got ${JSON.stringify(offsets)}`,
-        {
-          tensor: name,
-        },
-      );
-    const [begin, end] = offsets as [number, number];
-    if (begin > end)
-      throw corrupt(where, `${tensor}: data_offsets [${begin}, ${end}] end before they begin`, {
-        tensor: name,
-      });
-    if (end > dataLength)
-      throw corrupt(
-        where,
-        `truncated: ${tensor} ends at byte ${end} of the data but the data has ${dataLength} bytes`,
-        { tensor: name, end, dataLength },
-      );
-    const expected = elements * DTYPES[dtype].bytes;
-    if (end - begin !== expected)
-      throw corrupt(
-        where,
-        `${tensor}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expected} bytes, data_offsets [${begin}, ${end}] hold ${end - begin}`,
-        { tensor: name, expected, actual: end - begin },
-      );
-    found.push({
-      name,
-      dtype,
-      shape: [...(shape as number[])],
-      elements,
-      begin,
-      end,
-      data: new Uint8Array(),
-    });
-  }
-
-  found.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let covered = 0;
-  let previous: string | undefined;
-  for (const { name, begin, end } of found) {
-    if (begin < covered)
-      throw corrupt(
-        where,
-        `tensor ${JSON.stringify(name)} at [${begin}, ${end}] overlaps tensor ${JSON.stringify(previous)}`,
-        {
-          tensor: name,
-        },
-      );
-    if (begin > covered)
-      throw corrupt(
-        where,
-        `bytes [${covered}, ${begin}) of the data belong to no tensor (before tensor ${JSON.stringify(name)})`,
-        {
-          tensor: name,
-        },
-      );
-    covered = end;
-    previous = name;
-  }
-  if (covered !== dataLength)
-    throw corrupt(
-      where,
-      `${dataLength - covered} bytes after the last tensor belong to no tensor`,
-      {
-        trailing: dataLength - covered,
-      },
-    );
+  const { metadata, entries } = parseSafetensorsHeader(
+    bytes.subarray(8, dataStart),
+    bytes.length - dataStart,
+    where,
+  );
 
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const { name, dtype, shape, elements, begin, end } of found) {
+  for (const { name, dtype, shape, elements, begin, end } of entries) {
     const { bytes: size, create } = DTYPES[dtype];
     const at = bytes.byteOffset + dataStart + begin;
     const data =
       at % size === 0
         ? create(bytes.buffer as ArrayBuffer, at, elements)
         : create(bytes.slice(dataStart + begin, dataStart + end).buffer, 0, elements);
-    if (dtype === 'BOOL') {
-      const index = (data as Uint8Array).findIndex((v) => v > 1);
-      if (index >= 0)
-        throw corrupt(
-          where,
-          `tensor ${JSON.stringify(name)}: BOOL element ${index} is ${data[index]}, not 0 or 1`,
-          {
-            tensor: name,
-            index,
-          },
-        );
-    }
+    if (dtype === 'BOOL') checkSafetensorsBool(data as Uint8Array, name, where);
     tensors.set(name, { dtype, shape, data });
   }
   return { tensors, metadata };
+}
+
+/** The error for a safetensors file that cannot be opened or read. Internal: shared with the streaming reader. */
+export function unreadableSafetensorsFile(path: string, error: unknown): CorruptFileError {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new CorruptFileError(
+    `${path}: ${code === 'ENOENT' ? 'safetensors file not found' : `cannot be read (${code ?? error})`}`,
+    { source: SOURCE, details: { file: path, problem: code ?? 'unreadable' }, cause: error },
+  );
 }
 
 /** Reads and validates a safetensors file (see {@link decodeSafetensors}); a missing file is a `CorruptFileError`. */
@@ -614,11 +716,7 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsCont
   try {
     bytes = await readFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CorruptFileError(
-      `${path}: ${code === 'ENOENT' ? 'safetensors file not found' : `cannot be read (${code ?? error})`}`,
-      { source: SOURCE, details: { file: path, problem: code ?? 'unreadable' }, cause: error },
-    );
+    throw unreadableSafetensorsFile(path, error);
   }
   return decodeSafetensors(bytes, path);
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
 import { annotateRollouts } from '../../annotate.js';
-import { defineCommand, readJsonObjectFile } from '../command.js';
+import { defineCommand, readJsonObjectFile, requireCheckpointFolder } from '../command.js';
 import { InputError, UsageError } from '../errors.js';
 import { progress } from '../output.js';
 import { isSettingsError } from './train.js';
@@ -21,20 +21,22 @@ function isAnnotatedRollouts(path: string): boolean {
 export const annotateCommand = defineCommand({
   spec: {
     command: 'annotate',
-    options: ['out', 'tokenizer', 'credit', 'force'],
+    options: ['out', 'tokenizer', 'from', 'credit', 'force'],
     positionals: { name: 'rollouts file', min: 1, max: 1 },
   },
   summary:
     'planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere',
   usage:
-    'hicra annotate ROLLOUTS.jsonl [--out FILE.jsonl] [--tokenizer tokenizer.json] [--credit pipeline.json] [--force]',
+    'hicra annotate ROLLOUTS.jsonl [--out FILE.jsonl] [--tokenizer tokenizer.json | --from MODEL] [--credit pipeline.json] [--force]',
   description:
     'Rollouts in the rollout JSON Lines schema in; planning matches and mask, credit (GRPO +\n' +
     'HICRA by default) out, plus phrase counts and strategy semantic entropy. Without --out the\n' +
     'result goes to ROLLOUTS.annotated.jsonl beside the input. An existing output that is not\n' +
-    'annotated rollouts is refused unless --force is given; the input is never overwritten.',
+    'annotated rollouts is refused unless --force is given; the input is never overwritten.\n' +
+    '--from takes the tokenizer of a model folder (a checkpoint or a Hugging Face model).',
   examples: [
     'hicra annotate rollouts.jsonl --out annotated.jsonl --tokenizer ./model/tokenizer.json',
+    'hicra annotate rollouts.jsonl --from ./my-qwen',
   ],
   usesBackend: false,
   async run({ values, positionals }, { output }) {
@@ -55,6 +57,9 @@ export const annotateCommand = defineCommand({
     }
     if (values.tokenizer !== undefined && !existsSync(values.tokenizer))
       throw new InputError(`--tokenizer ${values.tokenizer}: no such file or folder`);
+    if (values.tokenizer !== undefined && values.from !== undefined)
+      throw new UsageError('give --tokenizer or --from, not both');
+    if (values.from !== undefined) requireCheckpointFolder(values.from, '--from');
     const out = resolve(values.out ?? `${input.replace(/\.jsonl$/, '')}.annotated.jsonl`);
     if (out === input)
       throw new UsageError('--out names the input file; annotate never overwrites its input');
@@ -71,6 +76,7 @@ export const annotateCommand = defineCommand({
       input,
       out,
       ...(values.tokenizer ? { tokenizer: resolve(values.tokenizer) } : {}),
+      ...(values.from ? { from: resolve(values.from) } : {}),
       ...(credit ? { credit } : {}),
     });
     const entropy = result.metrics['strategy/semantic_entropy'];

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadCheckpoint } from '@hicra/policy';
+import { HuggingFaceTokenizer, loadCheckpoint } from '@hicra/policy';
 import {
   type AppLevel,
   countdownReward,
@@ -20,15 +20,19 @@ export const evalCommand = defineCommand({
     options: ['from', 'problems', 'k', 'temperature', 'seed', 'level'],
     required: ['from'],
   },
-  summary: 'accuracy (mean@k, pass@k) of a checkpoint on the test split',
+  summary: 'accuracy (mean@k, pass@k) of a checkpoint or Hugging Face model on the test split',
   usage:
     'hicra eval --from CHECKPOINT [--problems N] [--k K] [--temperature T] [--seed N] [--level 0-4]',
-  description: 'mean@k and pass@k on held-out Countdown problems (temperature 0: greedy).',
+  description:
+    'mean@k and pass@k on held-out Countdown problems (temperature 0: greedy). --from takes a\n' +
+    'checkpoint folder or a Hugging Face model folder (Qwen2, Qwen3, Llama) with its tokenizer.',
   examples: ['hicra eval --from runs/hicra-0/checkpoint --problems 128 --k 4'],
   usesBackend: true,
   async run({ values }, { output }) {
     requireCheckpointFolder(values.from!, '--from');
-    const { policy, tokenizer, metadata } = await loadCheckpoint(resolve(values.from!));
+    const { policy, tokenizer, metadata, stopTokenIds } = await loadCheckpoint(
+      resolve(values.from!),
+    );
     try {
       if (!tokenizer)
         throw new InputError(
@@ -48,6 +52,7 @@ export const evalCommand = defineCommand({
         problems,
         maxNewTokens: 64,
         seed,
+        ...(stopTokenIds ? { stopTokenIds } : {}),
       };
       const sampled = await evaluatePolicy({ ...common, k, temperature });
       const greedy = await evaluatePolicy({ ...common, k: 1, temperature: 0 });
@@ -58,6 +63,7 @@ export const evalCommand = defineCommand({
       return { ...sampled, temperature, greedyAccuracy: greedy.meanAtK };
     } finally {
       policy.dispose();
+      if (tokenizer instanceof HuggingFaceTokenizer) await tokenizer.close();
     }
   },
 });
