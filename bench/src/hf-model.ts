@@ -13,13 +13,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadHuggingFaceModel } from '@hicra/policy';
 import type { PolicyV1 } from '@hicra/spec';
 import { type BackendInfo, initBackend, tf } from '@hicra/tensor';
 import { count, list } from './lib/args.js';
 import { readArray } from './lib/data.js';
-// STUB, TEMPORARY: replace with `import { loadHuggingFaceModel } from '@hicra/policy';` once the
-// loader is on main, and delete lib/hf-loader-stub.ts.
-import { loadHuggingFaceModel } from './lib/hf-loader-stub.js';
 import {
   HF_SEED,
   MIN_GREEDY_MARGIN,
