@@ -348,7 +348,7 @@ function tokenAgreement(
 }
 
 async function runBackend(backend: HfBackend, ctx: Context): Promise<BackendResult> {
-  const { options, torch, dataDir } = ctx;
+  const { options, torch } = ctx;
   const initialised = await initBackend(backend);
   const info = {
     name: initialised.name,
@@ -421,7 +421,7 @@ async function runBackend(backend: HfBackend, ctx: Context): Promise<BackendResu
   const memory = peak.stop();
   const left = tf.memory().numTensors - baseline;
   if (left !== 0) throw new Error(`${left} tensors were left alive on ${backend}`);
-  log(`${backend}: done (${dataDir})`);
+  log(`${backend}: done`);
   return {
     backend,
     info,
@@ -461,7 +461,7 @@ async function opRow(
     ...(tensorPeakMb === undefined ? {} : { tensorPeakMb }),
   };
   if (leaked !== 0) {
-    return { ...base, ...oursPart, ...torchPart, error: `${leaked} tensors leaked per run` };
+    return { ...base, ...oursPart, ...torchPart, error: `${leaked} tensors leaked over the runs` };
   }
   if (!peer) return { ...base, ...oursPart, error: 'no PyTorch result for this op' };
   const theirs = torchOutputs(peer, ctx.dataDir);
