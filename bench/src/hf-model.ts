@@ -31,7 +31,7 @@ import {
   writeQwen3Folder,
   writeTokenInputs,
 } from './lib/hf-model-data.js';
-import { compare, measure, type Outputs, type Timing } from './lib/measure.js';
+import { compare, median, type Outputs } from './lib/measure.js';
 import { markdownTable, type Row, ratioOf } from './lib/report.js';
 import { formatLoad, machine, sourceState } from './lib/run-info.js';
 import { ensureTorchPeer, runTorchPeer, type TorchOp, type TorchReport } from './lib/torch-peer.js';
@@ -268,32 +268,6 @@ function torchOutputs(op: TorchOp, dataDir: string): Outputs {
   return outputs;
 }
 
-/** Times `run` (warm-up, then timed runs), profiling the first warm-up run's tensor memory. */
-async function timeOp(
-  run: () => Promise<Outputs>,
-  counts: { warmup: number; runs: number },
-): Promise<{ timing: Timing; tensorPeakMb?: number; leaked: number }> {
-  const before = tf.memory().numTensors;
-  let profiled = counts.warmup === 0;
-  let tensorPeakMb: number | undefined;
-  const runOnce = async (): Promise<Outputs> => {
-    if (profiled) return run();
-    profiled = true;
-    let outputs: Outputs = {};
-    const info = await tf.profile(async () => {
-      outputs = await run();
-    });
-    tensorPeakMb = info.peakBytes / MB;
-    return outputs;
-  };
-  const timing = await measure(runOnce, counts.warmup, counts.runs);
-  return {
-    timing,
-    ...(tensorPeakMb === undefined ? {} : { tensorPeakMb }),
-    leaked: tf.memory().numTensors - before,
-  };
-}
-
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message.split('\n')[0]! : String(error);
 }
@@ -434,7 +408,46 @@ async function runBackend(backend: HfBackend, ctx: Context): Promise<BackendResu
   };
 }
 
-/** Times one op on the current backend and compares it with the peer; never throws. */
+/** How one run's outputs compare with the peer's. */
+function agreementOf(
+  op: 'forward' | 'sample',
+  ours: Outputs,
+  theirs: Outputs,
+  margins: Float32Array | undefined,
+): Pick<ResultRow, 'diffs' | 'maxAbsDiff' | 'tokens' | 'agree'> {
+  if (op === 'forward') {
+    const diffs = diffsOf(ours, theirs);
+    const maxAbsDiff = Math.max(...Object.values(diffs));
+    return { diffs, maxAbsDiff, agree: maxAbsDiff <= LOG_PROB_ATOL };
+  }
+  const { prefix, ...tokens } = tokenAgreement(
+    ours['tokenIds'] as Int32Array,
+    theirs['tokenIds'] as Int32Array,
+    margins!,
+    WORKLOAD.newTokens,
+  );
+  // Log-probs compare where the tokens so far agree (after a divergence they score different text).
+  const logProbs = ours['logProbs'] as Float32Array;
+  const torchLogProbs = theirs['logProbs'] as Float32Array;
+  let maxAbsDiff = logProbs.some(Number.isNaN) ? Number.POSITIVE_INFINITY : 0;
+  for (let k = 0; k < prefix.length; k++) {
+    if (prefix[k] === 1)
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(logProbs[k]! - torchLogProbs[k]!));
+  }
+  return {
+    diffs: { logProbs: maxAbsDiff },
+    maxAbsDiff,
+    tokens,
+    agree: maxAbsDiff <= LOG_PROB_ATOL && tokens.equal === tokens.compared,
+  };
+}
+
+/**
+ * One op on the current backend; never throws. The first run is compared with the peer before
+ * anything is timed (it is the first warm-up run, under `tf.profile` for tfjs's peak tensor
+ * bytes; with no warm-up, the first timed run); an op that disagrees is not timed. The last
+ * timed run must then reproduce the checked outputs bit for bit, and leave no tensors behind.
+ */
 async function opRow(
   op: 'forward' | 'sample',
   size: string,
@@ -445,67 +458,58 @@ async function opRow(
 ): Promise<ResultRow> {
   const peer = ctx.torch.ops[op];
   const base = { op, backend, size, ...counts };
-  const torchPart = peer ? { torchMs: peer.median_ms, torchTimesMs: peer.times_ms } : {};
+  if (!peer) return { ...base, error: 'no PyTorch result for this op' };
+  const torchPart = { torchMs: peer.median_ms, torchTimesMs: peer.times_ms };
+  const theirs = torchOutputs(peer, ctx.dataDir);
+  const margins = peer.margins
+    ? (readArray(join(ctx.dataDir, peer.margins.file), 'float32') as Float32Array)
+    : undefined;
   log(`${backend} ${op}: ${counts.warmup} warm-up + ${counts.runs} timed runs`);
-  let result: Awaited<ReturnType<typeof timeOp>>;
+  const before = tf.memory().numTensors;
   try {
-    result = await timeOp(run, counts);
+    let first: Outputs = {};
+    let tensorPeakMb: number | undefined;
+    const timesMs: number[] = [];
+    if (counts.warmup > 0) {
+      const info = await tf.profile(async () => {
+        first = await run();
+      });
+      tensorPeakMb = info.peakBytes / MB;
+    } else {
+      const start = performance.now();
+      first = await run();
+      timesMs.push(performance.now() - start);
+    }
+    const peakPart = tensorPeakMb === undefined ? {} : { tensorPeakMb };
+    const verdict = agreementOf(op, first, theirs, margins);
+    if (!verdict.agree) {
+      log(`${backend} ${op} disagrees with PyTorch; not timed`);
+      return { ...base, ...torchPart, ...peakPart, ...verdict };
+    }
+    for (let i = 1; i < counts.warmup; i++) await run();
+    let last = first;
+    while (timesMs.length < counts.runs) {
+      const start = performance.now();
+      last = await run();
+      timesMs.push(performance.now() - start);
+    }
+    const row: ResultRow = {
+      ...base,
+      oursMs: median(timesMs),
+      oursTimesMs: timesMs,
+      ...torchPart,
+      ...peakPart,
+      ...verdict,
+    };
+    const leaked = tf.memory().numTensors - before;
+    if (leaked !== 0) return { ...row, error: `${leaked} tensors leaked over the runs` };
+    const changed = compare(last, first).differing;
+    if (changed !== 0) return { ...row, error: `${changed} outputs changed between runs` };
+    return { ...row, ...ratioOf(row) };
   } catch (error) {
     log(`${backend} ${op} failed: ${errorText(error)}`);
     return { ...base, ...torchPart, error: errorText(error) };
   }
-  const { timing, tensorPeakMb, leaked } = result;
-  const oursPart = {
-    oursMs: timing.medianMs,
-    oursTimesMs: timing.timesMs,
-    ...(tensorPeakMb === undefined ? {} : { tensorPeakMb }),
-  };
-  if (leaked !== 0) {
-    return { ...base, ...oursPart, ...torchPart, error: `${leaked} tensors leaked over the runs` };
-  }
-  if (!peer) return { ...base, ...oursPart, error: 'no PyTorch result for this op' };
-  const theirs = torchOutputs(peer, ctx.dataDir);
-  let row: ResultRow;
-  if (op === 'forward') {
-    const diffs = diffsOf(timing.outputs, theirs);
-    const maxAbsDiff = Math.max(...Object.values(diffs));
-    row = {
-      ...base,
-      ...oursPart,
-      ...torchPart,
-      diffs,
-      maxAbsDiff,
-      agree: maxAbsDiff <= LOG_PROB_ATOL,
-    };
-  } else {
-    const margins = readArray(join(ctx.dataDir, peer.margins!.file), 'float32') as Float32Array;
-    const tokens = tokenAgreement(
-      timing.outputs['tokenIds'] as Int32Array,
-      theirs['tokenIds'] as Int32Array,
-      margins,
-      WORKLOAD.newTokens,
-    );
-    const { prefix, ...agreement } = tokens;
-    // Log-probs compare where the tokens so far agree (after a divergence they score different text).
-    const ours = timing.outputs['logProbs'] as Float32Array;
-    const torchLogProbs = theirs['logProbs'] as Float32Array;
-    let maxAbsDiff = 0;
-    for (let k = 0; k < prefix.length; k++) {
-      if (prefix[k] === 1)
-        maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ours[k]! - torchLogProbs[k]!));
-    }
-    if (Number.isNaN(ours.find(Number.isNaN) ?? 0)) maxAbsDiff = Number.POSITIVE_INFINITY;
-    row = {
-      ...base,
-      ...oursPart,
-      ...torchPart,
-      diffs: { logProbs: maxAbsDiff },
-      maxAbsDiff,
-      tokens: agreement,
-      agree: maxAbsDiff <= LOG_PROB_ATOL && agreement.equal === agreement.compared,
-    };
-  }
-  return { ...row, ...ratioOf(row) };
 }
 
 function tokenLine(row: ResultRow): string {
@@ -554,7 +558,7 @@ function printReport(ctx: Context, results: readonly BackendResult[], loadAtStar
     '',
     '## A Hugging Face model (Qwen3, seeded) in @hicra/policy vs PyTorch (median ms, same run, same inputs)',
     '',
-    `- model: Qwen3, hidden ${shape.hidden}, ${shape.layers} layers, ${shape.heads} heads / ${shape.kvHeads} kv heads, head_dim ${shape.headDim}, ` +
+    `- model: Qwen3, hidden ${shape.hidden}, ${shape.layers} layer${shape.layers === 1 ? '' : 's'}, ${shape.heads} heads / ${shape.kvHeads} kv heads, head_dim ${shape.headDim}, ` +
       `intermediate ${shape.intermediate}, vocab ${shape.vocab}, tied embeddings; ${(parameters / 1e6).toFixed(1)}M parameters, ` +
       `${((parameters * 4) / MB).toFixed(0)} MB of F32 weights`,
     `- work: forward = score() of ${WORKLOAD.prompts} responses × ${WORKLOAD.scoreTokens} tokens after ${WORKLOAD.promptLength}-token prompts; ` +
