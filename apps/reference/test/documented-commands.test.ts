@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS, globalHelp } from '../src/cli/main.js';
+import { writeTinyHuggingFaceModel } from './tiny-hugging-face-model.js';
 
 // Every `hicra` command line the READMEs and `--help` show runs as written, at a tiny budget:
 // flags appended after the documented ones (a later flag wins) shrink steps and problems, and
@@ -67,16 +68,27 @@ const BUDGET: Record<string, (args: string[]) => string[]> = {
   eval: () => ['--problems', '2', '--k', '1'],
   report: () => [],
   annotate: () => ['--force'],
+  export: () => ['--force'],
   demo: () => ['--pretrain-steps', '1', '--steps', '1', '--seeds', '0'],
   '--help': () => [],
 };
-const ORDER = ['--help', 'pretrain', 'train', 'compare', 'eval', 'report', 'annotate', 'demo'];
+const ORDER = [
+  '--help',
+  'pretrain',
+  'train',
+  'compare',
+  'eval',
+  'export',
+  'report',
+  'annotate',
+  'demo',
+];
 
 const all = [...new Set(Object.values(sources).flat())].sort(
   (a, b) => ORDER.indexOf(a.split(' ')[1]!) - ORDER.indexOf(b.split(' ')[1]!),
 );
 
-function prepareWorkingDirectory(): void {
+async function prepareWorkingDirectory(): Promise<void> {
   const tiny = {
     promptsPerStep: 2,
     samplesPerPrompt: 2,
@@ -94,6 +106,8 @@ function prepareWorkingDirectory(): void {
   );
   mkdirSync(join(cwd, 'model'));
   copyFileSync(qwen, join(cwd, 'model', 'tokenizer.json'));
+  // A stand-in for a downloaded Hugging Face model.
+  await writeTinyHuggingFaceModel(join(cwd, 'my-qwen'));
 }
 
 describe('documented command lines', () => {
@@ -103,8 +117,8 @@ describe('documented command lines', () => {
     for (const line of all) expect(Object.keys(BUDGET), line).toContain(line.split(/\s+/)[1]);
   });
 
-  it('each runs as written, at a tiny budget, in order', () => {
-    prepareWorkingDirectory();
+  it('each runs as written, at a tiny budget, in order', async () => {
+    await prepareWorkingDirectory();
     const failures: string[] = [];
     for (const line of all) {
       const args = line.split(/\s+/).slice(1);

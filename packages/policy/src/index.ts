@@ -97,6 +97,7 @@ export { layoutSequences, type SequenceLayout } from './model/layout.js';
 export {
   backendMemoryLimit,
   checkModelFits,
+  formatBytes,
   type ModelMemory,
   modelMemory,
   WASM_HEAP_LIMIT_BYTES,

@@ -8,7 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentBackend, initBackend, tf } from '@hicra/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadHuggingFaceModel, ropeInverseFrequencies, type TransformerPolicy } from '../src/index.js';
+import {
+  loadHuggingFaceModel,
+  ropeInverseFrequencies,
+  type TransformerPolicy,
+} from '../src/index.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'hf');
 const FOLDERS = readdirSync(FIXTURES, { withFileTypes: true })

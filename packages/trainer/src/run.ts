@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CheckpointTokenizer,
+  checkModelFits,
   encodeSafetensors,
   loadCheckpoint,
   readSafetensorsFile,
@@ -179,6 +180,9 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
   // given (the initial weights), made before a checkpoint overwrites them; a resumed run then
   // restores the copy saved with the checkpoint.
   const config = parseRlConfig(options.config);
+  // A model whose weights, gradients and Adam moments cannot fit the backend fails here, with
+  // a message that says so, before the first step allocates them.
+  checkModelFits(options.policy.config, { purpose: 'train', what: 'the policy' });
   const reference =
     config.update.klCoefficient > 0 && options.referencePolicy === undefined
       ? options.policy.clone()

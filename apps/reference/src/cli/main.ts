@@ -7,6 +7,7 @@ import { annotateCommand } from './commands/annotate.js';
 import { compareCommand } from './commands/compare.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
 import { trainCommand } from './commands/train.js';
@@ -24,6 +25,7 @@ export const COMMANDS: Readonly<Record<string, Command<OptionName>>> = {
   eval: evalCommand,
   report: reportCommand,
   annotate: annotateCommand,
+  export: exportCommand,
   demo: demoCommand,
 } as Record<string, Command<OptionName>>;
 

@@ -140,6 +140,11 @@ export const OPTIONS = {
     BACKENDS,
   ),
   force: flag('replace what --out names although it exists'),
+  dtype: oneOf(
+    'TYPE',
+    'float32 | bfloat16 | float16: the element type of the weights written (default float32)',
+    ['float32', 'bfloat16', 'float16'] as const,
+  ),
   from: text(
     'CHECKPOINT',
     'a checkpoint folder (from `hicra pretrain`) or a Hugging Face model folder (Qwen2, Qwen3, Llama)',

@@ -3,6 +3,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/pr
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
 import { tf, type Variable } from '@hicra/tensor';
+import { loadHuggingFaceModel } from '../hugging-face/load.js';
 import {
   parameterShapes,
   resolveTransformerConfig,
@@ -11,7 +12,6 @@ import {
 import { Transformer, uniqueVariableName } from '../model/transformer.js';
 import { HuggingFaceTokenizer } from '../tokenizers/hugging-face-tokenizer.js';
 import { WordTokenizer } from '../tokenizers/word-tokenizer.js';
-import { loadHuggingFaceModel } from '../hugging-face/load.js';
 import { TransformerPolicy, type TransformerPolicyOptions } from '../transformer-policy.js';
 import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './safetensors.js';
 

@@ -15,8 +15,8 @@ import {
   resolveTransformerConfig,
   type TransformerConfig,
 } from '../model/config.js';
-
-const SOURCE = '@hicra/policy';
+import { eosTokenIdsOf } from './generation-config.js';
+import { fileConfigError } from './json-file.js';
 
 /** The `model_type` values this loader reads. */
 export const HUGGING_FACE_MODEL_TYPES = ['qwen2', 'qwen3', 'llama'] as const;
@@ -56,10 +56,7 @@ class Reader {
   ) {}
 
   fail(key: string, message: string): ConfigError {
-    return new ConfigError(key, `${message} (in ${this.where})`, {
-      source: SOURCE,
-      details: { file: this.where, key },
-    });
+    return fileConfigError(this.where, key, message);
   }
 
   has(key: string): boolean {
@@ -125,7 +122,10 @@ function readRope(reader: Reader): { base: number; scaling: RopeScaling | null }
     if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))
       throw reader.fail('rope_parameters', `must be an object, got ${JSON.stringify(parameters)}`);
     const nested = new Reader(parameters as Json, reader.where);
-    base = nested.number('rope_theta', reader.has('rope_theta') ? reader.number('rope_theta') : 10_000);
+    base = nested.number(
+      'rope_theta',
+      reader.has('rope_theta') ? reader.number('rope_theta') : 10_000,
+    );
     scaling = parameters;
     scalingKey = 'rope_parameters';
   } else {
@@ -222,10 +222,7 @@ export function parseHuggingFaceConfig(
   options: { readonly contextLength?: number } = {},
 ): HuggingFaceConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new ConfigError('', `must be a JSON object (in ${where})`, {
-      source: SOURCE,
-      details: { file: where },
-    });
+    throw fileConfigError(where, '', 'must be a JSON object');
   const reader = new Reader(json as Json, where);
   const raw = json as Json;
   const modelType = raw['model_type'];
@@ -233,7 +230,9 @@ export function parseHuggingFaceConfig(
     throw unsupported(
       reader,
       'model_type',
-      modelType === undefined ? 'a config without model_type' : `model_type ${JSON.stringify(modelType)}`,
+      modelType === undefined
+        ? 'a config without model_type'
+        : `model_type ${JSON.stringify(modelType)}`,
     );
   const type = modelType as HuggingFaceModelType;
   for (const key of ['num_experts', 'num_local_experts', 'n_routed_experts']) {
@@ -269,7 +268,10 @@ export function parseHuggingFaceConfig(
       `missing, and hidden_size ${width} is not a multiple of num_attention_heads ${heads}`,
     );
   if ((headDim ?? headDimDefault!) % 2 !== 0)
-    throw reader.fail('head_dim', `must be even for rotary embeddings, got ${headDim ?? headDimDefault}`);
+    throw reader.fail(
+      'head_dim',
+      `must be even for rotary embeddings, got ${headDim ?? headDimDefault}`,
+    );
   checkFullAttention(reader, layers);
   const rope = readRope(reader);
 
@@ -303,10 +305,11 @@ export function parseHuggingFaceConfig(
     });
   } catch (error) {
     if (ConfigError.isInstance(error))
-      throw new ConfigError(
+      throw fileConfigError(
+        where,
         (error as ConfigError).path,
-        `the architecture it describes is invalid: ${error.message} (in ${where})`,
-        { source: SOURCE, cause: error, details: { file: where } },
+        `the architecture it describes is invalid: ${error.message}`,
+        error,
       );
     throw error;
   }
@@ -316,7 +319,7 @@ export function parseHuggingFaceConfig(
     modelType: type,
     transformer,
     dtype: dtype as HuggingFaceDtype,
-    eosTokenIds: reader.ids('eos_token_id'),
+    eosTokenIds: eosTokenIdsOf(raw, where),
     ...(bos.length > 0 ? { bosTokenId: bos[0]! } : {}),
     ...(pad.length > 0 ? { padTokenId: pad[0]! } : {}),
     raw,

@@ -9,8 +9,8 @@ import { copyFile, cp, mkdir, readdir, readFile, rename, rm } from 'node:fs/prom
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
 import { float32ToBfloat16, float32ToFloat16 } from '../checkpoint/float-formats.js';
-import { writeFileAtomic } from '../checkpoint/safetensors.js';
 import type { SafetensorsTensorInput } from '../checkpoint/safetensors.js';
+import { writeFileAtomic } from '../checkpoint/safetensors.js';
 import { openSafetensorsModel, writeSafetensorsModel } from '../checkpoint/safetensors-model.js';
 import { checkModelFits } from '../model/memory.js';
 import { Transformer } from '../model/transformer.js';
@@ -133,8 +133,11 @@ export async function loadHuggingFaceModel(
       { where: folder, tensors: weights.tensors, readFloat32: (name) => weights.readFloat32(name) },
       config.transformer,
     );
-    const stopTokenIds = generation?.eosTokenIds.length ? generation.eosTokenIds : config.eosTokenIds;
-    const padId = options.padId ?? config.padTokenId ?? generation?.padTokenId ?? stopTokenIds[0] ?? 0;
+    const stopTokenIds = generation?.eosTokenIds.length
+      ? generation.eosTokenIds
+      : config.eosTokenIds;
+    const padId =
+      options.padId ?? config.padTokenId ?? generation?.padTokenId ?? stopTokenIds[0] ?? 0;
     policy = new TransformerPolicy(Transformer.fromVariables(config.transformer, params), {
       ...options,
       padId,
@@ -240,7 +243,10 @@ export async function saveHuggingFaceModel(
   await mkdir(staging, { recursive: true });
   try {
     const entries = new Map<string, SafetensorsTensorInput>();
-    for (const [name, { shape, values }] of huggingFaceTensors(transformer, policy.model.parameters())) {
+    for (const [name, { shape, values }] of huggingFaceTensors(
+      transformer,
+      policy.model.parameters(),
+    )) {
       entries.set(name, {
         dtype: safetensorsDtype,
         shape,
@@ -272,7 +278,8 @@ export async function saveHuggingFaceModel(
     if (existsSync(target)) {
       // Files this save does not write (a README, a license) stay; old weights do not.
       for (const file of await readdir(target)) {
-        const weightsFile = file.endsWith('.safetensors') || file === 'model.safetensors.index.json';
+        const weightsFile =
+          file.endsWith('.safetensors') || file === 'model.safetensors.index.json';
         if (!weightsFile && !file.startsWith('.') && !existsSync(join(staging, file)))
           await cp(join(target, file), join(staging, file), { recursive: true });
       }

@@ -18,7 +18,10 @@ const SOURCE = '@hicra/policy';
 export interface WeightSource {
   /** Where the weights live (a folder), for error messages. */
   readonly where: string;
-  readonly tensors: ReadonlyMap<string, { readonly dtype: string; readonly shape: readonly number[] }>;
+  readonly tensors: ReadonlyMap<
+    string,
+    { readonly dtype: string; readonly shape: readonly number[] }
+  >;
   readFloat32(name: string): Promise<Float32Array>;
 }
 
@@ -59,7 +62,12 @@ export function huggingFaceMapping(config: TransformerConfig): Mapping[] {
     if (shape === undefined) throw new Error(`internal: no parameter ${parameter}`);
     out.push({ parameter, shape, pieces });
   };
-  const same = (name: string, shape: number[]): Piece => ({ name, shape, transpose: false, offset: 0 });
+  const same = (name: string, shape: number[]): Piece => ({
+    name,
+    shape,
+    transpose: false,
+    offset: 0,
+  });
   const linear = (name: string, outSize: number, inSize: number, offset = 0): Piece => ({
     name,
     shape: [outSize, inSize],
@@ -97,7 +105,8 @@ export function huggingFaceMapping(config: TransformerConfig): Mapping[] {
       ['down', 'down_proj', d, hidden],
     ] as const) {
       add(`${p}.mlp.${mine}.weight`, [linear(`${hf}.mlp.${theirs}.weight`, outSize, inSize)]);
-      if (config.mlpBias) add(`${p}.mlp.${mine}.bias`, [same(`${hf}.mlp.${theirs}.bias`, [outSize])]);
+      if (config.mlpBias)
+        add(`${p}.mlp.${mine}.bias`, [same(`${hf}.mlp.${theirs}.bias`, [outSize])]);
     }
   }
   add('final_norm.weight', [same('model.norm.weight', [d])]);
@@ -110,7 +119,9 @@ const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 function listed(names: readonly string[], limit = 8): string {
   const shown = names.slice(0, limit).map((n) => JSON.stringify(n));
-  return names.length > limit ? `${shown.join(', ')} and ${names.length - limit} more` : shown.join(', ');
+  return names.length > limit
+    ? `${shown.join(', ')} and ${names.length - limit} more`
+    : shown.join(', ');
 }
 
 /**
@@ -127,7 +138,8 @@ export function checkHuggingFaceTensors(source: WeightSource, config: Transforme
   for (const [name, shape] of wanted) {
     const found = source.tensors.get(name);
     if (found === undefined) missing.push(name);
-    else if (!FLOAT_DTYPES.has(found.dtype)) badDtype.push(`${JSON.stringify(name)} is ${found.dtype}`);
+    else if (!FLOAT_DTYPES.has(found.dtype))
+      badDtype.push(`${JSON.stringify(name)} is ${found.dtype}`);
     else if (found.shape.length !== shape.length || found.shape.some((n, i) => n !== shape[i]))
       misShaped.push(
         `${JSON.stringify(name)} is ${shapeText(found.shape)}, config.json implies ${shapeText(shape)}`,
@@ -158,7 +170,12 @@ export function checkHuggingFaceTensors(source: WeightSource, config: Transforme
 }
 
 /** Throws when a weight is NaN or infinite, naming the tensor and the element. */
-function checkFinite(values: Float32Array, name: string, shape: readonly number[], where: string): void {
+function checkFinite(
+  values: Float32Array,
+  name: string,
+  shape: readonly number[],
+  where: string,
+): void {
   for (let i = 0; i < values.length; i++) {
     if (Number.isFinite(values[i]!)) continue;
     const element = shape.map((_, axis) => {
@@ -167,7 +184,10 @@ function checkFinite(values: Float32Array, name: string, shape: readonly number[
     });
     throw new CorruptFileError(
       `${where}: tensor ${JSON.stringify(name)} holds ${values[i]} at element [${element.join(', ')}] of ${shapeText(shape)}; weights must be finite`,
-      { source: SOURCE, details: { file: where, tensor: name, index: i, value: String(values[i]) } },
+      {
+        source: SOURCE,
+        details: { file: where, tensor: name, index: i, value: String(values[i]) },
+      },
     );
   }
 }

@@ -114,7 +114,8 @@ function checkOneOf<T extends string>(key: string, value: unknown, allowed: read
 }
 
 function checkBoolean(key: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw fail(key, `must be true or false, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean')
+    throw fail(key, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -130,11 +131,17 @@ function resolveRopeScaling(value: unknown): RopeScaling | null {
       : ['type', 'factor', 'lowFreqFactor', 'highFreqFactor', 'originalContextLength'];
   for (const key of Object.keys(scaling)) {
     if (!keys.includes(key))
-      throw fail(`ropeScaling.${key}`, `unknown setting of ${type} scaling; known: ${keys.join(', ')}`);
+      throw fail(
+        `ropeScaling.${key}`,
+        `unknown setting of ${type} scaling; known: ${keys.join(', ')}`,
+      );
   }
   for (const key of keys.slice(1)) {
     if (!isPositiveNumber(scaling[key]))
-      throw fail(`ropeScaling.${key}`, `must be a positive number, got ${formatValue(scaling[key])}`);
+      throw fail(
+        `ropeScaling.${key}`,
+        `must be a positive number, got ${formatValue(scaling[key])}`,
+      );
   }
   if (type === 'linear') return { type, factor: scaling['factor'] as number };
   const low = scaling['lowFreqFactor'] as number;
@@ -266,13 +273,14 @@ export function parameterShapes(config: TransformerConfig): [string, number[]][]
     shapes.push(...norm(`${p}.attn_norm`));
     shapes.push(...linear(`${p}.attn.qkv`, [d, qkvWidth], config.attentionBias !== 'none'));
     if (config.qkNorm)
-      shapes.push([`${p}.attn.q_norm.weight`, [config.headDim]], [
-        `${p}.attn.k_norm.weight`,
-        [config.headDim],
-      ]);
+      shapes.push(
+        [`${p}.attn.q_norm.weight`, [config.headDim]],
+        [`${p}.attn.k_norm.weight`, [config.headDim]],
+      );
     shapes.push(...linear(`${p}.attn.out`, [attention, d], config.attentionBias === 'all'));
     shapes.push(...norm(`${p}.mlp_norm`));
-    if (config.mlp === 'swiglu') shapes.push(...linear(`${p}.mlp.gate`, [d, hidden], config.mlpBias));
+    if (config.mlp === 'swiglu')
+      shapes.push(...linear(`${p}.mlp.gate`, [d, hidden], config.mlpBias));
     shapes.push(
       ...linear(`${p}.mlp.up`, [d, hidden], config.mlpBias),
       ...linear(`${p}.mlp.down`, [hidden, d], config.mlpBias),
@@ -313,6 +321,7 @@ function scaleFrequency(frequency: number, scaling: RopeScaling | null): number 
   const shortest = originalContextLength / highFreqFactor;
   if (wavelength < shortest) return frequency;
   if (wavelength > longest) return frequency / factor;
-  const smooth = (originalContextLength / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+  const smooth =
+    (originalContextLength / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
   return (1 - smooth) * (frequency / factor) + smooth * frequency;
 }

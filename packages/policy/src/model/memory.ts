@@ -46,7 +46,19 @@ export function backendMemoryLimit(backend: string = tf.getBackend()): number | 
   return undefined;
 }
 
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+/** Bytes in the largest binary unit that keeps the number at least 1 (`1.50 GiB`, `370 KiB`). */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0
+    ? `${bytes} bytes`
+    : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+}
 
 /**
  * Throws a `ResourceLimitError` when the model's weights (`purpose: 'load'`), or its weights,
@@ -55,7 +67,11 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
  */
 export function checkModelFits(
   config: TransformerConfig,
-  options: { readonly purpose?: 'load' | 'train'; readonly limitBytes?: number; readonly what?: string } = {},
+  options: {
+    readonly purpose?: 'load' | 'train';
+    readonly limitBytes?: number;
+    readonly what?: string;
+  } = {},
 ): ModelMemory {
   const memory = modelMemory(config);
   const purpose = options.purpose ?? 'load';
@@ -63,15 +79,23 @@ export function checkModelFits(
   const limit = options.limitBytes ?? backendMemoryLimit(backend);
   const needed = purpose === 'load' ? memory.weightBytes : memory.trainingBytes;
   if (limit !== undefined && needed > limit) {
-    const advice =
-      backend === 'wasm'
-        ? 'the WASM backend cannot address more than 4 GiB; use a smaller model, or the cpu or tensorflow backend (HICRA_BACKEND=cpu)'
-        : `this machine has ${gib(totalmem())} (${gib(freemem())} free)`;
+    const where =
+      options.limitBytes !== undefined
+        ? `the limit of ${formatBytes(limit)} given`
+        : backend === 'wasm'
+          ? `the ${formatBytes(limit)} the WASM backend can address; use a smaller model, or the cpu or tensorflow backend (HICRA_BACKEND=cpu)`
+          : `the ${formatBytes(limit)} of this machine (${formatBytes(freemem())} free)`;
     throw new ResourceLimitError(
-      `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${purpose === 'load' ? 'its float32 weights need' : 'training it (weights, gradients and Adam moments, before activations) needs'} ${gib(needed)}, more than the ${gib(limit)} the ${backend} backend can hold; ${advice}`,
+      `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${purpose === 'load' ? 'its float32 weights need' : 'training it (weights, gradients and Adam moments, before activations) needs'} ${formatBytes(needed)}, more than ${where}`,
       {
         source: SOURCE,
-        details: { neededBytes: needed, limitBytes: limit, backend, parameters: memory.parameters, purpose },
+        details: {
+          neededBytes: needed,
+          limitBytes: limit,
+          backend,
+          parameters: memory.parameters,
+          purpose,
+        },
       },
     );
   }
