@@ -5,9 +5,8 @@
  *
  *   node --import tsx --conditions=@hicra/source src/tensor-ops.ts [--runs 5] [--help]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, getPriority, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -43,6 +42,7 @@ import {
 } from './lib/data.js';
 import { compare, measure, type Outputs, type Timing } from './lib/measure.js';
 import { markdownTable, type Row, ratioOf } from './lib/report.js';
+import { formatLoad, machine, sourceState } from './lib/run-info.js';
 import { ensureTorchPeer, runTorchPeer, type TorchOp, type TorchReport } from './lib/torch-peer.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +52,8 @@ const AGREE_ABS = 1e-5;
 const AGREE_REL = 1e-4;
 const MASKED_SIZE = `${B}×${T}`;
 const LOGITS_SIZE = `${N}×${V}`;
+/** The packages whose uncommitted changes the results record. */
+const MEASURED = ['packages/tensor', 'packages/spec'];
 
 interface Case {
   readonly op: string;
@@ -255,31 +257,7 @@ function tensorCases(
   return { cases, dispose: () => tf.dispose(owned) };
 }
 
-/** The commit measured, and whether the measured packages had uncommitted changes. */
-function sourceState(): { commit: string | null; uncommitted: string[] } {
-  const git = (args: string[]) => spawnSync('git', args, { cwd: BENCH_DIR, encoding: 'utf8' });
-  const head = git(['rev-parse', '--short', 'HEAD']);
-  const status = git(['status', '--porcelain', '--', '../packages/tensor', '../packages/spec']);
-  return {
-    commit: head.status === 0 ? head.stdout.trim() : null,
-    uncommitted: status.status === 0 ? status.stdout.split('\n').filter(Boolean) : [],
-  };
-}
-
-function machine() {
-  const cpu = cpus();
-  return {
-    cpu: cpu[0]?.model ?? 'unknown',
-    cores: cpu.length,
-    node: process.version,
-    /** The niceness the benchmark ran at (children inherit it). */
-    niceness: getPriority(),
-  };
-}
-
 const loadAtStart = loadavg();
-/** 1-minute load averages: other work on the machine skews every number. */
-const load = (values: number[]) => values.map((v) => v.toFixed(2)).join('/');
 
 async function main(options: Options): Promise<number> {
   const started = new Date();
@@ -337,7 +315,7 @@ async function main(options: Options): Promise<number> {
       finished: new Date().toISOString(),
       machine: machine(),
       loadAverage: { start: loadAtStart, end: loadavg() },
-      source: sourceState(),
+      source: sourceState(MEASURED),
       tfjs: tf.version_core,
       backends,
       torch: torchMeta,
@@ -380,7 +358,7 @@ function printReport(
   options: Options,
 ): void {
   const m = machine();
-  const source = sourceState();
+  const source = sourceState(MEASURED);
   const wasm = backends.wasm;
   const lines = [
     '',
@@ -388,7 +366,7 @@ function printReport(
     '',
     `- machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; tfjs-core ${tf.version_core}` +
       (wasm ? `; wasm SIMD ${wasm.simd ? 'on' : 'off'}, 1 thread` : '') +
-      `; niceness ${m.niceness}; load average (1/5/15 min) ${load(loadAtStart)} at start, ${load(loadavg())} at end`,
+      `; niceness ${m.niceness}; load average (1/5/15 min) ${formatLoad(loadAtStart)} at start, ${formatLoad(loadavg())} at end`,
     `- torch ${torch.torch} (Debian python3-torch ${torch.debianPackages['python3-torch'] ?? '?'}), ` +
       `Python ${torch.python} (${torch.executable}), ${torch.threads} thread; ${torch.config.blas_info ?? 'BLAS_INFO unknown'}; ` +
       `BLAS loaded: ${torch.blasLibraries.join(', ') || 'none found'} (no op here multiplies matrices)`,

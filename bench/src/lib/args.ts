@@ -56,7 +56,8 @@ Flags (defaults in brackets):
   --keep-data          keep the exchanged .bin files (their folder is printed)
   --help               this text`;
 
-function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+/** A comma-separated subset of `allowed`. */
+export function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
   const items = value
     .split(',')
     .map((s) => s.trim())
@@ -70,7 +71,8 @@ function list<T extends string>(flag: string, value: string, allowed: readonly T
   return items as T[];
 }
 
-function count(flag: string, value: string, min: number): number {
+/** An integer >= `min`. */
+export function count(flag: string, value: string, min: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) {
     throw new Error(`${flag} needs an integer >= ${min}, got "${value}"`);
