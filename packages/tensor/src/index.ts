@@ -4,7 +4,8 @@
  * - `tf`: the one tfjs-core instance (types, optimizers, ops) for the packages above;
  * - `initBackend`: choose `auto | cpu | wasm | tensorflow | tensorflow-gpu` at run time;
  * - differentiable RL ops: token log-probs and entropy (chunked), loss aggregation, KL
- *   estimators, the clipped policy loss, a transpose-free matMul, a WASM-safe embedding lookup;
+ *   estimators, the clipped policy loss, the engine losses (Tinker's built-ins, verl's PPO and
+ *   GSPO as token sums), a transpose-free matMul, a WASM-safe embedding lookup;
  * - typed-array kernels and the seeded generator (also from `@hicra/tensor/kernels`, without tfjs);
  * - the `DifferentiablePolicy` interface.
  */
@@ -25,6 +26,11 @@ export * from './kernels/index.js';
 export { type AggregateLossOptions, aggregateLoss } from './ops/aggregate-loss.js';
 export { DEFAULT_CHUNK_ELEMENTS, defaultChunkRows } from './ops/chunk-rows.js';
 export { embeddingLookup } from './ops/embedding-lookup.js';
+export {
+  type EngineLossInput,
+  type EngineLossResult,
+  engineLoss,
+} from './ops/engine-loss.js';
 export { klPenalty } from './ops/kl-penalty.js';
 export { matMul } from './ops/mat-mul.js';
 export {
