@@ -53,6 +53,21 @@ export {
   type SafetensorsTensorInfo,
 } from './checkpoint/safetensors-reader.js';
 export {
+  ENGINE_STATE_FILES,
+  ENGINE_STATE_SCHEMA,
+  type EngineStateJson,
+} from './engine/engine-state.js';
+export {
+  LocalSamplingClient,
+  type LocalSamplingClientOptions,
+} from './engine/local-sampling-client.js';
+export {
+  LOCAL_ENGINE_CAPABILITIES,
+  LocalTrainingClient,
+  type LocalTrainingClientOptions,
+  lossRequirements,
+} from './engine/local-training-client.js';
+export {
   type ChatMessage,
   type ChatRenderOptions,
   type ChatTemplate,
@@ -110,4 +125,8 @@ export {
 } from './model/transformer.js';
 export { sampleToken, type TokenSamplingOptions } from './sampling.js';
 export * from './tokenizers/index.js';
-export { TransformerPolicy, type TransformerPolicyOptions } from './transformer-policy.js';
+export {
+  type SequenceScoreRequest,
+  TransformerPolicy,
+  type TransformerPolicyOptions,
+} from './transformer-policy.js';

@@ -37,6 +37,23 @@ export interface TransformerPolicyOptions {
 }
 
 /**
+ * Whole sequences to score at every position (the local engine's packed datums), right-padded
+ * to T: row b's valid positions are `0 .. n_b - 1`.
+ */
+export interface SequenceScoreRequest {
+  readonly batchSize: number;
+  readonly seqLen: number;
+  /** `[B·T]` int32 model input (anything at padding). */
+  readonly inputTokens: Int32Array;
+  /** `[B·T]` int32 token each position is scored on (anything at padding). */
+  readonly targetTokens: Int32Array;
+  /** `[B·T]` uint8: 1 on each row's valid prefix, 0 after. */
+  readonly mask: Uint8Array;
+  /** Softmax temperature of the scored distribution, > 0. Default 1. */
+  readonly temperature?: number;
+}
+
+/**
  * A transformer language-model policy: `PolicyV1` (seeded KV-cache sampling and teacher-forced
  * scoring on typed arrays) and `DifferentiablePolicy` (token statistics as tensors, for the
  * trainer's gradient step). Prompts are left-padded so every response starts at the same column.
@@ -168,6 +185,80 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
   tokenStatistics(request: ScoreRequestV1): TokenStatisticsTensors {
     const lengths = this.#checkScoreRequest(request);
     return tf.tidy(() => ({ ...this.#statistics(request, lengths, 0, request.batchSize) }));
+  }
+
+  /**
+   * Teacher-forced statistics `[B, T]` of whole sequences scored at every position, the shape of
+   * the engine's datums (`DatumV1`): position t of row b reads `inputTokens[0..t]` and is scored on
+   * `targetTokens[t]`, at `request.temperature` (default 1); zero outside `mask`. Rows are
+   * right-padded and start at position 0, so no prompt/response split is needed (compare
+   * {@link tokenStatistics}, which scores responses after left-padded prompts). Differentiable:
+   * call inside `tf.variableGrads` or `tf.tidy`; the caller owns the tensors. One forward pass, no
+   * micro-batching.
+   */
+  sequenceStatistics(request: SequenceScoreRequest): TokenStatisticsTensors {
+    const { batchSize: B, seqLen: T, inputTokens, targetTokens, mask } = request;
+    const temperature = request.temperature ?? 1;
+    if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
+      throw new InvalidArgumentError(
+        `sequenceStatistics: temperature must be a finite number > 0, got ${String(temperature)}`,
+        { source: SOURCE, details: { argument: 'temperature' } },
+      );
+    }
+    if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1) {
+      throw new ShapeError(
+        `sequenceStatistics: batchSize and seqLen must be integers >= 1, got ${B} and ${T}`,
+        { source: SOURCE, details: { batchSize: B, seqLen: T } },
+      );
+    }
+    for (const [name, array, type] of [
+      ['inputTokens', inputTokens, Int32Array],
+      ['targetTokens', targetTokens, Int32Array],
+      ['mask', mask, Uint8Array],
+    ] as const) {
+      if (!(array instanceof type) || array.length !== B * T) {
+        throw new ShapeError(
+          `sequenceStatistics: ${name} must be a ${type.name} of batchSize·seqLen = ${B * T}`,
+          { source: SOURCE, details: { argument: name, expected: B * T } },
+        );
+      }
+    }
+    if (T > this.contextLength) {
+      throw new InvalidValueError(
+        `sequenceStatistics: seqLen ${T} exceeds the context length ${this.contextLength}`,
+        { source: SOURCE, details: { seqLen: T, contextLength: this.contextLength } },
+      );
+    }
+    for (let b = 0; b < B; b++) {
+      for (let t = 1; t < T; t++) {
+        if (mask[b * T + t] === 1 && mask[b * T + t - 1] !== 1) {
+          throw new InvalidValueError(
+            `sequenceStatistics: mask row ${b} is not right-padded (position ${t} is valid after padding)`,
+            { source: SOURCE, details: { argument: 'mask', row: b, index: t } },
+          );
+        }
+      }
+    }
+    checkIds(inputTokens, this.vocabSize, 'inputTokens', mask);
+    checkIds(targetTokens, this.vocabSize, 'targetTokens', mask);
+    return tf.tidy(() => {
+      const ids = Int32Array.from(inputTokens, (id, k) => (mask[k] === 1 ? id : this.padId));
+      const labels = Int32Array.from(targetTokens, (id, k) => (mask[k] === 1 ? id : this.padId));
+      const positions = Int32Array.from({ length: B * T }, (_, k) => k % T);
+      const { hidden } = this.model.forward({
+        ids: tf.tensor2d(ids, [B, T], 'int32'),
+        positions,
+        keyMask: mask,
+      });
+      let logits = this.model.logits(tf.reshape(hidden, [B * T, this.config.width]));
+      if (temperature !== 1) logits = tf.div(logits, temperature);
+      const { logProbs, entropies } = tokenLogProbsAndEntropy(logits, labels);
+      const valid = tf.tensor2d(mask, [B, T], 'float32');
+      return {
+        logProbs: tf.mul(tf.reshape(logProbs, [B, T]), valid),
+        entropies: tf.mul(tf.reshape(entropies, [B, T]), valid),
+      };
+    });
   }
 
   #statistics(

@@ -20,4 +20,5 @@ export * from './rollout-batch.js';
 export * from './rollout-record.js';
 export type * from './rollout-source.js';
 export type * from './tokenizer.js';
+export * from './validate-datums.js';
 export * from './validate-rollout-batch.js';
