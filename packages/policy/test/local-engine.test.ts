@@ -749,3 +749,25 @@ function seq(n: number) {
     mask: new Uint8Array(n).fill(1),
   };
 }
+
+describe('every loss through the engine', () => {
+  const settings = { dro: { beta: 0.5 }, 'verl-ppo': { clipRatioC: 3 } } as const;
+  it.each(LOSS_NAMES)('%s accumulates a finite gradient that a step applies', async (name) => {
+    const { policy, training, dispose } = engine();
+    try {
+      const before = weightsOf(policy);
+      const result = await training.forwardBackward(datums(3, [4, 6, 2]), {
+        name,
+        ...(name in settings ? { settings: settings[name as keyof typeof settings] } : {}),
+      });
+      expect(Number.isFinite(result.metrics['loss:sum']!)).toBe(true);
+      expect(result.outputs.map((o) => o.logProbs.length)).toEqual([4, 6, 2]);
+      const step = await training.optimStep({ learningRate: 1e-2 });
+      expect(step.metrics['grad_norm']!).toBeGreaterThan(0);
+      const after = weightsOf(policy);
+      expect([...after].some(([k, v]) => v.some((x, i) => x !== before.get(k)![i]))).toBe(true);
+    } finally {
+      await dispose();
+    }
+  });
+});
