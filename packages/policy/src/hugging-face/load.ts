@@ -124,42 +124,45 @@ export async function loadHuggingFaceModel(
     ...(options.memoryLimitBytes === undefined ? {} : { limitBytes: options.memoryLimitBytes }),
   });
 
-  const weights = await openSafetensorsModel(folder);
+  const stopTokenIds = generation?.eosTokenIds.length ? generation.eosTokenIds : config.eosTokenIds;
+  for (const id of stopTokenIds) {
+    if (id >= config.transformer.vocabSize)
+      throw new ConfigError(
+        'eos_token_id',
+        `${id} is outside the vocabulary [0, ${config.transformer.vocabSize}) (in ${folder})`,
+        { source: SOURCE },
+      );
+  }
+  // The tokenizer before the weights: a broken or mismatched one fails before any weight is read.
   let tokenizer: HuggingFaceTokenizer | undefined;
+  const tokenizerPath = join(folder, 'tokenizer.json');
+  if (options.tokenizer !== false && existsSync(tokenizerPath)) {
+    tokenizer = await HuggingFaceTokenizer.load(folder);
+    // Embedding matrices are often padded past the tokenizer (Qwen: 151,936 rows, 151,669 ids).
+    if (tokenizer.vocabSize > config.transformer.vocabSize) {
+      await tokenizer.close();
+      throw new CorruptFileError(
+        `${tokenizerPath}: the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.transformer.vocabSize}`,
+        { source: SOURCE, details: { file: tokenizerPath } },
+      );
+    }
+  }
+  let weights: Awaited<ReturnType<typeof openSafetensorsModel>> | undefined;
   let policy: TransformerPolicy | undefined;
   try {
+    weights = await openSafetensorsModel(folder);
+    const reader = weights;
     // Names, dtypes and shapes are all checked before the first weight is read.
     const params = await readHuggingFaceWeights(
-      { where: folder, tensors: weights.tensors, readFloat32: (name) => weights.readFloat32(name) },
+      { where: folder, tensors: reader.tensors, readFloat32: (name) => reader.readFloat32(name) },
       config.transformer,
     );
-    const stopTokenIds = generation?.eosTokenIds.length
-      ? generation.eosTokenIds
-      : config.eosTokenIds;
     const padId =
       options.padId ?? config.padTokenId ?? generation?.padTokenId ?? stopTokenIds[0] ?? 0;
     policy = new TransformerPolicy(Transformer.fromVariables(config.transformer, params), {
       ...options,
       padId,
     });
-    const tokenizerPath = join(folder, 'tokenizer.json');
-    if (options.tokenizer !== false && existsSync(tokenizerPath)) {
-      tokenizer = await HuggingFaceTokenizer.load(folder);
-      // Embedding matrices are often padded past the tokenizer (Qwen: 151,936 rows, 151,669 ids).
-      if (tokenizer.vocabSize > config.transformer.vocabSize)
-        throw new CorruptFileError(
-          `${tokenizerPath}: the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.transformer.vocabSize}`,
-          { source: SOURCE, details: { file: tokenizerPath } },
-        );
-    }
-    for (const id of stopTokenIds) {
-      if (id >= config.transformer.vocabSize)
-        throw new ConfigError(
-          'eos_token_id',
-          `${id} is outside the vocabulary [0, ${config.transformer.vocabSize}) (in ${folder})`,
-          { source: SOURCE },
-        );
-    }
     return {
       policy,
       config,
@@ -174,7 +177,7 @@ export async function loadHuggingFaceModel(
     await tokenizer?.close();
     throw error;
   } finally {
-    await weights.close();
+    await weights?.close();
   }
 }
 
