@@ -113,6 +113,8 @@ export {
   backendMemoryLimit,
   checkModelFits,
   formatBytes,
+  MEMORY_FACTORS,
+  type MemoryPurpose,
   type ModelMemory,
   modelMemory,
   WASM_HEAP_LIMIT_BYTES,

@@ -5,6 +5,7 @@ import {
   backendMemoryLimit,
   checkModelFits,
   formatBytes,
+  MEMORY_FACTORS,
   modelMemory,
   resolveTransformerConfig,
   TransformerPolicy,
@@ -47,7 +48,8 @@ it('counts parameters as the published models do', () => {
   expect(modelMemory(llama8b).parameters).toBe(8_030_261_248);
   expect(modelMemory(qwen3Small)).toMatchObject({
     weightBytes: 596_049_920 * 4,
-    trainingBytes: 596_049_920 * 16,
+    inferenceBytes: Math.ceil(596_049_920 * 4 * MEMORY_FACTORS.inference),
+    trainingBytes: 596_049_920 * MEMORY_FACTORS.trainingBytesPerParameter,
   });
 });
 
@@ -68,27 +70,65 @@ describe('on the WASM backend', () => {
     if (previous !== undefined && previous !== 'wasm') await initBackend(previous as 'cpu');
   });
 
-  it('holds a 0.6B model for inference but refuses to train it, naming the 4 GiB heap', () => {
+  it('holds Qwen3-0.6B but refuses to run or train it, as measured (its forward pass aborted)', () => {
     expect(backendMemoryLimit()).toBe(WASM_HEAP_LIMIT_BYTES);
-    expect(() => checkModelFits(qwen3Small)).not.toThrow();
+    expect(() => checkModelFits(qwen3Small, { purpose: 'hold' })).not.toThrow();
     let caught: unknown;
     try {
-      checkModelFits(qwen3Small, { purpose: 'train', what: 'Qwen3-0.6B' });
+      checkModelFits(qwen3Small, { what: 'Qwen3-0.6B' });
     } catch (error) {
       caught = error;
     }
     expect(ResourceLimitError.isInstance(caught)).toBe(true);
     expect((caught as Error).message).toContain(
-      'Qwen3-0.6B has 596,049,920 parameters: training it (weights, gradients and Adam moments, before activations) needs 8.88 GiB, more than the 4.00 GiB the WASM backend can address',
+      'Qwen3-0.6B has 596,049,920 parameters: running it (the weights and a forward pass, measured at 2.1x the weights) needs about 4.66 GiB, more than the 4.00 GiB the WASM backend can address',
+    );
+    expect(() => checkModelFits(qwen3Small, { purpose: 'train' })).toThrow(
+      /training it .* needs about 35\.5 GiB/,
     );
   });
 
+  it('agrees with the measured limits: Qwen2.5-0.5B runs, a 57M model trains, a 71M one does not', () => {
+    const qwen25 = resolveTransformerConfig({
+      vocabSize: 151_936,
+      contextLength: 32_768,
+      width: 896,
+      layers: 24,
+      heads: 14,
+      kvHeads: 2,
+      mlpWidth: 4864,
+      mlp: 'swiglu',
+      norm: 'rmsnorm',
+      tiedEmbeddings: true,
+      attentionBias: 'qkv',
+    });
+    expect(modelMemory(qwen25).parameters).toBe(494_032_768);
+    expect(() => checkModelFits(qwen25)).not.toThrow();
+    // SmolLM2-135M's shape cut to 8 and 12 layers (56.6M and 70.8M parameters).
+    const smol = (layers: number) =>
+      resolveTransformerConfig({
+        vocabSize: 49_152,
+        contextLength: 8192,
+        width: 576,
+        layers,
+        heads: 9,
+        kvHeads: 3,
+        mlpWidth: 1536,
+        mlp: 'swiglu',
+        norm: 'rmsnorm',
+        tiedEmbeddings: true,
+      });
+    expect(modelMemory(smol(8)).parameters).toBe(56_632_896);
+    expect(() => checkModelFits(smol(8), { purpose: 'train' })).not.toThrow();
+    expect(() => checkModelFits(smol(12), { purpose: 'train' })).toThrow(ResourceLimitError);
+  });
+
   it('refuses to load or create an 8B model at all, allocating nothing', () => {
-    expect(() => checkModelFits(llama8b)).toThrow(
+    expect(() => checkModelFits(llama8b, { purpose: 'hold' })).toThrow(
       /float32 weights need 29\.9 GiB, more than the 4\.00 GiB the WASM backend/,
     );
     const before = tf.memory().numTensors;
-    expect(() => TransformerPolicy.create(llama8b, { seed: 0 })).toThrow(/29\.9 GiB/);
+    expect(() => TransformerPolicy.create(llama8b, { seed: 0 })).toThrow(/running it .* needs about 62\.8 GiB/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -12,7 +12,7 @@ import { float32ToBfloat16, float32ToFloat16 } from '../checkpoint/float-formats
 import type { SafetensorsTensorInput } from '../checkpoint/safetensors.js';
 import { writeFileAtomic } from '../checkpoint/safetensors.js';
 import { openSafetensorsModel, writeSafetensorsModel } from '../checkpoint/safetensors-model.js';
-import { checkModelFits } from '../model/memory.js';
+import { checkModelFits, type MemoryPurpose } from '../model/memory.js';
 import { Transformer } from '../model/transformer.js';
 import { HuggingFaceTokenizer } from '../tokenizers/hugging-face-tokenizer.js';
 import { TransformerPolicy, type TransformerPolicyOptions } from '../transformer-policy.js';
@@ -44,8 +44,13 @@ export interface LoadHuggingFaceModelOptions extends TransformerPolicyOptions {
   readonly contextLength?: number;
   /** Load `tokenizer.json` when the folder has one. Default true. */
   readonly tokenizer?: boolean;
-  /** Bytes the weights may take (default: what the backend can address; see `checkModelFits`). */
+  /** Bytes the model may take (default: what the backend can address; see `checkModelFits`). */
   readonly memoryLimitBytes?: number;
+  /**
+   * What the model is loaded for, for the memory check before loading: `run` (default: hold it
+   * and run forward passes), `hold` (the weights only, e.g. to convert them) or `train`.
+   */
+  readonly purpose?: MemoryPurpose;
 }
 
 export interface LoadedHuggingFaceModel {
@@ -121,6 +126,7 @@ export async function loadHuggingFaceModel(
   const chatTemplate = await readChatTemplate(folder);
   checkModelFits(config.transformer, {
     what: `${folder} (${config.modelType})`,
+    purpose: options.purpose ?? 'run',
     ...(options.memoryLimitBytes === undefined ? {} : { limitBytes: options.memoryLimitBytes }),
   });
 

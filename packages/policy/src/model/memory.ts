@@ -1,7 +1,14 @@
 /**
  * How much memory a transformer needs, and whether the current backend can hold it. Checked
  * before anything is allocated, so a model that cannot fit fails with a message that says why
- * and what to do, instead of a WASM `RangeError` (or an aborted process) halfway through a load.
+ * and what to do, instead of a WASM abort (or an out-of-memory kill) halfway through the work.
+ *
+ * The factors are measured, not derived (`pnpm --filter @hicra/bench bench:model-limits`,
+ * 2026-12-07, tfjs 4.22): a forward pass peaked at 1.36x the weights in tensors and 2.1x in
+ * WASM heap (XNNPACK workspaces, the transposed copy of a tied embedding, fragmentation); a
+ * one-sequence training step (32 tokens, Adam) peaked at 60 bytes a parameter on both the WASM
+ * and the CPU backend (weights, gradients, two Adam moments, the tape's saved tensors and the
+ * explicit transposes of the transpose-free matMul). Longer batches add activations on top.
  */
 import { freemem, totalmem } from 'node:os';
 import { ResourceLimitError } from '@hicra/spec';
@@ -16,14 +23,25 @@ const SOURCE = '@hicra/policy';
  */
 export const WASM_HEAP_LIMIT_BYTES = 4_294_901_760;
 
-/** Float32 copies of the weights a training step holds: weights, gradients, Adam's two moments. */
-const TRAINING_COPIES = 4;
+/** The measured memory factors (see the file comment); the checks use them. */
+export const MEMORY_FACTORS = {
+  /** Memory a forward pass needs per byte of float32 weights (measured 2.1 on WASM). */
+  inference: 2.1,
+  /**
+   * Bytes a short training step needs per parameter: 60 measured, plus a margin for the heap's
+   * own overhead (a 70.8M-parameter model whose 60 bytes a parameter came within 1% of the
+   * WASM limit aborted).
+   */
+  trainingBytesPerParameter: 64,
+} as const;
 
 export interface ModelMemory {
   readonly parameters: number;
-  /** The float32 weights. */
+  /** The float32 weights: what holding the model takes. */
   readonly weightBytes: number;
-  /** Weights, gradients and Adam moments (activations come on top, and grow with the batch). */
+  /** What running a forward pass takes (weights and working memory). */
+  readonly inferenceBytes: number;
+  /** What a short training step takes (weights, gradients, Adam moments, the tape). */
   readonly trainingBytes: number;
 }
 
@@ -32,7 +50,8 @@ export function modelMemory(config: TransformerConfig): ModelMemory {
   return {
     parameters,
     weightBytes: parameters * 4,
-    trainingBytes: parameters * 4 * TRAINING_COPIES,
+    inferenceBytes: Math.ceil(parameters * 4 * MEMORY_FACTORS.inference),
+    trainingBytes: parameters * MEMORY_FACTORS.trainingBytesPerParameter,
   };
 }
 
@@ -60,24 +79,39 @@ export function formatBytes(bytes: number): string {
     : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** What the model is for: holding its weights, running it, or training it. */
+export type MemoryPurpose = 'hold' | 'run' | 'train';
+
+const NEEDS: Readonly<Record<MemoryPurpose, string>> = {
+  hold: 'its float32 weights need',
+  run: 'running it (the weights and a forward pass, measured at 2.1x the weights) needs about',
+  train:
+    'training it (weights, gradients, Adam moments and the tape, measured at 60 bytes a parameter for a short sequence) needs about',
+};
+
 /**
- * Throws a `ResourceLimitError` when the model's weights (`purpose: 'load'`), or its weights,
- * gradients and Adam moments (`'train'`), exceed what the current backend can address. Nothing
- * is allocated. `limitBytes` overrides the backend's limit (tests, or a tighter budget).
+ * Throws a `ResourceLimitError` when the model cannot be held (`hold`), run (`run`, the
+ * default) or trained (`train`) within what the current backend can address. Nothing is
+ * allocated. `limitBytes` overrides the backend's limit (tests, or a tighter budget).
  */
 export function checkModelFits(
   config: TransformerConfig,
   options: {
-    readonly purpose?: 'load' | 'train';
+    readonly purpose?: MemoryPurpose;
     readonly limitBytes?: number;
     readonly what?: string;
   } = {},
 ): ModelMemory {
   const memory = modelMemory(config);
-  const purpose = options.purpose ?? 'load';
+  const purpose = options.purpose ?? 'run';
   const backend = tf.getBackend();
   const limit = options.limitBytes ?? backendMemoryLimit(backend);
-  const needed = purpose === 'load' ? memory.weightBytes : memory.trainingBytes;
+  const needed =
+    purpose === 'hold'
+      ? memory.weightBytes
+      : purpose === 'run'
+        ? memory.inferenceBytes
+        : memory.trainingBytes;
   if (limit !== undefined && needed > limit) {
     const where =
       options.limitBytes !== undefined
@@ -86,7 +120,7 @@ export function checkModelFits(
           ? `the ${formatBytes(limit)} the WASM backend can address; use a smaller model, or the cpu or tensorflow backend (HICRA_BACKEND=cpu)`
           : `the ${formatBytes(limit)} of this machine (${formatBytes(freemem())} free)`;
     throw new ResourceLimitError(
-      `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${purpose === 'load' ? 'its float32 weights need' : 'training it (weights, gradients and Adam moments, before activations) needs'} ${formatBytes(needed)}, more than ${where}`,
+      `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${NEEDS[purpose]} ${formatBytes(needed)}, more than ${where}`,
       {
         source: SOURCE,
         details: {
