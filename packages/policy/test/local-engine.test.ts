@@ -16,6 +16,7 @@ import {
   ENGINE_STATE_FILES,
   LocalSamplingClient,
   LocalTrainingClient,
+  loadHuggingFaceModel,
   type TransformerConfigInput,
   TransformerPolicy,
 } from '../src/index.js';
@@ -88,6 +89,28 @@ async function rejectionOf(promise: Promise<unknown>): Promise<HicraError> {
 describe('LocalTrainingClient: conformance', () => {
   it('passes the engine conformance suite of @hicra/spec/testing', async () => {
     const report = await assertEngineConformance(async () => engine());
+    expect(report.passed).toBe(true);
+  });
+
+  it('passes it on a Hugging Face model too (the Qwen3 golden fixture)', async () => {
+    const report = await assertEngineConformance(
+      async () => {
+        const { policy } = await loadHuggingFaceModel(
+          join(import.meta.dirname, 'fixtures', 'hf', 'qwen3-qknorm'),
+        );
+        const training = LocalTrainingClient.create(policy, {
+          directory: join(root, `hf-engine-${folders++}`),
+        });
+        return {
+          training,
+          async dispose() {
+            await training.dispose();
+            policy.dispose();
+          },
+        };
+      },
+      { vocabSize: 384 },
+    );
     expect(report.passed).toBe(true);
   });
 });

@@ -128,7 +128,9 @@ describe('on the WASM backend', () => {
       /float32 weights need 29\.9 GiB, more than the 4\.00 GiB the WASM backend/,
     );
     const before = tf.memory().numTensors;
-    expect(() => TransformerPolicy.create(llama8b, { seed: 0 })).toThrow(/running it .* needs about 62\.8 GiB/);
+    expect(() => TransformerPolicy.create(llama8b, { seed: 0 })).toThrow(
+      /running it .* needs about 62\.8 GiB/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });
