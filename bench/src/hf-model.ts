@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { loadHuggingFaceModel } from '@hicra/policy';
 import type { PolicyV1 } from '@hicra/spec';
 import { type BackendInfo, initBackend, tf } from '@hicra/tensor';
-import { count, list } from './lib/args.js';
+import { count, forEachFlag, list, runScript } from './lib/args.js';
 import { readArray } from './lib/data.js';
 import {
   HF_SEED,
@@ -98,16 +98,7 @@ Flags (defaults in brackets):
 
 function parseHfArgs(argv: readonly string[]): HfOptions {
   const options: { -readonly [K in keyof HfOptions]: HfOptions[K] } = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') continue;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg];
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${flag} needs a value`);
-      return next;
-    };
+  forEachFlag(argv, USAGE, (flag, value) => {
     switch (flag) {
       case '--runs':
         options.runs = count(flag, value(), 1);
@@ -145,9 +136,10 @@ function parseHfArgs(argv: readonly string[]): HfOptions {
         options.help = true;
         break;
       default:
-        throw new Error(`unknown argument "${arg}"\n\n${USAGE}`);
+        return false;
     }
-  }
+    return true;
+  });
   return options;
 }
 
@@ -676,20 +668,4 @@ async function main(options: HfOptions): Promise<number> {
   }
 }
 
-let status = 1;
-try {
-  const options = parseHfArgs(process.argv.slice(2));
-  if (options.help) {
-    console.log(USAGE);
-    status = 0;
-  } else {
-    status = await main(options);
-  }
-} catch (error) {
-  // Print only our error: the WASM runtime's own handler would dump its whole module source.
-  console.error(
-    `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
-  status = 1;
-}
-process.exit(status);
+await runScript(parseHfArgs, USAGE, main);

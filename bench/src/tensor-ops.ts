@@ -22,7 +22,7 @@ import {
   tokenLogProbsAndEntropy,
   topQMask,
 } from '@hicra/tensor';
-import { type BenchBackend, type Options, parseArgs, USAGE } from './lib/args.js';
+import { type BenchBackend, type Options, parseArgs, runScript, USAGE } from './lib/args.js';
 import {
   AGGREGATION_MODES,
   B,
@@ -384,20 +384,4 @@ function printReport(
   console.log(lines.join('\n'));
 }
 
-let status = 1;
-try {
-  const options = parseArgs(process.argv.slice(2));
-  if (options.help) {
-    console.log(USAGE);
-    status = 0;
-  } else {
-    status = await main(options);
-  }
-} catch (error) {
-  // Print only our error: the WASM runtime's own handler would dump its whole module source.
-  console.error(
-    `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
-  status = 1;
-}
-process.exit(status);
+await runScript(parseArgs, USAGE, main);

@@ -81,8 +81,16 @@ export function count(flag: string, value: string, min: number): number {
 }
 
 /** Parses `argv` (without node and the script); throws an Error with a readable message. */
-export function parseArgs(argv: readonly string[]): Options {
-  const options: { -readonly [K in keyof Options]: Options[K] } = { ...DEFAULTS };
+/**
+ * Walks `argv` (without node and the script): `--flag value`, `--flag=value` and bare flags.
+ * `handle` gets each flag and a function that takes its value; it returns false for a flag it
+ * does not know, which throws with `usage`.
+ */
+export function forEachFlag(
+  argv: readonly string[],
+  usage: string,
+  handle: (flag: string, value: () => string) => boolean,
+): void {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') continue;
@@ -93,6 +101,13 @@ export function parseArgs(argv: readonly string[]): Options {
       if (next === undefined) throw new Error(`${flag} needs a value`);
       return next;
     };
+    if (!handle(flag!, value)) throw new Error(`unknown argument "${arg}"\n\n${usage}`);
+  }
+}
+
+export function parseArgs(argv: readonly string[]): Options {
+  const options: { -readonly [K in keyof Options]: Options[K] } = { ...DEFAULTS };
+  forEachFlag(argv, USAGE, (flag, value) => {
     switch (flag) {
       case '--runs':
         options.runs = count(flag, value(), 1);
@@ -126,8 +141,37 @@ export function parseArgs(argv: readonly string[]): Options {
         options.help = true;
         break;
       default:
-        throw new Error(`unknown argument "${arg}"\n\n${USAGE}`);
+        return false;
     }
-  }
+    return true;
+  });
   return options;
+}
+
+/**
+ * Runs a benchmark script: parses its flags, prints `usage` for `--help`, runs `main`, and exits
+ * with its status (1 on any error, printing only the error: the WASM runtime's own handler would
+ * dump its whole module source).
+ */
+export async function runScript<T extends { readonly help: boolean }>(
+  parse: (argv: readonly string[]) => T,
+  usage: string,
+  main: (options: T) => Promise<number>,
+): Promise<never> {
+  let status = 1;
+  try {
+    const options = parse(process.argv.slice(2));
+    if (options.help) {
+      console.log(usage);
+      status = 0;
+    } else {
+      status = await main(options);
+    }
+  } catch (error) {
+    console.error(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    status = 1;
+  }
+  process.exit(status);
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
 import { tf, type Variable } from '@hicra/tensor';
@@ -13,6 +13,7 @@ import { Transformer, uniqueVariableName } from '../model/transformer.js';
 import { HuggingFaceTokenizer } from '../tokenizers/hugging-face-tokenizer.js';
 import { WordTokenizer } from '../tokenizers/word-tokenizer.js';
 import { TransformerPolicy, type TransformerPolicyOptions } from '../transformer-policy.js';
+import { swapPrefix, writeFolderBySwap } from './folder-swap.js';
 import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './safetensors.js';
 
 const SOURCE = '@hicra/policy';
@@ -67,92 +68,77 @@ export async function saveCheckpoint(
   policy: TransformerPolicy,
   options: SaveCheckpointOptions = {},
 ): Promise<void> {
-  const target = resolve(directory);
-  const stamp = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const staging = join(dirname(target), `${swapPrefix(target, 'saving')}${stamp}`);
-  const retired = join(dirname(target), `${swapPrefix(target, 'old')}${stamp}`);
-  await mkdir(staging, { recursive: true });
-  try {
-    const metadata = { ...(options.metadata ?? {}) };
-    for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== 'string') {
-        throw new InvalidArgumentError(
-          `saveCheckpoint: metadata.${key} must be a string, got ${typeof value}`,
-          { source: SOURCE },
-        );
+  const owned = new Set([...Object.values(CHECKPOINT_FILES), 'tokenizer_config.json']);
+  // Files this save does not own (e.g. the trainer's state) are carried over.
+  await writeFolderBySwap(
+    directory,
+    async (staging) => {
+      const metadata = { ...(options.metadata ?? {}) };
+      for (const [key, value] of Object.entries(metadata)) {
+        if (typeof value !== 'string') {
+          throw new InvalidArgumentError(
+            `saveCheckpoint: metadata.${key} must be a string, got ${typeof value}`,
+            { source: SOURCE },
+          );
+        }
       }
-    }
-    const entries = new Map<string, { dtype: 'F32'; shape: number[]; data: () => Float32Array }>();
-    for (const [name, variable] of policy.model.parameters()) {
-      entries.set(name, {
-        dtype: 'F32',
-        shape: [...variable.shape],
-        data: () => variable.dataSync() as Float32Array,
+      const entries = new Map<
+        string,
+        { dtype: 'F32'; shape: number[]; data: () => Float32Array }
+      >();
+      for (const [name, variable] of policy.model.parameters()) {
+        entries.set(name, {
+          dtype: 'F32',
+          shape: [...variable.shape],
+          data: () => variable.dataSync() as Float32Array,
+        });
+      }
+      await writeSafetensorsFile(join(staging, CHECKPOINT_FILES.weights), entries, {
+        format: 'pt',
+        ...metadata,
       });
-    }
-    await writeSafetensorsFile(join(staging, CHECKPOINT_FILES.weights), entries, {
-      format: 'pt',
-      ...metadata,
-    });
-    let tokenizerKind: CheckpointConfigJson['tokenizer'] = null;
-    if (options.tokenizer instanceof WordTokenizer) {
-      tokenizerKind = 'word';
-      await writeFileAtomic(
-        join(staging, CHECKPOINT_FILES.tokenizer),
-        `${JSON.stringify(options.tokenizer.toJSON())}\n`,
-      );
-    } else if (options.tokenizer instanceof HuggingFaceTokenizer) {
-      tokenizerKind = 'huggingface';
-      await copyFile(options.tokenizer.file, join(staging, CHECKPOINT_FILES.tokenizer));
-      const companion = join(dirname(options.tokenizer.file), 'tokenizer_config.json');
-      if (existsSync(companion)) await copyFile(companion, join(staging, 'tokenizer_config.json'));
-    } else if (options.tokenizer !== undefined) {
-      throw new InvalidArgumentError(
-        'saveCheckpoint: tokenizer must be a WordTokenizer or a HuggingFaceTokenizer',
-        { source: SOURCE },
-      );
-    }
-    const config: CheckpointConfigJson = {
-      schema: POLICY_CHECKPOINT_SCHEMA,
-      model: policy.config,
-      padId: policy.padId,
-      tokenizer: tokenizerKind,
-      metadata,
-    };
-    await writeFileAtomic(
-      join(staging, CHECKPOINT_FILES.config),
-      `${JSON.stringify(config, null, 2)}\n`,
-    );
-    for (const [name, data] of Object.entries(options.extraFiles ?? {})) {
-      if (name !== basename(name) || name.startsWith('.') || name in CHECKPOINT_FILES_BY_NAME) {
+      let tokenizerKind: CheckpointConfigJson['tokenizer'] = null;
+      if (options.tokenizer instanceof WordTokenizer) {
+        tokenizerKind = 'word';
+        await writeFileAtomic(
+          join(staging, CHECKPOINT_FILES.tokenizer),
+          `${JSON.stringify(options.tokenizer.toJSON())}\n`,
+        );
+      } else if (options.tokenizer instanceof HuggingFaceTokenizer) {
+        tokenizerKind = 'huggingface';
+        await copyFile(options.tokenizer.file, join(staging, CHECKPOINT_FILES.tokenizer));
+        const companion = join(dirname(options.tokenizer.file), 'tokenizer_config.json');
+        if (existsSync(companion))
+          await copyFile(companion, join(staging, 'tokenizer_config.json'));
+      } else if (options.tokenizer !== undefined) {
         throw new InvalidArgumentError(
-          `saveCheckpoint: extraFiles name ${JSON.stringify(name)} must be a plain file name not used by the checkpoint itself`,
+          'saveCheckpoint: tokenizer must be a WordTokenizer or a HuggingFaceTokenizer',
           { source: SOURCE },
         );
       }
-      await writeFileAtomic(join(staging, name), data);
-    }
-    // Carry over files this save does not own (e.g. the trainer's state).
-    if (existsSync(target)) {
-      const owned = new Set([...Object.values(CHECKPOINT_FILES), 'tokenizer_config.json']);
-      for (const file of await readdir(target)) {
-        if (!owned.has(file) && !existsSync(join(staging, file)))
-          await copyFile(join(target, file), join(staging, file)).catch(() => undefined);
+      const config: CheckpointConfigJson = {
+        schema: POLICY_CHECKPOINT_SCHEMA,
+        model: policy.config,
+        padId: policy.padId,
+        tokenizer: tokenizerKind,
+        metadata,
+      };
+      await writeFileAtomic(
+        join(staging, CHECKPOINT_FILES.config),
+        `${JSON.stringify(config, null, 2)}\n`,
+      );
+      for (const [name, data] of Object.entries(options.extraFiles ?? {})) {
+        if (name !== basename(name) || name.startsWith('.') || name in CHECKPOINT_FILES_BY_NAME) {
+          throw new InvalidArgumentError(
+            `saveCheckpoint: extraFiles name ${JSON.stringify(name)} must be a plain file name not used by the checkpoint itself`,
+            { source: SOURCE },
+          );
+        }
+        await writeFileAtomic(join(staging, name), data);
       }
-      await rename(target, retired);
-    }
-    await rename(staging, target);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    if (!existsSync(target) && existsSync(retired)) await rename(retired, target);
-    throw error;
-  }
-  await rm(retired, { recursive: true, force: true });
-}
-
-/** The name prefix of the staging (`saving`) and retired (`old`) folders of a checkpoint swap. */
-function swapPrefix(target: string, kind: 'saving' | 'old'): string {
-  return `.${basename(target)}.${kind}-`;
+    },
+    (file) => !owned.has(file),
+  );
 }
 
 /** What {@link recoverCheckpointSwap} did. */

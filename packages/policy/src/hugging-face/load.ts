@@ -5,10 +5,11 @@
  * `generation_config.json` and chat template.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { copyFile, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
 import { float32ToBfloat16, float32ToFloat16 } from '../checkpoint/float-formats.js';
+import { writeFolderBySwap } from '../checkpoint/folder-swap.js';
 import type { SafetensorsTensorInput } from '../checkpoint/safetensors.js';
 import { writeFileAtomic } from '../checkpoint/safetensors.js';
 import { openSafetensorsModel, writeSafetensorsModel } from '../checkpoint/safetensors-model.js';
@@ -245,60 +246,46 @@ export async function saveHuggingFaceModel(
   const copyFrom =
     options.copyFilesFrom ?? (options.tokenizer ? dirname(options.tokenizer.file) : undefined);
 
-  const target = resolve(directory);
-  const stamp = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const staging = join(dirname(target), `.${basename(target)}.saving-${stamp}`);
-  const retired = join(dirname(target), `.${basename(target)}.old-${stamp}`);
-  await mkdir(staging, { recursive: true });
-  try {
-    const entries = new Map<string, SafetensorsTensorInput>();
-    for (const [name, { shape, values }] of huggingFaceTensors(
-      transformer,
-      policy.model.parameters(),
-    )) {
-      entries.set(name, {
-        dtype: safetensorsDtype,
-        shape,
-        data: () =>
-          dtype === 'float32'
-            ? values()
-            : dtype === 'bfloat16'
-              ? float32ToBfloat16(values())
-              : float32ToFloat16(values()),
+  // Files this save does not write (a README, a license) stay; old weights do not.
+  const carryOver = (file: string) =>
+    !file.endsWith('.safetensors') && file !== 'model.safetensors.index.json';
+  await writeFolderBySwap(
+    directory,
+    async (staging) => {
+      const entries = new Map<string, SafetensorsTensorInput>();
+      for (const [name, { shape, values }] of huggingFaceTensors(
+        transformer,
+        policy.model.parameters(),
+      )) {
+        entries.set(name, {
+          dtype: safetensorsDtype,
+          shape,
+          data: () =>
+            dtype === 'float32'
+              ? values()
+              : dtype === 'bfloat16'
+                ? float32ToBfloat16(values())
+                : float32ToFloat16(values()),
+        });
+      }
+      await writeSafetensorsModel(staging, entries, {
+        ...(options.maxShardBytes === undefined ? {} : { maxShardBytes: options.maxShardBytes }),
       });
-    }
-    await writeSafetensorsModel(staging, entries, {
-      ...(options.maxShardBytes === undefined ? {} : { maxShardBytes: options.maxShardBytes }),
-    });
-    if (copyFrom !== undefined) {
-      for (const file of HUGGING_FACE_SIDE_FILES) {
-        const from = join(resolve(copyFrom), file);
-        if (existsSync(from)) await copyFile(from, join(staging, file));
+      if (copyFrom !== undefined) {
+        for (const file of HUGGING_FACE_SIDE_FILES) {
+          const from = join(resolve(copyFrom), file);
+          if (existsSync(from)) await copyFile(from, join(staging, file));
+        }
       }
-    }
-    if (options.tokenizer && !existsSync(join(staging, 'tokenizer.json')))
-      await copyFile(options.tokenizer.file, join(staging, 'tokenizer.json'));
-    const json = huggingFaceConfigJson(transformer, modelType, {
-      ...(options.config ? { base: options.config.raw } : {}),
-      dtype,
-      ...(options.eosTokenIds ? { eosTokenIds: options.eosTokenIds } : {}),
-    });
-    await writeFileAtomic(join(staging, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
-    if (existsSync(target)) {
-      // Files this save does not write (a README, a license) stay; old weights do not.
-      for (const file of await readdir(target)) {
-        const weightsFile =
-          file.endsWith('.safetensors') || file === 'model.safetensors.index.json';
-        if (!weightsFile && !file.startsWith('.') && !existsSync(join(staging, file)))
-          await cp(join(target, file), join(staging, file), { recursive: true });
-      }
-      await rename(target, retired);
-    }
-    await rename(staging, target);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    if (!existsSync(target) && existsSync(retired)) await rename(retired, target);
-    throw error;
-  }
-  await rm(retired, { recursive: true, force: true });
+      if (options.tokenizer && !existsSync(join(staging, 'tokenizer.json')))
+        await copyFile(options.tokenizer.file, join(staging, 'tokenizer.json'));
+      const json = huggingFaceConfigJson(transformer, modelType, {
+        ...(options.config ? { base: options.config.raw } : {}),
+        dtype,
+        ...(options.eosTokenIds ? { eosTokenIds: options.eosTokenIds } : {}),
+      });
+      await writeFileAtomic(join(staging, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
+    },
+    carryOver,
+  );
 }
