@@ -7,7 +7,7 @@
  * Each probe runs in its own child process, so a crash, an out-of-memory kill or a timeout is
  * recorded as that probe's outcome instead of ending the benchmark. A probe:
  *
- * 1. asks `checkModelFits` (purpose `load` and `train`) about the model and records the verdict
+ * 1. asks `checkModelFits` (purposes `hold`, `run` and `train`) about the model and records the verdicts
  *    or the `ResourceLimitError`, then goes on anyway: nothing after it is guarded, so the table
  *    shows what really happens where the check would have refused, and where it would not;
  * 2. holds: `TransformerPolicy.create` (seeded random float32 weights);
@@ -342,7 +342,7 @@ async function child(spec: ProbeSpec): Promise<void> {
     tiedEmbeddings: true,
   });
   const memory = modelMemory(config);
-  const verdict = (purpose: 'load' | 'train') => {
+  const verdict = (purpose: 'hold' | 'run' | 'train') => {
     try {
       checkModelFits(config, { purpose, what: probeId(spec) });
       return 'fits';
@@ -356,7 +356,8 @@ async function child(spec: ProbeSpec): Promise<void> {
     parameters: memory.parameters,
     weightBytes: memory.weightBytes,
     trainingBytes: memory.trainingBytes,
-    load: verdict('load'),
+    load: verdict('hold'),
+    run: verdict('run'),
     train: verdict('train'),
   });
 
@@ -541,7 +542,7 @@ const millions = (n: number) => `${(n / 1e6).toFixed(0)}M`;
 
 function summarisePhase(result: PhaseResult): string {
   if (result.phase === 'check')
-    return `${millions(result['parameters'] as number)} parameters; load: ${result['load'] === 'fits' ? 'fits' : 'refused'}, train: ${result['train'] === 'fits' ? 'fits' : 'refused'}`;
+    return `${millions(result['parameters'] as number)} parameters; hold: ${result['load'] === 'fits' ? 'fits' : 'refused'}, run: ${result['run'] === 'fits' ? 'fits' : 'refused'}, train: ${result['train'] === 'fits' ? 'fits' : 'refused'}`;
   const memory = `tensors ${gib(result.tensorBytes)} GiB (peak ${gib(result.peakTensorBytes)})${result.wasmHeapBytes === undefined ? '' : `, heap ${gib(result.wasmHeapBytes)}`}, peak RSS ${gib(result.peakRssBytes)} GiB${result.mallocFailures ? `, ${result.mallocFailures} NULL mallocs` : ''}${result.xnnFailures ? `, ${result.xnnFailures} XNNPACK failures` : ''}`;
   return `${result.ok ? 'ok' : 'FAILED'} in ${seconds(result.seconds)} s; ${memory}${result.error ? `; ${result.error}` : ''}`;
 }
@@ -585,7 +586,7 @@ function cell(outcome: ProbeOutcome, phase: 'hold' | 'forward' | 'train'): strin
 
 function markdown(outcomes: readonly ProbeOutcome[]): string {
   const rows = [
-    '| backend | model | parameters | float32 weights | checkModelFits load / train | hold (create) | forward 1×32 | train step 2×32 (Adam) | peak memory | ',
+    '| backend | model | parameters | float32 weights | checkModelFits hold / run / train | hold (create) | forward 1×32 | train step 2×32 (Adam) | peak memory | ',
     '|---|---|---:|---:|---|---|---|---|---|',
   ];
   for (const o of outcomes) {
@@ -597,7 +598,7 @@ function markdown(outcomes: readonly ProbeOutcome[]): string {
         ? `heap ${gib(last?.wasmHeapBytes)} GiB, RSS ${gib(Math.max(last?.peakRssBytes ?? 0, o.polledPeakRssBytes))} GiB`
         : `RSS ${gib(Math.max(last?.peakRssBytes ?? 0, o.polledPeakRssBytes))} GiB`;
     rows.push(
-      `| ${o.spec.backend}${o.spec.oneHotEmbeddingGradient ? ' (one-hot embedding gradient)' : ''} | ${o.spec.family}${o.spec.layers === FAMILIES[o.spec.family].layers ? '' : `, ${o.spec.layers} layers`} | ${check ? millions(check['parameters'] as number) : '—'} | ${check ? `${gib(check['weightBytes'] as number)} GiB` : '—'} | ${check ? `${verdict(check['load'])} / ${verdict(check['train'])}` : '—'} | ${cell(o, 'hold')} | ${cell(o, 'forward')} | ${cell(o, 'train')} | ${peakMemory} |`,
+      `| ${o.spec.backend}${o.spec.oneHotEmbeddingGradient ? ' (one-hot embedding gradient)' : ''} | ${o.spec.family}${o.spec.layers === FAMILIES[o.spec.family].layers ? '' : `, ${o.spec.layers} layers`} | ${check ? millions(check['parameters'] as number) : '—'} | ${check ? `${gib(check['weightBytes'] as number)} GiB` : '—'} | ${check ? `${verdict(check['load'])} / ${verdict(check['run'])} / ${verdict(check['train'])}` : '—'} | ${cell(o, 'hold')} | ${cell(o, 'forward')} | ${cell(o, 'train')} | ${peakMemory} |`,
     );
   }
   return rows.join('\n').replaceAll(' | \n', ' |\n');

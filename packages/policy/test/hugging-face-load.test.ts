@@ -376,16 +376,19 @@ describe('bad input', () => {
   it('refuses a model larger than the backend can hold before allocating anything', async () => {
     const before = tf.memory().numTensors;
     const error = await rejectionOf(
-      loadHuggingFaceModel(join(FIXTURES, 'qwen2-tied'), { memoryLimitBytes: 100_000 }),
+      loadHuggingFaceModel(join(FIXTURES, 'qwen2-tied'), {
+        memoryLimitBytes: 100_000,
+        purpose: 'hold',
+      }),
     );
     expect(ResourceLimitError.isInstance(error)).toBe(true);
     expect(error.message).toContain(
-      'qwen2-tied (qwen2) has 94,784 parameters: running it (the weights and a forward pass, measured at 2.1x the weights) needs about 778 KiB, more than the limit of 97.7 KiB given',
+      'qwen2-tied (qwen2) has 94,784 parameters: its float32 weights need 370 KiB, more than the limit of 97.7 KiB given',
     );
     expect(error.details).toMatchObject({
-      neededBytes: Math.ceil(379_136 * 2.1),
+      neededBytes: 379_136,
       limitBytes: 100_000,
-      purpose: 'run',
+      purpose: 'hold',
     });
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -3,17 +3,20 @@
  * before anything is allocated, so a model that cannot fit fails with a message that says why
  * and what to do, instead of a WASM abort (or an out-of-memory kill) halfway through the work.
  *
- * The factors are measured, not derived (`pnpm --filter @hicra/bench bench:model-limits`,
- * 2026-12-07, tfjs 4.22): a forward pass peaked at 1.36x the weights in tensors and 2.1x in
- * WASM heap (XNNPACK workspaces, the transposed copy of a tied embedding, fragmentation); a
- * one-sequence training step (32 tokens, Adam) peaked at 60 bytes a parameter on both the WASM
- * and the CPU backend (weights, gradients, two Adam moments, the tape's saved tensors and the
- * explicit transposes of the transpose-free matMul). Longer batches add activations on top.
+ * The estimates follow measurements (`pnpm --filter @hicra/bench bench:model-limits`,
+ * 2026-12-07, tfjs 4.22). On WASM a model that has run holds its weights twice over: XNNPACK
+ * keeps a packed copy of every weight matrix after its first matmul, and a tied output head adds
+ * a transposed copy of the embedding and that copy's packed copy; the largest model that ran
+ * (405M parameters) fitted this count within 6%, and every larger one aborted, or worse, returned
+ * unwritten logits without an error. On the CPU backend a forward pass needed 1.3x the weights.
+ * A short training step (Adam, 64 tokens) peaked at 60 bytes a parameter on both backends:
+ * weights, gradients, two Adam moments, the tape, and the optimizer's per-variable temporaries.
+ * Longer batches add activations on top, which these estimates do not see.
  */
 import { freemem, totalmem } from 'node:os';
 import { ResourceLimitError } from '@hicra/spec';
 import { tf } from '@hicra/tensor';
-import { parameterCount, type TransformerConfig } from './config.js';
+import { parameterCount, parameterShapes, type TransformerConfig } from './config.js';
 
 const SOURCE = '@hicra/policy';
 
@@ -25,8 +28,13 @@ export const WASM_HEAP_LIMIT_BYTES = 4_294_901_760;
 
 /** The measured memory factors (see the file comment); the checks use them. */
 export const MEMORY_FACTORS = {
-  /** Memory a forward pass needs per byte of float32 weights (measured 2.1 on WASM). */
-  inference: 2.1,
+  /**
+   * WASM: the weights, a packed copy of every matrix, and for a tied head two more copies of the
+   * embedding, times this margin for activations and the heap's own overhead.
+   */
+  wasmRunMargin: 1.1,
+  /** CPU and native backends: memory a forward pass needs per byte of float32 weights. */
+  runFactor: 1.3,
   /**
    * Bytes a short training step needs per parameter: 60 measured, plus a margin for the heap's
    * own overhead (a 70.8M-parameter model whose 60 bytes a parameter came within 1% of the
@@ -39,18 +47,26 @@ export interface ModelMemory {
   readonly parameters: number;
   /** The float32 weights: what holding the model takes. */
   readonly weightBytes: number;
-  /** What running a forward pass takes (weights and working memory). */
-  readonly inferenceBytes: number;
+  /** What running a forward pass takes on the WASM backend (weights, packed copies, margin). */
+  readonly wasmRunBytes: number;
+  /** What running a forward pass takes on the CPU and native backends. */
+  readonly runBytes: number;
   /** What a short training step takes (weights, gradients, Adam moments, the tape). */
   readonly trainingBytes: number;
 }
 
 export function modelMemory(config: TransformerConfig): ModelMemory {
   const parameters = parameterCount(config);
+  let matrices = 0;
+  for (const [name, shape] of parameterShapes(config))
+    if (shape.length === 2 && name !== 'embed.weight') matrices += shape[0]! * shape[1]!;
+  const embedding = config.vocabSize * config.width;
+  const packed = parameters + matrices + (config.tiedEmbeddings ? 2 * embedding : 0);
   return {
     parameters,
     weightBytes: parameters * 4,
-    inferenceBytes: Math.ceil(parameters * 4 * MEMORY_FACTORS.inference),
+    wasmRunBytes: Math.ceil(packed * 4 * MEMORY_FACTORS.wasmRunMargin),
+    runBytes: Math.ceil(parameters * 4 * MEMORY_FACTORS.runFactor),
     trainingBytes: parameters * MEMORY_FACTORS.trainingBytesPerParameter,
   };
 }
@@ -82,12 +98,14 @@ export function formatBytes(bytes: number): string {
 /** What the model is for: holding its weights, running it, or training it. */
 export type MemoryPurpose = 'hold' | 'run' | 'train';
 
-const NEEDS: Readonly<Record<MemoryPurpose, string>> = {
+const NEEDS = {
   hold: 'its float32 weights need',
-  run: 'running it (the weights and a forward pass, measured at 2.1x the weights) needs about',
+  wasmRun:
+    'running it on WASM (the weights, the packed copy of every matrix XNNPACK keeps, and copies of a tied embedding) needs about',
+  run: 'running it (the weights and a forward pass) needs about',
   train:
     'training it (weights, gradients, Adam moments and the tape, measured at 60 bytes a parameter for a short sequence) needs about',
-};
+} as const;
 
 /**
  * Throws a `ResourceLimitError` when the model cannot be held (`hold`), run (`run`, the
@@ -106,12 +124,15 @@ export function checkModelFits(
   const purpose = options.purpose ?? 'run';
   const backend = tf.getBackend();
   const limit = options.limitBytes ?? backendMemoryLimit(backend);
+  const need: keyof typeof NEEDS = purpose === 'run' && backend === 'wasm' ? 'wasmRun' : purpose;
   const needed =
-    purpose === 'hold'
+    need === 'hold'
       ? memory.weightBytes
-      : purpose === 'run'
-        ? memory.inferenceBytes
-        : memory.trainingBytes;
+      : need === 'wasmRun'
+        ? memory.wasmRunBytes
+        : need === 'run'
+          ? memory.runBytes
+          : memory.trainingBytes;
   if (limit !== undefined && needed > limit) {
     const where =
       options.limitBytes !== undefined
@@ -120,7 +141,7 @@ export function checkModelFits(
           ? `the ${formatBytes(limit)} the WASM backend can address; use a smaller model, or the cpu or tensorflow backend (HICRA_BACKEND=cpu)`
           : `the ${formatBytes(limit)} of this machine (${formatBytes(freemem())} free)`;
     throw new ResourceLimitError(
-      `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${NEEDS[purpose]} ${formatBytes(needed)}, more than ${where}`,
+      `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${NEEDS[need]} ${formatBytes(needed)}, more than ${where}`,
       {
         source: SOURCE,
         details: {
