@@ -1,27 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hicra } from './run-hicra.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-/** Runs `hicra` from source, as a user would run the built one. */
-function hicra(...args: string[]) {
-  return spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@hicra/source', cli, ...args],
-    {
-      encoding: 'utf8',
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: { ...process.env, HICRA_BACKEND: 'wasm' },
-      timeout: 280_000,
-    },
-  );
-}
 
 describe('hicra command line', () => {
   const base = join(root, 'base');

@@ -1,11 +1,3 @@
-/**
- * `--from` takes a Hugging Face model folder wherever it takes a checkpoint: a small
- * Qwen3-architecture model with its own `tokenizer.json` (word level, over the Countdown
- * vocabulary) is evaluated, trained, resumed, exported back to the Hugging Face layout and
- * evaluated again through the command line, and `annotate --from` tokenises with a folder's
- * tokenizer without reading weights.
- */
-import { spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -21,26 +13,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, loadHuggingFaceModel } from '@hicra/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hicra } from './run-hicra.js';
 import { writeTinyHuggingFaceModel } from './tiny-hugging-face-model.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-hf-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const app = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(app, 'src/cli/main.ts');
+const _cli = join(app, 'src/cli/main.ts');
 const repo = join(app, '../..');
-
-function hicra(...args: string[]) {
-  return spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@hicra/source', cli, ...args],
-    {
-      encoding: 'utf8',
-      cwd: app,
-      env: { ...process.env, HICRA_BACKEND: 'wasm' },
-      timeout: 280_000,
-    },
-  );
-}
 
 const model = join(root, 'my-qwen');
 beforeAll(() => writeTinyHuggingFaceModel(model));
