@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 # Versions, BLAS and the log format are shared with the tensor-ops peer in this folder.
 from tensor_ops import blas_libraries, config_blas_info, debian_packages, log  # noqa: E402
+from timing import timed  # noqa: E402
 
 
 def peak_rss_mb():
@@ -271,18 +272,6 @@ def pick_prompts(model, candidates, new_tokens, min_margin):
 
 
 # --- the benchmark -----------------------------------------------------------------------------
-
-
-def timed(fn, runs, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    out = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return out, times
 
 
 def load_ids(data, name, shape):

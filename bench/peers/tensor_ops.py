@@ -19,10 +19,11 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
+
+from timing import timed
 
 
 def log(message):
@@ -73,18 +74,6 @@ def debian_packages():
         except OSError:
             versions[package] = None
     return versions
-
-
-def timed(fn, runs, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    out = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return out, times
 
 
 def main():

@@ -3,6 +3,7 @@ import { copyFile, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, CorruptFileError, InvalidArgumentError } from '@hicra/spec';
 import { tf, type Variable } from '@hicra/tensor';
+import { modelFolderKind } from '../hugging-face/config.js';
 import { loadHuggingFaceModel } from '../hugging-face/load.js';
 import {
   parameterShapes,
@@ -240,12 +241,7 @@ export async function loadCheckpoint(
       details: { path: configPath },
     });
   }
-  if (
-    json !== null &&
-    typeof json === 'object' &&
-    !('schema' in json) &&
-    typeof (json as { model_type?: unknown }).model_type === 'string'
-  ) {
+  if (modelFolderKind(json) === 'huggingface') {
     const loaded = await loadHuggingFaceModel(folder, options);
     return {
       policy: loaded.policy,
@@ -403,7 +399,7 @@ export async function loadCheckpointTokenizer(
 ): Promise<CheckpointTokenizer | undefined> {
   const folder = resolve(directory);
   const configPath = join(folder, CHECKPOINT_FILES.config);
-  let json: { schema?: unknown; tokenizer?: unknown; model_type?: unknown };
+  let json: { schema?: unknown; tokenizer?: unknown };
   try {
     json = JSON.parse(await readFile(configPath, 'utf8'));
   } catch (error) {
@@ -420,7 +416,7 @@ export async function loadCheckpointTokenizer(
     if (json.tokenizer === 'huggingface') return HuggingFaceTokenizer.load(folder);
     return undefined;
   }
-  if (typeof json?.model_type === 'string')
+  if (modelFolderKind(json) === 'huggingface')
     return existsSync(tokenizerPath) ? HuggingFaceTokenizer.load(folder) : undefined;
   throw new CorruptFileError(
     `${configPath}: neither a hicra checkpoint (schema "${POLICY_CHECKPOINT_SCHEMA}") nor a Hugging Face model (model_type)`,

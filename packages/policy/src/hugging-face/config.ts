@@ -18,6 +18,18 @@ import {
 import { eosTokenIdsOf } from './generation-config.js';
 import { fileConfigError } from './json-file.js';
 
+/**
+ * Which kind of model folder a parsed `config.json` describes: a hicra checkpoint (it has a
+ * `schema`), a Hugging Face model (a `model_type` and no `schema`), or neither.
+ */
+export function modelFolderKind(json: unknown): 'hicra' | 'huggingface' | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  if ('schema' in json) return 'hicra';
+  return typeof (json as { model_type?: unknown }).model_type === 'string'
+    ? 'huggingface'
+    : undefined;
+}
+
 /** The `model_type` values this loader reads. */
 export const HUGGING_FACE_MODEL_TYPES = ['qwen2', 'qwen3', 'llama'] as const;
 export type HuggingFaceModelType = (typeof HUGGING_FACE_MODEL_TYPES)[number];
@@ -364,7 +376,6 @@ export function huggingFaceConfigJson(
     readonly base?: Readonly<Record<string, unknown>>;
     readonly dtype?: HuggingFaceDtype;
     readonly eosTokenIds?: readonly number[];
-    readonly bosTokenId?: number;
   } = {},
 ): Record<string, unknown> {
   const base = { ...(options.base ?? {}) };
@@ -402,7 +413,6 @@ export function huggingFaceConfigJson(
   if (options.eosTokenIds !== undefined && options.eosTokenIds.length > 0)
     out['eos_token_id'] =
       options.eosTokenIds.length === 1 ? options.eosTokenIds[0] : [...options.eosTokenIds];
-  if (options.bosTokenId !== undefined) out['bos_token_id'] = options.bosTokenId;
   if (!('use_cache' in out)) out['use_cache'] = true;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -23,6 +23,7 @@ import {
   type HuggingFaceDtype,
   huggingFaceConfigJson,
   huggingFaceModelTypeOf,
+  modelFolderKind,
   parseHuggingFaceConfig,
 } from './config.js';
 import { type GenerationDefaults, readGenerationConfig } from './generation-config.js';
@@ -75,7 +76,7 @@ export interface LoadedHuggingFaceModel {
 export async function isHuggingFaceModelFolder(directory: string): Promise<boolean> {
   try {
     const json = JSON.parse(await readFile(join(directory, 'config.json'), 'utf8'));
-    return typeof json === 'object' && json !== null && typeof json.model_type === 'string';
+    return modelFolderKind(json) === 'huggingface';
   } catch {
     return false;
   }

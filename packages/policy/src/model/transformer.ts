@@ -143,18 +143,12 @@ export class Transformer {
       // Grouped-query attention without copying keys: the `group` query heads that share a
       // key/value head are consecutive, so [B, heads, L, Dh] regroups as [B, kvHeads, group·L, Dh].
       const grouped = group === 1 ? q : tf.reshape(q, [batch, kvHeads, group * length, headDim]);
-      const scores = tf.add(
-        tf.reshape(tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim)), [
-          batch,
-          heads,
-          length,
-          total,
-        ]),
-        mask,
-      );
-      let weights = tf.softmax(scores);
+      let scores = tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim));
+      if (group !== 1) scores = tf.reshape(scores, [batch, heads, length, total]);
+      let weights = tf.softmax(tf.add(scores, mask));
       if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
-      const attended = tf.reshape(matMul(weights, v), [batch, heads, length, headDim]);
+      let attended = matMul(weights, v);
+      if (group !== 1) attended = tf.reshape(attended, [batch, heads, length, headDim]);
       const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [
         batch,
         length,
