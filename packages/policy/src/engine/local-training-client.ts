@@ -23,7 +23,14 @@ import {
   UnknownNameError,
   validateDatums,
 } from '@hicra/spec';
-import { type Scalar, type Tensor, tf, type Variable } from '@hicra/tensor';
+import {
+  type EngineLossInput,
+  engineLoss,
+  type Scalar,
+  type Tensor,
+  tf,
+  type Variable,
+} from '@hicra/tensor';
 import { saveCheckpoint } from '../checkpoint/policy-checkpoint.js';
 import { encodeSafetensors } from '../checkpoint/safetensors.js';
 import type { TransformerPolicy } from '../transformer-policy.js';
@@ -41,7 +48,6 @@ import {
   readEngineState,
 } from './engine-state.js';
 import { LocalSamplingClient } from './local-sampling-client.js';
-import { computeLoss, type EngineLossInput } from './loss.js';
 
 const SOURCE = '@hicra/policy';
 
@@ -205,7 +211,7 @@ export class LocalTrainingClient implements TrainingClientV1 {
           const { value, grads } = tf.variableGrads(() => {
             const stats = this.#statistics(batch, temperature);
             keep(stats);
-            const { loss: total, metrics } = computeLoss(
+            const { loss: total, metrics } = engineLoss(
               spec.name,
               lossInput(batch, stats),
               spec.settings,
@@ -246,7 +252,7 @@ export class LocalTrainingClient implements TrainingClientV1 {
           const stats = this.#statistics(batch, temperature);
           keep(stats);
           if (spec === undefined) return undefined;
-          const { loss: total, metrics } = computeLoss(
+          const { loss: total, metrics } = engineLoss(
             spec.name,
             lossInput(batch, stats),
             spec.settings,
@@ -611,7 +617,7 @@ function preflightLoss(loss: LossSpecV1, data: readonly DatumV1[]): void {
       ...(has('advantages') ? { advantages: one() } : {}),
       ...(has('refLogProbs') ? { refLogProbs: tf.zeros([1, 1], 'float32') } : {}),
     };
-    computeLoss(loss.name, input, loss.settings);
+    engineLoss(loss.name, input, loss.settings);
   });
 }
 
