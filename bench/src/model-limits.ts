@@ -12,7 +12,7 @@
  *    shows what really happens where the check would have refused, and where it would not;
  * 2. holds: `TransformerPolicy.create` (seeded random float32 weights);
  * 3. runs one forward pass: `score` of 1 sequence × 32 tokens;
- * 4. trains one step: `supervisedUpdate` of `@hicra/trainer` (forward, cross-entropy,
+ * 4. trains one step on the local engine (`LocalTrainingClient`: forward, cross-entropy,
  *    backward by `tf.variableGrads`, global-norm clipping, Adam) on 2 sequences × 32 tokens.
  *
  * For each phase it records the time, the bytes of tensor data the engine tracks (each buffer
@@ -35,7 +35,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -219,11 +219,14 @@ function describeError(error: unknown): string {
 }
 
 async function child(spec: ProbeSpec): Promise<void> {
-  const { checkModelFits, modelMemory, resolveTransformerConfig, TransformerPolicy } = await import(
-    '@hicra/policy'
-  );
+  const {
+    checkModelFits,
+    LocalTrainingClient,
+    modelMemory,
+    resolveTransformerConfig,
+    TransformerPolicy,
+  } = await import('@hicra/policy');
   const { initBackend, SeededGenerator, tf } = await import('@hicra/tensor');
-  const { AdamOptimizer, supervisedUpdate } = await import('@hicra/trainer');
   const emit = (result: PhaseResult) => {
     process.stdout.write(`@@phase ${JSON.stringify(result)}\n`);
   };
@@ -401,18 +404,29 @@ async function child(spec: ProbeSpec): Promise<void> {
   });
   if (!forwarded || !spec.train) return;
 
-  await phase('train', () => {
+  await phase('train', async () => {
     const setupStart = performance.now();
-    const optimizer = new AdamOptimizer(model.trainableVariables(), { name: 'adam' });
+    const engine = new LocalTrainingClient(model, { directory: tmpdir() });
     const setupSeconds = (performance.now() - setupStart) / 1000;
+    // One token of prompt, TRAIN.tokens of response: the mean cross-entropy as a token sum.
+    const { prompts, tokenIds } = request(TRAIN.batch, TRAIN.tokens);
+    const weight = 1 / (TRAIN.batch * TRAIN.tokens);
+    const datums = Array.from({ length: TRAIN.batch }, (_, row) => {
+      const sequence = new Int32Array(TRAIN.tokens + 1);
+      sequence[0] = prompts.tokenIds[row]!;
+      sequence.set(tokenIds.subarray(row * TRAIN.tokens, (row + 1) * TRAIN.tokens), 1);
+      return {
+        inputTokens: sequence.subarray(0, TRAIN.tokens),
+        targetTokens: sequence.subarray(1),
+        weights: new Float32Array(TRAIN.tokens).fill(weight),
+      };
+    });
     const stepStart = performance.now();
-    const { loss, gradNorm } = supervisedUpdate(
-      model,
-      optimizer,
-      request(TRAIN.batch, TRAIN.tokens),
-      1e-5,
-      1,
-    );
+    const result = await engine.forwardBackward(datums, { name: 'cross-entropy' });
+    const loss = result.metrics['loss:sum']!;
+    const { metrics } = await engine.optimStep({ learningRate: 1e-5, gradClipNorm: 1 });
+    const gradNorm = metrics.grad_norm;
+    await engine.dispose();
     const stepSeconds = (performance.now() - stepStart) / 1000;
     if (!Number.isFinite(loss)) throw new Error(`the training step's loss is ${loss}`);
     return { loss, gradNorm, setupSeconds, stepSeconds };

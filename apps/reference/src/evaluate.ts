@@ -1,5 +1,5 @@
 import type { PolicyV1, RewardFunctionV1, TokenizerV1 } from '@hicra/spec';
-import { PolicyRolloutSource, type Problem, passAtK } from '@hicra/trainer';
+import { evaluateProblems, PolicyRolloutSource, type Problem } from '@hicra/trainer';
 
 export interface EvaluateOptions {
   readonly policy: PolicyV1;
@@ -27,48 +27,32 @@ export interface EvaluationResult {
   readonly meanLength: number;
 }
 
-/** Accuracy of a policy on problems: mean@k and pass@k, verified by the reward's `correct`. */
+/**
+ * Accuracy of a policy on problems: mean@k and pass@k, verified by the reward's `correct`. The
+ * trainer's evaluation (`evaluateProblems` of `@hicra/trainer`) on the policy's own sampler,
+ * without its greedy pass; the chunk of problems starting at `from` samples with seed
+ * `seed + from`.
+ */
 export async function evaluatePolicy(options: EvaluateOptions): Promise<EvaluationResult> {
-  const source = new PolicyRolloutSource(options.policy, options.tokenizer);
   const eos = options.tokenizer.specialTokens.eos;
-  const chunk = options.chunk ?? 16;
-  let correct = 0;
-  let pass = 0;
-  let length = 0;
-  let total = 0;
-  for (let from = 0; from < options.problems.length; from += chunk) {
-    const part = options.problems.slice(from, from + chunk);
-    const batch = await source.generate({
-      prompts: part.map((p, i) => ({ groupId: i, text: p.prompt })),
-      samplesPerPrompt: options.k,
-      maxNewTokens: options.maxNewTokens,
-      temperature: options.temperature,
-      stopTokenIds: options.stopTokenIds ?? (eos === undefined ? [] : [eos]),
-      seed: options.seed + from,
-    });
-    const perProblem = new Array(part.length).fill(0);
-    for (let r = 0; r < batch.batchSize; r++) {
-      const p = batch.groupIds[r]!;
-      const result = await options.reward.score({
-        prompt: part[p]!.prompt,
-        response: batch.responseTexts![r]!,
-        reference: part[p]!.reference,
-      });
-      if (result.kind === 'scored' && (result.correct ?? result.reward > 0)) perProblem[p]++;
-      for (let t = 0; t < batch.seqLen; t++) length += batch.responseMask[r * batch.seqLen + t]!;
-      total++;
-    }
-    for (const c of perProblem) {
-      correct += c;
-      pass += passAtK(options.k, c, options.k);
-    }
-  }
-  const n = options.problems.length;
-  return {
-    meanAtK: total ? correct / total : 0,
-    passAtK: n ? pass / n : 0,
+  const result = await evaluateProblems({
+    source: new PolicyRolloutSource(options.policy, options.tokenizer),
+    tokenizer: options.tokenizer,
+    reward: options.reward,
+    problems: options.problems,
     k: options.k,
-    problems: n,
-    meanLength: total ? length / total : 0,
+    temperature: options.temperature,
+    maxNewTokens: options.maxNewTokens,
+    stopTokenIds: options.stopTokenIds ?? (eos === undefined ? [] : [eos]),
+    seed: (from) => options.seed + from,
+    chunk: options.chunk ?? 16,
+    greedy: false,
+  });
+  return {
+    meanAtK: result.meanAtK,
+    passAtK: result.passAtK,
+    k: result.k,
+    problems: result.problems,
+    meanLength: result.responseLengthMean,
   };
 }

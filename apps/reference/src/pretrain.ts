@@ -1,7 +1,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { saveCheckpoint, type TransformerConfigInput, TransformerPolicy } from '@hicra/policy';
+import {
+  LocalTrainingClient,
+  saveCheckpoint,
+  type TransformerConfigInput,
+  TransformerPolicy,
+} from '@hicra/policy';
 import { InvalidArgumentError } from '@hicra/spec';
 import { createCountdownTraceGenerator } from '@hicra/tasks';
 import { SeededGenerator } from '@hicra/tensor';
@@ -87,10 +92,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     // A replaced base starts a fresh metrics file rather than appending to the old run's.
     if (options.overwrite) await rm(metricsPath, { force: true });
     const sink = new JsonlSink(metricsPath);
+    // The local engine trains the policy in place; it saves no state here (the base is saved
+    // as a plain checkpoint below).
+    const engine = new LocalTrainingClient(policy, { directory: options.out });
     let finalLoss = Number.NaN;
     try {
       await trainSupervised({
-        policy,
+        engine,
         tokenizer: setup.tokenizer,
         examples,
         settings: {
@@ -110,6 +118,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       });
     } finally {
       sink.close();
+      await engine.dispose();
     }
     const evaluation = await evaluatePolicy({
       policy,

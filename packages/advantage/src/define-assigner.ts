@@ -74,6 +74,7 @@ export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1
   const who = `assigner ${definition.name}`;
   return {
     name: definition.name,
+    ...(definition.requires ? { requires: [...definition.requires] } : {}),
     assign(batch: RolloutBatchV1, credit: CreditV1): CreditV1 {
       checkBatch(batch, definition.requires);
       checkCredit(batch, credit, who);

@@ -28,6 +28,7 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
   const reads = new Set(definition.reads ?? []);
   return {
     name: definition.name,
+    ...(definition.requires ? { requires: [...definition.requires] } : {}),
     estimate(batch: RolloutBatchV1): EstimatorResultV1 {
       checkBatch(batch, definition.requires);
       const { advantages, returns } = definition.compute(batch);

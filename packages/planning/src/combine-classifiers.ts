@@ -25,6 +25,7 @@ export function unionClassifiers(classifiers: readonly PlanningClassifierV1[]): 
   return {
     name: 'union',
     classifiers: parts,
+    ...partsRequire(parts),
     classify(input: PlanningInputV1): PlanningResultV1 {
       const checked = checkPlanningInput(input, 'union');
       const results = runParts(parts, input, checked);
@@ -48,6 +49,7 @@ export function intersectClassifiers(
   return {
     name: 'intersection',
     classifiers: parts,
+    ...partsRequire(parts),
     classify(input: PlanningInputV1): PlanningResultV1 {
       const checked = checkPlanningInput(input, 'intersection');
       const results = runParts(parts, input, checked);
@@ -59,6 +61,13 @@ export function intersectClassifiers(
       return { mask, matches };
     },
   };
+}
+
+/** What the parts require, as the combination's own `requires`. */
+function partsRequire(parts: readonly PlanningClassifierV1[]): { requires?: 'entropies'[] } {
+  return parts.some((part) => part.requires?.includes('entropies'))
+    ? { requires: ['entropies'] }
+    : {};
 }
 
 function checkParts(

@@ -43,6 +43,7 @@ export function createEntropyForksClassifier(
   ]);
   return {
     name: 'entropy-forks',
+    requires: ['entropies'],
     q,
     scope,
     classify(input: PlanningInputV1): PlanningResultV1 {

@@ -66,6 +66,7 @@ export {
   LocalTrainingClient,
   type LocalTrainingClientOptions,
   lossRequirements,
+  type StateFiles,
 } from './engine/local-training-client.js';
 export {
   type ChatMessage,

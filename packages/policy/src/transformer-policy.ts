@@ -105,6 +105,38 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
     return this.model.variables();
   }
 
+  /**
+   * Replaces every parameter's values (by parameter name, float32 in the parameter's
+   * row-major layout): a frozen reference restored from a checkpoint, weights received from
+   * elsewhere. Everything is checked before anything changes: a missing or unknown name, or a
+   * length that differs, is a `ShapeError` naming the parameter.
+   */
+  assignWeights(weights: ReadonlyMap<string, Float32Array>): void {
+    const parameters = this.model.parameters();
+    for (const [name, variable] of parameters) {
+      const values = weights.get(name);
+      if (values === undefined || values.length !== variable.size) {
+        throw new ShapeError(
+          `assignWeights: parameter "${name}" ${values === undefined ? 'is missing' : `has ${values.length} values, expected ${variable.size} (shape [${variable.shape.join(', ')}])`}`,
+          { source: '@hicra/policy', details: { parameter: name } },
+        );
+      }
+    }
+    for (const name of weights.keys()) {
+      if (!parameters.has(name)) {
+        throw new ShapeError(`assignWeights: this model has no parameter "${name}"`, {
+          source: '@hicra/policy',
+          details: { parameter: name },
+        });
+      }
+    }
+    for (const [name, variable] of parameters) {
+      tf.tidy(() => {
+        variable.assign(tf.tensor(weights.get(name)!, variable.shape, 'float32'));
+      });
+    }
+  }
+
   dispose(): void {
     this.model.dispose();
   }

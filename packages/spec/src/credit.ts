@@ -27,6 +27,11 @@ export interface EstimatorResultV1 {
 export interface AdvantageEstimatorV1 {
   /** Registry name, kebab-case (`grpo`). */
   readonly name: string;
+  /**
+   * Optional fields of the batch it cannot run without (`entropies`, `values`): a trainer
+   * checks them against what its engine can provide before the first step.
+   */
+  readonly requires?: readonly (keyof RolloutBatchV1)[];
   /** Computes advantages for the whole batch. Pure: the same batch gives the same result. */
   estimate(batch: RolloutBatchV1): EstimatorResultV1;
 }
@@ -58,6 +63,11 @@ export interface CreditV1 {
 export interface CreditAssignerV1 {
   /** Registry name, kebab-case (`hicra`). */
   readonly name: string;
+  /**
+   * Optional fields of the batch it cannot run without (`entropies`, `planningMask`): a trainer
+   * checks them against what its engine can provide before the first step.
+   */
+  readonly requires?: readonly (keyof RolloutBatchV1)[];
   /** Returns new credit; `credit` is the output of the estimator or of the previous assigner. */
   assign(batch: RolloutBatchV1, credit: CreditV1): CreditV1;
 }

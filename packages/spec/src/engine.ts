@@ -160,6 +160,12 @@ export interface SamplingClientV1 {
   sample(request: SampleRequestV1): Promise<SampleResultV1>;
   /** `[B·T]` teacher-forced log-probs of given responses (0 outside the mask). */
   computeLogProbs(request: ScoreRequestV1): Promise<Float32Array>;
+  /**
+   * Releases what the client holds (a local engine's frozen copy of the weights, a remote
+   * session), once its calls in flight have finished. Optional: a client without it holds
+   * nothing that needs releasing. Whoever obtained the client calls it when done.
+   */
+  dispose?(): void | Promise<void>;
 }
 
 /** Trains one model: gradients accumulate over `forwardBackward` calls until `optimStep`. */

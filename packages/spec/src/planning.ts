@@ -50,5 +50,10 @@ export interface PlanningResultV1 {
 export interface PlanningClassifierV1 {
   /** Registry name, kebab-case (`strategic-grams`). */
   readonly name: string;
+  /**
+   * Optional inputs it cannot classify without (`entropies`): a trainer checks them against
+   * what its engine can provide before the first step.
+   */
+  readonly requires?: readonly 'entropies'[];
   classify(input: PlanningInputV1): PlanningResultV1;
 }

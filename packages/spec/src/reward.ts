@@ -48,4 +48,10 @@ export interface RewardFunctionV1 {
   /** Registry name, kebab-case (`correctness`). */
   readonly name: string;
   score(input: RewardInputV1): RewardResultV1 | Promise<RewardResultV1>;
+  /**
+   * The final answer of a response as the task reads it (the boxed value, the text after
+   * `Answer:`), or `undefined` when the response has none. Used to cluster answers (answer-level
+   * semantic entropy); optional: without it a consumer falls back to a generic rule.
+   */
+  extractAnswer?(response: string): string | undefined;
 }

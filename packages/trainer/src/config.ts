@@ -5,6 +5,7 @@ import {
   parseCreditPipelineConfig,
 } from '@hicra/spec';
 import { z } from 'zod';
+import { RL_LOSS_NAMES } from './phases/update.js';
 
 const SOURCE = '@hicra/trainer';
 
@@ -124,6 +125,14 @@ export const rlConfigSchema = z
     credit: z.unknown().default({ estimator: { name: 'grpo' }, assigners: [] }),
     update: z
       .object({
+        /**
+         * The policy loss, a loss of the engine contracts (every one a token sum; the
+         * aggregation is folded into per-token weights, or into the advantages for a loss that
+         * reads no weights): `verl-ppo` (clip-higher and dual clip), `gspo` (sequence-level
+         * ratio), or Tinker's `ppo`, `cispo` and `importance-sampling` (clip thresholds
+         * 1 - clipRatioLow and 1 + clipRatioHigh; no dual clip). The engine must offer it.
+         */
+        loss: z.enum(RL_LOSS_NAMES).default('verl-ppo'),
         epochs: numberIn({ integer: true, min: 1, max: MAX_EPOCHS }).default(1),
         miniBatchSize: numberIn({ integer: true, min: 1, max: MAX_RESPONSES_PER_STEP }).default(16),
         lossAggregation: z
@@ -158,6 +167,7 @@ export const rlConfigSchema = z
       })
       .strict()
       .default({
+        loss: 'verl-ppo',
         epochs: 1,
         miniBatchSize: 16,
         lossAggregation: 'token-mean',

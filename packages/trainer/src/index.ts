@@ -14,6 +14,13 @@ export {
   rlConfigSchema,
   sftSettingsSchema,
 } from './config.js';
+export { checkEngineCapabilities } from './engine-checks.js';
+export {
+  defaultAnswerOf,
+  type EvaluationResult,
+  type EvaluationSettings,
+  evaluateProblems,
+} from './evaluation.js';
 export {
   type JsonlRepair,
   JsonlSink,
@@ -22,20 +29,34 @@ export {
   truncateJsonlAfterStep,
 } from './jsonl-sink.js';
 export {
-  AdamOptimizer,
-  clipByGlobalNorm,
-  type OptimizerSettings,
-  type OptimizerState,
-} from './optimizer.js';
-export { PolicyRolloutSource } from './policy-rollout-source.js';
+  aggregationWeights,
+  type DatumFields,
+  datumsOf,
+  type GroupRow,
+  type KeptGroup,
+  responseValues,
+  type StepBatch,
+} from './phases/build-batch.js';
 export {
-  defaultAnswerOf,
+  type RewardErrorPolicy,
+  type ScoredResponse,
+  sampleAndScore,
+  scoreResponse,
+} from './phases/sample-and-score.js';
+export {
+  lossSpec,
+  RL_LOSS_NAMES,
+  type RlLossName,
+  ratioStatistics,
+  type UpdateMetrics,
+  type UpdateSettings,
+} from './phases/update.js';
+export type { Problem } from './problem.js';
+export {
   defaultStrategyMetrics,
-  type Problem,
   RlTrainer,
   type RlTrainerOptions,
   type StrategyMetricsInput,
-  type TrainablePolicy,
   type TrainerHooks,
   type TrainerState,
 } from './rl-trainer.js';
@@ -46,8 +67,8 @@ export {
   type RunProgress,
   type RunResult,
   readRunState,
+  restoreCheckpoint,
   runRl,
-  saveRunCheckpoint,
   TRAINER_STATE_SCHEMA,
 } from './run.js';
 export {
@@ -60,19 +81,16 @@ export {
   type RunRepairReport,
   repairRunDirectory,
 } from './run-directory.js';
+export {
+  PolicyRolloutSource,
+  SamplerRolloutSource,
+  type SamplerRolloutSourceOptions,
+} from './sampler-rollout-source.js';
 export { learningRateAt, type ScheduleSettings } from './schedule.js';
 export {
+  type OptimizerSettings,
   type SftExample,
   type SftOptions,
   type SftSettings,
   trainSupervised,
 } from './sft-trainer.js';
-export {
-  type NonFinitePolicy,
-  type PolicyUpdateBatch,
-  type PolicyUpdateSettings,
-  policyUpdate,
-  supervisedUpdate,
-  type UpdateContext,
-  type UpdateMetrics,
-} from './update-steps.js';

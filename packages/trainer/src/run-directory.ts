@@ -21,8 +21,16 @@ import { repairJsonl, writeFileAtomicSync } from './jsonl-sink.js';
 
 const SOURCE = '@hicra/trainer';
 
-/** `trainer-state.json`'s schema value. */
-export const TRAINER_STATE_SCHEMA = 'hicra.trainer-state.v1';
+/**
+ * `trainer-state.json`'s schema value. v2 (this version): the loop's state beside the engine's
+ * saved state (`engine-state.json`, moments by parameter name). v1 (before engines): moments
+ * by variable position in `optimizer.safetensors`, optimizer step in this file; a v1 checkpoint
+ * is converted exactly when a run resumes from it.
+ */
+export const TRAINER_STATE_SCHEMA = 'hicra.trainer-state.v2';
+
+/** The schema of checkpoints written before the engine contracts (hicra 0.x up to issue 16). */
+export const TRAINER_STATE_SCHEMA_V1 = 'hicra.trainer-state.v1';
 
 /** Files of a run directory, defined once. */
 export const RUN_FILES = {
@@ -36,8 +44,10 @@ export const RUN_FILES = {
   config: 'run-config.json',
   /** In `checkpoint/`: step, data order, generator state, config. */
   trainerState: 'trainer-state.json',
-  /** In `checkpoint/`: the AdamW moments. */
+  /** In `checkpoint/`: the AdamW moments (the local engine's saved state). */
   optimizer: 'optimizer.safetensors',
+  /** In `checkpoint/`: the local engine's state (schema, optimizer step count). */
+  engineState: 'engine-state.json',
   /** In `checkpoint/`, with a KL term: the frozen reference policy's weights (by parameter name). */
   reference: 'reference.safetensors',
 } as const;
@@ -329,7 +339,8 @@ export function readTrainerStateJson(path: string): {
   dataOrder: number[];
   dataPosition: number;
   generator: unknown;
-  optimizerStep: number;
+  /** v1 only: Adam's step count (v2 keeps it in the engine's state). */
+  optimizerStep?: number;
 } {
   let json: ReturnType<typeof readTrainerStateJson>;
   try {
@@ -340,12 +351,19 @@ export function readTrainerStateJson(path: string): {
       { source: SOURCE, details: { path } },
     );
   }
+  const schema = json?.schema;
+  if (schema !== TRAINER_STATE_SCHEMA && schema !== TRAINER_STATE_SCHEMA_V1) {
+    throw new CorruptFileError(
+      `${path}: schema ${JSON.stringify(schema)} is not one this version reads (${TRAINER_STATE_SCHEMA}, or ${TRAINER_STATE_SCHEMA_V1} converted on resume)${typeof schema === 'string' && schema.startsWith('hicra.trainer-state.') ? '; it was written by another version of @hicra/trainer' : ''}`,
+      { source: SOURCE, details: { path, schema: String(schema) } },
+    );
+  }
   if (
-    json?.schema !== TRAINER_STATE_SCHEMA ||
     !Number.isInteger(json.step) ||
-    !Array.isArray(json.dataOrder)
+    !Array.isArray(json.dataOrder) ||
+    (schema === TRAINER_STATE_SCHEMA_V1 && !Number.isInteger(json.optimizerStep))
   ) {
-    throw new CorruptFileError(`${path}: not a ${TRAINER_STATE_SCHEMA} file`, {
+    throw new CorruptFileError(`${path}: not a valid ${schema} file`, {
       source: SOURCE,
       details: { path },
     });

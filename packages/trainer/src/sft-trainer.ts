@@ -1,10 +1,15 @@
-import { InvalidValueError, type MetricSinkV1, type TokenizerV1 } from '@hicra/spec';
-import { type DifferentiablePolicy, SeededGenerator } from '@hicra/tensor';
+import {
+  type AdamParamsV1,
+  type DatumV1,
+  InvalidValueError,
+  type MetricSinkV1,
+  NonFiniteError,
+  type TokenizerV1,
+  type TrainingClientV1,
+} from '@hicra/spec';
+import { SeededGenerator } from '@hicra/tensor/kernels';
 import { checkSftSettings } from './config.js';
-import { AdamOptimizer, type OptimizerSettings } from './optimizer.js';
-import { toRagged } from './rollouts.js';
 import { learningRateAt } from './schedule.js';
-import { supervisedUpdate } from './update-steps.js';
 
 const SOURCE = '@hicra/trainer';
 
@@ -27,8 +32,23 @@ export interface SftSettings {
   readonly evaluateEvery?: number;
 }
 
+/** Adam(W) of the supervised warm start. */
+export interface OptimizerSettings {
+  /** `adam`, or `adamw` (decoupled weight decay). Default `adamw`. */
+  readonly name?: 'adam' | 'adamw';
+  /** Default 0.9. */
+  readonly beta1?: number;
+  /** Default 0.999. */
+  readonly beta2?: number;
+  /** Default 1e-8. */
+  readonly epsilon?: number;
+  /** AdamW's decoupled weight decay. Default 0.01 for adamw, 0 for adam. */
+  readonly weightDecay?: number;
+}
+
 export interface SftOptions {
-  readonly policy: DifferentiablePolicy & { readonly contextLength: number };
+  /** The engine that trains the policy (e.g. `LocalTrainingClient` of `@hicra/policy`). */
+  readonly engine: TrainingClientV1;
   readonly tokenizer: TokenizerV1;
   readonly examples: readonly SftExample[];
   readonly settings: SftSettings;
@@ -45,10 +65,12 @@ export interface SftOptions {
  * schedule, gradient clipping, seeded example order, an evaluation hook.
  */
 export async function trainSupervised(options: SftOptions): Promise<{ losses: number[] }> {
-  const { policy, tokenizer, examples, settings } = options;
+  const { engine, tokenizer, examples, settings } = options;
   checkSftSettings(settings);
   if (examples.length === 0)
     throw new InvalidValueError('trainSupervised: no examples', { source: SOURCE });
+  const adam = adamOf(settings);
+  const { contextLength } = await engine.info();
   const eos = tokenizer.specialTokens.eos;
   const encoded = examples.map((example, i) => {
     const prompt = tokenizer.encode(example.prompt, { addSpecialTokens: true }).ids;
@@ -56,85 +78,113 @@ export async function trainSupervised(options: SftOptions): Promise<{ losses: nu
       ...tokenizer.encode(example.completion).ids,
       ...(eos === undefined ? [] : [eos]),
     ];
-    if (prompt.length + completion.length > policy.contextLength) {
+    if (contextLength !== undefined && prompt.length + completion.length > contextLength) {
       throw new InvalidValueError(
-        `trainSupervised: example ${i} has ${prompt.length} prompt + ${completion.length} completion tokens, more than the context length ${policy.contextLength}`,
+        `trainSupervised: example ${i} has ${prompt.length} prompt + ${completion.length} completion tokens, more than the context length ${contextLength}`,
+        { source: SOURCE, details: { index: i } },
+      );
+    }
+    if (prompt.length === 0) {
+      throw new InvalidValueError(
+        `trainSupervised: example ${i} has an empty prompt; the first completion token needs a token before it (give the tokenizer a BOS token, or a prompt)`,
         { source: SOURCE, details: { index: i } },
       );
     }
     return { prompt, completion: Int32Array.from(completion) };
   });
   const generator = new SeededGenerator(settings.seed ?? 0);
-  const optimizer = new AdamOptimizer(policy.trainableVariables(), settings.optimizer);
   const losses: number[] = [];
   let order: number[] = [];
   let position = 0;
-  try {
-    for (let step = 0; step < settings.steps; step++) {
-      const picked: number[] = [];
-      while (picked.length < settings.batchSize) {
-        if (position >= order.length) {
-          order = generator.shuffle(Array.from({ length: encoded.length }, (_, i) => i));
-          position = 0;
-        }
-        picked.push(order[position++]!);
+  for (let step = 0; step < settings.steps; step++) {
+    const picked: number[] = [];
+    while (picked.length < settings.batchSize) {
+      if (position >= order.length) {
+        order = generator.shuffle(Array.from({ length: encoded.length }, (_, i) => i));
+        position = 0;
       }
-      const seqLen = Math.max(...picked.map((i) => encoded[i]!.completion.length));
-      const tokenIds = new Int32Array(picked.length * seqLen);
-      const responseMask = new Uint8Array(picked.length * seqLen);
-      picked.forEach((i, row) => {
-        tokenIds.set(encoded[i]!.completion, row * seqLen);
-        responseMask.fill(1, row * seqLen, row * seqLen + encoded[i]!.completion.length);
-      });
-      const learningRate = learningRateAt(step, {
-        learningRate: settings.learningRate,
-        warmupSteps: settings.warmupSteps ?? 0,
-        totalSteps: settings.steps,
-        minLearningRate: settings.minLearningRate ?? 0,
-      });
-      const result = supervisedUpdate(
-        policy,
-        optimizer,
-        {
-          prompts: toRagged(picked.map((i) => encoded[i]!.prompt)),
-          batchSize: picked.length,
-          seqLen,
-          tokenIds,
-          responseMask,
-        },
-        learningRate,
-        settings.maxGradNorm ?? 1,
-        { step: step + 1 },
-      );
-      losses.push(result.loss);
-      options.onStep?.(step + 1, { loss: result.loss, learningRate });
-      const record: Record<string, number | string> = {
-        kind: 'train',
-        step: step + 1,
-        time: new Date().toISOString(),
-        'sft/loss': result.loss,
-        'actor/grad_norm': result.gradNorm,
-        'actor/learning_rate': learningRate,
-        'sft/tokens': result.tokens,
+      picked.push(order[position++]!);
+    }
+    // The mean negative log-likelihood of the completion tokens as a token sum: weight
+    // 1 / (completion tokens of the batch) on completion positions, 0 on the prompt's.
+    const tokens = picked.reduce((n, i) => n + encoded[i]!.completion.length, 0);
+    const datums: DatumV1[] = picked.map((i) => {
+      const { prompt, completion } = encoded[i]!;
+      const sequence = new Int32Array(prompt.length + completion.length);
+      sequence.set(prompt);
+      sequence.set(completion, prompt.length);
+      const weights = new Float32Array(sequence.length - 1);
+      weights.fill(1 / tokens, prompt.length - 1);
+      return {
+        inputTokens: sequence.subarray(0, sequence.length - 1),
+        targetTokens: sequence.subarray(1),
+        weights,
       };
-      await options.sink?.write(record as never);
-      const every = settings.evaluateEvery ?? 0;
-      if (
-        options.evaluate &&
-        every > 0 &&
-        ((step + 1) % every === 0 || step + 1 === settings.steps)
-      ) {
-        const metrics = await options.evaluate(step + 1);
-        await options.sink?.write({
-          kind: 'eval',
-          step: step + 1,
-          time: new Date().toISOString(),
-          ...metrics,
+    });
+    const learningRate = learningRateAt(step, {
+      learningRate: settings.learningRate,
+      warmupSteps: settings.warmupSteps ?? 0,
+      totalSteps: settings.steps,
+      minLearningRate: settings.minLearningRate ?? 0,
+    });
+    const result = await engine.forwardBackward(datums, { name: 'cross-entropy' });
+    const loss = result.metrics['loss:sum'] ?? Number.NaN;
+    let gradNorm: number | undefined;
+    try {
+      if (!Number.isFinite(loss)) {
+        throw new NonFiniteError(`the loss is ${loss}; the weights were not changed`, {
+          source: SOURCE,
+          details: { quantity: 'loss', loss: String(loss) },
         });
       }
+      gradNorm = (await engine.optimStep({ ...adam, learningRate })).metrics.grad_norm;
+    } catch (error) {
+      if (!NonFiniteError.isInstance(error)) throw error;
+      throw new NonFiniteError(`step ${step + 1}: supervised update: ${error.message}`, {
+        source: SOURCE,
+        details: { step: step + 1, ...(error.details ?? {}) },
+        cause: error,
+      });
     }
-  } finally {
-    optimizer.dispose();
+    losses.push(loss);
+    options.onStep?.(step + 1, { loss, learningRate });
+    const record: Record<string, number | string> = {
+      kind: 'train',
+      step: step + 1,
+      time: new Date().toISOString(),
+      'sft/loss': loss,
+      ...(gradNorm === undefined ? {} : { 'actor/grad_norm': gradNorm }),
+      'actor/learning_rate': learningRate,
+      'sft/tokens': tokens,
+    };
+    await options.sink?.write(record as never);
+    const every = settings.evaluateEvery ?? 0;
+    if (
+      options.evaluate &&
+      every > 0 &&
+      ((step + 1) % every === 0 || step + 1 === settings.steps)
+    ) {
+      const metrics = await options.evaluate(step + 1);
+      await options.sink?.write({
+        kind: 'eval',
+        step: step + 1,
+        time: new Date().toISOString(),
+        ...metrics,
+      });
+    }
   }
   return { losses };
+}
+
+/** The engine's Adam parameters for `settings.optimizer` (checked by `checkSftSettings`). */
+function adamOf(settings: SftSettings): Omit<AdamParamsV1, 'learningRate'> {
+  const o = settings.optimizer ?? {};
+  const name = o.name ?? 'adamw';
+  return {
+    beta1: o.beta1 ?? 0.9,
+    beta2: o.beta2 ?? 0.999,
+    eps: o.epsilon ?? 1e-8,
+    weightDecay: name === 'adamw' ? (o.weightDecay ?? 0.01) : 0,
+    gradClipNorm: settings.maxGradNorm ?? 1,
+  };
 }

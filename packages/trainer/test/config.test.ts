@@ -166,31 +166,32 @@ describe('parseRlConfig', () => {
 describe('RlTrainer construction', () => {
   it('rejects a tokenizer and policy that disagree on the vocabulary', async () => {
     const { TransformerPolicy } = await import('@hicra/policy');
-    const { RlTrainer } = await import('../src/index.js');
     const { toyClassifier, toyProblems, toyReward, toyTokenizer } = await import('./toy-task.js');
     const policy = TransformerPolicy.create(
       { vocabSize: toyTokenizer.vocabSize + 1, contextLength: 8, width: 8, layers: 1, heads: 2 },
       { seed: 1 },
     );
-    const make = (extra: object = {}) =>
-      new RlTrainer({
+    const { localTrainer } = await import('./toy-task.js');
+    const make = (candidate: typeof policy, extra: object = {}) =>
+      localTrainer(candidate, {
         config: {},
-        policy,
         tokenizer: toyTokenizer,
         reward: toyReward,
         classifier: toyClassifier,
         trainProblems: toyProblems(2),
         ...extra,
       });
-    expect(() => make()).toThrow(/the tokenizer has 12 ids but the policy's vocabulary is 13/);
+    await expect(make(policy)).rejects.toThrow(
+      /the tokenizer has 12 ids but the policy's vocabulary \(the engine \(hicra-transformer\)\) is 13/,
+    );
     const matching = TransformerPolicy.create(
       { vocabSize: toyTokenizer.vocabSize, contextLength: 8, width: 8, layers: 1, heads: 2 },
       { seed: 1 },
     );
-    expect(() =>
-      make({ policy: matching, config: { credit: { estimator: { name: 'gpro' } } } }),
-    ).toThrow(/unknown estimator "gpro"/);
-    expect(() => make({ policy: matching, trainProblems: [] })).toThrow(/no training problems/);
+    await expect(
+      make(matching, { config: { credit: { estimator: { name: 'gpro' } } } }),
+    ).rejects.toThrow(/unknown estimator "gpro"/);
+    await expect(make(matching, { trainProblems: [] })).rejects.toThrow(/no training problems/);
     policy.dispose();
     matching.dispose();
   });

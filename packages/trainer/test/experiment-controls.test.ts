@@ -2,13 +2,15 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreditRegistry } from '@hicra/advantage';
-import { strategicGrams } from '@hicra/planning';
-import { TransformerPolicy } from '@hicra/policy';
+import { createPlanningClassifier, strategicGrams } from '@hicra/planning';
+import { LOCAL_ENGINE_CAPABILITIES, LocalSamplingClient, TransformerPolicy } from '@hicra/policy';
 import {
   ConfigError,
   type CreditAssignerRegistrationV1,
   type EncodingV1,
+  type EngineCapabilitiesV1,
   EVAL_METRIC_KEYS,
+  type ForwardResultV1,
   type HicraWarningV1,
   type MetricRecordV1,
   type PlanningClassifierV1,
@@ -18,21 +20,29 @@ import {
   type RolloutSourceV1,
   type TokenizerV1,
   TRAIN_METRIC_KEYS,
+  type TrainingClientV1,
 } from '@hicra/spec';
 import { klPenalty, tf } from '@hicra/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   defaultStrategyMetrics,
   PolicyRolloutSource,
-  RlTrainer,
   type RlTrainerOptions,
   RUN_FILES,
   readJsonl,
   runRl,
   type StrategyMetricsInput,
-  type TrainablePolicy,
 } from '../src/index.js';
-import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import {
+  closeTrainer,
+  localEngine,
+  localTrainer,
+  toyClassifier,
+  toyModelConfig,
+  toyProblems,
+  toyReward,
+  toyTokenizer,
+} from './toy-task.js';
 
 const K = TRAIN_METRIC_KEYS;
 
@@ -68,17 +78,25 @@ const config = {
   evaluation: { every: 0, problems: 4, k: 2 },
 };
 
-function trainer(policy: TrainablePolicy, extra: Partial<RlTrainerOptions> = {}, over = {}) {
-  return new RlTrainer({
-    config: { ...config, ...over },
+function trainer(
+  policy: TransformerPolicy,
+  extra: Partial<RlTrainerOptions> = {},
+  over = {},
+  engine: TrainingClientV1 = localEngine(policy),
+) {
+  return localTrainer(
     policy,
-    tokenizer: toyTokenizer,
-    reward: toyReward,
-    classifier: toyClassifier,
-    trainProblems: toyProblems(20),
-    evalProblems: toyProblems(4, 40),
-    ...extra,
-  });
+    {
+      config: { ...config, ...over },
+      tokenizer: toyTokenizer,
+      reward: toyReward,
+      classifier: toyClassifier,
+      trainProblems: toyProblems(20),
+      evalProblems: toyProblems(4, 40),
+      ...extra,
+    },
+    engine as ReturnType<typeof localEngine>,
+  );
 }
 
 describe('planning metrics always measure Strategic Grams', () => {
@@ -135,9 +153,8 @@ describe('planning metrics always measure Strategic Grams', () => {
     );
     const seen: StrategyMetricsInput[] = [];
     const records: MetricRecordV1[] = [];
-    const run = new RlTrainer({
+    const run = await localTrainer(policy, {
       config: { ...config, sampling: { maxNewTokens: 6 }, samplesPerPrompt: 6 },
-      policy,
       tokenizer,
       reward: {
         name: 'any',
@@ -189,7 +206,7 @@ describe('planning metrics always measure Strategic Grams', () => {
     });
     expect(compared).toBeGreaterThan(10);
     expect(seen.some((input) => input.planning.matches.some((m) => m.length > 0))).toBe(true);
-    run.dispose();
+    await closeTrainer(run);
     policy.dispose();
   });
 });
@@ -214,7 +231,7 @@ describe('responses without an answer', () => {
     const sizes: Record<string, number> = {};
     for (const drop of [false, true]) {
       const spy = spyRegistry();
-      const run = trainer(
+      const run = await trainer(
         policy,
         { reward: flagged(4, drop), registry: spy.registry },
         { credit: spyCredit, update: { miniBatchSize: 64, epochs: 1 } },
@@ -228,7 +245,7 @@ describe('responses without an answer', () => {
         const zeros = Array.from(spy.batches[0]!.rewards).filter((r) => r === 0).length;
         expect(zeros).toBeGreaterThanOrEqual(4);
       }
-      run.dispose();
+      await closeTrainer(run);
     }
     expect(sizes.false).toBeGreaterThanOrEqual((sizes.true as number) + 4);
     policy.dispose();
@@ -238,7 +255,7 @@ describe('responses without an answer', () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 6 });
     for (const drop of [false, true]) {
       const warnings: HicraWarningV1[] = [];
-      const run = trainer(policy, {
+      const run = await trainer(policy, {
         reward: flagged(1, drop),
         hooks: { onWarning: (w) => void warnings.push(w) },
       });
@@ -248,7 +265,7 @@ describe('responses without an answer', () => {
       expect(warnings[0]!.message).toMatch(
         drop ? /none of the 16 sampled responses .*all dropped/ : /all scored as incorrect/,
       );
-      run.dispose();
+      await closeTrainer(run);
     }
     policy.dispose();
   });
@@ -262,43 +279,20 @@ describe('KL against a frozen reference', () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 7 });
     const initial = weightsOf(policy);
     const records: MetricRecordV1[] = [];
-    const run = trainer(
+    const run = await trainer(
       policy,
       { sink: { write: (r) => void records.push(r) } },
       { update: { miniBatchSize: 8, epochs: 2, klCoefficient: 0.1, klEstimator: 'k3' } },
     );
-    const reference = run.referencePolicy as TransformerPolicy;
+    const reference = (run.reference as LocalSamplingClient).policy as TransformerPolicy;
     expect(reference).toBeInstanceOf(TransformerPolicy);
+    expect(reference).not.toBe(policy);
     for (let i = 0; i < 3; i++) await run.trainStep();
     expect(weightsOf(reference)).toEqual(initial);
     expect(weightsOf(policy)).not.toEqual(initial);
     // KL is 0 on the first mini-batch only; non-zero once the policy moved.
     expect(records.at(-1)![K.klLoss]).toBeGreaterThan(0);
-    run.dispose(); // disposes the copy it made
-    policy.dispose();
-  });
-
-  it('fails at configuration, naming update.klCoefficient, when no reference can be made', () => {
-    const policy = TransformerPolicy.create(modelConfig, { seed: 8 });
-    const noClone: TrainablePolicy = {
-      vocabSize: policy.vocabSize,
-      contextLength: policy.contextLength,
-      sample: (r) => policy.sample(r),
-      score: (r) => policy.score(r),
-      trainableVariables: () => policy.trainableVariables(),
-      tokenStatistics: (r) => policy.tokenStatistics(r),
-    };
-    for (const update of [{ klCoefficient: 0.1 }, { klCoefficient: 0.1, klInReward: true }]) {
-      let error: unknown;
-      try {
-        trainer(noClone, {}, { update });
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).path).toBe('update.klCoefficient');
-      expect((error as Error).message).toMatch(/no reference policy: pass referencePolicy/);
-    }
+    await closeTrainer(run);
     policy.dispose();
   });
 
@@ -308,9 +302,9 @@ describe('KL against a frozen reference', () => {
       const policy = TransformerPolicy.create(modelConfig, { seed: 9 });
       const reference = TransformerPolicy.create(modelConfig, { seed: 10 });
       const { registry, batches } = spyRegistry();
-      const run = trainer(
+      const run = await trainer(
         policy,
-        { referencePolicy: reference, registry },
+        { reference: new LocalSamplingClient(reference), registry },
         {
           credit: spyCredit,
           update: {
@@ -342,7 +336,7 @@ describe('KL against a frozen reference', () => {
         }
       }
       expect(checked).toBeGreaterThan(B);
-      run.dispose();
+      await closeTrainer(run);
       policy.dispose();
       reference.dispose();
     },
@@ -403,11 +397,11 @@ describe('runRl with KL resumes exactly', () => {
 });
 
 describe('update settings', () => {
-  it('warns once at configuration when RL samples with top-k or top-p on', () => {
+  it('warns once at configuration when RL samples with top-k or top-p on', async () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 12 });
     for (const sampling of [{ topK: 3 }, { topP: 0.9 }, {}]) {
       const warnings: HicraWarningV1[] = [];
-      const run = trainer(
+      const run = await trainer(
         policy,
         { hooks: { onWarning: (w) => void warnings.push(w) } },
         { sampling: { maxNewTokens: 3, ...sampling } },
@@ -415,7 +409,7 @@ describe('update settings', () => {
       expect(warnings.map((w) => w.code)).toEqual(
         Object.keys(sampling).length ? ['rl-truncated-sampling'] : [],
       );
-      run.dispose();
+      await closeTrainer(run);
     }
     policy.dispose();
   });
@@ -433,7 +427,7 @@ describe('update settings', () => {
         return batch;
       },
     };
-    const run = trainer(
+    const run = await trainer(
       policy,
       {
         registry,
@@ -462,7 +456,7 @@ describe('update settings', () => {
     fromTrainer.forEach((x, i) => {
       expect(x).toBeCloseTo(fromSampler[i]!, 4);
     });
-    run.dispose();
+    await closeTrainer(run);
     policy.dispose();
   });
 });
@@ -470,7 +464,7 @@ describe('update settings', () => {
 describe('evaluation', () => {
   it('samples at 0.6 by default, and logs greedy accuracy and the temperature', async () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 14 });
-    const run = trainer(policy);
+    const run = await trainer(policy);
     expect(run.config.evaluation.temperature).toBe(0.6);
     const record = await run.evaluate();
     expect(record[EVAL_METRIC_KEYS.temperature]).toBe(0.6);
@@ -482,7 +476,145 @@ describe('evaluation', () => {
     expect((await run.evaluate())[EVAL_METRIC_KEYS.greedyAccuracy]).toBe(
       record[EVAL_METRIC_KEYS.greedyAccuracy],
     );
-    run.dispose();
+    await closeTrainer(run);
+    policy.dispose();
+  });
+});
+
+/**
+ * The local engine with some capabilities taken away: what a remote engine (Tinker) may lack.
+ * Every call goes to the real engine; `forward` drops entropies when the engine "cannot".
+ */
+function limitedEngine(
+  policy: TransformerPolicy,
+  limits: Partial<EngineCapabilitiesV1>,
+): TrainingClientV1 & { dispose(): Promise<void> } {
+  const inner = localEngine(policy);
+  const capabilities = { ...LOCAL_ENGINE_CAPABILITIES, ...limits };
+  const strip = (result: ForwardResultV1): ForwardResultV1 =>
+    capabilities.entropies
+      ? result
+      : { ...result, outputs: result.outputs.map(({ logProbs }) => ({ logProbs })) };
+  return {
+    info: async () => ({ ...(await inner.info()), modelName: 'limited', capabilities }),
+    forward: async (data, loss, options) => strip(await inner.forward(data, loss, options)),
+    forwardBackward: async (data, loss, options) =>
+      strip(await inner.forwardBackward(data, loss, options)),
+    optimStep: (adam) => inner.optimStep(adam),
+    saveState: (name) => inner.saveState(name),
+    loadState: (location) => inner.loadState(location),
+    saveWeightsForSampler: (name) => inner.saveWeightsForSampler(name),
+    dispose: () => inner.dispose(),
+  };
+}
+
+describe('engine capabilities are checked when the run is configured', () => {
+  const refused: [
+    string,
+    Partial<EngineCapabilitiesV1>,
+    object,
+    Partial<RlTrainerOptions>,
+    RegExp,
+  ][] = [
+    [
+      'update.loss',
+      { losses: ['cross-entropy', 'importance-sampling', 'ppo', 'cispo', 'dro'] },
+      {},
+      {},
+      /is "verl-ppo", which the engine \(limited\) does not offer; it offers cross-entropy, importance-sampling, ppo, cispo, dro/,
+    ],
+    [
+      'sampling.temperature',
+      { temperature: false },
+      { sampling: { maxNewTokens: 3, temperature: 0.7 } },
+      {},
+      /scores at temperature 1 only/,
+    ],
+    [
+      'update.klCoefficient',
+      { klTerm: false },
+      { update: { miniBatchSize: 8, klCoefficient: 0.1 } },
+      {},
+      /cannot add; set update.klInReward: true/,
+    ],
+    [
+      'update.entropyCoefficient',
+      { entropyBonus: false },
+      { update: { miniBatchSize: 8, entropyCoefficient: 0.01 } },
+      {},
+      /an entropy bonus/,
+    ],
+    [
+      'credit',
+      { entropies: false },
+      { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'fork-tokens' }] } },
+      {},
+      /assigner "fork-tokens" needs token entropies, which the engine \(limited\) cannot return/,
+    ],
+    [
+      'classifier',
+      { entropies: false },
+      {},
+      { classifier: createPlanningClassifier({ name: 'entropy-forks' }) },
+      /planning classifier "entropy-forks" needs token entropies/,
+    ],
+  ];
+  it.each(refused)(
+    '%s: a ConfigError naming the setting and the engine',
+    async (path, limits, over, extra, message) => {
+      const policy = TransformerPolicy.create(modelConfig, { seed: 15 });
+      const engine = limitedEngine(policy, limits);
+      const error = await trainer(policy, extra, over, engine).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).path).toBe(path);
+      expect((error as Error).message).toMatch(message);
+      await engine.dispose();
+      policy.dispose();
+    },
+  );
+
+  it('the KL penalty in the reward needs no KL term of the engine', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 16 });
+    const engine = limitedEngine(policy, { klTerm: false });
+    const run = await trainer(
+      policy,
+      {},
+      { update: { miniBatchSize: 8, klCoefficient: 0.1, klInReward: true } },
+      engine,
+    );
+    const record = await run.trainStep();
+    expect(record[K.klLoss]).toBe(0);
+    await closeTrainer(run);
+    await engine.dispose();
+    policy.dispose();
+  });
+
+  it('without entropies, the metrics that need them are absent (one warning), never 0', async () => {
+    const policy = TransformerPolicy.create(modelConfig, { seed: 17 });
+    const warnings: HicraWarningV1[] = [];
+    const engine = limitedEngine(policy, { entropies: false });
+    const run = await trainer(
+      policy,
+      { hooks: { onWarning: (w) => void warnings.push(w) }, metricsClassifier: toyClassifier },
+      { update: { miniBatchSize: 8 } },
+      engine,
+    );
+    expect(warnings.map((w) => w.code)).toEqual(['engine-without-entropies']);
+    const records = [await run.trainStep(), await run.trainStep()];
+    for (const record of records) {
+      for (const key of [K.entropyPlanning, K.entropyExecution, K.planningInTopEntropy]) {
+        expect(record, key).not.toHaveProperty([key]);
+      }
+      // What needs no entropy is still there.
+      expect(record[K.perplexityExecution]).toBeGreaterThan(1);
+      expect(record[K.policyLoss]).toBeDefined();
+    }
+    expect(warnings).toHaveLength(1);
+    await closeTrainer(run);
+    await engine.dispose();
     policy.dispose();
   });
 });

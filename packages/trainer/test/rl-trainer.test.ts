@@ -1,10 +1,18 @@
-import { TransformerPolicy } from '@hicra/policy';
+import { LocalSamplingClient, TransformerPolicy } from '@hicra/policy';
 import type { MetricRecordV1 } from '@hicra/spec';
 import { ErrorCode, EVAL_METRIC_KEYS, type HicraError, TRAIN_METRIC_KEYS } from '@hicra/spec';
-import { tf } from '@hicra/tensor';
 import { describe, expect, it } from 'vitest';
-import { passAtK, RlTrainer, type RlTrainerOptions } from '../src/index.js';
-import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import { passAtK, type RlTrainerOptions } from '../src/index.js';
+import {
+  closeTrainer,
+  localEngine,
+  localTrainer,
+  toyClassifier,
+  toyModelConfig,
+  toyProblems,
+  toyReward,
+  toyTokenizer,
+} from './toy-task.js';
 
 const modelConfig = toyModelConfig;
 const baseConfig = {
@@ -22,17 +30,21 @@ function trainer(
   policy: TransformerPolicy,
   extra: Partial<RlTrainerOptions> = {},
   config: object = {},
+  engine = localEngine(policy),
 ) {
-  return new RlTrainer({
-    config: { ...baseConfig, ...config },
+  return localTrainer(
     policy,
-    tokenizer: toyTokenizer,
-    reward: toyReward,
-    classifier: toyClassifier,
-    trainProblems: toyProblems(60),
-    evalProblems: toyProblems(12, 100),
-    ...extra,
-  });
+    {
+      config: { ...baseConfig, ...config },
+      tokenizer: toyTokenizer,
+      reward: toyReward,
+      classifier: toyClassifier,
+      trainProblems: toyProblems(60),
+      evalProblems: toyProblems(12, 100),
+      ...extra,
+    },
+    engine,
+  );
 }
 
 const withoutTime = (r: MetricRecordV1) =>
@@ -50,7 +62,7 @@ describe('RlTrainer', () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 7 });
     const records: MetricRecordV1[] = [];
     // The toy's planning word is "hmm"; metrics measure it here (Strategic Grams by default).
-    const run = trainer(
+    const run = await trainer(
       policy,
       { sink: { write: (r) => void records.push(r) }, metricsClassifier: toyClassifier },
       { credit },
@@ -88,14 +100,14 @@ describe('RlTrainer', () => {
       for (const key of Object.values(EVAL_METRIC_KEYS))
         expect(record, `${key} at eval ${record.step}`).toHaveProperty([key]);
     }
-    run.dispose();
+    await closeTrainer(run);
     policy.dispose();
   });
 
   it('a run stopped and resumed gives the same metrics as an uninterrupted run', async () => {
     const straight = TransformerPolicy.create(modelConfig, { seed: 3 });
     const recordsA: MetricRecordV1[] = [];
-    const a = trainer(
+    const a = await trainer(
       straight,
       { sink: { write: (r) => void recordsA.push(r) } },
       { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra' }] } },
@@ -103,34 +115,35 @@ describe('RlTrainer', () => {
     for (let step = 0; step < 4; step++) await a.trainStep();
 
     const first = TransformerPolicy.create(modelConfig, { seed: 3 });
-    const b = trainer(
+    const b = await trainer(
       first,
       {},
       { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra' }] } },
     );
     await b.trainStep();
     await b.trainStep();
-    const state = await b.getState();
-    const weights = first.trainableVariables().map((v) => v.dataSync().slice());
-    // A fresh process: new policy, weights and trainer state restored.
+    // What a checkpoint holds: the loop's state and the engine's saved state.
+    const state = b.getState();
+    const location = await b.engine.saveState('after-two-steps');
+    // A fresh process: a new policy and engine, the engine's state and the trainer's restored.
     const second = TransformerPolicy.create(modelConfig, { seed: 99 });
-    second.trainableVariables().forEach((v, i) => {
-      tf.tidy(() => v.assign(tf.tensor(weights[i]!, v.shape)));
-    });
+    const engine = localEngine(second);
+    await engine.loadState(location);
     const recordsC: MetricRecordV1[] = [];
-    const c = trainer(
+    const c = await trainer(
       second,
       { sink: { write: (r) => void recordsC.push(r) } },
       { credit: { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra' }] } },
+      engine,
     );
-    c.setState(state);
+    await c.setState(state);
     await c.trainStep();
     await c.trainStep();
     expect(recordsC.map(withoutTime)).toEqual(recordsA.slice(2).map(withoutTime));
     straight.trainableVariables().forEach((v, i) => {
       expect(second.trainableVariables()[i]!.dataSync()).toEqual(v.dataSync());
     });
-    for (const x of [a, b, c]) x.dispose();
+    await closeTrainer(a, b, c);
     for (const p of [straight, first, second]) p.dispose();
   });
 
@@ -145,15 +158,14 @@ describe('RlTrainer', () => {
         return toyReward.score(input);
       },
     };
-    const run = trainer(policy, { reward: flaky });
+    const run = await trainer(policy, { reward: flaky });
     const record = await run.trainStep();
     expect(record[K.unscorableFraction]).toBeGreaterThan(0);
-    const strict = trainer(policy, { reward: flaky }, { onRewardError: 'stop' });
+    const strict = await trainer(policy, { reward: flaky }, { onRewardError: 'stop' });
     await expect(async () => {
       for (let i = 0; i < 3; i++) await strict.trainStep();
     }).rejects.toThrow(/verifier crashed/);
-    run.dispose();
-    strict.dispose();
+    await closeTrainer(run, strict);
     policy.dispose();
   });
 
@@ -163,7 +175,7 @@ describe('RlTrainer', () => {
       name: 'infinite',
       score: () => ({ kind: 'scored' as const, reward: Number.POSITIVE_INFINITY }),
     };
-    const strict = trainer(policy, { reward: infinite }, { onRewardError: 'stop' });
+    const strict = await trainer(policy, { reward: infinite }, { onRewardError: 'stop' });
     const error = await strict.trainStep().then(
       () => undefined,
       (e: unknown) => e as HicraError,
@@ -172,7 +184,7 @@ describe('RlTrainer', () => {
     expect(error?.message).toMatch(
       /reward infinite returned Infinity for a response to problem ".+"; rewards must be finite/,
     );
-    strict.dispose();
+    await closeTrainer(strict);
     policy.dispose();
   });
 });
@@ -205,7 +217,7 @@ describe('RlTrainer DAPO switches and KL in the reward', () => {
           : toyReward.score(input);
       },
     };
-    const run = trainer(
+    const run = await trainer(
       policy,
       {
         reward: constant,
@@ -223,13 +235,13 @@ describe('RlTrainer DAPO switches and KL in the reward', () => {
     // more responses were scored than one round's 4 × 4: dropped groups were refilled
     expect(rewardCalls.length).toBeGreaterThan(16);
     expect(groups).toBeLessThanOrEqual(4);
-    run.dispose();
+    await closeTrainer(run);
     policy.dispose();
   });
 
   it('overlong filtering removes truncated responses from the loss', async () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 8 });
-    const filtered = trainer(
+    const filtered = await trainer(
       policy,
       {},
       { ...config, sampling: { maxNewTokens: 1 }, overlongFilter: true },
@@ -240,16 +252,16 @@ describe('RlTrainer DAPO switches and KL in the reward', () => {
     expect(record[K.lossMaskedShare]).toBeGreaterThanOrEqual(
       record[K.responseLengthClipRatio] as number,
     );
-    filtered.dispose();
+    await closeTrainer(filtered);
     policy.dispose();
   });
 
   it('puts a k1 penalty against a reference policy into the token rewards', async () => {
     const policy = TransformerPolicy.create(modelConfig, { seed: 9 });
     const reference = TransformerPolicy.create(modelConfig, { seed: 10 });
-    const run = trainer(
+    const run = await trainer(
       policy,
-      { referencePolicy: reference },
+      { reference: new LocalSamplingClient(reference) },
       {
         ...config,
         update: { ...baseConfig.update, klCoefficient: 0.1, klEstimator: 'k1', klInReward: true },
@@ -258,15 +270,14 @@ describe('RlTrainer DAPO switches and KL in the reward', () => {
     const record = await run.trainStep();
     expect(record[K.klLoss]).toBe(0); // in the reward, not the loss
     expect(Number.isFinite(record[K.advantageMean])).toBe(true);
-    const lossRun = trainer(
+    const lossRun = await trainer(
       policy,
-      { referencePolicy: reference },
+      { reference: new LocalSamplingClient(reference) },
       { ...config, update: { ...baseConfig.update, klCoefficient: 0.1, klEstimator: 'k3' } },
     );
     const lossRecord = await lossRun.trainStep();
     expect(lossRecord[K.klLoss]).toBeGreaterThan(0);
-    run.dispose();
-    lossRun.dispose();
+    await closeTrainer(run, lossRun);
     policy.dispose();
     reference.dispose();
   });

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TransformerPolicy } from '@hicra/policy';
+import { encodeSafetensors, readSafetensorsFile, TransformerPolicy } from '@hicra/policy';
 import {
   CorruptFileError,
   InvalidArgumentError,
@@ -141,6 +141,7 @@ describe('runRl', () => {
     expect(existsSync(join(resumedDir, `${RUN_FILES.metrics}.discarded`))).toBe(true);
     expect(readdirSync(join(resumedDir, RUN_FILES.checkpoint)).sort()).toEqual([
       'config.json',
+      'engine-state.json',
       'model.safetensors',
       'optimizer.safetensors',
       'trainer-state.json',
@@ -164,6 +165,90 @@ describe('runRl', () => {
         (error as Error).message.includes('trainer-state.json'),
     );
     policy.dispose();
+  });
+
+  it('refuses a trainer state of another version, naming the schema', async () => {
+    const dir = join(root, 'future');
+    const policy = TransformerPolicy.create(modelConfig, { seed: 1 });
+    await runRl({
+      ...common,
+      config: { ...config, steps: 1, evaluation: { every: 0 } },
+      runDir: dir,
+      policy,
+    });
+    const path = join(dir, RUN_FILES.checkpoint, RUN_FILES.trainerState);
+    const state = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...state, schema: 'hicra.trainer-state.v3' }));
+    await expect(runRl({ ...common, runDir: dir, policy })).rejects.toThrow(
+      /schema "hicra.trainer-state.v3" is not one this version reads .*written by another version of @hicra\/trainer/,
+    );
+    policy.dispose();
+  });
+
+  it('resumes a checkpoint written before the engine contracts (v1), converted exactly', async () => {
+    const dir = join(root, 'v1');
+    const controller = new AbortController();
+    await runFresh({
+      runDir: dir,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.step === 2) controller.abort();
+      },
+    });
+    // Rewrite the checkpoint as the trainer before engines wrote it: moments by variable
+    // position (flat), the optimizer step in trainer-state.json, no engine-state.json.
+    const checkpoint = join(dir, RUN_FILES.checkpoint);
+    const engineState = JSON.parse(readFileSync(join(checkpoint, 'engine-state.json'), 'utf8'));
+    const moments = await readSafetensorsFile(join(checkpoint, RUN_FILES.optimizer));
+    const probe = TransformerPolicy.create(modelConfig, { seed: 0 });
+    const names = new Map([...probe.model.parameters()].map(([name, v]) => [v, name]));
+    const v1 = new Map<string, { shape: number[]; data: Float32Array }>();
+    probe.trainableVariables().forEach((variable, i) => {
+      for (const kind of ['m', 'v']) {
+        const data = moments.tensors.get(`${kind}.${names.get(variable)}`)!.data as Float32Array;
+        v1.set(`${kind}.${i}`, { shape: [data.length], data });
+      }
+    });
+    probe.dispose();
+    writeFileSync(join(checkpoint, RUN_FILES.optimizer), encodeSafetensors(v1));
+    rmSync(join(checkpoint, 'engine-state.json'));
+    const statePath = join(checkpoint, RUN_FILES.trainerState);
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    writeFileSync(
+      statePath,
+      JSON.stringify({
+        ...state,
+        schema: 'hicra.trainer-state.v1',
+        optimizerStep: engineState.step,
+      }),
+    );
+
+    const second = TransformerPolicy.create(modelConfig, { seed: 999 });
+    expect(await runRl({ ...common, runDir: dir, policy: second })).toEqual({
+      status: 'completed',
+      step: 4,
+      resumedFrom: 2,
+    });
+    second.dispose();
+    expect(metricsOf(dir)).toEqual(metricsOf(await straightDir()));
+    // The scratch folder of the conversion is gone; the new checkpoint is v2.
+    expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect(JSON.parse(readFileSync(statePath, 'utf8')).schema).toBe('hicra.trainer-state.v2');
+
+    // A v1 checkpoint whose moments do not fit the policy cannot convert exactly: refused.
+    writeFileSync(
+      statePath,
+      JSON.stringify({ ...state, schema: 'hicra.trainer-state.v1', optimizerStep: 2 }),
+    );
+    writeFileSync(
+      join(checkpoint, RUN_FILES.optimizer),
+      encodeSafetensors(new Map([['m.0', { shape: [3], data: new Float32Array(3) }]])),
+    );
+    const third = TransformerPolicy.create(modelConfig, { seed: 1 });
+    await expect(
+      runRl({ ...common, config: { ...config, steps: 6 }, runDir: dir, policy: third }),
+    ).rejects.toThrow(/hicra.trainer-state.v1 checkpoint whose moment m.0 has 3 values/);
+    third.dispose();
   });
 
   it('a crash before the first checkpoint restarts cleanly: no duplicate records, the old ones set aside', async () => {

@@ -2,11 +2,12 @@ import { TransformerPolicy } from '@hicra/policy';
 import { ConfigError, ErrorCode } from '@hicra/spec';
 import { describe, expect, it } from 'vitest';
 import { trainSupervised } from '../src/index.js';
-import { toyModelConfig, toyProblems, toyTokenizer } from './toy-task.js';
+import { localEngine, toyModelConfig, toyProblems, toyTokenizer } from './toy-task.js';
 
 describe('trainSupervised', () => {
   it('teaches the toy task: loss falls and greedy answers become correct', async () => {
     const policy = TransformerPolicy.create(toyModelConfig, { seed: 1 });
+    const engine = localEngine(policy);
     const examples = toyProblems(30).map((p) => ({
       prompt: p.prompt,
       completion: `hmm ${p.reference}`,
@@ -40,7 +41,7 @@ describe('trainSupervised', () => {
     };
     const records: object[] = [];
     const { losses } = await trainSupervised({
-      policy,
+      engine,
       tokenizer: toyTokenizer,
       examples,
       settings: {
@@ -57,6 +58,7 @@ describe('trainSupervised', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.3);
     expect(evaluations.at(-1)).toBe(1);
     expect(records.filter((r) => (r as { kind: string }).kind === 'eval')).toHaveLength(2);
+    await engine.dispose();
     policy.dispose();
   });
 
@@ -65,10 +67,11 @@ describe('trainSupervised', () => {
       { vocabSize: toyTokenizer.vocabSize, contextLength: 4, width: 16, layers: 1, heads: 2 },
       { seed: 1 },
     );
+    const engine = localEngine(policy);
     const settings = { steps: 1, batchSize: 1, learningRate: 0.01 };
     await expect(
       trainSupervised({
-        policy,
+        engine,
         tokenizer: toyTokenizer,
         examples: [{ prompt: 'copy 1', completion: 'hmm ok ok 1' }],
         settings,
@@ -77,8 +80,9 @@ describe('trainSupervised', () => {
       /example 0 has 3 prompt \+ 5 completion tokens, more than the context length 4/,
     );
     await expect(
-      trainSupervised({ policy, tokenizer: toyTokenizer, examples: [], settings }),
+      trainSupervised({ engine, tokenizer: toyTokenizer, examples: [], settings }),
     ).rejects.toThrow(/no examples/);
+    await engine.dispose();
     policy.dispose();
   });
   it.each([
@@ -119,8 +123,9 @@ describe('trainSupervised', () => {
   ])('rejects settings %j at %s before any work', async (settings, path, fragment) => {
     const policy = TransformerPolicy.create(toyModelConfig, { seed: 1 });
     const before = policy.trainableVariables()[0]!.dataSync().slice();
+    const engine = localEngine(policy);
     const error = await trainSupervised({
-      policy,
+      engine,
       tokenizer: toyTokenizer,
       examples: [{ prompt: 'copy 1', completion: 'hmm 1' }],
       settings: settings as never,
@@ -133,6 +138,7 @@ describe('trainSupervised', () => {
     expect((error as ConfigError).path).toBe(path);
     expect((error as ConfigError).message).toContain(fragment);
     expect(policy.trainableVariables()[0]!.dataSync()).toEqual(before);
+    await engine.dispose();
     policy.dispose();
   });
 });

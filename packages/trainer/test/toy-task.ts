@@ -1,5 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalTrainingClient, type TransformerPolicy } from '@hicra/policy';
 import type { EncodingV1, PlanningClassifierV1, RewardFunctionV1, TokenizerV1 } from '@hicra/spec';
-import type { Problem } from '../src/index.js';
+import { type Problem, RlTrainer, type RlTrainerOptions } from '../src/index.js';
 
 /**
  * A toy verifiable task for testing the loop itself: "copy <digit>" -> the response must start
@@ -81,3 +85,36 @@ export const toyModelConfig = {
   layers: 1,
   heads: 2,
 };
+
+/** The local engine over a policy, saving states into a fresh temporary folder. */
+export function localEngine(policy: TransformerPolicy): LocalTrainingClient {
+  return new LocalTrainingClient(policy, {
+    directory: mkdtempSync(join(tmpdir(), 'hicra-trainer-test-')),
+  });
+}
+
+const engines = new WeakMap<RlTrainer, LocalTrainingClient>();
+
+/** An RL trainer over the local engine of `policy` (release it with {@link closeTrainer}). */
+export async function localTrainer(
+  policy: TransformerPolicy,
+  options: Omit<RlTrainerOptions, 'engine'>,
+  engine: LocalTrainingClient = localEngine(policy),
+): Promise<RlTrainer> {
+  try {
+    const trainer = await RlTrainer.create({ ...options, engine });
+    engines.set(trainer, engine);
+    return trainer;
+  } catch (error) {
+    await engine.dispose();
+    throw error;
+  }
+}
+
+/** Disposes a trainer made by {@link localTrainer} and its engine (not the policy). */
+export async function closeTrainer(...trainers: RlTrainer[]): Promise<void> {
+  for (const trainer of trainers) {
+    await trainer.dispose();
+    await engines.get(trainer)?.dispose();
+  }
+}

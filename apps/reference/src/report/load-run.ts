@@ -9,14 +9,15 @@ import {
   parseRolloutRecord,
   type RolloutRecordV1,
 } from '@hicra/spec';
+import { RUN_FILES } from '@hicra/trainer';
 
 const SOURCE = '@hicra/reference';
 
-/** Files the report reads in a run directory. */
+/** Files the report reads in a run directory (their names are the trainer's `RUN_FILES`). */
 export const REPORT_RUN_FILES = {
-  metrics: 'metrics.jsonl',
-  rollouts: 'rollouts.jsonl',
-  run: 'run.json',
+  metrics: RUN_FILES.metrics,
+  rollouts: RUN_FILES.rollouts,
+  run: RUN_FILES.run,
 } as const;
 
 /** One rollout chosen for the viewer, with its line in `rollouts.jsonl`. */

@@ -31,7 +31,7 @@ import {
   tf,
   type Variable,
 } from '@hicra/tensor';
-import { saveCheckpoint } from '../checkpoint/policy-checkpoint.js';
+import { type CheckpointTokenizer, saveCheckpoint } from '../checkpoint/policy-checkpoint.js';
 import { encodeSafetensors } from '../checkpoint/safetensors.js';
 import type { TransformerPolicy } from '../transformer-policy.js';
 import {
@@ -85,6 +85,19 @@ export interface LocalTrainingClientOptions {
   readonly directory: string;
   /** `info().modelName`. Default `hicra-transformer`. */
   readonly modelName?: string;
+  /**
+   * More content for every folder `saveState(name)` writes, in the same atomic swap: a
+   * tokenizer, metadata, and files by name (a trainer's own state, so that one folder holds a
+   * consistent checkpoint). Called at each save, after the calls before it have finished.
+   */
+  readonly stateFiles?: (name: string) => StateFiles | Promise<StateFiles>;
+}
+
+/** What {@link LocalTrainingClientOptions.stateFiles} adds to a saved state. */
+export interface StateFiles {
+  readonly tokenizer?: CheckpointTokenizer;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly extraFiles?: Readonly<Record<string, string | Uint8Array>>;
 }
 
 /** The datum fields a loss reads, as `validateDatums`' `requires`. */
@@ -136,6 +149,7 @@ export class LocalTrainingClient implements TrainingClientV1 {
   readonly policy: TransformerPolicy;
   readonly directory: string;
   readonly modelName: string;
+  readonly #stateFiles: LocalTrainingClientOptions['stateFiles'];
   readonly #parameters: readonly (readonly [string, Variable])[];
   readonly #nameOfVariable: ReadonlyMap<string, string>;
   readonly #adam = new AdamMoments();
@@ -162,6 +176,7 @@ export class LocalTrainingClient implements TrainingClientV1 {
     this.policy = policy;
     this.directory = resolve(options.directory);
     this.modelName = options.modelName ?? 'hicra-transformer';
+    this.#stateFiles = options.stateFiles;
     this.#parameters = parameters;
     this.#nameOfVariable = new Map(parameters.map(([name, variable]) => [variable.name, name]));
   }
@@ -334,9 +349,16 @@ export class LocalTrainingClient implements TrainingClientV1 {
         step: this.#adam.step,
         modelName: this.modelName,
       };
+      const added = (await this.#stateFiles?.(name)) ?? {};
       await saveCheckpoint(target, this.policy, {
-        metadata: { step: String(this.#adam.step), modelName: this.modelName },
+        ...(added.tokenizer ? { tokenizer: added.tokenizer } : {}),
+        metadata: {
+          ...(added.metadata ?? {}),
+          step: String(this.#adam.step),
+          modelName: this.modelName,
+        },
         extraFiles: {
+          ...(added.extraFiles ?? {}),
           [ENGINE_STATE_FILES.state]: `${JSON.stringify(state, null, 2)}\n`,
           [ENGINE_STATE_FILES.optimizer]: encodeSafetensors(moments, {
             step: String(this.#adam.step),

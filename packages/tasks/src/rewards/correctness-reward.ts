@@ -9,6 +9,11 @@ import {
   type CountdownVerifierSettings,
   createCountdownVerifier,
 } from '../countdown/countdown-verifier.js';
+import {
+  ANSWER_FORMATS,
+  type AnswerFormat,
+  extractFinalAnswer,
+} from '../math/extract-final-answer.js';
 import { createMathVerifier, type MathVerifierSettings } from '../math/math-verifier.js';
 import { describe, readSettings, SOURCE } from '../settings.js';
 import {
@@ -69,6 +74,7 @@ export function createMathCorrectnessReward(
       const verdict = verifier.verify(input.response, mathReference(input, name));
       return toResult(verdict, values, name);
     },
+    extractAnswer: finalAnswerOf(ANSWER_FORMATS),
   };
 }
 
@@ -97,6 +103,15 @@ export function createCountdownCorrectnessReward(
       const verdict = verifier.verify(input.response, reference as CountdownReference);
       return toResult(verdict, values, name);
     },
+    extractAnswer: finalAnswerOf(['answer-line']),
+  };
+}
+
+/** `RewardFunctionV1.extractAnswer` over `extractFinalAnswer` with the given formats. */
+function finalAnswerOf(formats: readonly AnswerFormat[]): (response: string) => string | undefined {
+  return (response) => {
+    const result = extractFinalAnswer(response, { formats });
+    return result.ok ? result.answer : undefined;
   };
 }
 

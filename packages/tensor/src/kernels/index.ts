@@ -4,6 +4,7 @@
  */
 
 export { maskedDiscountedCumulativeSum } from './discounted-cumulative-sum.js';
+export { klValues } from './kl-values.js';
 export {
   maskCount,
   maskedMean,

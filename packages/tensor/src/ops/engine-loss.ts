@@ -116,7 +116,7 @@ interface ResolvedSettings {
  *   l = max(-A·r, -A·clip(r, 1 - εlow, 1 + εhigh)), then min(l, -A·c) where A < 0 when
  *   `clipRatioC` is given (dual clip; absent: off). ε default 0.2, εhigh default εlow.
  * - `gspo`: Σ w·max(-A·s, -A·clip(s, 1 - εlow, 1 + εhigh)) with verl's sequence-level ratio
- *   s_t = exp(clamp(sg(mean over the datum's masked positions of (logp - old)) + logp - sg(logp),
+ *   s_t = exp(clamp(sg(mean over the datum's weighted positions of (logp - old)) + logp - sg(logp),
  *   ±logRatioClamp)): the value is the sequence's ratio, the gradient flows per token. (verl
  *   clamps this log-ratio above at 10 only; here both sides at `logRatioClamp`, default 20.)
  *
@@ -338,8 +338,12 @@ function compute(name: LossNameV1, input: EngineLossInput, s: ResolvedSettings):
           clampedLogRatio = clip(logRatio, -s.logRatioClamp, s.logRatioClamp);
         } else {
           // verl's compute_policy_loss_gspo: log s_t = sg(log s_i) + logp - sg(logp), where
-          // log s_i is the mean log-ratio over the datum's masked positions.
-          const realFloat = tf.cast(real, 'float32');
+          // log s_i is the mean log-ratio over the datum's response: its positions with a
+          // positive weight (all masked positions without weights), not its prompt.
+          const realFloat =
+            input.weights === undefined
+              ? tf.cast(real, 'float32')
+              : tf.cast(tf.logicalAnd(real, tf.greater(weights, 0)), 'float32');
           const counts = tf.maximum(tf.sum(realFloat, 1, true), 1);
           const sequenceLogRatio = tf.div(tf.sum(tf.mul(logRatio, realFloat), 1, true), counts);
           const perTokenLogRatio = tf.add(

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { RUN_FILES } from '@hicra/trainer';
 import { writeReport } from '../../report/index.js';
 import { defineCommand, requireCheckpointFolder } from '../command.js';
 import { EXIT } from '../errors.js';
@@ -96,7 +97,7 @@ export function runDirectoriesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .map((name) => join(dir, name))
-    .filter((path) => existsSync(join(path, 'metrics.jsonl')))
+    .filter((path) => existsSync(join(path, RUN_FILES.metrics)))
     .sort();
 }
 

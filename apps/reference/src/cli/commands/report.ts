@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { RUN_FILES } from '@hicra/trainer';
 import { REPORT_FILE_NAME, writeReport } from '../../report/index.js';
 import { defineCommand } from '../command.js';
 import { InputError } from '../errors.js';
@@ -34,11 +35,11 @@ export function expandRunArgument(argument: string): string[] {
       : '';
     throw new InputError(`${argument}: is a file, not a run directory${hint}`);
   }
-  if (existsSync(join(path, 'metrics.jsonl'))) return [path];
+  if (existsSync(join(path, RUN_FILES.metrics))) return [path];
   const runs = runDirectoriesIn(path);
   if (runs.length === 0)
     throw new InputError(
-      `${argument}: not a run directory (no metrics.jsonl) and holds no run directories`,
+      `${argument}: not a run directory (no ${RUN_FILES.metrics}) and holds no run directories`,
     );
   return runs;
 }

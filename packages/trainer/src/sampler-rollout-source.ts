@@ -3,29 +3,37 @@ import type {
   RolloutBatchV1,
   RolloutRequestV1,
   RolloutSourceV1,
+  SamplingClientV1,
   TokenizerV1,
 } from '@hicra/spec';
 import { decodeWithSpans, toRagged } from './rollouts.js';
 
+export interface SamplerRolloutSourceOptions {
+  /** Adds the tokenizer's special tokens (BOS) when encoding prompts. Default true. */
+  readonly addSpecialTokens?: boolean;
+}
+
 /**
- * The local policy as a `RolloutSourceV1`: prompts are tokenised (with the tokenizer's special
- * tokens by default), sampled with the policy's KV-cache sampler, decoded to texts with
- * character spans. Responses of prompt p are rows p·G .. p·G + G - 1 with group id
- * `prompts[p].groupId`; `oldLogProbs` are the sampler's log-probs; rewards are 0 (the trainer
- * scores them).
+ * A `SamplingClientV1` as a `RolloutSourceV1`: prompts are tokenised (with the tokenizer's
+ * special tokens by default), sampled by the client, decoded to texts with character spans.
+ * Responses of prompt p are rows p·G .. p·G + G - 1 with group id `prompts[p].groupId`;
+ * `oldLogProbs` are the sampler's log-probs; rewards are 0 (the trainer scores them).
+ *
+ * `sampler` is a client or a function returning the current one: the RL loop swaps in a new
+ * sampling client after every optimizer step, and the source always samples from the latest.
  */
-export class PolicyRolloutSource implements RolloutSourceV1 {
-  readonly name = 'local-policy';
-  readonly #policy: PolicyV1;
+export class SamplerRolloutSource implements RolloutSourceV1 {
+  readonly name: string = 'sampling-client';
+  readonly #sampler: () => SamplingClientV1;
   readonly #tokenizer: TokenizerV1;
   readonly #addSpecialTokens: boolean;
 
   constructor(
-    policy: PolicyV1,
+    sampler: SamplingClientV1 | (() => SamplingClientV1),
     tokenizer: TokenizerV1,
-    options: { readonly addSpecialTokens?: boolean } = {},
+    options: SamplerRolloutSourceOptions = {},
   ) {
-    this.#policy = policy;
+    this.#sampler = typeof sampler === 'function' ? sampler : () => sampler;
     this.#tokenizer = tokenizer;
     this.#addSpecialTokens = options.addSpecialTokens ?? true;
   }
@@ -36,7 +44,7 @@ export class PolicyRolloutSource implements RolloutSourceV1 {
         p.tokenIds ??
         this.#tokenizer.encode(p.text, { addSpecialTokens: this.#addSpecialTokens }).ids,
     );
-    const sampled = await this.#policy.sample({
+    const sampled = await this.#sampler().sample({
       prompts: toRagged(promptIds),
       samplesPerPrompt: request.samplesPerPrompt,
       maxNewTokens: request.maxNewTokens,
@@ -77,5 +85,24 @@ export class PolicyRolloutSource implements RolloutSourceV1 {
       responseTexts: texts,
       tokenSpans: spans,
     };
+  }
+}
+
+/**
+ * An in-process `PolicyV1` as a `RolloutSourceV1` (its KV-cache sampler): a
+ * {@link SamplerRolloutSource} over the policy. For evaluating a model outside a training run.
+ */
+export class PolicyRolloutSource extends SamplerRolloutSource {
+  override readonly name = 'local-policy';
+
+  constructor(policy: PolicyV1, tokenizer: TokenizerV1, options: SamplerRolloutSourceOptions = {}) {
+    super(
+      {
+        sample: (request) => policy.sample(request),
+        computeLogProbs: async (request) => (await policy.score(request)).logProbs,
+      },
+      tokenizer,
+      options,
+    );
   }
 }
