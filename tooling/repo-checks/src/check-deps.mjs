@@ -24,6 +24,35 @@ export const LAYERS = [
 /** The only package allowed to import `@tensorflow/*`. */
 export const TENSOR_CORE = '@hicra/tensor';
 
+/**
+ * Narrower rules for a package's own source (`src/`, not its tests): the only subpaths of a
+ * lower package it may import. The RL loop reaches models through the engine contracts of
+ * `@hicra/spec` (issue 16), so the trainer's source takes typed-array kernels from the tensor
+ * core, never the tfjs namespace or `DifferentiablePolicy`.
+ * @type {Readonly<Record<string, Readonly<Record<string, { allowed: readonly string[], why: string }>>>>}
+ */
+export const SOURCE_SUBPATHS = {
+  '@hicra/trainer': {
+    '@hicra/tensor': {
+      allowed: ['@hicra/tensor/kernels'],
+      why: 'the trainer trains through TrainingClientV1 / SamplingClientV1; from the tensor core its source imports only the typed-array kernels (@hicra/tensor/kernels)',
+    },
+  },
+};
+
+/**
+ * Why a source file of `from` may not import `specifier` under {@link SOURCE_SUBPATHS}, or
+ * `undefined`.
+ * @param {string} from
+ * @param {string} specifier
+ * @returns {string | undefined}
+ */
+export function sourceSubpathReason(from, specifier) {
+  const rule = SOURCE_SUBPATHS[from]?.[packageNameOf(specifier)];
+  if (rule === undefined || rule.allowed.includes(specifier)) return undefined;
+  return rule.why;
+}
+
 /** @type {Map<string, number>} */
 const layerOf = new Map(LAYERS.flatMap((names, layer) => names.map((name) => [name, layer])));
 
@@ -118,7 +147,10 @@ export function checkDependencyDirection(root) {
       for (const { specifier, line } of importsOf(text)) {
         if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
         const to = packageNameOf(specifier);
-        const reason = forbiddenReason(from, to);
+        const inSource = relative(dir, file).split(/[\\/]/)[0] === 'src';
+        const reason =
+          forbiddenReason(from, to) ??
+          (inSource ? sourceSubpathReason(from, specifier) : undefined);
         if (reason) violations.push({ file: relative(root, file), line, from, to, reason });
       }
     }

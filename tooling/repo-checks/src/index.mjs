@@ -4,6 +4,8 @@ export {
   importsOf,
   LAYERS,
   packageNameOf,
+  SOURCE_SUBPATHS,
+  sourceSubpathReason,
   TENSOR_CORE,
 } from './check-deps.mjs';
 export { checkExports, exportTargets, SOURCE_CONDITION } from './check-exports.mjs';

@@ -90,6 +90,29 @@ describe('checkDependencyDirection', () => {
     }
   });
 
+  it("keeps the tfjs namespace out of the trainer's source (kernels only; tests may)", () => {
+    const ws = makeWorkspace({
+      ...clean,
+      'packages/trainer/package.json': manifest('@hicra/trainer'),
+      'packages/trainer/src/loop.ts':
+        "import { SeededGenerator } from '@hicra/tensor/kernels';\nimport { tf } from '@hicra/tensor';\n",
+      'packages/trainer/test/loop.test.ts': "import { tf } from '@hicra/tensor';\n",
+    });
+    try {
+      const violations = checkDependencyDirection(ws.root);
+      expect(violations).toHaveLength(1);
+      expect(violations[0]).toMatchObject({
+        file: 'packages/trainer/src/loop.ts',
+        line: 2,
+        from: '@hicra/trainer',
+        to: '@hicra/tensor',
+      });
+      expect(violations[0]!.reason).toMatch(/TrainingClientV1/);
+    } finally {
+      ws.dispose();
+    }
+  });
+
   it('fails on a manifest dependency against the direction', () => {
     const ws = makeWorkspace({
       ...clean,
