@@ -784,7 +784,8 @@ function printReport(
     `- machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; tfjs-core ${tf.version_core}` +
       (wasm ? `; wasm SIMD ${wasm.simd ? 'on' : 'off'}, 1 thread` : '') +
       `; niceness ${m.niceness}; load average (1/5/15 min) ${formatLoad(loadAtStart)} at start, ${formatLoad(loadavg())} at end`,
-    `- torch ${torch.torch} (Debian python3-torch ${torch.debianPackages['python3-torch'] ?? '?'}), Python ${torch.python}, ${torch.threads} thread; ${torch.config.blas_info ?? 'BLAS_INFO unknown'}; peak RSS ${torch.peakRssMb.toFixed(0)} MB`,
+    `- torch ${torch.torch} (Debian python3-torch ${torch.debianPackages['python3-torch'] ?? '?'}), Python ${torch.python}, ${torch.threads} thread; ${torch.config.blas_info ?? 'BLAS_INFO unknown'}; ` +
+      `BLAS loaded: ${torch.blasLibraries.join(', ') || 'none found'}; peak RSS ${torch.peakRssMb.toFixed(0)} MB`,
     `- source: commit ${source.commit ?? 'unknown'}` +
       (source.uncommitted.length > 0
         ? ` plus ${source.uncommitted.length} uncommitted change(s) in ${MEASURED.join(', ')}`
