@@ -32,10 +32,14 @@ import type {
   DatumV1,
   ForwardResultV1,
   LossSpecV1,
+  PlanningClassifierV1,
   RaggedTokensV1,
+  RewardFunctionV1,
   RolloutBatchV1,
+  TokenizerV1,
 } from '@hicra/spec';
 import { engineLoss, initBackend, SeededGenerator, tf } from '@hicra/tensor';
+import { RlTrainer } from '@hicra/trainer';
 import { count, forEachFlag, list, runScript } from './lib/args.js';
 import { readArray } from './lib/data.js';
 import { median } from './lib/measure.js';
@@ -459,6 +463,8 @@ interface BackendResult {
   readonly steps: OurStep[];
   /** The model without the engine, on the last step's datums: `runs` timed runs each. */
   readonly bareMs: { readonly forward: number[]; readonly forwardBackward: number[] };
+  /** `RlTrainer.trainStep` on the same model and workload, per step (warm-up first). */
+  readonly trainerMs: number[];
   readonly tensors: { readonly expected: number; readonly leaked: number; readonly left: number };
   readonly errors: string[];
 }
@@ -532,6 +538,106 @@ function bareModel(policy: TransformerPolicy, datums: readonly DatumV1[]) {
       return performance.now() - start;
     },
   };
+}
+
+/**
+ * The whole loop: `RlTrainer.trainStep` of @hicra/trainer on the same model, workload, reward
+ * rule and planning share, through its own phases (decoding with spans, verifying each response,
+ * classification, the Strategic-Gram metrics classifier and every step metric, the rollout
+ * records it builds). Words `t0`..`t{V-1}` make the tokenizer; there is no stop token, as above.
+ * Returns the ms of each step (warm-up first) and any error.
+ */
+async function trainerSteps(
+  backend: RlBackend,
+  options: RlOptions,
+  inputs: Inputs,
+  dataDir: string,
+): Promise<{ ms: number[]; errors: string[] }> {
+  const vocab = options.vocab;
+  const tokenizer: TokenizerV1 = {
+    vocabSize: vocab,
+    specialTokens: {},
+    encode(text) {
+      const ids: number[] = [];
+      const spans: number[] = [];
+      for (const match of text.matchAll(/t(\d+)/g)) {
+        ids.push(Number(match[1]));
+        spans.push(match.index, match.index + match[0].length);
+      }
+      return { ids: Int32Array.from(ids), spans: Int32Array.from(spans) };
+    },
+    decode: (ids) => Array.from(ids, (id) => `t${id}`).join(' '),
+  };
+  const problems = Array.from({ length: WORKLOAD.prompts }, (_, p) => ({
+    id: `prompt-${p}`,
+    prompt: tokenizer.decode(inputs.prompts.tokenIds.subarray(p * S, (p + 1) * S)),
+    reference: `t${inputs.targets[p]}`,
+  }));
+  const reward: RewardFunctionV1 = {
+    name: 'parity',
+    score: ({ response, reference }) => {
+      const n = response.split(' ').filter((word) => word === reference).length;
+      return { kind: 'scored', reward: n % 2, correct: n % 2 === 1 };
+    },
+  };
+  const classifier: PlanningClassifierV1 = {
+    name: 'random-planning',
+    classify: ({ responseMask, batchSize, seqLen, step }) => ({
+      mask: planningMask(
+        responseMask ?? new Uint8Array(batchSize * seqLen).fill(1),
+        new SeededGenerator(SEEDS.planning + (step ?? 0)),
+      ),
+      matches: Array.from({ length: batchSize }, () => []),
+    }),
+  };
+  const policy = createPolicy(vocab);
+  const engine = new LocalTrainingClient(policy, {
+    directory: join(dataDir, `trainer-${backend}`),
+  });
+  const ms: number[] = [];
+  const errors: string[] = [];
+  let trainer: RlTrainer | undefined;
+  try {
+    trainer = await RlTrainer.create({
+      engine,
+      tokenizer,
+      reward,
+      classifier,
+      trainProblems: problems,
+      addSpecialTokens: false,
+      config: {
+        seed: 0,
+        steps: options.warmup + options.runs,
+        promptsPerStep: WORKLOAD.prompts,
+        samplesPerPrompt: WORKLOAD.samplesPerPrompt,
+        sampling: { maxNewTokens: T, temperature: WORKLOAD.temperature },
+        credit: CREDIT_CONFIG,
+        update: {
+          miniBatchSize: B,
+          clipRatioLow: LOSS.settings!.clipRatioLow!,
+          clipRatioHigh: LOSS.settings!.clipRatioHigh!,
+          maxGradNorm: ADAM.gradClipNorm!,
+        },
+        optimizer: { name: 'adam', learningRate: ADAM.learningRate, beta2: ADAM.beta2! },
+        evaluation: { every: 0 },
+        rolloutsLoggedPerStep: 0,
+      },
+      hooks: { onWarning: (warning) => errors.push(`trainer warned: ${warning.message}`) },
+    });
+    for (let i = 0; i < options.warmup + options.runs; i++) {
+      const started = performance.now();
+      const record = await trainer.trainStep();
+      ms.push(performance.now() - started);
+      const loss = record['actor/policy_loss'];
+      if (typeof loss !== 'number' || !Number.isFinite(loss))
+        errors.push(`trainer step ${i + 1}: the policy loss is ${String(loss)}`);
+    }
+  } finally {
+    await trainer?.dispose();
+    await engine.dispose();
+    policy.dispose();
+  }
+  return { ms, errors };
 }
 
 async function runBackend(
@@ -650,6 +756,12 @@ async function runBackend(
     await engine.dispose();
     policy.dispose();
   }
+  log(`${backend}: ${options.warmup} warm-up + ${options.runs} steps of RlTrainer.trainStep`);
+  const beforeTrainer = tf.memory().numTensors;
+  const trainer = await trainerSteps(backend, options, inputs, dataDir);
+  errors.push(...trainer.errors);
+  if (tf.memory().numTensors !== beforeTrainer)
+    errors.push(`the trainer left ${tf.memory().numTensors - beforeTrainer} tensors alive`);
   const left = tf.memory().numTensors - before;
   if (left !== 0) errors.push(`${left} tensors left alive after the backend's runs`);
   log(`${backend}: done`);
@@ -659,6 +771,7 @@ async function runBackend(
     check,
     steps,
     bareMs,
+    trainerMs: trainer.ms,
     tensors: { expected, leaked, left },
     errors,
   };
@@ -689,6 +802,8 @@ function table(header: string[], right: boolean[], body: string[][]): string {
 interface Summary {
   readonly backend: RlBackend;
   readonly phasesMs: Record<Phase | 'total', { ours: number; torch: number }>;
+  /** `RlTrainer.trainStep`'s median against torch's whole step. */
+  readonly trainerMs: { ours: number; torch: number };
   readonly splitMs: Record<string, { ours?: number; torch?: number }>;
 }
 
@@ -734,7 +849,11 @@ function summarise(result: BackendResult, torch: RlTorchReport): Summary {
       ),
     },
   };
-  return { backend: result.backend, phasesMs, splitMs };
+  const trainerMs = {
+    ours: median(result.trainerMs.slice(result.trainerMs.length - ours.length)),
+    torch: phasesMs.total.torch,
+  };
+  return { backend: result.backend, phasesMs, trainerMs, splitMs };
 }
 
 function printReport(
@@ -752,6 +871,14 @@ function printReport(
       const { ours, torch: t } = s.phasesMs[phase];
       body.push([phase, s.backend, formatMs(ours), formatMs(t), ...ratioCell(ours, t)]);
     }
+    const { ours, torch: t } = s.trainerMs;
+    body.push([
+      'RlTrainer.trainStep (the whole loop)',
+      s.backend,
+      formatMs(ours),
+      formatMs(t),
+      ...ratioCell(ours, t),
+    ]);
   }
   const split: string[][] = [];
   for (const s of summaries) {
