@@ -151,7 +151,8 @@ export class RlTrainer {
   readonly #reference: SamplingClientV1 | undefined;
   readonly #ownsReference: boolean;
   #sampler: SamplingClientV1;
-  #samplerStep = 0;
+  /** Sampling clients taken so far (names them). */
+  #samplers = 0;
   #disposed = false;
 
   /**
@@ -177,7 +178,7 @@ export class RlTrainer {
       ? await options.engine.saveWeightsForSampler('kl-reference')
       : options.reference;
     try {
-      const sampler = await options.engine.saveWeightsForSampler('step-0');
+      const sampler = await options.engine.saveWeightsForSampler('sampler-0');
       return new RlTrainer(options, config, credit, info.capabilities.entropies, sampler, {
         reference,
         owned: wantsReference,
@@ -283,9 +284,7 @@ export class RlTrainer {
 
   async #refreshSampler(): Promise<void> {
     const previous = this.#sampler;
-    this.#sampler = await this.engine.saveWeightsForSampler(
-      `step-${this.#step}-${++this.#samplerStep}`,
-    );
+    this.#sampler = await this.engine.saveWeightsForSampler(`sampler-${++this.#samplers}`);
     await previous.dispose?.();
   }
 

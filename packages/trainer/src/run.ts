@@ -192,7 +192,7 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
       const current = active.getState();
       stateFiles = {
         ...(options.checkpointTokenizer ? { tokenizer: options.checkpointTokenizer } : {}),
-        metadata: { ...(options.metadata ?? {}), trainerStep: String(current.step) },
+        metadata: { ...(options.metadata ?? {}), step: String(current.step) },
         extraFiles: {
           [RUN_FILES.trainerState]: trainerStateJson(current, active.config),
           ...(referencePolicy

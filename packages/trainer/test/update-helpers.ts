@@ -4,6 +4,7 @@ export {
   aggregationWeights,
   learningRateAt,
   parseRlConfig,
+  ratioStatistics,
   type UpdateSettings,
 } from '../src/index.js';
 export { updatePolicy } from '../src/phases/update.js';

@@ -27,6 +27,7 @@ import {
   buildStepBatchForTest,
   learningRateAt,
   parseRlConfig,
+  ratioStatistics,
   type UpdateSettings,
   updatePolicy,
 } from './update-helpers.js';
@@ -182,6 +183,30 @@ async function update(
 
 const close = (actual: number, expected: number, label: string) =>
   expect(Math.abs(actual - expected), label).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(expected));
+
+describe('ratioStatistics', () => {
+  // One row of four loss-mask tokens: ratios e^0.5 (A > 0), e^-0.5 (A > 0), e^-0.5 (A < 0),
+  // e^1.5 (A < 0, where the dual-clip cap 3·|A| binds).
+  const logProbs = Float32Array.of(0.5, -0.5, -0.5, 1.5);
+  const old = new Float32Array(4);
+  const advantages = Float32Array.of(1, 1, -1, -1);
+  const mask = Uint8Array.of(1, 1, 1, 1);
+  const clip = { clipRatioLow: 0.2, clipRatioHigh: 0.28, clipRatioC: 3 };
+  const stats = (loss: UpdateSettings['loss']) =>
+    ratioStatistics(logProbs, old, advantages, mask, mask, 1, 4, { loss, ...clip });
+
+  it('counts where each loss clips, and the dual clip only for verl-ppo', () => {
+    // PPO: the clip binds for A > 0 above 1.28 (token 0) and for A < 0 below 0.8 (token 2);
+    // token 3 (A < 0, ratio 4.5) is not clipped by PPO, and is where the dual clip binds.
+    expect(stats('verl-ppo')).toMatchObject({ clipFraction: 0.5, clipFractionLower: 0.25 });
+    expect(stats('ppo')).toMatchObject({ clipFraction: 0.5, clipFractionLower: 0 });
+    // CISPO: every ratio outside [0.8, 1.28], whatever the sign of A.
+    expect(stats('cispo')).toMatchObject({ clipFraction: 1, clipFractionLower: 0 });
+    expect(stats('importance-sampling')).toMatchObject({ clipFraction: 0, clipFractionLower: 0 });
+    // The approximate KL: mean of old - new over the response mask.
+    expect(stats('ppo').approxKl).toBeCloseTo(-(0.5 - 0.5 - 0.5 + 1.5) / 4, 12);
+  });
+});
 
 describe('learningRateAt', () => {
   it('warms up linearly, then decays with a cosine to the floor', () => {

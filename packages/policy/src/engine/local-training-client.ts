@@ -353,9 +353,9 @@ export class LocalTrainingClient implements TrainingClientV1 {
       await saveCheckpoint(target, this.policy, {
         ...(added.tokenizer ? { tokenizer: added.tokenizer } : {}),
         metadata: {
-          ...(added.metadata ?? {}),
-          step: String(this.#adam.step),
+          optimizerStep: String(this.#adam.step),
           modelName: this.modelName,
+          ...(added.metadata ?? {}),
         },
         extraFiles: {
           ...(added.extraFiles ?? {}),

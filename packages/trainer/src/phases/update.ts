@@ -241,7 +241,8 @@ export async function updatePolicy(
  * the update and the sampler's: verl's definitions (`clipFraction`: share of loss-mask tokens
  * where the clipped term is the larger loss; `clipFractionLower`: share where the dual-clip cap
  * binds, `verl-ppo` only; `approxKl`: mean of old - new log-prob, clamped to ±20, over the
- * response mask). `gspo` clips its sequence-level ratio.
+ * response mask). `gspo` clips its sequence-level ratio; `cispo` counts ratios outside the
+ * thresholds; `importance-sampling` never clips.
  */
 export function ratioStatistics(
   logProbs: Float32Array,
@@ -286,7 +287,10 @@ export function ratioStatistics(
       const a = advantages[k]!;
       const unclipped = -a * ratio;
       const clippedLoss = -a * Math.min(high, Math.max(low, ratio));
-      if (clippedLoss > unclipped) clipped++;
+      if (settings.loss === 'cispo') {
+        // CISPO clips the ratio's weight, whatever the advantage's sign.
+        if (ratio < low || ratio > high) clipped++;
+      } else if (settings.loss !== 'importance-sampling' && clippedLoss > unclipped) clipped++;
       if (dual && a < 0 && Math.max(unclipped, clippedLoss) > -a * settings.clipRatioC) capped++;
     }
   }
