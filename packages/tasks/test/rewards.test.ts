@@ -131,6 +131,31 @@ describe('correctness rewards', () => {
   });
 });
 
+describe('reading the final answer (extractAnswer)', () => {
+  it('the correctness rewards read answers as their verifiers do; weighted takes its first reader', () => {
+    expect(mathCorrectnessReward.extractAnswer?.('so x = 4, \\boxed{\\frac{1}{2}}')).toBe(
+      '\\frac{1}{2}',
+    );
+    expect(mathCorrectnessReward.extractAnswer?.('Answer: 12.')).toBe('12');
+    expect(mathCorrectnessReward.extractAnswer?.('no answer here')).toBeUndefined();
+    expect(countdownCorrectnessReward.extractAnswer?.('3 * 8 = 24\nAnswer: 3 * 8 - 2')).toBe(
+      '3 * 8 - 2',
+    );
+    // Countdown reads only the Answer: line, never a boxed value.
+    expect(countdownCorrectnessReward.extractAnswer?.('\\boxed{22}')).toBeUndefined();
+    const combined = createWeightedReward({
+      components: [
+        { weight: 0.1, reward: formatReward },
+        { weight: 1, reward: countdownCorrectnessReward },
+      ],
+    });
+    expect(combined.extractAnswer?.('Answer: 3 * 8 - 2')).toBe('3 * 8 - 2');
+    expect(
+      createWeightedReward({ components: [{ weight: 1, reward: formatReward }] }).extractAnswer,
+    ).toBeUndefined();
+  });
+});
+
 describe('format rewards', () => {
   it('reward a usable final answer and are always scorable', () => {
     expect(score(formatReward, { prompt: '', response: '\\boxed{3}' })).toMatchObject({

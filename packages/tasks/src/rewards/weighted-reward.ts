@@ -107,6 +107,8 @@ export function createWeightedReward(settings: WeightedRewardSettings): RewardFu
     };
   };
 
+  // The answer as the first component that reads answers reads it (the correctness part).
+  const reader = components.find(({ reward }) => reward.extractAnswer !== undefined)?.reward;
   return {
     name,
     score(input: RewardInputV1): RewardResultV1 | Promise<RewardResultV1> {
@@ -114,6 +116,7 @@ export function createWeightedReward(settings: WeightedRewardSettings): RewardFu
       if (results.some(isPromiseLike)) return Promise.all(results).then(combine);
       return combine(results as RewardResultV1[]);
     },
+    ...(reader ? { extractAnswer: (response: string) => reader.extractAnswer!(response) } : {}),
   };
 }
 
