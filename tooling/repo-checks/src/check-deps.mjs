@@ -16,10 +16,34 @@ export const LAYERS = [
     '@hicra/advantage',
     '@hicra/policy',
     '@hicra/tasks',
+    '@hicra/remote',
   ],
   ['@hicra/trainer'],
   ['@hicra/reference'],
 ];
+
+/**
+ * Packages that import `@hicra/spec` alone of the layered packages: `@hicra/remote` speaks the
+ * engine contracts over HTTP and must run where no tensor library can (a thin client).
+ */
+export const SPEC_ONLY = new Set(['@hicra/remote']);
+
+/**
+ * Imports the layers would allow but the design does not: the trainer reaches a remote engine
+ * only through the contracts, so the application wires `@hicra/remote` in.
+ * @type {ReadonlyMap<string, ReadonlyMap<string, string>>}
+ */
+export const FORBIDDEN_PAIRS = new Map([
+  [
+    '@hicra/trainer',
+    new Map([
+      [
+        '@hicra/remote',
+        'the trainer trains through the engine contracts and never imports @hicra/remote; the application wires a remote engine in',
+      ],
+    ]),
+  ],
+]);
 
 /** The only package allowed to import `@tensorflow/*`. */
 export const TENSOR_CORE = '@hicra/tensor';
@@ -106,6 +130,10 @@ export function forbiddenReason(from, to) {
   if (from === to) return undefined;
   const target = layerOf.get(to);
   if (target === undefined) return undefined;
+  const pair = FORBIDDEN_PAIRS.get(from)?.get(to);
+  if (pair) return pair;
+  if (SPEC_ONLY.has(from) && to !== '@hicra/spec')
+    return `${from} imports @hicra/spec alone (a client and server of the engine contracts, no tensor library)`;
   const source = layerOf.get(from) ?? LAYERS.length;
   if (target < source) return undefined;
   if (target === source)

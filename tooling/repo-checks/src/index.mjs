@@ -1,10 +1,12 @@
 export {
   checkDependencyDirection,
+  FORBIDDEN_PAIRS,
   forbiddenReason,
   importsOf,
   LAYERS,
   packageNameOf,
   SOURCE_SUBPATHS,
+  SPEC_ONLY,
   sourceSubpathReason,
   TENSOR_CORE,
 } from './check-deps.mjs';

@@ -113,6 +113,31 @@ describe('checkDependencyDirection', () => {
     }
   });
 
+  it('keeps @hicra/remote on @hicra/spec alone, and out of the trainer', () => {
+    const ws = makeWorkspace({
+      ...clean,
+      'packages/remote/package.json': manifest('@hicra/remote', {
+        dependencies: { '@hicra/spec': 'workspace:^', fastify: '^5.0.0' },
+        devDependencies: { '@hicra/tsconfig': 'workspace:*' },
+      }),
+      'packages/remote/src/client.ts':
+        "import type { TrainingClientV1 } from '@hicra/spec';\nimport { tf } from '@hicra/tensor';\nimport Fastify from 'fastify';\n",
+      'packages/trainer/package.json': manifest('@hicra/trainer'),
+      'packages/trainer/src/engine.ts': "import { TinkerClient } from '@hicra/remote';\n",
+    });
+    try {
+      const violations = checkDependencyDirection(ws.root);
+      expect(violations.map((v) => [v.file, v.line, v.to])).toEqual([
+        ['packages/remote/src/client.ts', 2, '@hicra/tensor'],
+        ['packages/trainer/src/engine.ts', 1, '@hicra/remote'],
+      ]);
+      expect(violations[0]!.reason).toMatch(/@hicra\/spec alone/);
+      expect(violations[1]!.reason).toMatch(/application wires/);
+    } finally {
+      ws.dispose();
+    }
+  });
+
   it('fails on a manifest dependency against the direction', () => {
     const ws = makeWorkspace({
       ...clean,
