@@ -341,6 +341,10 @@ export function readTrainerStateJson(path: string): {
   generator: unknown;
   /** v1 only: Adam's step count (v2 keeps it in the engine's state). */
   optimizerStep?: number;
+  /** v2 with an engine other than the local one: where it saved its state. */
+  engineState?: string;
+  /** ... and, with a KL term, where it saved the initial weights. */
+  initialEngineState?: string;
 } {
   let json: ReturnType<typeof readTrainerStateJson>;
   try {
@@ -358,10 +362,13 @@ export function readTrainerStateJson(path: string): {
       { source: SOURCE, details: { path, schema: String(schema) } },
     );
   }
+  const optionalString = (value: unknown) => value === undefined || typeof value === 'string';
   if (
     !Number.isInteger(json.step) ||
     !Array.isArray(json.dataOrder) ||
-    (schema === TRAINER_STATE_SCHEMA_V1 && !Number.isInteger(json.optimizerStep))
+    (schema === TRAINER_STATE_SCHEMA_V1 && !Number.isInteger(json.optimizerStep)) ||
+    !optionalString(json.engineState) ||
+    !optionalString(json.initialEngineState)
   ) {
     throw new CorruptFileError(`${path}: not a valid ${schema} file`, {
       source: SOURCE,

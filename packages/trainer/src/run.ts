@@ -1,6 +1,6 @@
 import { existsSync, renameSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   type CheckpointTokenizer,
   checkModelFits,
@@ -13,13 +13,16 @@ import {
   type TransformerPolicy,
 } from '@hicra/policy';
 import {
+  ConfigError,
   CorruptFileError,
   InvalidArgumentError,
   type MetricRecordV1,
+  type SamplingClientV1,
   TRAIN_METRIC_KEYS,
+  type TrainingClientV1,
 } from '@hicra/spec';
 import { parseRlConfig, type RlConfig } from './config.js';
-import { JsonlSink, repairJsonl } from './jsonl-sink.js';
+import { JsonlSink, repairJsonl, writeFileAtomicSync } from './jsonl-sink.js';
 import { RlTrainer, type RlTrainerOptions, type TrainerState } from './rl-trainer.js';
 import {
   type OpenRun,
@@ -51,8 +54,16 @@ export interface RunOptions
   /**
    * The policy to train, in process: `runRl` trains it with the local engine
    * (`LocalTrainingClient` of `@hicra/policy`), whose saved state is the run's checkpoint.
+   * Give this or `engine`.
    */
-  readonly policy: TransformerPolicy;
+  readonly policy?: TransformerPolicy;
+  /**
+   * Any other engine (a remote one): `runRl` trains through it, saves its state with
+   * `engine.saveState` under a name per step, and keeps the location it returns in the run's
+   * `checkpoint/trainer-state.json`. The engine stays the caller's (not disposed). Give this or
+   * `policy`.
+   */
+  readonly engine?: TrainingClientV1;
   /** The tokenizer saved with each checkpoint. */
   readonly checkpointTokenizer?: CheckpointTokenizer;
   /**
@@ -84,14 +95,22 @@ export interface RunResult {
   readonly resumedFrom: number | undefined;
 }
 
-/** The `trainer-state.json` of a checkpoint (v2). */
-function trainerStateJson(state: TrainerState, config: RlConfig): string {
+/**
+ * The `trainer-state.json` of a checkpoint (v2); with a remote engine it also records where the
+ * engine saved its state (`engineState`) and, with KL, the initial weights (`initialEngineState`).
+ */
+function trainerStateJson(
+  state: TrainerState,
+  config: RlConfig,
+  engine: { readonly engineState?: string; readonly initialEngineState?: string } = {},
+): string {
   return `${JSON.stringify({
     schema: TRAINER_STATE_SCHEMA,
     step: state.step,
     dataOrder: state.dataOrder,
     dataPosition: state.dataPosition,
     generator: state.generator,
+    ...engine,
     config,
   })}\n`;
 }
@@ -141,24 +160,38 @@ export async function runRl(options: RunOptions): Promise<RunResult> {
   }
 }
 
+/**
+ * How a run directory keeps an engine's state: the local engine saves it into `checkpoint/`
+ * itself (one atomic swap with the loop's state); any other engine saves it where it saves
+ * states, and `checkpoint/trainer-state.json` records the location.
+ */
+interface RunEngine {
+  readonly engine: TrainingClientV1;
+  /** The KL reference, once `start` or `restore` made it (with a KL term). */
+  readonly reference: () => SamplingClientV1 | undefined;
+  /** A fresh run: anything to do before the first step (freeze the reference). */
+  start(): Promise<void>;
+  /** A resumed run: the engine's state (and the reference) restored; the loop's state. */
+  restore(): Promise<TrainerState>;
+  save(state: TrainerState, config: RlConfig): Promise<void>;
+  close(): Promise<void>;
+}
+
 async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<RunResult> {
   const config = parseRlConfig(options.config);
-  // A model whose weights, gradients and Adam moments cannot fit the backend fails here, with
-  // a message that says so, before the first step allocates them.
-  checkModelFits(options.policy.config, { purpose: 'train', what: 'the policy' });
-  const { runDir, policy } = options;
+  const { runDir } = options;
+  if ((options.policy === undefined) === (options.engine === undefined)) {
+    throw new InvalidArgumentError(
+      'runRl: give either policy (trained in process by the local engine) or engine, not both and not neither',
+      { source: SOURCE, details: { argument: options.policy ? 'engine' : 'policy' } },
+    );
+  }
+  const setup = options.policy
+    ? localRunEngine(options, options.policy, config)
+    : remoteRunEngine(options, options.engine!, config);
   const metricsPath = join(runDir, RUN_FILES.metrics);
   const rolloutsPath = join(runDir, RUN_FILES.rollouts);
   const checkpointDir = join(runDir, RUN_FILES.checkpoint);
-  // With a KL term, the reference is a frozen copy of the policy as given (the initial
-  // weights), made before a checkpoint overwrites them; a resumed run restores the copy saved
-  // with the checkpoint.
-  const referencePolicy = config.update.klCoefficient > 0 ? policy.clone() : undefined;
-  let stateFiles: StateFiles = {};
-  const engine = new LocalTrainingClient(policy, {
-    directory: runDir,
-    stateFiles: () => stateFiles,
-  });
   let trainer: RlTrainer | undefined;
   const sink = new JsonlSink(metricsPath);
   const rollouts = new JsonlSink(rolloutsPath);
@@ -173,16 +206,18 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
       renameSync(checkpointDir, `${checkpointDir}.discarded-${Date.now().toString(36)}`);
       repairJsonl(metricsPath, { keepThroughStep: -1 });
       repairJsonl(rolloutsPath, { keepThroughStep: -1 });
-    } else if (checkpointStep !== undefined) {
-      state = await restoreCheckpoint(runDir, engine, referencePolicy);
-      resumedFrom = state.step;
     }
+    if (checkpointStep !== undefined && (options.resume ?? true)) {
+      state = await setup.restore();
+      resumedFrom = state.step;
+    } else {
+      await setup.start();
+    }
+    const reference = setup.reference();
     trainer = await RlTrainer.create({
       ...options,
-      engine,
-      ...(referencePolicy
-        ? { reference: new LocalSamplingClient(referencePolicy, { name: 'kl-reference' }) }
-        : {}),
+      engine: setup.engine,
+      ...(reference ? { reference } : {}),
       sink,
       rolloutSink: rollouts,
     });
@@ -190,17 +225,7 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
     const active = trainer;
     const saveCheckpoint = async () => {
       const current = active.getState();
-      stateFiles = {
-        ...(options.checkpointTokenizer ? { tokenizer: options.checkpointTokenizer } : {}),
-        metadata: { ...(options.metadata ?? {}), step: String(current.step) },
-        extraFiles: {
-          [RUN_FILES.trainerState]: trainerStateJson(current, active.config),
-          ...(referencePolicy
-            ? { [RUN_FILES.reference]: encodeSafetensors(weightsOf(referencePolicy)) }
-            : {}),
-        },
-      };
-      await engine.saveState(RUN_FILES.checkpoint);
+      await setup.save(current, active.config);
       await options.hooks?.onCheckpoint?.(current.step, checkpointDir);
     };
     let evalAccuracy: number | undefined;
@@ -254,14 +279,133 @@ async function runInOpenDirectory(options: RunOptions, run: OpenRun): Promise<Ru
     sink.close();
     rollouts.close();
     await trainer?.dispose();
-    await engine.dispose();
-    referencePolicy?.dispose();
+    await setup.close();
   }
+}
+
+/**
+ * The local engine over `policy`: the checkpoint is the engine's saved state in `checkpoint/`
+ * with the loop's state, the tokenizer and the KL reference's weights in the same swap.
+ */
+function localRunEngine(
+  options: RunOptions,
+  policy: TransformerPolicy,
+  config: RlConfig,
+): RunEngine {
+  // A model whose weights, gradients and Adam moments cannot fit the backend fails here, with
+  // a message that says so, before the first step allocates them.
+  checkModelFits(policy.config, { purpose: 'train', what: 'the policy' });
+  // With a KL term, the reference is a frozen copy of the policy as given (the initial
+  // weights), made before a checkpoint overwrites them; a resumed run restores the copy saved
+  // with the checkpoint.
+  const referencePolicy = config.update.klCoefficient > 0 ? policy.clone() : undefined;
+  const reference = referencePolicy
+    ? new LocalSamplingClient(referencePolicy, { name: 'kl-reference' })
+    : undefined;
+  let stateFiles: StateFiles = {};
+  const engine = new LocalTrainingClient(policy, {
+    directory: options.runDir,
+    stateFiles: () => stateFiles,
+  });
+  return {
+    engine,
+    reference: () => reference,
+    start: async () => undefined,
+    restore: () => restoreCheckpoint(options.runDir, engine, referencePolicy),
+    async save(state, runConfig) {
+      stateFiles = {
+        ...(options.checkpointTokenizer ? { tokenizer: options.checkpointTokenizer } : {}),
+        metadata: { ...(options.metadata ?? {}), step: String(state.step) },
+        extraFiles: {
+          [RUN_FILES.trainerState]: trainerStateJson(state, runConfig),
+          ...(referencePolicy
+            ? { [RUN_FILES.reference]: encodeSafetensors(weightsOf(referencePolicy)) }
+            : {}),
+        },
+      };
+      await engine.saveState(RUN_FILES.checkpoint);
+    },
+    async close() {
+      await engine.dispose();
+      referencePolicy?.dispose();
+    },
+  };
+}
+
+/**
+ * Any other engine: its state is saved with `engine.saveState('<run>-step-<n>')` (a name per
+ * step, so the state a checkpoint names is never overwritten), and `checkpoint/trainer-state.json`
+ * (written atomically after it) records the location. With a KL term the initial weights are
+ * saved once (`<run>-initial`) and the reference is a sampler on them, remade on resume by
+ * loading them, freezing a sampler and loading the checkpoint's state again.
+ */
+function remoteRunEngine(
+  options: RunOptions,
+  engine: TrainingClientV1,
+  config: RlConfig,
+): RunEngine {
+  const prefix = `run-${basename(resolve(options.runDir)).replace(/[^A-Za-z0-9._-]/g, '-')}`;
+  const withKl = config.update.klCoefficient > 0;
+  let reference: SamplingClientV1 | undefined;
+  let initialState: string | undefined;
+  return {
+    engine,
+    reference: () => reference,
+    async start() {
+      if (!withKl) return;
+      initialState = await engine.saveState(`${prefix}-initial`);
+      reference = await engine.saveWeightsForSampler(`${prefix}-kl-reference`);
+    },
+    async restore() {
+      const path = join(options.runDir, RUN_FILES.checkpoint, RUN_FILES.trainerState);
+      const json = readTrainerStateJson(path);
+      if (json.engineState === undefined) {
+        throw new ConfigError(
+          'engine',
+          `${path} was written by a run on the local engine (its weights are in the checkpoint folder); resume it in process, with policy`,
+          { source: SOURCE, details: { path } },
+        );
+      }
+      if (withKl) {
+        if (json.initialEngineState === undefined) {
+          throw new CorruptFileError(
+            `${path} has no initialEngineState, but update.klCoefficient > 0 needs the initial weights to resume the KL reference exactly`,
+            { source: SOURCE, details: { path } },
+          );
+        }
+        initialState = json.initialEngineState;
+        await engine.loadState(initialState);
+        reference = await engine.saveWeightsForSampler(`${prefix}-kl-reference`);
+      }
+      await engine.loadState(json.engineState);
+      return trainerStateOf(json);
+    },
+    async save(state, runConfig) {
+      const location = await engine.saveState(`${prefix}-step-${state.step}`);
+      const checkpointDir = join(options.runDir, RUN_FILES.checkpoint);
+      await mkdir(checkpointDir, { recursive: true });
+      writeFileAtomicSync(
+        join(checkpointDir, RUN_FILES.trainerState),
+        trainerStateJson(state, runConfig, {
+          engineState: location,
+          ...(initialState ? { initialEngineState: initialState } : {}),
+        }),
+      );
+    },
+    async close() {
+      await reference?.dispose?.();
+    },
+  };
 }
 
 /** The loop's state saved in `runDir/checkpoint` (either schema); errors name the file. */
 export async function readRunState(runDir: string): Promise<TrainerState> {
-  const json = readTrainerStateJson(join(runDir, RUN_FILES.checkpoint, RUN_FILES.trainerState));
+  return trainerStateOf(
+    readTrainerStateJson(join(runDir, RUN_FILES.checkpoint, RUN_FILES.trainerState)),
+  );
+}
+
+function trainerStateOf(json: ReturnType<typeof readTrainerStateJson>): TrainerState {
   return {
     step: json.step,
     dataOrder: json.dataOrder,
@@ -283,7 +427,15 @@ export async function restoreCheckpoint(
   referencePolicy: TransformerPolicy | undefined,
 ): Promise<TrainerState> {
   const checkpointDir = join(runDir, RUN_FILES.checkpoint);
-  const json = readTrainerStateJson(join(checkpointDir, RUN_FILES.trainerState));
+  const path = join(checkpointDir, RUN_FILES.trainerState);
+  const json = readTrainerStateJson(path);
+  if (json.engineState !== undefined) {
+    throw new ConfigError(
+      'policy',
+      `${path} was written by a run on another engine (its state is at ${json.engineState}); resume it with that engine`,
+      { source: SOURCE, details: { path } },
+    );
+  }
   if (json.schema === TRAINER_STATE_SCHEMA_V1) {
     const scratch = join(runDir, '.checkpoint-v1-conversion');
     try {

@@ -10,7 +10,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, readSafetensorsFile, TransformerPolicy } from '@hicra/policy';
+import {
+  encodeSafetensors,
+  LocalTrainingClient,
+  readSafetensorsFile,
+  TransformerPolicy,
+} from '@hicra/policy';
 import {
   CorruptFileError,
   InvalidArgumentError,
@@ -26,7 +31,14 @@ import {
   readRunState,
   runRl,
 } from '../src/index.js';
-import { toyClassifier, toyModelConfig, toyProblems, toyReward, toyTokenizer } from './toy-task.js';
+import {
+  localEngine,
+  toyClassifier,
+  toyModelConfig,
+  toyProblems,
+  toyReward,
+  toyTokenizer,
+} from './toy-task.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-run-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -248,6 +260,62 @@ describe('runRl', () => {
     await expect(
       runRl({ ...common, config: { ...config, steps: 6 }, runDir: dir, policy: third }),
     ).rejects.toThrow(/hicra.trainer-state.v1 checkpoint whose moment m.0 has 3 values/);
+    third.dispose();
+  });
+
+  it('trains through any engine: its state saved by the engine, the location in the checkpoint, resumed exactly', async () => {
+    // The local engine given as `engine`: runRl treats it as any other (a remote one).
+    const klConfig = {
+      ...config,
+      update: { miniBatchSize: 8, klCoefficient: 0.2, klEstimator: 'k3' as const },
+    };
+    const straightPolicy = TransformerPolicy.create(modelConfig, { seed: 11 });
+    const straightEngine = localEngine(straightPolicy);
+    const straight = join(root, 'engine-straight');
+    await runRl({ ...common, config: klConfig, runDir: straight, engine: straightEngine });
+    await straightEngine.dispose();
+    straightPolicy.dispose();
+
+    const dir = join(root, 'engine-resumed');
+    const firstPolicy = TransformerPolicy.create(modelConfig, { seed: 11 });
+    const first = localEngine(firstPolicy);
+    const controller = new AbortController();
+    await runRl({
+      ...common,
+      config: klConfig,
+      runDir: dir,
+      engine: first,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.step === 2) controller.abort();
+      },
+    });
+    const state = JSON.parse(
+      readFileSync(join(dir, RUN_FILES.checkpoint, RUN_FILES.trainerState), 'utf8'),
+    );
+    expect(state.engineState).toBe(join(first.directory, 'run-engine-resumed-step-2'));
+    expect(state.initialEngineState).toBe(join(first.directory, 'run-engine-resumed-initial'));
+    // Only the loop's state is in the run directory: the weights are the engine's.
+    expect(readdirSync(join(dir, RUN_FILES.checkpoint))).toEqual([RUN_FILES.trainerState]);
+    await first.dispose();
+    firstPolicy.dispose();
+
+    // A new engine over other weights, saving where the first one saved.
+    const secondPolicy = TransformerPolicy.create(modelConfig, { seed: 999 });
+    const second = new LocalTrainingClient(secondPolicy, { directory: first.directory });
+    expect(await runRl({ ...common, config: klConfig, runDir: dir, engine: second })).toEqual({
+      status: 'completed',
+      step: 4,
+      resumedFrom: 2,
+    });
+    expect(metricsOf(dir)).toEqual(metricsOf(straight));
+    // The local path refuses it, naming the engine's state.
+    const third = TransformerPolicy.create(modelConfig, { seed: 1 });
+    await expect(
+      runRl({ ...common, config: { ...klConfig, steps: 6 }, runDir: dir, policy: third }),
+    ).rejects.toThrow(/was written by a run on another engine/);
+    await second.dispose();
+    secondPolicy.dispose();
     third.dispose();
   });
 
