@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 # Versions, BLAS and the log format are shared with the tensor-ops peer in this folder.
-from tensor_ops import blas_libraries, config_blas_info, debian_packages, log  # noqa: E402
+from tensor_ops import log, peer_environment  # noqa: E402
 from timing import timed  # noqa: E402
 
 
@@ -343,16 +343,7 @@ def benchmark(args):
             memory["afterSampleMb"] = peak_rss_mb()
     memory["peakRssMb"] = peak_rss_mb()
     return {
-        "python": sys.version.split()[0],
-        "executable": sys.executable,
-        "torch": torch.__version__,
-        "debianPackages": debian_packages(),
-        "numpy": np.__version__,
-        "threads": torch.get_num_threads(),
-        "config": config_blas_info(),
-        "blasLibraries": blas_libraries(),
-        "runs": args.runs,
-        "warmup": args.warmup,
+        **peer_environment(args),
         "parameters": model.parameters,
         "loadMs": load_ms,
         "memory": memory,

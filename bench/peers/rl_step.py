@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from hf_model import read_safetensors
 from policy_step import Model
-from tensor_ops import blas_libraries, config_blas_info, debian_packages, log
+from tensor_ops import log, peer_environment
 
 torch.set_num_threads(1)
 
@@ -237,16 +237,7 @@ def main():
             }
         )
     report = {
-        "python": sys.version.split()[0],
-        "executable": sys.executable,
-        "torch": torch.__version__,
-        "debianPackages": debian_packages(),
-        "numpy": np.__version__,
-        "threads": torch.get_num_threads(),
-        "config": config_blas_info(),
-        "blasLibraries": blas_libraries(),
-        "runs": args.runs,
-        "warmup": args.warmup,
+        **peer_environment(args),
         "ops": {},
         "fixed": fixed,
         "steps": runs,

@@ -53,6 +53,22 @@ def blas_libraries():
     return [os.path.realpath(p) for p in found]
 
 
+def peer_environment(args):
+    """What every peer reports about itself: interpreter, torch, threads, BLAS, runs."""
+    return {
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "torch": torch.__version__,
+        "debianPackages": debian_packages(),
+        "numpy": np.__version__,
+        "threads": torch.get_num_threads(),
+        "config": config_blas_info(),
+        "blasLibraries": blas_libraries(),
+        "runs": args.runs,
+        "warmup": args.warmup,
+    }
+
+
 def config_blas_info():
     text = torch.__config__.show()
     info = re.search(r"BLAS_INFO=([^,\s]+)", text)
@@ -252,16 +268,7 @@ def main():
     print(
         json.dumps(
             {
-                "python": sys.version.split()[0],
-                "executable": sys.executable,
-                "torch": torch.__version__,
-                "debianPackages": debian_packages(),
-                "numpy": np.__version__,
-                "threads": torch.get_num_threads(),
-                "config": config_blas_info(),
-                "blasLibraries": blas_libraries(),
-                "runs": args.runs,
-                "warmup": args.warmup,
+                **peer_environment(args),
                 "ops": ops,
             }
         )

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { loadHuggingFaceModel } from '@hicra/policy';
 import type { PolicyV1 } from '@hicra/spec';
 import { type BackendInfo, initBackend, tf } from '@hicra/tensor';
-import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { commonFlag, count, forEachFlag, list, runScript } from './lib/args.js';
 import { readArray } from './lib/data.js';
 import {
   HF_SEED,
@@ -99,13 +99,8 @@ Flags (defaults in brackets):
 function parseHfArgs(argv: readonly string[]): HfOptions {
   const options: { -readonly [K in keyof HfOptions]: HfOptions[K] } = { ...DEFAULTS };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (commonFlag(options, flag, value)) return true;
     switch (flag) {
-      case '--runs':
-        options.runs = count(flag, value(), 1);
-        break;
-      case '--warmup':
-        options.warmup = count(flag, value(), 0);
-        break;
       case '--cpu-runs':
         options.cpuRuns = count(flag, value(), 1);
         break;
@@ -124,16 +119,6 @@ function parseHfArgs(argv: readonly string[]): HfOptions {
       case '--vocab':
         // Room for the 2 special ids the config names and for sampling's argmax to matter.
         options.vocab = count(flag, value(), 16);
-        break;
-      case '--out':
-        options.out = value();
-        break;
-      case '--keep-data':
-        options.keepData = true;
-        break;
-      case '--help':
-      case '-h':
-        options.help = true;
         break;
       default:
         return false;

@@ -40,7 +40,7 @@ import type {
 } from '@hicra/spec';
 import { engineLoss, initBackend, SeededGenerator, tf } from '@hicra/tensor';
 import { RlTrainer } from '@hicra/trainer';
-import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { commonFlag, count, forEachFlag, list, runScript } from './lib/args.js';
 import { readArray } from './lib/data.js';
 import { median } from './lib/measure.js';
 import { formatMs } from './lib/report.js';
@@ -142,28 +142,13 @@ Flags (defaults in brackets):
 function parseRlArgs(argv: readonly string[]): RlOptions {
   const options: { -readonly [K in keyof RlOptions]: RlOptions[K] } = { ...DEFAULTS };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (commonFlag(options, flag, value)) return true;
     switch (flag) {
-      case '--runs':
-        options.runs = count(flag, value(), 1);
-        break;
-      case '--warmup':
-        options.warmup = count(flag, value(), 0);
-        break;
       case '--backends':
         options.backends = list(flag, value(), RL_BACKENDS);
         break;
       case '--vocab':
         options.vocab = count(flag, value(), 2);
-        break;
-      case '--out':
-        options.out = value();
-        break;
-      case '--keep-data':
-        options.keepData = true;
-        break;
-      case '--help':
-      case '-h':
-        options.help = true;
         break;
       default:
         return false;

@@ -105,16 +105,47 @@ export function forEachFlag(
   }
 }
 
+/** The flags every benchmark with a peer takes. */
+export interface CommonOptions {
+  runs: number;
+  warmup: number;
+  out: string;
+  keepData: boolean;
+  help: boolean;
+}
+
+/**
+ * Handles `--runs`, `--warmup`, `--out`, `--keep-data` and `--help` (`-h`) into `options`;
+ * false for any other flag (the script's own).
+ */
+export function commonFlag(options: CommonOptions, flag: string, value: () => string): boolean {
+  switch (flag) {
+    case '--runs':
+      options.runs = count(flag, value(), 1);
+      return true;
+    case '--warmup':
+      options.warmup = count(flag, value(), 0);
+      return true;
+    case '--out':
+      options.out = value();
+      return true;
+    case '--keep-data':
+      options.keepData = true;
+      return true;
+    case '--help':
+    case '-h':
+      options.help = true;
+      return true;
+    default:
+      return false;
+  }
+}
+
 export function parseArgs(argv: readonly string[]): Options {
   const options: { -readonly [K in keyof Options]: Options[K] } = { ...DEFAULTS };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (commonFlag(options, flag, value)) return true;
     switch (flag) {
-      case '--runs':
-        options.runs = count(flag, value(), 1);
-        break;
-      case '--warmup':
-        options.warmup = count(flag, value(), 0);
-        break;
       case '--cpu-runs':
         options.cpuRuns = count(flag, value(), 1);
         break;
@@ -129,16 +160,6 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case '--groups':
         options.groups = list(flag, value(), GROUPS);
-        break;
-      case '--out':
-        options.out = value();
-        break;
-      case '--keep-data':
-        options.keepData = true;
-        break;
-      case '--help':
-      case '-h':
-        options.help = true;
         break;
       default:
         return false;
