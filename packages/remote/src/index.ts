@@ -13,3 +13,6 @@ export const REMOTE_PROTOCOLS = {
   /** OpenAI-compatible completions, as vLLM and SGLang serve them. */
   openai: 'openai-completions (vLLM, SGLang)',
 } as const;
+
+// OpenAI-compatible (vLLM, SGLang) sampling client, rollout source and completions server.
+export * from './openai/index.js';
