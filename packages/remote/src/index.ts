@@ -13,3 +13,6 @@ export const REMOTE_PROTOCOLS = {
   /** OpenAI-compatible completions, as vLLM and SGLang serve them. */
   openai: 'openai-completions (vLLM, SGLang)',
 } as const;
+
+export * from './http/index.js';
+export * from './tinker/index.js';
