@@ -186,33 +186,27 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
 
   app.setReplySerializer((payload) => encodeJson(payload, { nonFinite: 'null' }));
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (keys.length === 0) return;
-    const path = pathOf(request.url);
-    if (publicPaths.has(path)) return;
-    const given = presentedKey(request);
-    if (given === undefined) {
-      return sendError(reply, {
-        status: 401,
-        type: 'authentication_error',
-        message:
-          'missing API key: send it in an X-API-Key header or as Authorization: Bearer <key>',
-        field: 'X-API-Key',
-      });
-    }
-    if (!keys.some((key) => sameKey(key, given))) {
-      return sendError(reply, {
-        status: 401,
-        type: 'authentication_error',
-        message: 'the API key is not accepted by this server',
-        field: 'X-API-Key',
-      });
-    }
-  });
-
-  app.addHook('onSend', async (request, reply, payload) => {
+  // Callback-style hooks: cheaper than async ones on fastify's hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    return payload;
+    if (keys.length === 0 || publicPaths.has(pathOf(request.url))) {
+      done();
+      return;
+    }
+    const given = presentedKey(request);
+    if (given !== undefined && keys.some((key) => sameKey(key, given))) {
+      done();
+      return;
+    }
+    sendError(reply, {
+      status: 401,
+      type: 'authentication_error',
+      message:
+        given === undefined
+          ? 'missing API key: send it in an X-API-Key header or as Authorization: Bearer <key>'
+          : 'the API key is not accepted by this server',
+      field: 'X-API-Key',
+    });
   });
 
   if (options.onRequestLog !== undefined) {

@@ -341,6 +341,9 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       fwd_via_fwdbwd: false,
       fwdbwd_max_chunk_len: 1024,
       fwdbwd_max_chunk_bytes_count: 5_000_000,
+      billing_exception_max_pause_duration_sec: 3600,
+      sample_no_retries: false,
+      use_pyqwest_transport: true,
       create_model_via_load_weights: false,
     }),
   );

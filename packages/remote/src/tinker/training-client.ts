@@ -185,7 +185,16 @@ export class TinkerTrainingClient implements TrainingClientV1 {
             ...(options.modelMetadata === undefined
               ? {}
               : { user_metadata: options.modelMetadata }),
-            ...(options.loraRank === undefined ? {} : { lora_config: { rank: options.loraRank } }),
+            ...(options.loraRank === undefined
+              ? {}
+              : {
+                  lora_config: {
+                    rank: options.loraRank,
+                    train_unembed: true,
+                    train_mlp: true,
+                    train_attn: true,
+                  },
+                }),
             type: 'create_model',
           },
           ...(signal === undefined ? {} : { signal }),
