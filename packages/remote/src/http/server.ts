@@ -237,7 +237,7 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const info = describeError(error);
+    const info = describeError(error, request);
     if (info.status >= 500) options.onInternalError?.(error, requestLabel(request));
     sendError(reply, info);
   });
@@ -250,7 +250,7 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
       .send(encodeJson(formatError(info), { nonFinite: 'null' }));
   }
 
-  function describeError(error: FastifyError | Error): HttpErrorInfo {
+  function describeError(error: FastifyError | Error, request: FastifyRequest): HttpErrorInfo {
     if (error instanceof HttpStatusError) return error.info();
     const fastifyError = error as FastifyError & { validationContext?: string };
     if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
@@ -267,7 +267,7 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
         return {
           status: 415,
           type: 'unsupported_media_type',
-          message: `${fastifyError.message}; this server reads application/json bodies only`,
+          message: `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted; this server reads application/json bodies only`,
           field: 'Content-Type',
         };
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

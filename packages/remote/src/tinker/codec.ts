@@ -75,19 +75,29 @@ export function encodeDatum(
   };
 }
 
+/** A loss checked against a server, ready to send. */
+export interface WireLoss {
+  readonly lossFn: string;
+  readonly config: Readonly<Record<string, number>>;
+  readonly hicra: WireHicraOptions;
+  /** The datum float fields to send. */
+  readonly fields: readonly DatumFloatField[];
+  /** Send absent weights as ones. */
+  readonly onesForWeights: boolean;
+}
+
 /**
- * The forward(-backward) input of `data` under `loss` (absent: scored without a loss, sent as
- * `cross_entropy` with its metrics discarded), checked against what the server offers:
- * unknown losses, settings the server does not read, a temperature other than 1, an entropy
- * bonus or a KL term without the capability are refused here, before anything is sent.
+ * `loss` (absent: scored without a loss, sent as `cross_entropy` with its metrics discarded)
+ * checked against what the server offers: unknown losses, settings the server does not read,
+ * a temperature other than 1, an entropy bonus or a KL term without the capability are
+ * refused here, before anything is sent.
  */
-export function encodeForwardInput(
-  data: readonly DatumV1[],
+export function resolveLoss(
   loss: LossSpecV1 | undefined,
   temperature: number,
   features: TinkerServerFeatures,
   where: string,
-): WireForwardBackwardInput {
+): WireLoss {
   const caps = features.capabilities;
   const name = loss?.name ?? 'cross-entropy';
   if (!(caps.losses as readonly string[]).includes(name)) {
@@ -149,12 +159,24 @@ export function encodeForwardInput(
     ...(klEstimator !== undefined && features.hicra ? { kl_estimator: klEstimator } : {}),
   };
   return {
-    data: data.map((datum) =>
-      encodeDatum(datum, fields, lossFn === 'cross_entropy' && !features.hicra),
-    ),
-    loss_fn: lossFn,
-    ...(Object.keys(config).length > 0 ? { loss_fn_config: config } : {}),
-    ...(Object.keys(hicra).length > 0 ? { hicra_options: hicra } : {}),
+    lossFn,
+    config,
+    hicra,
+    fields,
+    onesForWeights: lossFn === 'cross_entropy' && !features.hicra,
+  };
+}
+
+/** The forward(-backward) input of `data` under a resolved loss. */
+export function encodeForwardInput(
+  data: readonly DatumV1[],
+  loss: WireLoss,
+): WireForwardBackwardInput {
+  return {
+    data: data.map((datum) => encodeDatum(datum, loss.fields, loss.onesForWeights)),
+    loss_fn: loss.lossFn,
+    ...(Object.keys(loss.config).length > 0 ? { loss_fn_config: loss.config } : {}),
+    ...(Object.keys(loss.hicra).length > 0 ? { hicra_options: loss.hicra } : {}),
   };
 }
 

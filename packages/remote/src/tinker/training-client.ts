@@ -30,6 +30,7 @@ import {
   encodeForwardInput,
   estimateDatumBytes,
   mergeForwardResults,
+  resolveLoss,
 } from './codec.js';
 import { TinkerSamplingClient } from './sampling-client.js';
 import { type TinkerCallOptions, TinkerSession, type TinkerSessionOptions } from './session.js';
@@ -461,6 +462,7 @@ export class TinkerTrainingClient implements TrainingClientV1 {
         details: { argument: 'loss' },
       });
     }
+    const wireLoss = resolveLoss(loss, temperature, this.#features, call);
     const vocabSize = this.#features.vocabSize ?? this.#options.vocabSize ?? UNKNOWN_VOCAB;
     const contextLength = this.#features.contextLength ?? this.#options.contextLength;
     const checked = validateDatums(data, {
@@ -472,9 +474,7 @@ export class TinkerTrainingClient implements TrainingClientV1 {
     const path = call === 'forward' ? TINKER_PATHS.forward : TINKER_PATHS.forwardBackward;
     const requestType: TinkerRequestType = call === 'forward' ? 'Forward' : 'ForwardBackward';
     const chunks = this.#chunks(checked);
-    const inputs = chunks.map((chunk) =>
-      encodeForwardInput(chunk, loss, temperature, this.#features, call),
-    );
+    const inputs = chunks.map((chunk) => encodeForwardInput(chunk, wireLoss));
     const pending = chunks.map((chunk, index) => {
       const input = inputs[index]!;
       const where =

@@ -48,10 +48,23 @@ function requirements(loss: LossSpecV1 | undefined): ('logProbs' | 'advantages')
   return ['logProbs', 'advantages'];
 }
 
-function checkLoss(loss: LossSpecV1, losses: readonly string[]): void {
+const TINKER_SETTINGS = ['clipLowThreshold', 'clipHighThreshold', 'beta'];
+const ALL_SETTINGS = [
+  ...TINKER_SETTINGS,
+  'clipRatioLow',
+  'clipRatioHigh',
+  'clipRatioC',
+  'logRatioClamp',
+  'entropyCoefficient',
+  'klCoefficient',
+  'klEstimator',
+];
+
+function checkLoss(loss: LossSpecV1, losses: readonly string[], extended = false): void {
   if (!losses.includes(loss.name)) throw new UnknownNameError('loss', loss.name, losses);
   for (const [key, value] of Object.entries(loss.settings ?? {})) {
-    if (!['clipLowThreshold', 'clipHighThreshold', 'beta'].includes(key))
+    if (key === 'klEstimator' && extended) continue;
+    if (!(extended ? ALL_SETTINGS : TINKER_SETTINGS).includes(key))
       throw new InvalidArgumentError(`unknown setting ${key}`, {
         source: SOURCE,
         details: { argument: key },
@@ -521,7 +534,12 @@ export class RecordingEngine implements TrainingClientV1 {
   }
 
   #outputs(data: readonly DatumV1[], loss: LossSpecV1 | undefined): ForwardResultV1 {
-    if (loss !== undefined) checkLoss(loss, this.capabilities.losses);
+    if (loss !== undefined)
+      checkLoss(
+        loss,
+        this.capabilities.losses,
+        this.capabilities.klTerm || this.capabilities.entropyBonus,
+      );
     validateDatums(data, { vocabSize: this.vocabSize, requires: requirements(loss) });
     let total = 0;
     const outputs = data.map((d) => {
