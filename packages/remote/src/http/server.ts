@@ -128,6 +128,14 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
     );
   }
   const keys = normaliseKeys(options.apiKey);
+  // Keys already verified skip the digest (a Map lookup); a wrong key always takes the
+  // constant-time path. Bounded: a client cannot grow it, only valid keys enter.
+  const accepted = new Set<string>();
+  const remember = (key: string) => {
+    if (accepted.has(key)) return;
+    if (accepted.size >= 16) accepted.clear();
+    accepted.add(key);
+  };
   const publicPaths = new Set(options.publicPaths ?? []);
   const formatError = options.formatError ?? defaultErrorBody;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
@@ -194,7 +202,8 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
       return;
     }
     const given = presentedKey(request);
-    if (given !== undefined && keys.some((key) => sameKey(key, given))) {
+    if (given !== undefined && (accepted.has(given) || keys.some((key) => sameKey(key, given)))) {
+      remember(given);
       done();
       return;
     }

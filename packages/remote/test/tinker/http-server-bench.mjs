@@ -7,7 +7,8 @@
 //   cd <repo> && BENCH_DEPS=/tmp/httpbench node packages/remote/test/tinker/http-server-bench.mjs
 //
 // Each server runs alone in a child process; autocannon loads it from this process.
-// Options (env): ROUNDS (3), SECONDS (8), CONNECTIONS (32), ONLY (comma-separated names).
+// Options (env): ROUNDS (3), SECONDS (8), CONNECTIONS (32), ONLY (comma-separated names),
+// FORCE_TSX=1 (every server under the tsx loader, as the package's own base runs, to compare).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
