@@ -16,6 +16,8 @@ export {
   tinkerErrorBody,
 } from './server.js';
 export {
+  type FutureCall,
+  type FutureResult,
   TINKER_DEFAULT_BASE_URL,
   type TinkerCallOptions,
   type TinkerConnectionOptions,

@@ -26,4 +26,18 @@ describe('engine conformance', () => {
     expect(failures(report)).toEqual([]);
     expect(report.checks).toHaveLength(9);
   }, 30_000);
+
+  it('the same, with the server posing as a plain Tinker server (built-in capabilities, no extension)', async () => {
+    const report = await runEngineConformance(async () => {
+      const link = await loopback(new BigramEngine(), {
+        server: { advertiseCapabilities: false },
+        client: { vocabSize: 12 },
+      });
+      return { training: link.client, dispose: () => link.close() };
+    });
+    expect(failures(report)).toEqual([]);
+    expect(report.checks.find((c) => c.name === 'forward-outputs')?.message).not.toMatch(
+      /entropies/,
+    );
+  }, 30_000);
 });

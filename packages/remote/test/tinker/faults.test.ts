@@ -353,7 +353,10 @@ describe('cancellation, auth, heartbeats', () => {
   it('heartbeats every heartbeatIntervalMs with the session id; dispose stops them', async () => {
     const server = await scripted({});
     const client = await connect(server, { heartbeatIntervalMs: 40 });
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Bounded wait (2 s at most) for two beats.
+    for (let i = 0; i < 100 && server.to('/api/v1/session_heartbeat').length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const beats = server.to('/api/v1/session_heartbeat');
     expect(beats.length).toBeGreaterThanOrEqual(2);
     expect(beats[0]!.body).toEqual({ session_id: 'scripted-session', type: 'session_heartbeat' });

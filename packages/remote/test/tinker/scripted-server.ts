@@ -34,6 +34,7 @@ export interface Scripted {
 }
 
 const json = (res: ServerResponse, status: number, body: unknown, headers = {}) => {
+  if (res.destroyed || res.headersSent) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
