@@ -14,5 +14,7 @@ export const REMOTE_PROTOCOLS = {
   openai: 'openai-completions (vLLM, SGLang)',
 } as const;
 
+export * from './http/index.js';
 // OpenAI-compatible (vLLM, SGLang) sampling client, rollout source and completions server.
 export * from './openai/index.js';
+export * from './tinker/index.js';
