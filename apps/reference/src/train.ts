@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { HuggingFaceTokenizer, loadCheckpoint } from '@hicra/policy';
-import { ConfigError, CorruptFileError, type HicraWarningV1 } from '@hicra/spec';
+import { HuggingFaceTokenizer, loadCheckpoint, loadCheckpointTokenizer } from '@hicra/policy';
+import { TinkerTrainingClient } from '@hicra/remote';
+import { ConfigError, CorruptFileError, type HicraWarningV1, type TokenizerV1 } from '@hicra/spec';
 import {
   type OpenRun,
   openRunDirectory,
@@ -22,9 +23,27 @@ import { strategyByName } from './strategies.js';
 
 const SOURCE = '@hicra/reference';
 
+/** A Tinker-protocol server that trains the policy (`hicra serve`, verl's `verl_tinker`, ...). */
+export interface TinkerEngineOptions {
+  readonly kind: 'tinker';
+  /** E.g. `http://127.0.0.1:8000`. */
+  readonly baseUrl: string;
+  /** The model the server trains (`base_model`). */
+  readonly model: string;
+  /**
+   * The policy's tokenizer, local: a `tokenizer.json` (or its folder), or a hicra checkpoint
+   * folder. A Tinker server names a Hub tokenizer, which cannot be fetched offline.
+   */
+  readonly tokenizer: string;
+  /** Default `TINKER_API_KEY`. */
+  readonly apiKey?: string;
+}
+
 export interface TrainOptions {
-  /** Base checkpoint folder (from `hicra pretrain`). */
-  readonly from: string;
+  /** Base checkpoint folder (from `hicra pretrain`); not with a remote engine. */
+  readonly from?: string;
+  /** Train through a remote engine instead of in process. */
+  readonly engine?: TinkerEngineOptions;
   /** Run directory. */
   readonly out: string;
   readonly strategy: string;
@@ -134,7 +153,13 @@ export function resolveTrainConfig(
  * settings differ from the saved `run.json` (other than {@link RESUMABLE_SETTINGS}).
  */
 export async function train(options: TrainOptions): Promise<RunResult> {
+  if (options.engine !== undefined) return trainRemotely(options, options.engine);
   const strategy = strategyByName(options.strategy);
+  if (options.from === undefined) {
+    throw new ConfigError('from', 'give the base checkpoint folder (or a remote engine)', {
+      source: SOURCE,
+    });
+  }
   const from = resolve(options.from);
   if (!existsSync(join(from, 'config.json'))) {
     throw new CorruptFileError(
@@ -154,7 +179,6 @@ export async function train(options: TrainOptions): Promise<RunResult> {
       );
     }
     const level = options.level ?? levelOfCheckpoint(metadata);
-    const setup = countdownSetup(level);
     const estimator = (config.credit as { estimator: { name: string } }).estimator.name;
     run = await openRunDirectory(options.out, {
       settings: { strategy: strategy.name, estimator, seed: options.seed, from, level, config },
@@ -163,25 +187,106 @@ export async function train(options: TrainOptions): Promise<RunResult> {
     });
     options.onRunOpened?.(run);
     return await runRl({
-      run,
-      runDir: options.out,
+      ...runOptions(options, config, level, run, tokenizer, stopTokenIds),
       policy,
-      tokenizer,
       checkpointTokenizer: tokenizer,
-      ...(stopTokenIds ? { stopTokenIds } : {}),
-      reward: countdownReward(),
-      classifier: planningClassifier(strategy.classifier, options.seed),
-      trainProblems: setup.problems('train', 1000 + options.seed, 2000),
-      evalProblems: setup.problems('test', 0, 256),
-      config,
-      metadata: { strategy: strategy.name, seed: String(options.seed) },
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...(options.onWarning ? { hooks: { onWarning: options.onWarning } } : {}),
     });
   } finally {
     run?.close();
     policy.dispose();
     if (tokenizer instanceof HuggingFaceTokenizer) await tokenizer.close();
   }
+}
+
+/** What a run needs besides the engine, for either kind of engine. */
+function runOptions(
+  options: TrainOptions,
+  config: RlConfigInput,
+  level: AppLevel,
+  run: OpenRun,
+  tokenizer: TokenizerV1,
+  stopTokenIds: readonly number[] | undefined,
+) {
+  const strategy = strategyByName(options.strategy);
+  const setup = countdownSetup(level);
+  return {
+    run,
+    runDir: options.out,
+    tokenizer,
+    ...(stopTokenIds ? { stopTokenIds } : {}),
+    reward: countdownReward(),
+    classifier: planningClassifier(strategy.classifier, options.seed),
+    trainProblems: setup.problems('train', 1000 + options.seed, 2000),
+    evalProblems: setup.problems('test', 0, 256),
+    config,
+    metadata: { strategy: strategy.name, seed: String(options.seed) },
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onWarning ? { hooks: { onWarning: options.onWarning } } : {}),
+  };
+}
+
+/**
+ * RL through a Tinker-protocol server: the loop, rewards, planning classification, credit and
+ * metrics run here; forward/backward, the optimizer and sampling run on the server. The run
+ * directory keeps the loop's state and where the server saved its state each checkpoint.
+ */
+async function trainRemotely(options: TrainOptions, engineOptions: TinkerEngineOptions) {
+  const strategy = strategyByName(options.strategy);
+  const config = resolveTrainConfig(options);
+  const tokenizer = await loadTokenizer(engineOptions.tokenizer);
+  let run: OpenRun | undefined;
+  let engine: TinkerTrainingClient | undefined;
+  try {
+    const level = options.level ?? 0;
+    const estimator = (config.credit as { estimator: { name: string } }).estimator.name;
+    const engineSettings = {
+      kind: engineOptions.kind,
+      baseUrl: engineOptions.baseUrl,
+      model: engineOptions.model,
+    };
+    run = await openRunDirectory(options.out, {
+      settings: {
+        strategy: strategy.name,
+        estimator,
+        seed: options.seed,
+        engine: engineSettings,
+        level,
+        config,
+      },
+      ignore: RESUMABLE_SETTINGS,
+      command: 'hicra train',
+    });
+    options.onRunOpened?.(run);
+    engine = await TinkerTrainingClient.create({
+      baseUrl: engineOptions.baseUrl,
+      baseModel: engineOptions.model,
+      ...(engineOptions.apiKey === undefined ? {} : { apiKey: engineOptions.apiKey }),
+      vocabSize: tokenizer.vocabSize,
+    });
+    const eos = tokenizer.specialTokens.eos;
+    return await runRl({
+      ...runOptions(options, config, level, run, tokenizer, eos === undefined ? undefined : [eos]),
+      engine,
+    });
+  } finally {
+    await engine?.dispose();
+    run?.close();
+    if (tokenizer instanceof HuggingFaceTokenizer) await tokenizer.close();
+  }
+}
+
+/** A tokenizer from a hicra checkpoint folder, or a `tokenizer.json` (or its folder). */
+async function loadTokenizer(path: string): Promise<TokenizerV1> {
+  const at = resolve(path);
+  if (existsSync(join(at, 'config.json'))) {
+    const tokenizer = await loadCheckpointTokenizer(at);
+    if (tokenizer === undefined) {
+      throw new ConfigError('tokenizer', `${path}: the model folder has no tokenizer.json`, {
+        source: SOURCE,
+      });
+    }
+    return tokenizer;
+  }
+  return HuggingFaceTokenizer.load(at);
 }

@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
+import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { nearest, type OptionName, optionHelp, parseCommandLine } from './options.js';
@@ -26,6 +27,7 @@ export const COMMANDS: Readonly<Record<string, Command<OptionName>>> = {
   report: reportCommand,
   annotate: annotateCommand,
   export: exportCommand,
+  serve: serveCommand,
   demo: demoCommand,
 } as Record<string, Command<OptionName>>;
 

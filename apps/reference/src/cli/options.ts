@@ -199,7 +199,40 @@ export const OPTIONS = {
     min: 0,
     max: 1,
   }),
-  model: oneOf('small|tiny', 'policy architecture preset (default small)', ['small', 'tiny']),
+  model: text(
+    'NAME',
+    'pretrain: the architecture preset, small or tiny (default small); train --engine tinker: the model the server trains',
+  ),
+  engine: oneOf(
+    'local|tinker',
+    'where the policy trains: local (in this process, default) or tinker (a Tinker-protocol server at --base-url)',
+    ['local', 'tinker'] as const,
+  ),
+  'base-url': {
+    value: 'URL',
+    description: 'the server of --engine tinker, e.g. http://127.0.0.1:8000',
+    parse: (given, name) => {
+      let url: URL;
+      try {
+        url = new URL(given);
+      } catch {
+        throw new UsageError(`${name} must be an http(s) URL, got ${JSON.stringify(given)}`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new UsageError(`${name} must be an http(s) URL, got ${JSON.stringify(given)}`);
+      return given.replace(/\/+$/, '');
+    },
+  } satisfies OptionDefinition<string>,
+  port: integerIn('N', 'the port to listen on (default 8000; 0 picks a free one)', 0, 65_535),
+  host: text('ADDRESS', 'the interface to bind (default 127.0.0.1, loopback only)'),
+  'api-key': text(
+    'KEY',
+    'the API key clients must send (X-API-Key or Authorization: Bearer); Tinker keys look like tml-...; default TINKER_API_KEY for --engine tinker',
+  ),
+  'state-dir': text(
+    'DIR',
+    'where the served engine saves states (save_weights, save_state), so a restarted server loads them (default: a temporary folder)',
+  ),
   'eval-problems': integerIn('N', 'held-out problems for the final accuracy (default 64)', 1),
   problems: integerIn('N', 'held-out problems (default 128)', 1, 1_000_000),
   k: integerIn('K', 'samples per problem (default 4)', 1, 1024),

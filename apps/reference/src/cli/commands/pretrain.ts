@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { AppLevel } from '../../countdown-setup.js';
 import { smallModel, tinyModel } from '../../model-presets.js';
 import { pretrain } from '../../pretrain.js';
+import { UsageError } from '../errors.js';
 import { defineCommand } from '../command.js';
 import { progress } from '../output.js';
 
@@ -34,6 +35,11 @@ export const pretrainCommand = defineCommand({
   examples: ['hicra pretrain --out runs/base --seed 0 --steps 600'],
   usesBackend: true,
   async run({ values }, { output }) {
+    if (values.model !== undefined && values.model !== 'small' && values.model !== 'tiny') {
+      throw new UsageError(
+        `--model for pretrain is an architecture preset, small or tiny, got ${JSON.stringify(values.model)}`,
+      );
+    }
     const steps = values.steps ?? 600;
     const started = performance.now();
     const result = await pretrain({

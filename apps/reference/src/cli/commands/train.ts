@@ -71,20 +71,39 @@ export function checkTrainSettings(settings: {
 export const trainCommand = defineCommand({
   spec: {
     command: 'train',
-    options: ['from', 'out', 'strategy', 'estimator', 'seed', 'steps', 'config', 'level'],
-    required: ['from', 'out', 'strategy'],
+    options: [
+      'from',
+      'out',
+      'strategy',
+      'estimator',
+      'seed',
+      'steps',
+      'config',
+      'level',
+      'engine',
+      'base-url',
+      'model',
+      'tokenizer',
+      'api-key',
+    ],
+    required: ['out', 'strategy'],
   },
   summary: 'RL from a checkpoint with one strategy and seed -> a run directory (resumable)',
   usage:
-    'hicra train --from CHECKPOINT --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--level 0-4]',
+    'hicra train (--from CHECKPOINT | --engine tinker --base-url URL --model NAME --tokenizer PATH [--api-key KEY]) --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--level 0-4]',
   description:
     "RL with one strategy. --estimator swaps its advantage estimator; the config file's keys\n" +
     'merge into the app\'s RL defaults (@hicra/trainer\'s schema), and a "credit" pipeline in it\n' +
     "replaces the strategy's. Rerun the same command to resume; a rerun with other settings\n" +
-    '(strategy, estimator, seed, base, level, config; --steps may change) is refused.',
+    '(strategy, estimator, seed, base, level, config; --steps may change) is refused.\n' +
+    '--engine tinker trains through a Tinker-protocol server (`hicra serve`, verl_tinker) at\n' +
+    '--base-url: the loop, rewards, credit and metrics run here, forward/backward, the optimizer\n' +
+    'and sampling there; --tokenizer is the model\'s tokenizer, local (tokenizer.json, its folder\n' +
+    'or a checkpoint folder).',
   examples: [
     'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
     'hicra train --from runs/base --out runs/grpo-0 --strategy grpo --seed 0 --config rl.json',
+    'hicra train --engine tinker --base-url http://127.0.0.1:8000 --model base --tokenizer runs/base --out runs/remote-0 --strategy hicra --steps 10',
   ],
   usesBackend: true,
   async run({ values }, context: CommandContext) {
@@ -96,7 +115,24 @@ export const trainCommand = defineCommand({
       seed,
       configPath: values.config,
     });
-    requireCheckpointFolder(values.from!, '--from');
+    const remote = values.engine === 'tinker';
+    if (remote) {
+      for (const flag of ['base-url', 'model', 'tokenizer'] as const) {
+        if (values[flag] === undefined)
+          throw new UsageError(`--engine tinker needs --${flag}`);
+      }
+      if (values.from !== undefined)
+        throw new UsageError(
+          '--from is the base checkpoint of a local run; with --engine tinker the server holds the model',
+        );
+    } else {
+      for (const flag of ['base-url', 'model', 'tokenizer', 'api-key'] as const) {
+        if (values[flag] !== undefined)
+          throw new UsageError(`--${flag} goes with --engine tinker`);
+      }
+      if (values.from === undefined) throw new UsageError('missing --from (the base checkpoint)');
+      requireCheckpointFolder(values.from, '--from');
+    }
     const interrupt = interruptOnSignals(() =>
       progress(
         output,
@@ -107,7 +143,17 @@ export const trainCommand = defineCommand({
     try {
       const label = `${values.strategy} seed ${seed}`;
       const result = await train({
-        from: resolve(values.from!),
+        ...(remote
+          ? {
+              engine: {
+                kind: 'tinker' as const,
+                baseUrl: values['base-url']!,
+                model: values.model!,
+                tokenizer: resolve(values.tokenizer!),
+                ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
+              },
+            }
+          : { from: resolve(values.from!) }),
         out: resolve(values.out!),
         strategy: values.strategy!,
         ...(values.estimator ? { estimator: values.estimator } : {}),
