@@ -31,7 +31,9 @@ export {
   DEFAULT_BODY_LIMIT_BYTES,
   defaultErrorBody,
   type HttpRequestLogEntry,
+  type HttpRouteConfig,
   type HttpServer,
   type HttpServerAddress,
   type HttpServerOptions,
+  type InstalledProtocol,
 } from './server.js';

@@ -2,8 +2,10 @@
  * The HTTP server base every server of `@hicra/remote` is built on: fastify, bound to the
  * loopback interface by default, with an optional API key, a bounded body, JSON schema
  * validation of every request body, JSON errors that name the field at fault, a request-log
- * hook and a clean `close()`. Protocol servers (Tinker, OpenAI-compatible) add their routes
- * to {@link HttpServer.app} and choose the shape of their error bodies.
+ * hook and a clean `close()`. Protocols (Tinker, OpenAI-compatible) install their routes on
+ * {@link HttpServer.app}, each under its own paths with its own body limit (fastify's route
+ * option `bodyLimit`) and the shape of its error bodies ({@link HttpServer.setErrorFormat}), so
+ * that one server, on one port, can serve several of them.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { HicraError, InvalidArgumentError } from '@hicra/spec';
@@ -74,8 +76,17 @@ export interface HttpServerAddress {
 }
 
 export interface HttpServer {
-  /** The fastify instance: add routes here (each POST, PUT and PATCH route needs a body schema). */
+  /**
+   * The fastify instance: add routes here, before {@link listen} (each POST, PUT and PATCH
+   * route needs a body schema). A route's `config` is read as {@link HttpRouteConfig}.
+   */
   readonly app: FastifyInstance;
+  /**
+   * The JSON body of errors on requests whose path starts with `pathPrefix` (`/api/v1/`), not
+   * found and refused keys included; the longest matching prefix wins, other paths get
+   * `formatError` of the options. For a protocol that shares the server with others.
+   */
+  setErrorFormat(pathPrefix: string, format: (error: HttpErrorInfo) => unknown): void;
   /** Starts listening; resolves to where. */
   listen(): Promise<HttpServerAddress>;
   /** Where it listens, once {@link listen} resolved. */
@@ -84,6 +95,26 @@ export interface HttpServer {
    * Stops accepting connections, lets requests in flight finish (up to `closeTimeoutMs`, then
    * closes their connections) and resolves once the server is closed. Idempotent.
    */
+  close(): Promise<void>;
+}
+
+/**
+ * What the server reads from a route's fastify `config` option:
+ * `app.get('/health', { config: { public: true } satisfies HttpRouteConfig }, handler)`.
+ */
+export interface HttpRouteConfig {
+  /** Served without an API key (a health check), like the paths of `publicPaths`. */
+  readonly public?: boolean;
+}
+
+/**
+ * What installing a protocol on an {@link HttpServer} gives back (`installTinkerProtocol`,
+ * `installOpenAICompletions`): several protocols can share one server, on one port.
+ */
+export interface InstalledProtocol {
+  /** Paths this protocol serves (for logs and docs). */
+  readonly paths: readonly string[];
+  /** Releases what the protocol holds (futures, sampling sessions); not the server. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -138,6 +169,12 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
   };
   const publicPaths = new Set(options.publicPaths ?? []);
   const formatError = options.formatError ?? defaultErrorBody;
+  /** Error formats by path prefix, longest first. */
+  const formats: { prefix: string; format: (error: HttpErrorInfo) => unknown }[] = [];
+  const formatFor = (url: string) => {
+    for (const entry of formats) if (url.startsWith(entry.prefix)) return entry.format;
+    return formatError;
+  };
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
 
   const app = Fastify({
@@ -197,7 +234,11 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
   // Callback-style hooks: cheaper than async ones on fastify's hot path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (keys.length === 0 || publicPaths.has(pathOf(request.url))) {
+    if (
+      keys.length === 0 ||
+      (request.routeOptions.config as HttpRouteConfig | undefined)?.public === true ||
+      publicPaths.has(pathOf(request.url))
+    ) {
       done();
       return;
     }
@@ -253,10 +294,11 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
 
   function sendError(reply: FastifyReply, info: HttpErrorInfo): FastifyReply {
     (reply as unknown as Record<symbol, string>)[ERROR_MESSAGE] = info.message;
+    const format = formats.length === 0 ? formatError : formatFor(reply.request.url);
     return reply
       .code(info.status)
       .type('application/json; charset=utf-8')
-      .send(encodeJson(formatError(info), { nonFinite: 'null' }));
+      .send(encodeJson(format(info), { nonFinite: 'null' }));
   }
 
   function describeError(error: FastifyError | Error, request: FastifyRequest): HttpErrorInfo {
@@ -270,7 +312,7 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
         return {
           status: 413,
           type: 'payload_too_large',
-          message: `the request body is larger than this server's limit of ${bodyLimit} bytes`,
+          message: `the request body is larger than this server's limit of ${request.routeOptions.bodyLimit ?? bodyLimit} bytes`,
         };
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return {
@@ -321,6 +363,18 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
 
   return {
     app,
+    setErrorFormat(pathPrefix, format) {
+      if (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')) {
+        throw new InvalidArgumentError(
+          `setErrorFormat: pathPrefix must be a path starting with "/", got ${JSON.stringify(pathPrefix)}`,
+          { source: SOURCE, details: { argument: 'pathPrefix' } },
+        );
+      }
+      const at = formats.findIndex((entry) => entry.prefix === pathPrefix);
+      if (at >= 0) formats.splice(at, 1);
+      formats.push({ prefix: pathPrefix, format });
+      formats.sort((a, b) => b.prefix.length - a.prefix.length);
+    },
     get address() {
       return address;
     },

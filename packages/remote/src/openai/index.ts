@@ -20,9 +20,13 @@ export {
 } from './sampling-client.js';
 export {
   createOpenAICompletionsServer,
+  installOpenAICompletions,
   OPENAI_COMPLETION_FIELDS,
+  OPENAI_COMPLETIONS_BODY_LIMIT_BYTES,
+  type OpenAICompletionsOptions,
   type OpenAICompletionsServer,
   type OpenAICompletionsServerOptions,
+  openaiErrorBody,
 } from './server.js';
 export type { OpenAIRetryEvent } from './transport.js';
 export type {

@@ -1,18 +1,26 @@
 /**
  * An OpenAI-compatible completions server over any `SamplingClientV1`: vLLM's
- * `/v1/completions` request fields and response shape, and its error body for bad input.
+ * `/v1/completions` request fields and response shape, and its error body for bad input. Built
+ * on {@link createHttpServer}: installed on a shared server with
+ * {@link installOpenAICompletions} (next to the Tinker protocol, say), or alone with
+ * {@link createOpenAICompletionsServer}.
  */
-import { createHash, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { randomInt, randomUUID } from 'node:crypto';
 import {
-  ErrorCode,
-  HicraError,
   InvalidArgumentError,
   type SampleResultV1,
   type SamplingClientV1,
   type TokenizerV1,
 } from '@hicra/spec';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import { type HttpErrorInfo, HttpStatusError } from '../http/errors.js';
+import {
+  createHttpServer,
+  type HttpRequestLogEntry,
+  type HttpRouteConfig,
+  type HttpServer,
+  type InstalledProtocol,
+} from '../http/server.js';
 import { SOURCE } from './errors.js';
 import type {
   VllmCompletionChoice,
@@ -22,21 +30,20 @@ import type {
   VllmPromptLogprob,
 } from './wire.js';
 
-export interface OpenAICompletionsServerOptions {
+/** 4 MiB: the default body limit of `/v1/completions`. */
+export const OPENAI_COMPLETIONS_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** The paths of the completions protocol; errors under `/v1/` get {@link openaiErrorBody}. */
+const OPENAI_PREFIX = '/v1/';
+
+/** What the completions protocol serves, on its own server or on a shared one. */
+export interface OpenAICompletionsOptions {
   /** The engine: a sampling client, or a function returning the current one. */
   readonly sampler: SamplingClientV1 | (() => SamplingClientV1);
   /** Tokenises text prompts, decodes response texts; its `vocabSize` bounds token ids. */
   readonly tokenizer: TokenizerV1;
   /** The model id served (`model` of requests must be it or absent). */
   readonly model: string;
-  /** Default `127.0.0.1`. */
-  readonly host?: string;
-  /** Default 0: a free port (see `url`). */
-  readonly port?: number;
-  /** When set, `/v1/*` requires `Authorization: Bearer <apiKey>`. */
-  readonly apiKey?: string;
-  /** Largest request body in bytes. Default 4 MiB. */
-  readonly bodyLimit?: number;
   /** Prompt + `max_tokens` limit, when the engine has one. */
   readonly contextLength?: number;
   /** Largest `max_tokens`. Default 16384. */
@@ -48,7 +55,28 @@ export interface OpenAICompletionsServerOptions {
    * Default: the tokenizer's EOS, when it has one.
    */
   readonly eosTokenIds?: readonly number[];
-  /** Fastify's request log. Default false. */
+  /**
+   * Largest body of a `/v1/completions` request (fastify's route option `bodyLimit`), in
+   * bytes; larger ones get a 413. Default {@link OPENAI_COMPLETIONS_BODY_LIMIT_BYTES}
+   * (4 MiB), whatever the server's own limit.
+   */
+  readonly bodyLimitBytes?: number;
+}
+
+export interface OpenAICompletionsServerOptions
+  extends Omit<OpenAICompletionsOptions, 'bodyLimitBytes'> {
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0: a free port (see `url`). */
+  readonly port?: number;
+  /**
+   * When set, every path but `/health` requires the key, as `Authorization: Bearer <apiKey>`
+   * or in an `X-API-Key` header.
+   */
+  readonly apiKey?: string;
+  /** Largest request body in bytes. Default 4 MiB. */
+  readonly bodyLimit?: number;
+  /** Writes one JSON line per answered request to stdout. Default false. */
   readonly logger?: boolean;
 }
 
@@ -140,23 +168,19 @@ const COMPLETION_SCHEMA = {
 } as const;
 
 /** A request the server refuses: vLLM's error body with this status and `param`. */
-class ApiError extends Error {
-  readonly status: number;
-  readonly param: string | null;
-  readonly type: string;
-  constructor(status: number, message: string, param: string | null, type?: string) {
-    super(message);
-    this.status = status;
-    this.param = param;
-    this.type = type ?? errorType(status);
+class ApiError extends HttpStatusError {
+  constructor(status: number, message: string, param: string | null) {
+    super(status, message, param === null ? {} : { field: param });
   }
 }
 
+/** vLLM's `type` of an error status. */
 function errorType(status: number): string {
   switch (status) {
     case 400:
       return 'BadRequestError';
     case 401:
+    case 403:
       return 'AuthenticationError';
     case 404:
       return 'NotFoundError';
@@ -164,27 +188,38 @@ function errorType(status: number): string {
       return 'RequestTooLargeError';
     case 415:
       return 'UnsupportedMediaTypeError';
+    case 429:
+      return 'RateLimitError';
+    case 503:
+      return 'ServiceUnavailableError';
     default:
       return status >= 500 ? 'InternalServerError' : 'BadRequestError';
   }
 }
 
-function errorBody(error: ApiError): VllmErrorResponse {
+/**
+ * vLLM's error body, `{"error": {message, type, param, code}}`: `type` vLLM's name of the
+ * status (`BadRequestError`, ...), `param` the field at fault (null when none), `code` the
+ * status, plus `hicra_error` when a typed error of `@hicra/spec` is behind it.
+ */
+export function openaiErrorBody(
+  error: HttpErrorInfo,
+): VllmErrorResponse & { readonly error: { readonly hicra_error?: unknown } } {
   return {
-    error: { message: error.message, type: error.type, param: error.param, code: error.status },
+    error: {
+      message: error.message,
+      type: errorType(error.status),
+      param: error.field ?? null,
+      code: error.status,
+      ...(error.hicra === undefined ? {} : { hicra_error: error.hicra }),
+    },
   };
 }
 
-function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
-  return reply.code(error.status).type('application/json').send(errorBody(error));
-}
-
-interface AjvError {
-  readonly instancePath: string;
-  readonly keyword: string;
-  readonly params: Record<string, unknown>;
-  readonly message?: string;
-}
+type AjvError = Pick<
+  FastifySchemaValidationError,
+  'instancePath' | 'keyword' | 'params' | 'message'
+>;
 
 /** A schema failure as the field it concerns and a message naming it. */
 function validationError(errors: readonly AjvError[]): ApiError {
@@ -217,106 +252,6 @@ function validationError(errors: readonly AjvError[]): ApiError {
     .join('');
   const message = (first.message ?? 'is invalid').replace(/,/g, ' or ');
   return new ApiError(400, `${path} ${message}`, field);
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-/**
- * The fastify instance every JSON API here starts from: bound to a body limit, strict JSON
- * schema validation (no coercion, no silently dropped fields), vLLM-shaped JSON errors for
- * every refusal, and an optional bearer key on paths under `protectedPrefix`.
- */
-function createJsonApp(settings: {
-  readonly bodyLimit: number;
-  readonly apiKey: string | undefined;
-  readonly protectedPrefix: string;
-  readonly logger: boolean;
-}): FastifyInstance {
-  const app = Fastify({
-    bodyLimit: settings.bodyLimit,
-    logger: settings.logger,
-    ajv: {
-      customOptions: {
-        removeAdditional: false,
-        coerceTypes: false,
-        useDefaults: false,
-        allErrors: false,
-      },
-    },
-  });
-  // JSON only: a text/plain body would otherwise reach the schema as a string.
-  app.removeContentTypeParser('text/plain');
-  if (settings.apiKey !== undefined) {
-    const expected = digest(`Bearer ${settings.apiKey}`);
-    app.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith(settings.protectedPrefix)) return;
-      const header = request.headers.authorization;
-      if (header === undefined || !timingSafeEqual(digest(header), expected)) {
-        return sendError(
-          reply,
-          new ApiError(
-            401,
-            header === undefined
-              ? 'missing API key: send the header Authorization: Bearer <key>'
-              : 'wrong API key in the Authorization header',
-            'authorization',
-          ),
-        );
-      }
-    });
-  }
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new ApiError(404, `no route ${request.method} ${request.url}`, null)),
-  );
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ApiError) return sendError(reply, error);
-    if (Array.isArray(error.validation))
-      return sendError(reply, validationError(error.validation as AjvError[]));
-    switch (error.code) {
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return sendError(
-          reply,
-          new ApiError(413, `the request body is larger than ${settings.bodyLimit} bytes`, 'body'),
-        );
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-        return sendError(reply, new ApiError(400, 'the request body is not valid JSON', 'body'));
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return sendError(reply, new ApiError(400, 'the request body is empty', 'body'));
-      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-        return sendError(
-          reply,
-          new ApiError(400, 'the request body does not match its Content-Length', 'body'),
-        );
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return sendError(
-          reply,
-          new ApiError(
-            415,
-            `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json`,
-            'content-type',
-          ),
-        );
-    }
-    if (HicraError.isInstance(error)) {
-      const bad =
-        error.code === ErrorCode.InvalidArgument ||
-        error.code === ErrorCode.InvalidValue ||
-        error.code === ErrorCode.ShapeMismatch;
-      const field = error.details['field'] ?? error.details['argument'];
-      return sendError(
-        reply,
-        new ApiError(bad ? 400 : 500, error.message, typeof field === 'string' ? field : null),
-      );
-    }
-    const status =
-      typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500
-        ? error.statusCode
-        : 500;
-    return sendError(reply, new ApiError(status, error.message || 'internal error', null));
-  });
-  return app;
 }
 
 interface Settings {
@@ -612,27 +547,124 @@ function positiveInteger(name: string, value: number, min = 1): number {
 }
 
 /**
- * Serves `POST /v1/completions` (prompts as token ids or text; `n`, `seed`, `max_tokens`,
- * `temperature`, `top_k`, `top_p`, `stop_token_ids`, `logprobs` 0, `prompt_logprobs` 0,
- * `return_token_ids`, `return_tokens_as_token_ids`, `ignore_eos`, `add_special_tokens`,
- * `skip_special_tokens`) with vLLM's response shape, `GET /v1/models` and `GET /health`, over
- * `sampler`. Bad input gets vLLM's error body `{"error": {message, type, param, code}}` with a
- * 4xx status and `param` naming the field; the server keeps serving. Listens on 127.0.0.1 by
- * default; resolves once listening.
+ * Installs the OpenAI-compatible completions protocol on `server`: `POST /v1/completions`
+ * (prompts as token ids or text; `n`, `seed`, `max_tokens`, `temperature`, `top_k`, `top_p`,
+ * `stop_token_ids`, `logprobs` 0, `prompt_logprobs` 0, `return_token_ids`,
+ * `return_tokens_as_token_ids`, `ignore_eos`, `add_special_tokens`, `skip_special_tokens`)
+ * with vLLM's response shape, `GET /v1/models` and `GET /health` (served without a key), over
+ * `options.sampler`. Bad input gets vLLM's error body `{"error": {message, type, param, code}}`
+ * ({@link openaiErrorBody}, for every error under `/v1/`) with a 4xx status and `param` naming
+ * the field; the server keeps serving. Call it before `server.listen()`; other protocols
+ * (`installTinkerProtocol`) can share the server.
+ *
+ * The protocol's `close()` refuses new requests to its paths (503) and resolves once the
+ * completions in flight are done with the sampler; it leaves the sampler, which stays the
+ * caller's, and the server alone.
  */
-export async function createOpenAICompletionsServer(
-  options: OpenAICompletionsServerOptions,
-): Promise<OpenAICompletionsServer> {
+export function installOpenAICompletions(
+  server: HttpServer,
+  options: OpenAICompletionsOptions,
+): InstalledProtocol {
+  const settings = settingsOf(options, 'installOpenAICompletions');
+  const bodyLimit = positiveInteger(
+    'bodyLimitBytes',
+    options.bodyLimitBytes ?? OPENAI_COMPLETIONS_BODY_LIMIT_BYTES,
+  );
+  const { app } = server;
+  for (const [method, path] of [
+    ['GET', '/health'],
+    ['GET', '/v1/models'],
+    ['POST', '/v1/completions'],
+  ] as const) {
+    if (app.hasRoute({ method, url: path }))
+      throw new InvalidArgumentError(
+        `installOpenAICompletions: ${method} ${path} is already served on this server (the completions protocol installed twice?)`,
+        { source: SOURCE, details: { argument: 'server', path } },
+      );
+  }
+  server.setErrorFormat(OPENAI_PREFIX, openaiErrorBody);
+
+  let closed = false;
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const shared = {
+    bodyLimit,
+    onRequest: (_request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+      if (closed)
+        done(new ApiError(503, 'the completions protocol of this server is closed', null));
+      else done();
+    },
+  };
+  const created = Math.floor(Date.now() / 1000);
+  app.get(
+    '/health',
+    { ...shared, config: { public: true } satisfies HttpRouteConfig },
+    async (_request, reply) => reply.code(200).send(''),
+  );
+  app.get('/v1/models', shared, async () => ({
+    object: 'list',
+    data: [
+      {
+        id: settings.model,
+        object: 'model',
+        created,
+        owned_by: 'hicra',
+        root: settings.model,
+        parent: null,
+        max_model_len: settings.contextLength ?? null,
+      },
+    ],
+  }));
+  app.post<{ Body: CompletionBody }>(
+    '/v1/completions',
+    {
+      ...shared,
+      schema: { body: COMPLETION_SCHEMA },
+      schemaErrorFormatter: (errors) => validationError(errors),
+    },
+    async (request) => {
+      inFlight++;
+      try {
+        return await complete(request.body, settings);
+      } finally {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      }
+    },
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    paths: ['/v1/completions', '/v1/models', '/health'],
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        if (inFlight > 0)
+          await new Promise<void>((resolve) => {
+            idle = resolve;
+          });
+      })();
+      return closing;
+    },
+  };
+}
+
+function settingsOf(options: OpenAICompletionsOptions, where: string): Settings {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`${where}: options must be an object`, {
+      source: SOURCE,
+      details: { argument: 'options' },
+    });
   const tokenizer = options.tokenizer;
-  const eosTokenIds =
-    options.eosTokenIds ??
-    (tokenizer.specialTokens.eos === undefined ? [] : [tokenizer.specialTokens.eos]);
   if (typeof options.model !== 'string' || options.model.length === 0)
     throw new InvalidArgumentError('option model must be a non-empty string', {
       source: SOURCE,
       details: { option: 'model' },
     });
-  const settings: Settings = {
+  const eosTokenIds =
+    options.eosTokenIds ??
+    (tokenizer.specialTokens.eos === undefined ? [] : [tokenizer.specialTokens.eos]);
+  return {
     tokenizer,
     model: options.model,
     sampler:
@@ -650,44 +682,47 @@ export async function createOpenAICompletionsServer(
     ),
     eosTokenIds,
   };
-  const app = createJsonApp({
-    bodyLimit: positiveInteger('bodyLimit', options.bodyLimit ?? 4 * 1024 * 1024),
-    apiKey: options.apiKey,
-    protectedPrefix: '/v1/',
-    logger: options.logger ?? false,
-  });
-  const created = Math.floor(Date.now() / 1000);
-  app.get('/health', async (_request, reply) => reply.code(200).send(''));
-  app.get('/v1/models', async () => ({
-    object: 'list',
-    data: [
-      {
-        id: settings.model,
-        object: 'model',
-        created,
-        owned_by: 'hicra',
-        root: settings.model,
-        parent: null,
-        max_model_len: settings.contextLength ?? null,
-      },
-    ],
-  }));
-  app.post<{ Body: CompletionBody }>(
-    '/v1/completions',
-    { schema: { body: COMPLETION_SCHEMA } },
-    async (request) => complete(request.body, settings),
+}
+
+/** One request as a JSON line on stdout (`logger: true`). */
+function logLine(entry: HttpRequestLogEntry): void {
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'request completed', time: Date.now(), ...entry })}\n`,
   );
-  const host = options.host ?? '127.0.0.1';
-  await app.listen({ host, port: positiveInteger('port', options.port ?? 0, 0) });
-  const address = app.server.address() as AddressInfo;
-  const port = address.port;
+}
+
+/**
+ * An OpenAI-compatible completions server alone on its port: a {@link createHttpServer} with
+ * {@link installOpenAICompletions} on it (see there for what it serves), vLLM's error body for
+ * every error. Listens on 127.0.0.1 by default; resolves once listening.
+ */
+export async function createOpenAICompletionsServer(
+  options: OpenAICompletionsServerOptions,
+): Promise<OpenAICompletionsServer> {
+  const bodyLimit = positiveInteger(
+    'bodyLimit',
+    options.bodyLimit ?? OPENAI_COMPLETIONS_BODY_LIMIT_BYTES,
+  );
+  const http = createHttpServer({
+    host: options.host ?? '127.0.0.1',
+    port: positiveInteger('port', options.port ?? 0, 0),
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    bodyLimitBytes: bodyLimit,
+    formatError: openaiErrorBody,
+    ...(options.logger === true ? { onRequestLog: logLine } : {}),
+  });
+  const completions = installOpenAICompletions(http, { ...options, bodyLimitBytes: bodyLimit });
+  const address = await http.listen();
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    host,
-    port,
+    url: address.url,
+    host: address.host,
+    port: address.port,
     close: () => {
-      closing ??= app.close();
+      closing ??= (async () => {
+        await http.close();
+        await completions.close();
+      })();
       return closing;
     },
   };

@@ -10,7 +10,10 @@ export {
 } from './sampling-client.js';
 export {
   createTinkerServer,
+  type InstalledTinkerProtocol,
+  installTinkerProtocol,
   TINKER_SERVER_BODY_LIMIT_BYTES,
+  type TinkerProtocolOptions,
   type TinkerServer,
   type TinkerServerOptions,
   tinkerErrorBody,

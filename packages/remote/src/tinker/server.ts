@@ -3,7 +3,8 @@
  * and the sampling clients it returns: `TinkerTrainingClient` -> this server -> any engine.
  * Long work (`create_model`, `forward`, `forward_backward`, `optim_step`, `save_weights`,
  * `load_weights`, `save_weights_for_sampler`, `asample`, `unload_model`) answers a future id at
- * once; `retrieve_future` long-polls it. Built on {@link createHttpServer}.
+ * once; `retrieve_future` long-polls it. Built on {@link createHttpServer}: installed on a shared
+ * server with {@link installTinkerProtocol}, or alone with {@link createTinkerServer}.
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -20,9 +21,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type HttpErrorInfo, HttpStatusError, statusForHicraError } from '../http/errors.js';
 import {
   createHttpServer,
+  type HttpRouteConfig,
   type HttpServer,
   type HttpServerAddress,
   type HttpServerOptions,
+  type InstalledProtocol,
 } from '../http/server.js';
 import { writeHicraCapabilities } from './capabilities.js';
 import { decodeAdam, decodeDatum, decodeLoss, encodeForwardOutput } from './codec.js';
@@ -47,7 +50,11 @@ const SOURCE = '@hicra/remote';
 /** 64 MiB: a few forward_backward chunks of the SDK's 5 MB estimate, with room. */
 export const TINKER_SERVER_BODY_LIMIT_BYTES = 64 << 20;
 
-export interface TinkerServerOptions extends HttpServerOptions {
+/** Where the Tinker routes live; errors under it get {@link tinkerErrorBody}. */
+const TINKER_PREFIX = '/api/v1/';
+
+/** What the Tinker protocol serves, on its own server or on a shared one. */
+export interface TinkerProtocolOptions {
   /** The engine served. Every `create_model` of its model name trains this one engine. */
   readonly training: TrainingClientV1;
   /** A sampler of the base weights, for sampling sessions opened with `base_model`. */
@@ -72,11 +79,30 @@ export interface TinkerServerOptions extends HttpServerOptions {
   readonly defaultMaxTokens?: number;
   /** Called with engine failures that are not `HicraError`s (they fail the future as "server"). */
   readonly onEngineError?: (error: unknown, operation: string) => void;
+  /**
+   * Largest body of a Tinker request (fastify's route option `bodyLimit`), in bytes; larger
+   * ones get a 413. Default {@link TINKER_SERVER_BODY_LIMIT_BYTES} (64 MiB), whatever the
+   * server's own limit.
+   */
+  readonly bodyLimitBytes?: number;
+}
+
+export interface TinkerServerOptions extends HttpServerOptions, TinkerProtocolOptions {
+  /** The server's body limit and the Tinker routes'. Default 64 MiB. */
+  readonly bodyLimitBytes?: number;
 }
 
 /** A running (or ready to run) Tinker server. */
 export interface TinkerServer extends HttpServer {
   /** The engine's description, as read at creation. */
+  readonly info: EngineInfoV1;
+  /** The model name served. */
+  readonly modelName: string;
+}
+
+/** The Tinker protocol installed on a server ({@link installTinkerProtocol}). */
+export interface InstalledTinkerProtocol extends InstalledProtocol {
+  /** The engine's description, as read at installation. */
   readonly info: EngineInfoV1;
   /** The model name served. */
   readonly modelName: string;
@@ -112,9 +138,10 @@ interface SamplingSessionEntry {
 }
 
 /**
- * Creates a Tinker-protocol server over `options.training` (reads its `info()` first). Call
- * `listen()` to serve; `close()` stops it and releases the sampler weights it made (not the
- * engine, which stays the caller's).
+ * Creates a Tinker-protocol server over `options.training` (reads its `info()` first): a
+ * {@link createHttpServer} with the Tinker protocol alone installed on it
+ * ({@link installTinkerProtocol}). Call `listen()` to serve; `close()` stops it and releases
+ * the sampler weights it made (not the engine, which stays the caller's).
  *
  * Requests are validated against the SDK's request shapes (unknown fields, wrong types and
  * out-of-range values are 400s naming the field), datums against the engine's vocabulary and
@@ -123,12 +150,72 @@ interface SamplingSessionEntry {
  * (`hicra_error`), which `TinkerTrainingClient` rethrows as the same class.
  */
 export async function createTinkerServer(options: TinkerServerOptions): Promise<TinkerServer> {
-  const { training } = options;
+  checkTraining(options, 'createTinkerServer');
+  const bodyLimitBytes = options.bodyLimitBytes ?? TINKER_SERVER_BODY_LIMIT_BYTES;
+  const formatError = options.formatError ?? tinkerErrorBody;
+  const http = createHttpServer({ ...options, bodyLimitBytes, formatError });
+  const tinker = await install(http, { ...options, bodyLimitBytes }, formatError);
+  let closing: Promise<void> | undefined;
+  return {
+    app: http.app,
+    info: tinker.info,
+    modelName: tinker.modelName,
+    get address(): HttpServerAddress | undefined {
+      return http.address;
+    },
+    setErrorFormat: (pathPrefix, format) => http.setErrorFormat(pathPrefix, format),
+    listen: () => http.listen(),
+    close() {
+      closing ??= (async () => {
+        await http.close();
+        await tinker.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Installs the Tinker protocol (the JSON API of SDK <= 0.24) on `server`, over
+ * `options.training` (reads its `info()` first): its routes under `/api/v1/` (`healthz`
+ * served without a key), each with the body limit `options.bodyLimitBytes` (64 MiB), and
+ * Tinker's error body ({@link tinkerErrorBody}) for every error under `/api/v1/`. Call it
+ * before `server.listen()`; other protocols (`installOpenAICompletions`) can share the server.
+ *
+ * The server's `close()` ends pending long polls and then releases the sampler weights the
+ * protocol made; the protocol's own `close()` does the same without closing the server (later
+ * Tinker requests get a 503).
+ */
+export async function installTinkerProtocol(
+  server: HttpServer,
+  options: TinkerProtocolOptions,
+): Promise<InstalledTinkerProtocol> {
+  checkTraining(options, 'installTinkerProtocol');
+  return install(server, options, tinkerErrorBody);
+}
+
+function checkTraining(options: TinkerProtocolOptions, where: string): void {
+  const training = options?.training;
   if (typeof training !== 'object' || training === null || typeof training.info !== 'function') {
-    throw new InvalidArgumentError('createTinkerServer: training must be a TrainingClientV1', {
+    throw new InvalidArgumentError(`${where}: training must be a TrainingClientV1`, {
       source: SOURCE,
       details: { argument: 'training' },
     });
+  }
+}
+
+async function install(
+  server: HttpServer,
+  options: TinkerProtocolOptions,
+  formatError: (error: HttpErrorInfo) => unknown,
+): Promise<InstalledTinkerProtocol> {
+  const { training } = options;
+  const bodyLimit = options.bodyLimitBytes ?? TINKER_SERVER_BODY_LIMIT_BYTES;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) {
+    throw new InvalidArgumentError(
+      `installTinkerProtocol: bodyLimitBytes must be a positive integer, got ${String(bodyLimit)}`,
+      { source: SOURCE, details: { argument: 'bodyLimitBytes' } },
+    );
   }
   const info = await training.info();
   const modelName = options.modelName ?? info.modelName;
@@ -141,13 +228,39 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     ...(options.futureRetentionMs === undefined ? {} : { retentionMs: options.futureRetentionMs }),
   });
   const sampleSlots = new Slots(options.maxConcurrentSamples ?? 16);
-  const http = createHttpServer({
-    ...options,
-    bodyLimitBytes: options.bodyLimitBytes ?? TINKER_SERVER_BODY_LIMIT_BYTES,
-    publicPaths: options.publicPaths ?? [TINKER_PATHS.healthz],
-    formatError: options.formatError ?? tinkerErrorBody,
-  });
-  const { app } = http;
+  const { app } = server;
+  server.setErrorFormat(TINKER_PREFIX, formatError);
+
+  // Every Tinker route: the protocol's body limit, a 503 once the protocol is closed.
+  const paths: string[] = [];
+  let closed = false;
+  const shared = {
+    bodyLimit,
+    onRequest: (_request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+      if (closed) done(new HttpStatusError(503, 'the Tinker protocol of this server is closed'));
+      else done();
+    },
+  };
+  type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  const routes = {
+    get(path: string, handler: Handler, config: HttpRouteConfig = {}): void {
+      claim('GET', path);
+      app.get(path, { ...shared, config }, handler);
+    },
+    post(path: string, route: { schema: { body: unknown } }, handler: Handler): void {
+      claim('POST', path);
+      app.post(path, { ...shared, ...route }, handler);
+    },
+  };
+  function claim(method: 'GET' | 'POST', path: string): void {
+    if (app.hasRoute({ method, url: path })) {
+      throw new InvalidArgumentError(
+        `installTinkerProtocol: ${method} ${path} is already served on this server (the Tinker protocol installed twice?)`,
+        { source: SOURCE, details: { argument: 'server', path } },
+      );
+    }
+    if (!paths.includes(path)) paths.push(path);
+  }
 
   const sessions = new Map<string, SessionEntry>();
   const models = new Map<string, ModelEntry>();
@@ -315,9 +428,9 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
   // -------------------------------------------------------------------------------------------
   // Routes.
 
-  app.get(TINKER_PATHS.healthz, async () => ({ status: 'ok' }));
+  routes.get(TINKER_PATHS.healthz, async () => ({ status: 'ok' }), { public: true });
 
-  app.get(TINKER_PATHS.getServerCapabilities, async () => ({
+  routes.get(TINKER_PATHS.getServerCapabilities, async () => ({
     supported_models: [
       {
         model_name: modelName,
@@ -327,7 +440,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     ],
   }));
 
-  app.post(
+  routes.post(
     TINKER_PATHS.clientConfig,
     { schema: { body: TINKER_BODY_SCHEMAS.clientConfig } },
     async () => ({
@@ -348,7 +461,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.createSession,
     { schema: { body: TINKER_BODY_SCHEMAS.createSession } },
     async (request) =>
@@ -365,7 +478,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.sessionHeartbeat,
     { schema: { body: TINKER_BODY_SCHEMAS.sessionHeartbeat } },
     async (request) => {
@@ -375,7 +488,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     },
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.createModel,
     { schema: { body: TINKER_BODY_SCHEMAS.createModel } },
     async (request) =>
@@ -393,7 +506,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.getInfo,
     { schema: { body: TINKER_BODY_SCHEMAS.getInfo } },
     async (request) => {
@@ -410,7 +523,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     },
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.unloadModel,
     { schema: { body: TINKER_BODY_SCHEMAS.unloadModel } },
     async (request) =>
@@ -424,19 +537,19 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.forward,
     { schema: { body: TINKER_BODY_SCHEMAS.forward } },
     async (request) => idempotent.run(request, () => forwardRoute('forward')(request)),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.forwardBackward,
     { schema: { body: TINKER_BODY_SCHEMAS.forwardBackward } },
     async (request) => idempotent.run(request, () => forwardRoute('forward_backward')(request)),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.optimStep,
     { schema: { body: TINKER_BODY_SCHEMAS.optimStep } },
     async (request) =>
@@ -457,7 +570,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.saveWeights,
     { schema: { body: TINKER_BODY_SCHEMAS.saveWeights } },
     async (request) =>
@@ -490,7 +603,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.loadWeights,
     { schema: { body: TINKER_BODY_SCHEMAS.loadWeights } },
     async (request) =>
@@ -513,7 +626,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.saveWeightsForSampler,
     { schema: { body: TINKER_BODY_SCHEMAS.saveWeightsForSampler } },
     async (request) =>
@@ -571,7 +684,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.createSamplingSession,
     { schema: { body: TINKER_BODY_SCHEMAS.createSamplingSession } },
     async (request) =>
@@ -619,7 +732,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     });
   }
 
-  app.get(`${TINKER_PATHS.samplers}/:id`, async (request) => {
+  routes.get(`${TINKER_PATHS.samplers}/:id`, async (request) => {
     const id = (request.params as { id: string }).id;
     const entry = samplingSessions.get(id);
     if (entry === undefined) {
@@ -630,7 +743,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     return { sampler_id: id, base_model: modelName, model_path: entry.weights.path };
   });
 
-  app.post(
+  routes.post(
     TINKER_PATHS.asample,
     { schema: { body: TINKER_BODY_SCHEMAS.asample } },
     async (request) =>
@@ -693,7 +806,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.retrieveFuture,
     { schema: { body: TINKER_BODY_SCHEMAS.retrieveFuture } },
     async (request, reply: FastifyReply) => {
@@ -721,7 +834,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     },
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.weightsInfo,
     { schema: { body: TINKER_BODY_SCHEMAS.weightsInfo } },
     async (request) => {
@@ -743,7 +856,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     },
   );
 
-  app.get(`${TINKER_PATHS.trainingRuns}/:modelId/checkpoints`, async (request) => {
+  routes.get(`${TINKER_PATHS.trainingRuns}/:modelId/checkpoints`, async (request) => {
     const entry = model((request.params as { modelId: string }).modelId, 'model_id');
     return {
       checkpoints: entry.checkpoints.map((c) => ({
@@ -759,20 +872,20 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     };
   });
 
-  app.get('/api/v1/sessions', async () => ({ sessions: [...sessions.keys()] }));
+  routes.get('/api/v1/sessions', async () => ({ sessions: [...sessions.keys()] }));
 
-  app.get('/api/v1/sessions/:id', async (request) => {
+  routes.get('/api/v1/sessions/:id', async (request) => {
     const entry = session((request.params as { id: string }).id, 'session_id');
     return { training_run_ids: [...entry.models], sampler_ids: [...entry.samplers] };
   });
 
-  app.post(
+  routes.post(
     TINKER_PATHS.telemetry,
     { schema: { body: TINKER_BODY_SCHEMAS.telemetry } },
     async () => ({ status: 'accepted' }),
   );
 
-  app.post(
+  routes.post(
     TINKER_PATHS.releaseSamplingSession,
     { schema: { body: TINKER_BODY_SCHEMAS.releaseSamplingSession } },
     async (request) => {
@@ -787,29 +900,25 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     },
   );
 
+  // The server's close ends pending long polls first, then (requests answered) releases.
   app.addHook('preClose', async () => {
     futures.close();
   });
-
   let closing: Promise<void> | undefined;
-  return {
-    app,
-    info,
-    modelName,
-    get address(): HttpServerAddress | undefined {
-      return http.address;
-    },
-    listen: () => http.listen(),
-    close() {
-      closing ??= (async () => {
-        futures.close();
-        await http.close();
-        for (const weights of [...owned]) release(weights);
-        owned.length = 0;
-      })();
-      return closing;
-    },
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      closed = true;
+      futures.close();
+      for (const weights of [...owned]) release(weights);
+      owned.length = 0;
+    })();
+    return closing;
   };
+  app.addHook('onClose', async () => {
+    await close();
+  });
+
+  return { paths, info, modelName, close };
 }
 
 /** The Tinker server's error body: FastAPI's `{detail}`, plus the field and the typed error. */

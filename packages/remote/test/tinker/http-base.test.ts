@@ -150,3 +150,39 @@ describe('createHttpServer', () => {
     }
   });
 });
+
+describe('createHttpServer shared by several protocols', () => {
+  it('error bodies by path prefix (longest wins), public routes, per-route body limits', async () => {
+    const server = createHttpServer({ apiKey: 'k', bodyLimitBytes: 10_000 });
+    server.setErrorFormat('/a/', (e) => ({ a: e.message }));
+    server.setErrorFormat('/a/b/', (e) => ({ ab: e.status }));
+    expect(() => server.setErrorFormat('a', () => ({}))).toThrow(/pathPrefix must be a path/);
+    const schema = { body: { type: 'object' } };
+    server.app.post('/a/small', { schema, bodyLimit: 100 }, async () => ({ ok: true }));
+    server.app.get('/a/open', { config: { public: true } }, async () => ({ open: true }));
+    const { url } = await server.listen();
+    try {
+      const post = (path: string, size: number) =>
+        fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
+          body: JSON.stringify({ pad: 'x'.repeat(size) }),
+        }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      expect(await post('/a/small', 10)).toEqual({ status: 200, body: { ok: true } });
+      const tooLarge = await post('/a/small', 200);
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.body).toEqual({
+        a: "the request body is larger than this server's limit of 100 bytes",
+      });
+      expect(await post('/a/b/missing', 1)).toEqual({ status: 404, body: { ab: 404 } });
+      const elsewhere = await post('/c', 1);
+      expect(elsewhere.body).toMatchObject({ error: { type: 'not_found', code: 404 } });
+      expect((await fetch(`${url}/a/open`)).status).toBe(200);
+      const locked = await fetch(`${url}/a/b/x`);
+      expect(locked.status).toBe(401);
+      expect(await locked.json()).toEqual({ ab: 401 });
+    } finally {
+      await server.close();
+    }
+  });
+});
