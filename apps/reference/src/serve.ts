@@ -22,6 +22,8 @@ const SOURCE = '@hicra/reference';
 export interface ServeOptions {
   /** A checkpoint folder or a Hugging Face model folder. */
   readonly from: string;
+  /** The name both protocols serve the model under. Default: the folder's name. */
+  readonly modelName?: string;
   /** Default 127.0.0.1 (loopback only). */
   readonly host?: string;
   /** Default 8000; 0 picks a free port. */
@@ -69,13 +71,15 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         { source: SOURCE },
       );
     }
-    const modelName = basename(from);
+    const modelName = options.modelName ?? basename(from);
     const stateDir = resolve(options.stateDir ?? mkdtempSync(join(tmpdir(), 'hicra-serve-')));
     const engine = new LocalTrainingClient(policy, { directory: stateDir, modelName });
     acquired.push(() => engine.dispose());
     // Samplers on the live weights: what the engine trains is what they sample.
     const sampler = new LocalSamplingClient(policy, { name: modelName });
     const server = createHttpServer({
+      // Each protocol bounds its own routes (Tinker's datums are large); this is the ceiling.
+      bodyLimitBytes: 64 * 1024 * 1024,
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8000,
       ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),

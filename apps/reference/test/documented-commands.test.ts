@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS, globalHelp } from '../src/cli/main.js';
+import { type RunningServer, serve } from '../src/serve.js';
 import { writeTinyHuggingFaceModel } from './tiny-hugging-face-model.js';
 
 // Every `hicra` command line the READMEs and `--help` show runs as written, at a tiny budget:
@@ -63,7 +64,15 @@ const BUDGET: Record<string, (args: string[]) => string[]> = {
     'tiny',
     '--force',
   ],
-  train: (args) => ['--steps', '1', ...(args.includes('--config') ? [] : ['--config', TINY_RL])],
+  train: (args) => [
+    '--steps',
+    '1',
+    ...(args.includes('--config') ? [] : ['--config', TINY_RL]),
+    // A remote run trains the model of a server this test started (the documented URL's port
+    // may be taken here).
+    ...(args.includes('--engine') ? ['--base-url', remoteServer!.address.url] : []),
+  ],
+  serve: () => ['--port', '0'],
   compare: (args) => ['--steps', '1', ...(args.includes('--config') ? [] : ['--config', TINY_RL])],
   eval: () => ['--problems', '2', '--k', '1'],
   report: () => [],
@@ -76,6 +85,7 @@ const ORDER = [
   '--help',
   'pretrain',
   'train',
+  'serve',
   'compare',
   'eval',
   'export',
@@ -110,6 +120,36 @@ async function prepareWorkingDirectory(): Promise<void> {
   await writeTinyHuggingFaceModel(join(cwd, 'my-qwen'));
 }
 
+/** The server `train --engine tinker` lines train through: the documented base, served. */
+let remoteServer: RunningServer | undefined;
+afterAll(async () => {
+  await remoteServer?.close();
+});
+
+/**
+ * Runs `hicra serve ...` until it says where it serves, then stops it with Ctrl-C (SIGINT);
+ * resolves to its exit status and output.
+ */
+function serveUntilReady(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { ...process.env, HICRA_BACKEND: 'wasm' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (/serving \S+ on http/.test(stderr)) child.kill('SIGINT');
+    });
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolveRun({ status, stderr });
+    });
+  });
+}
+
 describe('documented command lines', () => {
   it('are found in every place that documents them', () => {
     for (const [source, lines] of Object.entries(sources))
@@ -123,19 +163,26 @@ describe('documented command lines', () => {
     for (const line of all) {
       const args = line.split(/\s+/).slice(1);
       const command = args[0]!;
-      const run = spawnSync(
-        process.execPath,
-        [
-          '--import',
-          tsx,
-          '--conditions=@hicra/source',
-          cli,
-          ...args,
-          ...BUDGET[command]!(args),
-          '--quiet',
-        ],
-        { cwd, encoding: 'utf8', env: { ...process.env, HICRA_BACKEND: 'wasm' }, timeout: 240_000 },
-      );
+      if (command === 'train' && args.includes('--engine'))
+        remoteServer ??= await serve({ from: join(cwd, 'runs/base'), port: 0 });
+      const argv = [
+        '--import',
+        tsx,
+        '--conditions=@hicra/source',
+        cli,
+        ...args,
+        ...BUDGET[command]!(args),
+      ];
+      // A server runs until stopped: it must say where it serves (no --quiet), then stop cleanly.
+      const run =
+        command === 'serve'
+          ? await serveUntilReady(argv)
+          : spawnSync(process.execPath, [...argv, '--quiet'], {
+              cwd,
+              encoding: 'utf8',
+              env: { ...process.env, HICRA_BACKEND: 'wasm' },
+              timeout: 240_000,
+            });
       if (run.status !== 0) failures.push(`${line}\n  exit ${run.status}: ${run.stderr.trim()}`);
     }
     expect(failures, failures.join('\n')).toEqual([]);
@@ -148,6 +195,6 @@ describe('documented command lines', () => {
       timeout: 60_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toContain('hicra train --from CHECKPOINT');
+    expect(run.stdout).toContain('hicra train (--from CHECKPOINT');
   });
 });

@@ -10,15 +10,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint, saveCheckpoint, TransformerPolicy } from '@hicra/policy';
+import {
+  LocalTrainingClient,
+  loadCheckpoint,
+  saveCheckpoint,
+  TransformerPolicy,
+} from '@hicra/policy';
 import { OpenAISamplingClient, TinkerTrainingClient } from '@hicra/remote';
+import type { SamplingClientV1, TrainingClientV1 } from '@hicra/spec';
 import { assertEngineConformance } from '@hicra/spec/testing';
 import { RUN_FILES, readJsonl, runRl } from '@hicra/trainer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countdownReward, countdownSetup, planningClassifier } from '../src/countdown-setup.js';
 import { tinyModel } from '../src/model-presets.js';
 import { serve } from '../src/serve.js';
-import { train } from '../src/train.js';
+import { resolveTrainConfig, train } from '../src/train.js';
 import { CLI } from './run-hicra.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-remote-'));
@@ -52,6 +58,70 @@ const stable = (r: Record<string, unknown>) =>
 const metricsOf = (dir: string) =>
   readJsonl<Record<string, unknown>>(join(dir, RUN_FILES.metrics)).map(stable);
 
+/**
+ * An engine whose samplers draw each prompt's G samples with their own call, seeded
+ * `seed + p·G` and right-padded to `maxNewTokens`: what a Tinker client gets from a server.
+ */
+function promptByPrompt(
+  engine: LocalTrainingClient,
+): TrainingClientV1 & { dispose(): Promise<void> } {
+  const split = (inner: SamplingClientV1): SamplingClientV1 => ({
+    computeLogProbs: (request) => inner.computeLogProbs(request),
+    dispose: () => inner.dispose?.(),
+    async sample(request) {
+      const { offsets, tokenIds } = request.prompts;
+      const P = offsets.length - 1;
+      const G = request.samplesPerPrompt;
+      const T = request.maxNewTokens;
+      const parts = [];
+      for (let p = 0; p < P; p++) {
+        parts.push(
+          await inner.sample({
+            ...request,
+            prompts: {
+              tokenIds: tokenIds.slice(offsets[p]!, offsets[p + 1]!),
+              offsets: Int32Array.of(0, offsets[p + 1]! - offsets[p]!),
+            },
+            seed: request.seed + p * G,
+          }),
+        );
+      }
+      const B = P * G;
+      const out = {
+        batchSize: B,
+        seqLen: T,
+        promptIndex: Int32Array.from({ length: B }, (_, r) => Math.floor(r / G)),
+        tokenIds: new Int32Array(B * T),
+        responseMask: new Uint8Array(B * T),
+        logProbs: new Float32Array(B * T),
+        finished: new Uint8Array(B),
+      };
+      parts.forEach((part, p) => {
+        for (let g = 0; g < G; g++) {
+          const from = g * part.seqLen;
+          const to = from + part.seqLen;
+          const r = p * G + g;
+          out.tokenIds.set(part.tokenIds.subarray(from, to), r * T);
+          out.responseMask.set(part.responseMask.subarray(from, to), r * T);
+          out.logProbs.set(part.logProbs.subarray(from, to), r * T);
+          out.finished[r] = part.finished[g]!;
+        }
+      });
+      return out;
+    },
+  });
+  return {
+    info: () => engine.info(),
+    forward: (data, loss, options) => engine.forward(data, loss, options),
+    forwardBackward: (data, loss, options) => engine.forwardBackward(data, loss, options),
+    optimStep: (adam) => engine.optimStep(adam),
+    saveState: (name) => engine.saveState(name),
+    loadState: (location) => engine.loadState(location),
+    saveWeightsForSampler: async (name) => split(await engine.saveWeightsForSampler(name)),
+    dispose: () => engine.dispose(),
+  };
+}
+
 /** A free loopback port (a restarted server must come back on the same URL). */
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -84,8 +154,30 @@ describe('the Tinker client against this app’s server', () => {
   });
 
   it('an RL run through HTTP writes the same metrics as the same run in process', async () => {
+    // In process, on the local engine, sampling prompt by prompt as the Tinker protocol does
+    // (one prompt per `asample`, prompt p seeded seed + p·G): the local sampler draws a whole
+    // batch from one stream, which gives other tokens (of the same distribution).
     const local = join(root, 'local');
-    await train({ from: base, out: local, strategy: 'hicra', seed: 0, config: CONFIG });
+    const { policy, tokenizer } = await loadCheckpoint(base);
+    const engine = promptByPrompt(
+      new LocalTrainingClient(policy, { directory: join(root, 'local-states') }),
+    );
+    const setup = countdownSetup(0);
+    try {
+      await runRl({
+        runDir: local,
+        engine,
+        tokenizer: tokenizer!,
+        reward: countdownReward(),
+        classifier: planningClassifier('strategic-grams', 0),
+        trainProblems: setup.problems('train', 1000, 2000),
+        evalProblems: setup.problems('test', 0, 256),
+        config: resolveTrainConfig({ strategy: 'hicra', seed: 0, config: CONFIG }),
+      });
+    } finally {
+      await engine.dispose();
+      policy.dispose();
+    }
     const server = await serve({ from: base, port: 0 });
     const remote = join(root, 'remote');
     try {

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import type { AppLevel } from '../../countdown-setup.js';
 import { smallModel, tinyModel } from '../../model-presets.js';
 import { pretrain } from '../../pretrain.js';
-import { UsageError } from '../errors.js';
 import { defineCommand } from '../command.js';
+import { UsageError } from '../errors.js';
 import { progress } from '../output.js';
 
 export const pretrainCommand = defineCommand({

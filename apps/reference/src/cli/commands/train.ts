@@ -98,7 +98,7 @@ export const trainCommand = defineCommand({
     '(strategy, estimator, seed, base, level, config; --steps may change) is refused.\n' +
     '--engine tinker trains through a Tinker-protocol server (`hicra serve`, verl_tinker) at\n' +
     '--base-url: the loop, rewards, credit and metrics run here, forward/backward, the optimizer\n' +
-    'and sampling there; --tokenizer is the model\'s tokenizer, local (tokenizer.json, its folder\n' +
+    "and sampling there; --tokenizer is the model's tokenizer, local (tokenizer.json, its folder\n" +
     'or a checkpoint folder).',
   examples: [
     'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
@@ -118,8 +118,7 @@ export const trainCommand = defineCommand({
     const remote = values.engine === 'tinker';
     if (remote) {
       for (const flag of ['base-url', 'model', 'tokenizer'] as const) {
-        if (values[flag] === undefined)
-          throw new UsageError(`--engine tinker needs --${flag}`);
+        if (values[flag] === undefined) throw new UsageError(`--engine tinker needs --${flag}`);
       }
       if (values.from !== undefined)
         throw new UsageError(
@@ -127,8 +126,7 @@ export const trainCommand = defineCommand({
         );
     } else {
       for (const flag of ['base-url', 'model', 'tokenizer', 'api-key'] as const) {
-        if (values[flag] !== undefined)
-          throw new UsageError(`--${flag} goes with --engine tinker`);
+        if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --engine tinker`);
       }
       if (values.from === undefined) throw new UsageError('missing --from (the base checkpoint)');
       requireCheckpointFolder(values.from, '--from');
