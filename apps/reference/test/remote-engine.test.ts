@@ -329,6 +329,45 @@ describe('the OpenAI-compatible sampler against this app’s server', () => {
   });
 });
 
+describe('load', () => {
+  it('serves 64 concurrent sampling requests from one client without an error', async () => {
+    const server = await serve({ from: base, port: 0 });
+    const client = new OpenAISamplingClient({
+      baseUrl: server.address.url,
+      model: server.modelName,
+      maxConcurrency: 64,
+    });
+    try {
+      const prompt = Int32Array.of(1, 5, 6, 7);
+      const results = await Promise.all(
+        Array.from({ length: 64 }, (_, i) =>
+          client.sample({
+            prompts: { tokenIds: prompt, offsets: Int32Array.of(0, prompt.length) },
+            samplesPerPrompt: 2,
+            maxNewTokens: 4,
+            temperature: 1,
+            seed: i,
+          }),
+        ),
+      );
+      expect(results).toHaveLength(64);
+      for (const result of results) expect(result.batchSize).toBe(2);
+      // Seeded: a request sent again gives the same tokens.
+      const again = await client.sample({
+        prompts: { tokenIds: prompt, offsets: Int32Array.of(0, prompt.length) },
+        samplesPerPrompt: 2,
+        maxNewTokens: 4,
+        temperature: 1,
+        seed: 9,
+      });
+      expect(again.tokenIds).toEqual(results[9]!.tokenIds);
+    } finally {
+      await client.dispose();
+      await server.close();
+    }
+  });
+});
+
 describe('hicra serve', () => {
   it('serves both protocols on one port behind an API key, and stops cleanly on Ctrl-C', async () => {
     const child = spawn(

@@ -21,7 +21,7 @@ export const serveCommand = defineCommand({
     'loopback unless --host says otherwise; with --api-key every request must carry the key\n' +
     '(X-API-Key or Authorization: Bearer; Tinker keys look like tml-...). save_weights and\n' +
     'save_state write into --state-dir, so a restarted server loads them. Logs each request;\n' +
-    'Ctrl-C stops it cleanly. --model names the served model (default: the folder\'s name).',
+    "Ctrl-C stops it cleanly. --model names the served model (default: the folder's name).",
   examples: [
     'hicra serve --from runs/hicra-0/checkpoint --port 8000 --state-dir runs/serve-states',
   ],
