@@ -120,17 +120,22 @@ async function prepareWorkingDirectory(): Promise<void> {
   await writeTinyHuggingFaceModel(join(cwd, 'my-qwen'));
 }
 
-/** The server `train --engine tinker` lines train through: the documented base, served. */
+/**
+ * The server `train --engine tinker` lines train through (the documented base, served here),
+ * closed before the test that starts it ends, so the tensor-leak check sees its model disposed.
+ */
 let remoteServer: RunningServer | undefined;
-afterAll(async () => {
-  await remoteServer?.close();
-});
 
 /**
- * Runs `hicra serve ...` until it says where it serves, then stops it with Ctrl-C (SIGINT);
- * resolves to its exit status and output.
+ * Runs one command line in a child process without blocking this process (a `train --engine
+ * tinker` line talks to a server that runs here), within `timeoutMs`. A line whose program
+ * runs until stopped (`serve`) is stopped with Ctrl-C (SIGINT) once its stderr matches
+ * `stopWhen`. Resolves to the exit status and stderr.
  */
-function serveUntilReady(args: string[]): Promise<{ status: number | null; stderr: string }> {
+function runLine(
+  args: string[],
+  options: { timeoutMs: number; stopWhen?: RegExp },
+): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, args, {
       cwd,
@@ -138,10 +143,17 @@ function serveUntilReady(args: string[]): Promise<{ status: number | null; stder
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    let stopping = false;
+    const timer = setTimeout(() => {
+      stderr += `\n(killed after ${options.timeoutMs / 1000} s)`;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
-      if (/serving \S+ on http/.test(stderr)) child.kill('SIGINT');
+      if (!stopping && options.stopWhen?.test(stderr)) {
+        stopping = true;
+        child.kill('SIGINT');
+      }
     });
     child.on('exit', (status) => {
       clearTimeout(timer);
@@ -160,30 +172,30 @@ describe('documented command lines', () => {
   it('each runs as written, at a tiny budget, in order', async () => {
     await prepareWorkingDirectory();
     const failures: string[] = [];
-    for (const line of all) {
-      const args = line.split(/\s+/).slice(1);
-      const command = args[0]!;
-      if (command === 'train' && args.includes('--engine'))
-        remoteServer ??= await serve({ from: join(cwd, 'runs/base'), port: 0 });
-      const argv = [
-        '--import',
-        tsx,
-        '--conditions=@hicra/source',
-        cli,
-        ...args,
-        ...BUDGET[command]!(args),
-      ];
-      // A server runs until stopped: it must say where it serves (no --quiet), then stop cleanly.
-      const run =
-        command === 'serve'
-          ? await serveUntilReady(argv)
-          : spawnSync(process.execPath, [...argv, '--quiet'], {
-              cwd,
-              encoding: 'utf8',
-              env: { ...process.env, HICRA_BACKEND: 'wasm' },
-              timeout: 240_000,
-            });
-      if (run.status !== 0) failures.push(`${line}\n  exit ${run.status}: ${run.stderr.trim()}`);
+    try {
+      for (const line of all) {
+        const args = line.split(/\s+/).slice(1);
+        const command = args[0]!;
+        if (command === 'train' && args.includes('--engine'))
+          remoteServer ??= await serve({ from: join(cwd, 'runs/base'), port: 0 });
+        const argv = [
+          '--import',
+          tsx,
+          '--conditions=@hicra/source',
+          cli,
+          ...args,
+          ...BUDGET[command]!(args),
+        ];
+        // A server runs until stopped: it must say where it serves (no --quiet), then stop cleanly.
+        const run =
+          command === 'serve'
+            ? await runLine(argv, { timeoutMs: 120_000, stopWhen: /serving \S+ on http/ })
+            : await runLine([...argv, '--quiet'], { timeoutMs: 240_000 });
+        if (run.status !== 0) failures.push(`${line}\n  exit ${run.status}: ${run.stderr.trim()}`);
+      }
+    } finally {
+      await remoteServer?.close();
+      remoteServer = undefined;
     }
     expect(failures, failures.join('\n')).toEqual([]);
   });
