@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { TransformerPolicy } from '@hicra/policy';
 import { initBackend, SeededGenerator, tf } from '@hicra/tensor';
 import { median } from './lib/measure.js';
+import { POLICY_MODEL } from './lib/policy-model.js';
 import { ensureTorchPeer, PYTHON, peerEnvironment } from './lib/torch-peer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,7 +25,13 @@ const arg = (name: string, fallback: string) => {
 const RUNS = Number(arg('runs', '3'));
 const WARMUP = 1;
 const BACKENDS = arg('backends', 'wasm,cpu').split(',') as ('wasm' | 'cpu')[];
-const SHAPE = { batch: 32, seq: 64, width: 128, layers: 2, heads: 4 };
+const SHAPE = {
+  batch: 32,
+  seq: 64,
+  width: POLICY_MODEL.width,
+  layers: POLICY_MODEL.layers,
+  heads: POLICY_MODEL.heads,
+};
 const CASES = [
   { name: 'V=64', vocab: 64, sample: true },
   { name: 'V=32k', vocab: 32_000, sample: false },
@@ -43,18 +50,7 @@ async function time(fn: () => Promise<void> | void, runs: number): Promise<numbe
 
 async function ours(backend: 'wasm' | 'cpu', vocab: number, sample: boolean) {
   await initBackend(backend);
-  const policy = TransformerPolicy.create(
-    {
-      vocabSize: vocab,
-      contextLength: 128,
-      width: SHAPE.width,
-      layers: SHAPE.layers,
-      heads: SHAPE.heads,
-      mlp: 'gelu',
-      norm: 'layernorm',
-    },
-    { seed: 0 },
-  );
+  const policy = TransformerPolicy.create({ ...POLICY_MODEL, vocabSize: vocab }, { seed: 0 });
   const g = new SeededGenerator(1);
   const { batch, seq } = SHAPE;
   const tokenIds = Int32Array.from({ length: batch * seq }, () => g.nextInt(vocab));

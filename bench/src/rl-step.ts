@@ -43,6 +43,7 @@ import { RlTrainer } from '@hicra/trainer';
 import { commonFlag, count, forEachFlag, list, runScript } from './lib/args.js';
 import { readArray } from './lib/data.js';
 import { median } from './lib/measure.js';
+import { POLICY_MODEL } from './lib/policy-model.js';
 import { formatMs } from './lib/report.js';
 import { formatLoad, machine, sourceState } from './lib/run-info.js';
 import { ensureTorchPeer, runTorchPeer, type TorchReport } from './lib/torch-peer.js';
@@ -52,15 +53,8 @@ const PEER_SCRIPT = join(BENCH_DIR, 'peers', 'rl_step.py');
 /** The packages whose uncommitted changes the results record. */
 const MEASURED = ['packages/policy', 'packages/tensor', 'packages/spec', 'packages/advantage'];
 
-/** The policy benchmark's transformer (bench/src/policy-step.ts); the vocabulary is a flag. */
-const MODEL = {
-  contextLength: 128,
-  width: 128,
-  layers: 2,
-  heads: 4,
-  mlp: 'gelu',
-  norm: 'layernorm',
-} as const;
+/** The policy benchmark's transformer; the vocabulary is a flag. */
+const MODEL = POLICY_MODEL;
 const WORKLOAD = {
   prompts: 4,
   samplesPerPrompt: 8,

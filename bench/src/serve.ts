@@ -45,6 +45,7 @@ import type { SampleRequestV1, SampleResultV1, SamplingClientV1 } from '@hicra/s
 import { initBackend, SeededGenerator, tf } from '@hicra/tensor';
 import { commonFlag, count, forEachFlag, list, runScript } from './lib/args.js';
 import { median } from './lib/measure.js';
+import { POLICY_MODEL } from './lib/policy-model.js';
 import { formatMs } from './lib/report.js';
 import { formatLoad, machine, sourceState } from './lib/run-info.js';
 import { type ClientWorker, type HttpMode, startClientWorker } from './lib/serve-client.js';
@@ -53,15 +54,8 @@ const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The packages whose uncommitted changes the results record. */
 const MEASURED = ['packages/remote', 'packages/policy', 'packages/tensor', 'packages/spec'];
 
-/** The policy benchmark's transformer (bench/src/policy-step.ts); the vocabulary is a flag. */
-const MODEL = {
-  contextLength: 128,
-  width: 128,
-  layers: 2,
-  heads: 4,
-  mlp: 'gelu',
-  norm: 'layernorm',
-} as const;
+/** The policy benchmark's transformer; the vocabulary is a flag. */
+const MODEL = POLICY_MODEL;
 const MODEL_NAME = 'bench-serve';
 const SEEDS = { weights: 0, prompts: 1, sampling: 10_000 } as const;
 /** The word tokenizer's special tokens take ids 0..3; prompts use the words only. */

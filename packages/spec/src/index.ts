@@ -6,6 +6,7 @@
 
 export type * from './credit.js';
 export * from './credit-pipeline-config.js';
+export * from './decode-with-spans.js';
 export type * from './embedder.js';
 export * from './engine.js';
 export * from './errors.js';

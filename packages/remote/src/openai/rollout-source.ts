@@ -2,7 +2,13 @@
  * A `RolloutSourceV1` over an {@link OpenAISamplingClient}: the remote counterpart of the
  * trainer's `SamplerRolloutSource`, with the same batch layout.
  */
-import type { RolloutBatchV1, RolloutRequestV1, RolloutSourceV1, TokenizerV1 } from '@hicra/spec';
+import {
+  decodeWithSpans,
+  type RolloutBatchV1,
+  type RolloutRequestV1,
+  type RolloutSourceV1,
+  type TokenizerV1,
+} from '@hicra/spec';
 import type { OpenAICallOptions, OpenAISamplingClient } from './sampling-client.js';
 
 export interface OpenAIRolloutSourceOptions {
@@ -16,33 +22,6 @@ export interface OpenAIRolloutSourceOptions {
   readonly addSpecialTokens?: boolean;
   /** Default `openai-compatible`. */
   readonly name?: string;
-}
-
-/**
- * Decodes generated ids to text with each token's character span, as the trainer does: the
- * encoder's spans when re-encoding the decoded text gives back the same ids, otherwise the
- * growth of the decoded prefix at each token (`text.slice(start, end)` is what token k added;
- * empty for a token that decodes to nothing).
- */
-export function decodeWithSpans(
-  tokenizer: TokenizerV1,
-  ids: ArrayLike<number>,
-): { text: string; spans: Int32Array } {
-  const text = tokenizer.decode(ids);
-  const encoded = tokenizer.encode(text);
-  if (encoded.ids.length === ids.length && encoded.ids.every((id, k) => id === ids[k]))
-    return { text, spans: encoded.spans };
-  const list = Array.from(ids);
-  const spans = new Int32Array(list.length * 2);
-  let previous = 0;
-  for (let k = 0; k < list.length; k++) {
-    const prefix = tokenizer.decode(list.slice(0, k + 1));
-    const end = Math.max(previous, Math.min(prefix.length, text.length));
-    spans[2 * k] = previous;
-    spans[2 * k + 1] = end;
-    previous = end;
-  }
-  return { text, spans };
 }
 
 /**

@@ -2,7 +2,6 @@
  * A `SamplingClientV1` over an OpenAI-compatible inference server: vLLM's `/v1/completions`
  * (token-id prompts, `n` samples per request) or SGLang's native `/generate`.
  */
-import { setMaxListeners } from 'node:events';
 import {
   BackendUnavailableError,
   InvalidArgumentError,
@@ -26,7 +25,12 @@ import {
   vllmScoreBody,
   type WireSamplingSettings,
 } from './requests.js';
-import { checkIntegerOption, JsonTransport, type OpenAIRetryEvent } from './transport.js';
+import {
+  checkIntegerOption,
+  JsonTransport,
+  linkedController,
+  type OpenAIRetryEvent,
+} from './transport.js';
 import {
   ResponseShapeError,
   readSglangGenerate,
@@ -403,12 +407,7 @@ export class OpenAISamplingClient implements SamplingClientV1 {
         field: 'maxNewTokens',
       });
     return this.#track(async () => {
-      const controller = new AbortController();
-      setMaxListeners(0, controller.signal);
-      const outer = options.signal;
-      const onAbort = () => controller.abort(outer!.reason);
-      if (outer?.aborted) controller.abort(outer.reason);
-      else outer?.addEventListener('abort', onAbort, { once: true });
+      const { controller, release } = linkedController(options.signal);
       try {
         const perPrompt = await allOrAbort(
           controller,
@@ -472,7 +471,7 @@ export class OpenAISamplingClient implements SamplingClientV1 {
           promptTokenIds,
         };
       } finally {
-        outer?.removeEventListener('abort', onAbort);
+        release();
       }
     });
   }
@@ -542,12 +541,7 @@ export class OpenAISamplingClient implements SamplingClientV1 {
     }
     return this.#track(async () => {
       const out = new Float32Array(B * T);
-      const controller = new AbortController();
-      setMaxListeners(0, controller.signal);
-      const outer = options.signal;
-      const onAbort = () => controller.abort(outer!.reason);
-      if (outer?.aborted) controller.abort(outer.reason);
-      else outer?.addEventListener('abort', onAbort, { once: true });
+      const { controller, release } = linkedController(options.signal);
       try {
         await allOrAbort(
           controller,
@@ -557,7 +551,7 @@ export class OpenAISamplingClient implements SamplingClientV1 {
           }),
         );
       } finally {
-        outer?.removeEventListener('abort', onAbort);
+        release();
       }
       return out;
     });

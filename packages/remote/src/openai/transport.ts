@@ -165,6 +165,24 @@ export function mirror(signal: AbortSignal | undefined): AbortSignal | undefined
   return controller.signal;
 }
 
+/**
+ * A controller of its own that also aborts when `outer` does (for a call that fans out into
+ * several requests and stops them all on the first failure), and the cleanup that stops
+ * listening to `outer`.
+ */
+export function linkedController(outer: AbortSignal | undefined): {
+  controller: AbortController;
+  release: () => void;
+} {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  if (outer === undefined) return { controller, release: () => {} };
+  const onAbort = () => controller.abort(outer.reason);
+  if (outer.aborted) controller.abort(outer.reason);
+  else outer.addEventListener('abort', onAbort, { once: true });
+  return { controller, release: () => outer.removeEventListener('abort', onAbort) };
+}
+
 /** The signals of several sources as one (the first to abort wins); with a cleanup. */
 function combineSignals(signals: readonly (AbortSignal | undefined)[]): {
   signal: AbortSignal | undefined;
