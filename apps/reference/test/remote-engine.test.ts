@@ -11,13 +11,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  LocalSamplingClient,
   LocalTrainingClient,
   loadCheckpoint,
   saveCheckpoint,
   TransformerPolicy,
 } from '@hicra/policy';
 import { OpenAISamplingClient, TinkerTrainingClient } from '@hicra/remote';
-import type { SamplingClientV1, TrainingClientV1 } from '@hicra/spec';
+import type { SampleResultV1, SamplingClientV1, TrainingClientV1 } from '@hicra/spec';
 import { assertEngineConformance } from '@hicra/spec/testing';
 import { RUN_FILES, readJsonl, runRl } from '@hicra/trainer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,7 +270,7 @@ describe('the Tinker client against this app’s server', () => {
 });
 
 describe('the OpenAI-compatible sampler against this app’s server', () => {
-  it('returns the model’s own log-probs for the tokens it samples, reproducibly per seed', async () => {
+  it('returns the local sampler’s tokens and log-probs for the same seed, reproducibly', async () => {
     const server = await serve({ from: base, port: 0 });
     const { policy, tokenizer } = await loadCheckpoint(base);
     const client = new OpenAISamplingClient({
@@ -321,6 +322,28 @@ describe('the OpenAI-compatible sampler against this app’s server', () => {
         compared++;
       }
       expect(compared).toBeGreaterThan(6);
+      // The local sampler, given prompt p alone with the seed the client sends for it
+      // (seed + p·G), draws the same tokens with the same log-probs.
+      const local = new LocalSamplingClient(policy);
+      const G = request.samplesPerPrompt;
+      for (let p = 0; p < 2; p++) {
+        const alone = await local.sample({
+          ...request,
+          prompts: { tokenIds: Int32Array.from(prompt), offsets: Int32Array.of(0, prompt.length) },
+          seed: request.seed + p * G,
+        });
+        for (let j = 0; j < G; j++) {
+          const r = p * G + j;
+          const length = sampled.responseMask
+            .subarray(r * sampled.seqLen, (r + 1) * sampled.seqLen)
+            .reduce((a, b) => a + b, 0);
+          const row = (batch: SampleResultV1, i: number, n: number) => ({
+            tokens: Array.from(batch.tokenIds.subarray(i * batch.seqLen, i * batch.seqLen + n)),
+            logProbs: Array.from(batch.logProbs.subarray(i * batch.seqLen, i * batch.seqLen + n)),
+          });
+          expect(row(sampled, r, length)).toEqual(row(alone, j, length));
+        }
+      }
     } finally {
       await client.dispose();
       await server.close();
