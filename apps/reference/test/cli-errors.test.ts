@@ -240,6 +240,55 @@ describe('usage errors: the same flag gets the same check, message and exit code
     expect(config.optimizer).toEqual({ learningRate: 1e-3, warmupSteps: 2 });
   });
 
+  it("a config file's engine section is checked key by key; flags and sections must agree (exit 2)", async () => {
+    const out = join(root, 'engine-x');
+    const remoteArgs = ['train', '--out', out, '--strategy', 'hicra'];
+    for (const [name, engine, args, what] of [
+      ['engine-list.json', [], remoteArgs, 'engine must be an object'],
+      ['engine-kind.json', { kind: 'ray' }, remoteArgs, 'engine.kind must be "local" or "tinker"'],
+      ['engine-key.json', { kind: 'tinker', url: 'x' }, remoteArgs, 'unknown key "url"'],
+      [
+        'engine-api-key.json',
+        { kind: 'tinker', apiKey: 'tml-secret' },
+        remoteArgs,
+        'keep API keys out of config files',
+      ],
+      [
+        'engine-url.json',
+        { kind: 'tinker', baseUrl: 'ftp://x', model: 'm', tokenizer: 't' },
+        remoteArgs,
+        'engine.baseUrl must be an http(s) URL',
+      ],
+      [
+        'engine-no-model.json',
+        { kind: 'tinker', baseUrl: 'http://127.0.0.1:1', tokenizer: base },
+        remoteArgs,
+        '--engine tinker needs --model (or model in the config file\'s "engine")',
+      ],
+      [
+        'engine-local-url.json',
+        { kind: 'local', baseUrl: 'http://127.0.0.1:1' },
+        trainArgs(out),
+        'engine.baseUrl goes with engine.kind "tinker"',
+      ],
+    ] as const) {
+      const path = writeJson(name, { engine, ...tinyRl });
+      expectOneLine(await hicra(...args, '--config', path), 2, what);
+    }
+    // compare trains in process: a remote engine in its config is refused, up front.
+    const remote = writeJson('engine-compare.json', {
+      engine: { kind: 'tinker', baseUrl: 'http://127.0.0.1:1', model: 'm', tokenizer: base },
+    });
+    expectOneLine(
+      await hicra('compare', '--from', base, '--out', join(root, 'engine-y'), '--config', remote),
+      2,
+      `--config ${remote}`,
+      'compare trains every run in process',
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(join(root, 'engine-y'))).toBe(false);
+  });
+
   it('--credit errors say --credit and the file', async () => {
     const credit = writeJson('credit.json', { estimator: { name: 'grpoo' }, assigners: [] });
     expectOneLine(

@@ -6,7 +6,7 @@
  * resumes it, and the command line serves both protocols behind an API key.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import type { SampleResultV1, SamplingClientV1, TrainingClientV1 } from '@hicra/
 import { assertEngineConformance } from '@hicra/spec/testing';
 import { RUN_FILES, readJsonl, runRl } from '@hicra/trainer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { countdownReward, countdownSetup, planningClassifier } from '../src/countdown-setup.js';
 import { tinyModel } from '../src/model-presets.js';
 import { serve } from '../src/serve.js';
@@ -446,6 +447,51 @@ describe('hicra serve', () => {
       expect(stderr).toMatch(/stopping/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('hicra train with the engine in its config file', () => {
+  it('trains through the server that the file\'s "engine" section names', async () => {
+    const server = await serve({ from: base, port: 0 });
+    const dir = join(root, 'from-config');
+    const configPath = join(root, 'remote-rl.json');
+    // The tokenizer path is relative to the config file's folder.
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        engine: { kind: 'tinker', baseUrl: server.address.url, model: 'base', tokenizer: 'base' },
+        ...CONFIG,
+        evaluation: { every: 0 },
+      }),
+    );
+    try {
+      const code = await main(
+        [
+          'train',
+          '--out',
+          dir,
+          '--strategy',
+          'hicra',
+          '--steps',
+          '1',
+          '--config',
+          configPath,
+          '--quiet',
+        ],
+        CLI,
+      );
+      expect(code).toBe(0);
+      expect(metricsOf(dir).filter((r) => r.kind === 'train')).toHaveLength(1);
+      // The engine saved its state on the server; the run records where, and which server.
+      const state = JSON.parse(
+        readFileSync(join(dir, RUN_FILES.checkpoint, RUN_FILES.trainerState), 'utf8'),
+      );
+      expect(typeof state.engineState).toBe('string');
+      const run = JSON.parse(readFileSync(join(dir, RUN_FILES.run), 'utf8'));
+      expect(run.engine).toMatchObject({ kind: 'tinker', baseUrl: server.address.url });
+    } finally {
+      await server.close();
     }
   });
 });

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { RUN_FILES } from '@hicra/trainer';
 import { writeReport } from '../../report/index.js';
 import { defineCommand, requireCheckpointFolder } from '../command.js';
-import { EXIT } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { type Output, progress } from '../output.js';
 import { checkTrainSettings } from './train.js';
 
@@ -121,13 +121,18 @@ export const compareCommand = defineCommand({
     const strategies = values.strategies ?? ['grpo', 'hicra'];
     const seeds = values.seeds ?? [0, 1, 2];
     // Check what every run will be given once, here, rather than fail in every child.
-    for (const strategy of strategies)
-      checkTrainSettings({
+    for (const strategy of strategies) {
+      const { engine } = checkTrainSettings({
         strategy,
         estimator: values.estimator,
         seed: seeds[0]!,
         configPath: values.config,
       });
+      if (engine !== undefined && engine.kind !== 'local')
+        throw new UsageError(
+          `--config ${values.config}: engine.kind ${JSON.stringify(engine.kind)}: compare trains every run in process from --from; train through a server with \`hicra train --engine tinker\` one run at a time`,
+        );
+    }
     requireCheckpointFolder(values.from!, '--from');
     const out = resolve(values.out!);
     const result = await compareStrategies(

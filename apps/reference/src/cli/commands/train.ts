@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
 import { ConfigError, type HicraError, InvalidValueError, UnknownNameError } from '@hicra/spec';
 import type { AppLevel } from '../../countdown-setup.js';
@@ -28,26 +28,88 @@ export function isSettingsError(error: unknown): error is HicraError {
   );
 }
 
+/** The `engine` section of a `--config` file: `--engine tinker`'s settings, flags win. */
+export interface EngineSection {
+  readonly kind: 'local' | 'tinker';
+  readonly baseUrl?: string;
+  readonly model?: string;
+  /** Resolved against the config file's folder. */
+  readonly tokenizer?: string;
+}
+
+const ENGINE_SECTION_KEYS = ['kind', 'baseUrl', 'model', 'tokenizer'] as const;
+const ENGINE_KEY_OF = { 'base-url': 'baseUrl', model: 'model', tokenizer: 'tokenizer' } as const;
+
+/**
+ * Reads a config file's `engine` section ({ kind, baseUrl, model, tokenizer }); errors name the
+ * file and the key. An API key has no place in a file: `--api-key` or `TINKER_API_KEY`.
+ */
+function engineSection(value: unknown, configPath: string): EngineSection {
+  const where = `--config ${configPath}: engine`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`${where} must be an object like {"kind": "tinker", "baseUrl": ...}`);
+  const section = value as Record<string, unknown>;
+  for (const key of Object.keys(section)) {
+    if (key === 'apiKey')
+      throw new UsageError(
+        `${where}.apiKey: keep API keys out of config files; give --api-key or set TINKER_API_KEY`,
+      );
+    if (!(ENGINE_SECTION_KEYS as readonly string[]).includes(key))
+      throw new UsageError(
+        `${where}: unknown key ${JSON.stringify(key)} (known: ${ENGINE_SECTION_KEYS.join(', ')})`,
+      );
+  }
+  const kind = section.kind ?? 'local';
+  if (kind !== 'local' && kind !== 'tinker')
+    throw new UsageError(`${where}.kind must be "local" or "tinker", got ${JSON.stringify(kind)}`);
+  const out: { -readonly [K in keyof EngineSection]: EngineSection[K] } = { kind };
+  for (const key of ['baseUrl', 'model', 'tokenizer'] as const) {
+    const given = section[key];
+    if (given === undefined) continue;
+    if (typeof given !== 'string' || given === '')
+      throw new UsageError(
+        `${where}.${key} must be a non-empty string, got ${JSON.stringify(given)}`,
+      );
+    out[key] = given;
+  }
+  if (out.baseUrl !== undefined) {
+    try {
+      const url = new URL(out.baseUrl);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new UsageError(
+        `${where}.baseUrl must be an http(s) URL, got ${JSON.stringify(out.baseUrl)}`,
+      );
+    }
+  }
+  if (out.tokenizer !== undefined) out.tokenizer = resolve(dirname(configPath), out.tokenizer);
+  return out;
+}
+
 /**
  * Checks `--estimator` and the config file before any work, as `hicra train` and
- * `hicra compare` both do: errors name the flag, the file and the key, and exit 2.
+ * `hicra compare` both do: errors name the flag, the file and the key, and exit 2. Returns the
+ * RL overrides of the file and, apart, its `engine` section.
  */
 export function checkTrainSettings(settings: {
   strategy: string;
   estimator?: string | undefined;
   seed: number;
   configPath?: string | undefined;
-}): Record<string, unknown> | undefined {
+}): { config: Record<string, unknown> | undefined; engine: EngineSection | undefined } {
   if (settings.estimator !== undefined && !estimatorNames().includes(settings.estimator)) {
     const near = nearest(settings.estimator, estimatorNames());
     throw new UsageError(
       `unknown estimator ${JSON.stringify(settings.estimator)} for --estimator${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (known: ${estimatorNames().join(', ')})`,
     );
   }
-  const config =
-    settings.configPath === undefined
-      ? undefined
-      : readJsonObjectFile(settings.configPath, '--config');
+  let config: Record<string, unknown> | undefined;
+  let engine: EngineSection | undefined;
+  if (settings.configPath !== undefined) {
+    const { engine: section, ...rest } = readJsonObjectFile(settings.configPath, '--config');
+    config = rest;
+    if (section !== undefined) engine = engineSection(section, settings.configPath);
+  }
   try {
     const resolved = resolveTrainConfig({
       strategy: settings.strategy,
@@ -65,7 +127,7 @@ export function checkTrainSettings(settings: {
     }
     throw error;
   }
-  return config;
+  return { config, engine };
 }
 
 export const trainCommand = defineCommand({
@@ -99,7 +161,8 @@ export const trainCommand = defineCommand({
     '--engine tinker trains through a Tinker-protocol server (`hicra serve`, verl_tinker) at\n' +
     '--base-url: the loop, rewards, credit and metrics run here, forward/backward, the optimizer\n' +
     "and sampling there; --tokenizer is the model's tokenizer, local (tokenizer.json, its folder\n" +
-    'or a checkpoint folder).',
+    'or a checkpoint folder). The config file may hold these as "engine": {"kind": "tinker",\n' +
+    '"baseUrl", "model", "tokenizer"} (the path relative to the file); flags win.',
   examples: [
     'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
     'hicra train --from runs/base --out runs/grpo-0 --strategy grpo --seed 0 --config rl.json',
@@ -109,16 +172,25 @@ export const trainCommand = defineCommand({
   async run({ values }, context: CommandContext) {
     const { output } = context;
     const seed = values.seed ?? 0;
-    const config = checkTrainSettings({
+    const { config, engine: fromFile } = checkTrainSettings({
       strategy: values.strategy!,
       estimator: values.estimator,
       seed,
       configPath: values.config,
     });
-    const remote = values.engine === 'tinker';
+    // The engine's settings: flags, else the config file's `engine` section.
+    const engineSettings = {
+      'base-url': values['base-url'] ?? fromFile?.baseUrl,
+      model: values.model ?? fromFile?.model,
+      tokenizer: values.tokenizer ?? fromFile?.tokenizer,
+    };
+    const remote = (values.engine ?? fromFile?.kind) === 'tinker';
     if (remote) {
       for (const flag of ['base-url', 'model', 'tokenizer'] as const) {
-        if (values[flag] === undefined) throw new UsageError(`--engine tinker needs --${flag}`);
+        if (engineSettings[flag] === undefined)
+          throw new UsageError(
+            `--engine tinker needs --${flag} (or ${ENGINE_KEY_OF[flag]} in the config file's "engine")`,
+          );
       }
       if (values.from !== undefined)
         throw new UsageError(
@@ -127,6 +199,12 @@ export const trainCommand = defineCommand({
     } else {
       for (const flag of ['base-url', 'model', 'tokenizer', 'api-key'] as const) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --engine tinker`);
+      }
+      for (const key of ['baseUrl', 'model', 'tokenizer'] as const) {
+        if (fromFile?.[key] !== undefined)
+          throw new UsageError(
+            `--config ${values.config}: engine.${key} goes with engine.kind "tinker" (this run trains locally)`,
+          );
       }
       if (values.from === undefined) throw new UsageError('missing --from (the base checkpoint)');
       requireCheckpointFolder(values.from, '--from');
@@ -145,9 +223,9 @@ export const trainCommand = defineCommand({
           ? {
               engine: {
                 kind: 'tinker' as const,
-                baseUrl: values['base-url']!,
-                model: values.model!,
-                tokenizer: resolve(values.tokenizer!),
+                baseUrl: engineSettings['base-url']!,
+                model: engineSettings.model!,
+                tokenizer: resolve(engineSettings.tokenizer!),
                 ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
               },
             }
