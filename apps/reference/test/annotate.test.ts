@@ -58,7 +58,7 @@ describe('hicra annotate', () => {
     expect(lines[1].tokenSpans.length).toBe(lines[1].tokenIds.length);
     expect(lines[1].planningMatches.length).toBeGreaterThan(0);
     await expect(annotateRollouts({ input, out: join(root, 'x.jsonl') })).rejects.toThrow(
-      /line 1 has no tokenIds and no tokenizer/,
+      /bare\.jsonl line 1: the record has no tokenIds; give --tokenizer .* or --from/,
     );
   });
 

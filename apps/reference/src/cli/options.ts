@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { SPAN_UNITS } from '@hicra/spec';
+import { ANNOTATE_INPUT_FORMATS } from '../annotate.js';
 import { STRATEGIES } from '../strategies.js';
 import { UsageError } from './errors.js';
 
@@ -202,6 +204,16 @@ export const OPTIONS = {
   model: text(
     'NAME',
     'pretrain: the architecture preset, small or tiny (default small); train --engine tinker: the model the server trains',
+  ),
+  'span-unit': oneOf(
+    'utf16|codepoint',
+    'what written span offsets count: utf16 code units (JavaScript, default) or codepoint (Python str, Hugging Face offsets)',
+    SPAN_UNITS,
+  ),
+  'from-format': oneOf(
+    'auto|hicra|verl',
+    'the input: hicra rollout records, verl rollout dumps (a {step}.jsonl file or the rollout_data_dir folder), or auto (default: a folder is verl, a file is told by its first record: "schema" -> hicra; "input", "output", "score" -> verl)',
+    ANNOTATE_INPUT_FORMATS,
   ),
   engine: oneOf(
     'local|tinker',

@@ -21,29 +21,40 @@ function isAnnotatedRollouts(path: string): boolean {
 export const annotateCommand = defineCommand({
   spec: {
     command: 'annotate',
-    options: ['out', 'tokenizer', 'from', 'credit', 'force'],
-    positionals: { name: 'rollouts file', min: 1, max: 1 },
+    options: ['out', 'tokenizer', 'from', 'from-format', 'span-unit', 'credit', 'force'],
+    positionals: { name: 'rollouts file or verl dump folder', min: 1, max: 1 },
   },
   summary:
     'planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere',
   usage:
-    'hicra annotate ROLLOUTS.jsonl [--out FILE.jsonl] [--tokenizer tokenizer.json | --from MODEL] [--credit pipeline.json] [--force]',
+    'hicra annotate ROLLOUTS [--out FILE.jsonl] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--force]',
   description:
-    'Rollouts in the rollout JSON Lines schema in; planning matches and mask, credit (GRPO +\n' +
-    'HICRA by default) out, plus phrase counts and strategy semantic entropy. Without --out the\n' +
-    'result goes to ROLLOUTS.annotated.jsonl beside the input. An existing output that is not\n' +
-    'annotated rollouts is refused unless --force is given; the input is never overwritten.\n' +
-    '--from takes the tokenizer of a model folder (a checkpoint or a Hugging Face model).',
+    'Rollouts in; planning matches and mask, credit (GRPO + HICRA by default) out, plus phrase\n' +
+    'counts and strategy semantic entropy. ROLLOUTS is a file in the rollout JSON Lines schema\n' +
+    '(docs/formats.md), or verl rollout dumps: one {step}.jsonl of trainer.rollout_data_dir, or\n' +
+    'that folder (responses to the same input within a step form a group; score is the reward).\n' +
+    'Records without token ids (verl dumps always) need --tokenizer or --from to be tokenised;\n' +
+    'ids without spans get spans by decoding the ids, which must reproduce the response text.\n' +
+    "Groups are (step, groupId), so a trainer's multi-step rollouts.jsonl reads as it is.\n" +
+    'Without --out the result goes to ROLLOUTS.annotated.jsonl beside the input (for a folder,\n' +
+    'FOLDER.annotated.jsonl beside it). An existing output that is not annotated rollouts is\n' +
+    'refused unless --force is given; the input is never overwritten. Offsets are written in\n' +
+    'UTF-16 code units, or in code points with --span-unit codepoint (for Python readers).\n' +
+    'Up to 10 bad records are listed with their file and line, then a count of the rest.',
   examples: [
     'hicra annotate rollouts.jsonl --out annotated.jsonl --tokenizer ./model/tokenizer.json',
     'hicra annotate rollouts.jsonl --from ./my-qwen',
+    'hicra annotate verl_rollouts/ --from ./my-qwen --span-unit codepoint --out annotated.jsonl',
   ],
   usesBackend: false,
   async run({ values, positionals }, { output }) {
     const input = resolve(positionals[0]!);
     if (!existsSync(input)) throw new InputError(`${positionals[0]}: no such rollouts file`);
-    if (statSync(input).isDirectory())
-      throw new InputError(`${positionals[0]}: is a directory, not a rollouts file`);
+    const folder = statSync(input).isDirectory();
+    if (folder && values['from-format'] === 'hicra')
+      throw new InputError(
+        `${positionals[0]}: is a directory; rollout records come in one file (a folder is read as verl rollout dumps)`,
+      );
     let credit: Record<string, unknown> | undefined;
     if (values.credit !== undefined) {
       credit = readJsonObjectFile(values.credit, '--credit');
@@ -60,7 +71,10 @@ export const annotateCommand = defineCommand({
     if (values.tokenizer !== undefined && values.from !== undefined)
       throw new UsageError('give --tokenizer or --from, not both');
     if (values.from !== undefined) requireCheckpointFolder(values.from, '--from');
-    const out = resolve(values.out ?? `${input.replace(/\.jsonl$/, '')}.annotated.jsonl`);
+    const out = resolve(
+      values.out ??
+        `${folder ? input.replace(/\/+$/, '') : input.replace(/\.jsonl$/, '')}.annotated.jsonl`,
+    );
     if (out === input)
       throw new UsageError('--out names the input file; annotate never overwrites its input');
     if (existsSync(out)) {
@@ -78,11 +92,13 @@ export const annotateCommand = defineCommand({
       ...(values.tokenizer ? { tokenizer: resolve(values.tokenizer) } : {}),
       ...(values.from ? { from: resolve(values.from) } : {}),
       ...(credit ? { credit } : {}),
+      ...(values['from-format'] ? { format: values['from-format'] } : {}),
+      ...(values['span-unit'] ? { spanUnit: values['span-unit'] } : {}),
     });
     const entropy = result.metrics['strategy/semantic_entropy'];
     progress(
       output,
-      `annotated ${result.responses} responses (${result.unscorable} unscorable passed through) -> ${out}; ` +
+      `annotated ${result.responses} responses${result.format === 'verl' ? ' from verl dumps' : ''} (${result.unscorable} unscorable passed through) -> ${out}; ` +
         `strategy semantic entropy ${entropy === undefined ? 'n/a' : entropy.toFixed(3)} nats; top phrases: ` +
         result.phraseCounts
           .slice(0, 5)
