@@ -1,6 +1,7 @@
 import { ErrorCode, HicraError } from '@hicra/spec';
 import { describe, expect, it } from 'vitest';
 import {
+  createMathCorrectnessReward,
   createMathVerifier,
   extractFinalAnswer,
   mathVerifier,
@@ -178,6 +179,37 @@ describe('extraction reasons and normalisation', () => {
       code: 'no-answer',
     });
     expect(extractFinalAnswer('\\boxedstyle{5}')).toMatchObject({ ok: false, code: 'no-answer' });
+  });
+
+  it("reads GSM8K's `#### answer` line only when asked to", () => {
+    const response = 'She has 3 + 4 = 7 boxes, 7 * 6 = 42.\n#### 42\n';
+    expect(extractFinalAnswer(response)).toMatchObject({ ok: false, code: 'no-answer' });
+    expect(extractFinalAnswer(response, { formats: ['gsm8k'] })).toMatchObject({
+      ok: true,
+      answer: '42',
+      format: 'gsm8k',
+    });
+    // The last marker wins across formats; an empty one is reported as such.
+    expect(
+      extractFinalAnswer('Answer: 41\n#### 1,042', { formats: ['answer-line', 'gsm8k'] }),
+    ).toMatchObject({ ok: true, answer: '1,042', format: 'gsm8k' });
+    expect(extractFinalAnswer('#### ', { formats: ['gsm8k'] })).toMatchObject({
+      ok: false,
+      code: 'empty-answer',
+      reason: 'the last "####" line is empty',
+    });
+    expect(extractFinalAnswer('no marker', { formats: ['gsm8k', 'boxed'] })).toMatchObject({
+      reason: 'no final answer (looked for "#### " and \\boxed{...})',
+    });
+    // The correctness reward extracts answers with the formats its verifier looks for.
+    const reward = createMathCorrectnessReward({ verifier: { formats: ['gsm8k'] } });
+    expect(reward.extractAnswer?.(response)).toBe('42');
+    expect(createMathCorrectnessReward().extractAnswer?.(response)).toBeUndefined();
+    const verifier = createMathVerifier({ formats: ['gsm8k', 'boxed', 'answer-line'] });
+    expect(verifier.verify('so 1000 + 42\n#### 1,042', '1042')).toMatchObject({
+      status: 'checked',
+      correct: true,
+    });
   });
 
   it('normalises the shapes of an answer', () => {

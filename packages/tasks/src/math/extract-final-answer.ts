@@ -1,9 +1,19 @@
 import { InvalidArgumentError } from '@hicra/spec';
 import { describe, SOURCE } from '../settings.js';
 
-/** Where a final answer can be written. */
-export type AnswerFormat = 'boxed' | 'answer-line';
+/**
+ * Where a final answer can be written: `\boxed{...}`, an `Answer:` line, or GSM8K's
+ * `#### <answer>` line (what verl's GSM8K prompt asks for).
+ */
+export type AnswerFormat = 'boxed' | 'answer-line' | 'gsm8k';
 
+/** Every format {@link extractFinalAnswer} knows. */
+export const KNOWN_ANSWER_FORMATS: readonly AnswerFormat[] = ['boxed', 'answer-line', 'gsm8k'];
+
+/**
+ * The formats looked for by default. `gsm8k` is opt-in: a Markdown heading (`#### Step 2`)
+ * reads like a GSM8K answer line, so only data that asks for `####` should look for it.
+ */
 export const ANSWER_FORMATS: readonly AnswerFormat[] = ['boxed', 'answer-line'];
 
 /** Why no final answer could be taken from a response. */
@@ -102,6 +112,28 @@ function lastAnswerLine(text: string): Candidate | undefined {
   };
 }
 
+const GSM8K_LINE = /^[ \t]*####[ \t]*(.*)$/gm;
+
+/** The last `#### <answer>` line (GSM8K's answer marker). */
+function lastGsm8kLine(text: string): Candidate | undefined {
+  let last: RegExpExecArray | undefined;
+  for (const match of text.matchAll(GSM8K_LINE)) last = match;
+  if (!last) return undefined;
+  return {
+    ok: true,
+    answer: last[1]!,
+    format: 'gsm8k',
+    start: last.index,
+    end: last.index + last[0].length,
+  };
+}
+
+const MARKERS: Record<AnswerFormat, string> = {
+  boxed: '\\boxed{...}',
+  'answer-line': '"Answer:"',
+  gsm8k: '"#### "',
+};
+
 function tidy(answer: string): string {
   let out = answer.trim();
   for (;;) {
@@ -118,7 +150,7 @@ function tidy(answer: string): string {
 /**
  * Takes the final answer of a response: the last `\boxed{...}` (nested braces, `\fbox`, the
  * brace-less `\boxed 5`) or the last `Answer:` line (`Final Answer:` too, markdown emphasis
- * allowed). When both formats occur, the one written last wins. A malformed last marker
+ * allowed), or, when asked for, the last GSM8K `#### <answer>` line. When both formats occur, the one written last wins. A malformed last marker
  * (unbalanced braces, nothing inside) is reported as such, not skipped for an earlier one.
  * Runs in time linear in the response.
  */
@@ -146,11 +178,15 @@ export function extractFinalAnswer(
     const line = lastAnswerLine(response);
     if (line) candidates.push(line);
   }
+  if (formats.includes('gsm8k')) {
+    const line = lastGsm8kLine(response);
+    if (line) candidates.push(line);
+  }
   if (candidates.length === 0) {
     return {
       ok: false,
       code: 'no-answer',
-      reason: `no final answer (looked for ${formats.map((f) => (f === 'boxed' ? '\\boxed{...}' : '"Answer:"')).join(' and ')})`,
+      reason: `no final answer (looked for ${formats.map((f) => MARKERS[f]).join(' and ')})`,
     };
   }
   const chosen = candidates.reduce((a, b) => (b.start > a.start ? b : a));
@@ -163,7 +199,7 @@ export function extractFinalAnswer(
       reason:
         chosen.format === 'boxed'
           ? 'the last \\boxed{} is empty'
-          : 'the last "Answer:" line is empty',
+          : `the last ${chosen.format === 'gsm8k' ? '"####"' : '"Answer:"'} line is empty`,
     };
   }
   if (answer.length > maxAnswerLength) {

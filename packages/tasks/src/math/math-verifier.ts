@@ -7,6 +7,7 @@ import {
   type AnswerFormat,
   type ExtractionFailureCode,
   extractFinalAnswer,
+  KNOWN_ANSWER_FORMATS,
 } from './extract-final-answer.js';
 import { type MathNode, mathEngine, resetMathEngine } from './math-engine.js';
 import {
@@ -256,10 +257,10 @@ export function createMathVerifier(settings?: MathVerifierSettings): MathVerifie
   if (
     !Array.isArray(formats) ||
     formats.length === 0 ||
-    formats.some((f) => !ANSWER_FORMATS.includes(f as AnswerFormat))
+    formats.some((f) => !KNOWN_ANSWER_FORMATS.includes(f as AnswerFormat))
   ) {
     throw new InvalidArgumentError(
-      `${where}.formats must be a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${formatValue(formats)}`,
+      `${where}.formats must be a non-empty array of ${KNOWN_ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${formatValue(formats)}`,
       { source: SOURCE, details: { argument: `${where}.formats` } },
     );
   }

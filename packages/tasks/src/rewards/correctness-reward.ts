@@ -74,7 +74,10 @@ export function createMathCorrectnessReward(
       const verdict = verifier.verify(input.response, mathReference(input, name));
       return toResult(verdict, values, name);
     },
-    extractAnswer: finalAnswerOf(ANSWER_FORMATS),
+    // The formats the verifier looks for (validated by createMathVerifier above).
+    extractAnswer: finalAnswerOf(
+      (raw.verifier as MathVerifierSettings | undefined)?.formats ?? ANSWER_FORMATS,
+    ),
   };
 }
 
