@@ -132,7 +132,8 @@ export async function writeAnnotatedParquet(
     // int64 columns would wrap silently past 2^63; doubles are exact only to 2^53.
     for (const key of ['step', 'promptTokenIds', 'tokenIds'] as const) {
       const value = record[key];
-      const values = value === undefined ? [] : typeof value === 'number' ? [value] : value;
+      const values: readonly number[] =
+        value === undefined ? [] : typeof value === 'number' ? [value] : value;
       const bad = values.findIndex((v) => !Number.isSafeInteger(v));
       if (bad >= 0) {
         throw new InvalidValueError(

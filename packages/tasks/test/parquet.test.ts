@@ -21,13 +21,13 @@ import {
 const dir = mkdtempSync(join(tmpdir(), 'hicra-parquet-'));
 
 /** A row as verl's examples/data_preprocess/gsm8k.py writes it (PROTOCOLS.md, part 3). */
-interface VerlRow {
+type VerlRow = {
   data_source: string;
   prompt: { role: string; content: string }[];
   ability: string;
   reward_model: { style: string; ground_truth: string };
   extra_info: { split: string; index: bigint; answer: string; question: string };
-}
+};
 
 const INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".';
 
