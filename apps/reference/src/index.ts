@@ -9,6 +9,12 @@ export {
   readRolloutRecords,
 } from './annotate.js';
 export {
+  ANNOTATED_PARQUET_FORMAT,
+  readAnnotatedParquet,
+  type WriteAnnotatedParquetOptions,
+  writeAnnotatedParquet,
+} from './annotated-parquet.js';
+export {
   type AppLevel,
   countdownReward,
   countdownSetup,

@@ -2,7 +2,7 @@
  * @hicra/tasks: reasoning tasks and verifiable rewards. A seeded Countdown task with
  * difficulty levels and disjoint splits, solution traces with controllable execution and
  * strategic errors, final-answer extraction and math equivalence with a time limit, reward
- * functions (`RewardFunctionV1`) with a registry, and streamed JSON Lines dataset loaders.
+ * functions (`RewardFunctionV1`) with a registry, streamed JSON Lines dataset loaders, and a streamed Parquet reader with verl's dataset columns.
  */
 
 export * from './countdown/countdown-expression.js';
@@ -16,7 +16,9 @@ export * from './countdown/countdown-trace-generator.js';
 export * from './countdown/countdown-verifier.js';
 export * from './countdown/countdown-vocabulary.js';
 export * from './datasets/load-math-dataset.js';
+export * from './datasets/load-verl-dataset.js';
 export * from './datasets/read-json-lines.js';
+export * from './datasets/read-parquet.js';
 export * from './math/extract-final-answer.js';
 export * from './math/math-verifier.js';
 export * from './math/normalise-answer.js';
