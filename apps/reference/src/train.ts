@@ -2,10 +2,17 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { HuggingFaceTokenizer, loadCheckpoint, loadCheckpointTokenizer } from '@hicra/policy';
 import { TinkerTrainingClient } from '@hicra/remote';
-import { ConfigError, CorruptFileError, type HicraWarningV1, type TokenizerV1 } from '@hicra/spec';
+import {
+  ConfigError,
+  CorruptFileError,
+  type HicraWarningV1,
+  type RewardFunctionV1,
+  type TokenizerV1,
+} from '@hicra/spec';
 import {
   type OpenRun,
   openRunDirectory,
+  type Problem,
   parseRlConfig,
   type RlConfigInput,
   type RunProgress,
@@ -19,6 +26,7 @@ import {
   levelOfCheckpoint,
   planningClassifier,
 } from './countdown-setup.js';
+import { loadDatasetTask } from './dataset-task.js';
 import { strategyByName } from './strategies.js';
 
 const SOURCE = '@hicra/reference';
@@ -55,8 +63,15 @@ export interface TrainOptions {
    * defaults; a `credit` pipeline here replaces the strategy's.
    */
   readonly config?: RlConfigInput;
-  /** Countdown level; default the level the checkpoint was pretrained on. */
+  /** Countdown level; default the level the checkpoint was pretrained on. Not with `dataset`. */
   readonly level?: AppLevel;
+  /**
+   * Train on a math dataset instead of Countdown: a Parquet file in verl's layout (see
+   * `loadDatasetTask`), rewarded by the math verifier.
+   */
+  readonly dataset?: string;
+  /** The dataset's evaluation rows; default the last rows of `dataset`, held out. */
+  readonly evalDataset?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
   /** A warning about the run (e.g. a step whose responses all lack an answer). */
@@ -178,16 +193,23 @@ export async function train(options: TrainOptions): Promise<RunResult> {
         { source: SOURCE },
       );
     }
-    const level = options.level ?? levelOfCheckpoint(metadata);
+    const task = await taskOf(options, from, () => options.level ?? levelOfCheckpoint(metadata));
     const estimator = (config.credit as { estimator: { name: string } }).estimator.name;
     run = await openRunDirectory(options.out, {
-      settings: { strategy: strategy.name, estimator, seed: options.seed, from, level, config },
+      settings: {
+        strategy: strategy.name,
+        estimator,
+        seed: options.seed,
+        from,
+        ...task.settings,
+        config,
+      },
       ignore: RESUMABLE_SETTINGS,
       command: 'hicra train',
     });
     options.onRunOpened?.(run);
     return await runRl({
-      ...runOptions(options, config, level, run, tokenizer, stopTokenIds),
+      ...runOptions(options, config, task, run, tokenizer, stopTokenIds),
       policy,
       checkpointTokenizer: tokenizer,
     });
@@ -198,26 +220,78 @@ export async function train(options: TrainOptions): Promise<RunResult> {
   }
 }
 
+/** What a run trains on: Countdown at a level, or a dataset file. */
+interface Task {
+  /** What run.json records of it. */
+  readonly settings: Record<string, unknown>;
+  readonly reward: RewardFunctionV1;
+  readonly trainProblems: readonly Problem[];
+  readonly evalProblems: readonly Problem[];
+  readonly addSpecialTokens: boolean;
+}
+
+async function taskOf(
+  options: TrainOptions,
+  modelDir: string | undefined,
+  level: () => AppLevel,
+): Promise<Task> {
+  if (options.dataset === undefined) {
+    if (options.evalDataset !== undefined)
+      throw new ConfigError('evalDataset', 'an evaluation dataset goes with a dataset', {
+        source: SOURCE,
+      });
+    const at = level();
+    const setup = countdownSetup(at);
+    return {
+      settings: { level: at },
+      reward: countdownReward(),
+      trainProblems: setup.problems('train', 1000 + options.seed, 2000),
+      evalProblems: setup.problems('test', 0, 256),
+      addSpecialTokens: true,
+    };
+  }
+  if (options.level !== undefined)
+    throw new ConfigError('level', 'a Countdown level does not go with a dataset', {
+      source: SOURCE,
+    });
+  const dataset = resolve(options.dataset);
+  const evalDataset = options.evalDataset === undefined ? undefined : resolve(options.evalDataset);
+  const task = await loadDatasetTask({
+    dataset,
+    ...(evalDataset === undefined ? {} : { evalDataset }),
+    ...(modelDir === undefined ? {} : { modelDir }),
+  });
+  for (const note of task.notes)
+    options.onWarning?.({ code: 'dataset', message: note, source: SOURCE });
+  return {
+    settings: { dataset, ...(evalDataset === undefined ? {} : { evalDataset }) },
+    reward: task.reward,
+    trainProblems: task.trainProblems,
+    evalProblems: task.evalProblems,
+    addSpecialTokens: task.addSpecialTokens,
+  };
+}
+
 /** What a run needs besides the engine, for either kind of engine. */
 function runOptions(
   options: TrainOptions,
   config: RlConfigInput,
-  level: AppLevel,
+  task: Task,
   run: OpenRun,
   tokenizer: TokenizerV1,
   stopTokenIds: readonly number[] | undefined,
 ) {
   const strategy = strategyByName(options.strategy);
-  const setup = countdownSetup(level);
   return {
     run,
     runDir: options.out,
     tokenizer,
     ...(stopTokenIds ? { stopTokenIds } : {}),
-    reward: countdownReward(),
+    reward: task.reward,
     classifier: planningClassifier(strategy.classifier, options.seed),
-    trainProblems: setup.problems('train', 1000 + options.seed, 2000),
-    evalProblems: setup.problems('test', 0, 256),
+    trainProblems: task.trainProblems,
+    evalProblems: task.evalProblems,
+    addSpecialTokens: task.addSpecialTokens,
     config,
     metadata: { strategy: strategy.name, seed: String(options.seed) },
     ...(options.signal ? { signal: options.signal } : {}),
@@ -238,7 +312,7 @@ async function trainRemotely(options: TrainOptions, engineOptions: TinkerEngineO
   let run: OpenRun | undefined;
   let engine: TinkerTrainingClient | undefined;
   try {
-    const level = options.level ?? 0;
+    const task = await taskOf(options, engineOptions.tokenizer, () => options.level ?? 0);
     const estimator = (config.credit as { estimator: { name: string } }).estimator.name;
     const engineSettings = {
       kind: engineOptions.kind,
@@ -251,7 +325,7 @@ async function trainRemotely(options: TrainOptions, engineOptions: TinkerEngineO
         estimator,
         seed: options.seed,
         engine: engineSettings,
-        level,
+        ...task.settings,
         config,
       },
       ignore: RESUMABLE_SETTINGS,
@@ -266,7 +340,7 @@ async function trainRemotely(options: TrainOptions, engineOptions: TinkerEngineO
     });
     const eos = tokenizer.specialTokens.eos;
     return await runRl({
-      ...runOptions(options, config, level, run, tokenizer, eos === undefined ? undefined : [eos]),
+      ...runOptions(options, config, task, run, tokenizer, eos === undefined ? undefined : [eos]),
       engine,
     });
   } finally {

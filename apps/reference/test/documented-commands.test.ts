@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS, globalHelp } from '../src/cli/main.js';
 import { type RunningServer, serve } from '../src/serve.js';
 import { writeTinyHuggingFaceModel } from './tiny-hugging-face-model.js';
+import { writeVerlDataset } from './verl-dataset.js';
 
 // Every `hicra` command line the READMEs and `--help` show runs as written, at a tiny budget:
 // flags appended after the documented ones (a later flag wins) shrink steps and problems, and
@@ -154,6 +155,10 @@ async function prepareWorkingDirectory(): Promise<void> {
       .map((line) => JSON.stringify(line))
       .join('\n'),
   );
+  // A math dataset in verl's Parquet layout (what examples/data_preprocess/gsm8k.py writes).
+  mkdirSync(join(cwd, 'gsm8k'));
+  writeVerlDataset(join(cwd, 'gsm8k', 'train.parquet'), 20, 'train');
+  writeVerlDataset(join(cwd, 'gsm8k', 'test.parquet'), 4, 'test');
   // A stand-in for a downloaded Hugging Face model.
   await writeTinyHuggingFaceModel(join(cwd, 'my-qwen'));
 }

@@ -205,6 +205,14 @@ export const OPTIONS = {
     'NAME',
     'pretrain: the architecture preset, small or tiny (default small); train --engine tinker: the model the server trains',
   ),
+  dataset: text(
+    'FILE.parquet',
+    "train on a math dataset instead of Countdown: a Parquet file in verl's layout (data_source, prompt as chat messages, reward_model.ground_truth), rewarded by the math verifier",
+  ),
+  'eval-dataset': text(
+    'FILE.parquet',
+    "the dataset's evaluation rows (default: the last min(256, rows/10) rows of --dataset, held out of training)",
+  ),
   'span-unit': oneOf(
     'utf16|codepoint',
     'what written span offsets count: utf16 code units (JavaScript, default) or codepoint (Python str, Hugging Face offsets)',

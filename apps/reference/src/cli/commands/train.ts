@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
 import { ConfigError, type HicraError, InvalidValueError, UnknownNameError } from '@hicra/spec';
@@ -9,7 +10,7 @@ import {
   readJsonObjectFile,
   requireCheckpointFolder,
 } from '../command.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, InputError, UsageError } from '../errors.js';
 import { nearest } from '../options.js';
 import { formatProgress, progress } from '../output.js';
 import { interruptOnSignals, onForcedExit } from '../signals.js';
@@ -142,6 +143,8 @@ export const trainCommand = defineCommand({
       'steps',
       'config',
       'level',
+      'dataset',
+      'eval-dataset',
       'engine',
       'base-url',
       'model',
@@ -152,7 +155,7 @@ export const trainCommand = defineCommand({
   },
   summary: 'RL from a checkpoint with one strategy and seed -> a run directory (resumable)',
   usage:
-    'hicra train (--from CHECKPOINT | --engine tinker --base-url URL --model NAME --tokenizer PATH [--api-key KEY]) --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--level 0-4]',
+    'hicra train (--from CHECKPOINT | --engine tinker --base-url URL --model NAME --tokenizer PATH [--api-key KEY]) --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--level 0-4 | --dataset FILE.parquet [--eval-dataset FILE.parquet]]',
   description:
     "RL with one strategy. --estimator swaps its advantage estimator; the config file's keys\n" +
     'merge into the app\'s RL defaults (@hicra/trainer\'s schema), and a "credit" pipeline in it\n' +
@@ -162,16 +165,30 @@ export const trainCommand = defineCommand({
     '--base-url: the loop, rewards, credit and metrics run here, forward/backward, the optimizer\n' +
     "and sampling there; --tokenizer is the model's tokenizer, local (tokenizer.json, its folder\n" +
     'or a checkpoint folder). The config file may hold these as "engine": {"kind": "tinker",\n' +
-    '"baseUrl", "model", "tokenizer"} (the path relative to the file); flags win.',
+    '"baseUrl", "model", "tokenizer"} (the path relative to the file); flags win.\n' +
+    "--dataset trains on a math dataset in verl's Parquet layout instead of Countdown: prompts\n" +
+    "are the model's chat template over each row's messages (the last user message without\n" +
+    'one), rewards the math verifier against reward_model.ground_truth (\\boxed{}, Answer:,\n' +
+    '#### lines); --eval-dataset, or the last rows held out, for the evaluations.',
   examples: [
     'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
     'hicra train --from runs/base --out runs/grpo-0 --strategy grpo --seed 0 --config rl.json',
     'hicra train --engine tinker --base-url http://127.0.0.1:8000 --model base --tokenizer runs/base --out runs/remote-0 --strategy hicra --steps 10',
+    'hicra train --from ./my-qwen --dataset gsm8k/train.parquet --eval-dataset gsm8k/test.parquet --out runs/gsm8k-0 --strategy hicra',
   ],
   usesBackend: true,
   async run({ values }, context: CommandContext) {
     const { output } = context;
     const seed = values.seed ?? 0;
+    if (values.dataset !== undefined && values.level !== undefined)
+      throw new UsageError('--level is the Countdown level; it does not go with --dataset');
+    if (values['eval-dataset'] !== undefined && values.dataset === undefined)
+      throw new UsageError('--eval-dataset goes with --dataset');
+    for (const flag of ['dataset', 'eval-dataset'] as const) {
+      const path = values[flag];
+      if (path !== undefined && (!existsSync(path) || statSync(path).isDirectory()))
+        throw new InputError(`--${flag} ${path}: no such file (a Parquet file in verl's layout)`);
+    }
     const { config, engine: fromFile } = checkTrainSettings({
       strategy: values.strategy!,
       estimator: values.estimator,
@@ -236,6 +253,10 @@ export const trainCommand = defineCommand({
         seed,
         config: { ...config, ...(values.steps === undefined ? {} : { steps: values.steps }) },
         ...(values.level === undefined ? {} : { level: values.level as AppLevel }),
+        ...(values.dataset === undefined ? {} : { dataset: resolve(values.dataset) }),
+        ...(values['eval-dataset'] === undefined
+          ? {}
+          : { evalDataset: resolve(values['eval-dataset']) }),
         signal: interrupt.signal,
         onRunOpened: (run) => {
           forget = onForcedExit(() => run.close());
