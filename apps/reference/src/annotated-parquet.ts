@@ -10,7 +10,7 @@ import {
   parseRolloutRecord,
   type RolloutRecordV1,
 } from '@hicra/spec';
-import { openParquetFile, readParquetRowGroups } from '@hicra/tasks';
+import { describeParquetType, openParquetFile, readParquetRowGroups } from '@hicra/tasks';
 import { fileWriter, parquetWrite } from 'hyparquet-writer';
 
 type SchemaElement = NonNullable<Parameters<typeof parquetWrite>[0]['schema']>[number];
@@ -276,6 +276,28 @@ export async function writeAnnotatedParquet(
   }
 }
 
+/** The types each column may have (as `describeParquetType` writes them). */
+const COLUMN_TYPES: Readonly<Record<string, readonly string[]>> = {
+  schema: ['string'],
+  group_id: ['string'],
+  group_id_is_number: ['boolean'],
+  step: ['int64', 'int32'],
+  prompt: ['string'],
+  response: ['string'],
+  reward: ['double', 'float'],
+  unscorable_reason: ['string'],
+  ...Object.fromEntries(INT_LISTS.map(([, name]) => [name, ['list<int32>', 'list<int64>']])),
+  token_span_start: ['list<int32>', 'list<int64>'],
+  token_span_end: ['list<int32>', 'list<int64>'],
+  ...Object.fromEntries(FLOAT_LISTS.map(([, name]) => [name, ['list<float>', 'list<double>']])),
+  ...Object.fromEntries(MASKS.map(([, name]) => [name, ['list<boolean>']])),
+  planning_matches: [
+    'list<struct<start: int32, end: int32, gram: string, gram_id: int32, class_id: int32>>',
+  ],
+  meta_json: ['string'],
+  extra_json: ['string'],
+};
+
 const REQUIRED_COLUMNS = [
   'schema',
   'group_id',
@@ -348,7 +370,17 @@ function rowToRecord(row: Record<string, unknown>, where: string): RolloutRecord
 export async function readAnnotatedParquet(path: string): Promise<RolloutRecordV1[]> {
   const file = await openParquetFile(path);
   const columns = file.schema.children.map((c) => c.element.name);
+  const found = new Map(file.schema.children.map((c) => [c.element.name, describeParquetType(c)]));
   await file.close();
+  for (const [column, types] of Object.entries(COLUMN_TYPES)) {
+    const type = found.get(column);
+    if (type !== undefined && !types.includes(type)) {
+      throw new CorruptFileError(
+        `${path}: column "${column}": expected ${types.join(' or ')}, found ${type}`,
+        { source: SOURCE, details: { file: path, column, expected: types, found: type } },
+      );
+    }
+  }
   for (const required of REQUIRED_COLUMNS) {
     if (!columns.includes(required)) {
       throw new CorruptFileError(

@@ -243,6 +243,19 @@ describe('annotated rollouts as Parquet', () => {
     } finally {
       db.closeSync();
     }
+    const retyped = join(root, 'retyped.parquet');
+    const db2 = await (await DuckDBInstance.create(':memory:')).connect();
+    try {
+      await db2.run(
+        `COPY (SELECT * REPLACE (advantages::VARCHAR AS advantages) FROM read_parquet('${path}')) TO '${retyped}' (FORMAT parquet)`,
+      );
+    } finally {
+      db2.closeSync();
+    }
+    const typeError = await errorOf(readAnnotatedParquet(retyped));
+    expect(typeError.message).toMatch(
+      /retyped\.parquet: column "advantages": expected list<float> or list<double>, found string/,
+    );
     const error = await errorOf(readAnnotatedParquet(stripped));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toMatch(/stripped\.parquet: column "reward" is missing/);
