@@ -19,6 +19,7 @@ import {
   type SpanUnit,
   type TokenizerV1,
 } from '@hicra/spec';
+import { writeAnnotatedParquet } from './annotated-parquet.js';
 
 /** The input formats `annotate` reads. */
 export const ANNOTATE_INPUT_FORMATS = ['auto', 'hicra', 'verl'] as const;
@@ -30,7 +31,10 @@ export interface AnnotateOptions {
    * (one `{step}.jsonl` file, or the `trainer.rollout_data_dir` folder holding them).
    */
   readonly input: string;
-  /** Where the annotated rollouts go (JSON Lines). */
+  /**
+   * Where the annotated rollouts go: JSON Lines, or Parquet when the name ends in `.parquet`
+   * (one row per response; docs/formats.md, "Annotated rollouts as Parquet").
+   */
   readonly out: string;
   /**
    * `hicra` (rollout records), `verl` (rollout dumps: `input`, `output`, `score`, ...), or
@@ -368,7 +372,8 @@ export async function annotateRollouts(options: AnnotateOptions): Promise<Annota
         ...(original.meta ? { meta: original.meta } : {}),
       };
     });
-    await writeFileAtomic(options.out, out.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    if (options.out.endsWith('.parquet')) await writeAnnotatedParquet(options.out, out);
+    else await writeFileAtomic(options.out, out.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const counts = new Map<string, number>();
     for (const matches of planning.matches)
       for (const m of matches) counts.set(m.gram, (counts.get(m.gram) ?? 0) + 1);

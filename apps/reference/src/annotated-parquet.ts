@@ -59,6 +59,7 @@ const KNOWN_KEYS = new Set<string>([
   'reward',
   'unscorableReason',
   'tokenSpans',
+  'spanUnit',
   'planningMatches',
   'meta',
   ...FLOAT_LISTS.map(([key]) => key),
@@ -84,6 +85,22 @@ function list(name: string, element: SchemaElement[]): SchemaElement[] {
 
 function leaf(type: 'BOOLEAN' | 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE'): SchemaElement[] {
   return [{ name: 'element', type, repetition_type: 'REQUIRED' }];
+}
+
+/** Whether `path` is an annotated-rollouts Parquet file (its footer names the format). */
+export async function isAnnotatedParquet(path: string): Promise<boolean> {
+  try {
+    const file = await openParquetFile(path);
+    try {
+      return (file.metadata.key_value_metadata ?? []).some(
+        (kv) => kv.key === 'hicra.format' && kv.value === ANNOTATED_PARQUET_FORMAT,
+      );
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -200,6 +217,10 @@ export async function writeAnnotatedParquet(
     list('token_span_end', leaf('INT32')),
     column((r) => r.tokenSpans?.map((s) => s[1]) ?? null),
   );
+  add(
+    [string('span_unit')],
+    column((r) => r.spanUnit ?? null),
+  );
   for (const [key, name] of FLOAT_LISTS) {
     const values = column((r) => r[key] ?? null);
     const float32 = values.every((v) => v === null || v.every((x) => Math.fround(x) === x));
@@ -289,6 +310,7 @@ const COLUMN_TYPES: Readonly<Record<string, readonly string[]>> = {
   ...Object.fromEntries(INT_LISTS.map(([, name]) => [name, ['list<int32>', 'list<int64>']])),
   token_span_start: ['list<int32>', 'list<int64>'],
   token_span_end: ['list<int32>', 'list<int64>'],
+  span_unit: ['string'],
   ...Object.fromEntries(FLOAT_LISTS.map(([, name]) => [name, ['list<float>', 'list<double>']])),
   ...Object.fromEntries(MASKS.map(([, name]) => [name, ['list<boolean>']])),
   planning_matches: [
@@ -340,6 +362,7 @@ function rowToRecord(row: Record<string, unknown>, where: string): RolloutRecord
     }
     record.tokenSpans = starts.map((s, i) => [s, ends[i]!]);
   }
+  if (typeof row.span_unit === 'string') record.spanUnit = row.span_unit;
   for (const [key, name] of FLOAT_LISTS) {
     const v = numbers(row[name]);
     if (v !== undefined) record[key] = v;

@@ -68,12 +68,7 @@ async function readProblems(path: string): Promise<{ rows: VerlProblem[]; notes:
 function toProblem(row: VerlProblem, template: ChatTemplate | undefined): Problem {
   return {
     id: row.id,
-    prompt: template
-      ? template.render(
-          row.messages.map(({ role, content }) => ({ role, content })),
-          { addGenerationPrompt: true },
-        )
-      : row.problem,
+    prompt: template ? template.render(row.messages, { addGenerationPrompt: true }) : row.problem,
     reference: row.answer,
   };
 }

@@ -14,6 +14,7 @@ import { ROLLOUT_SCHEMA_V1, type RolloutRecordV1 } from '@hicra/spec';
 import { RUN_FILES, runRl } from '@hicra/trainer';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { annotateRollouts, MAX_REPORTED_BAD_RECORDS } from '../src/annotate.js';
+import { readAnnotatedParquet } from '../src/annotated-parquet.js';
 import { main } from '../src/cli/main.js';
 import { countdownReward, countdownSetup, planningClassifier } from '../src/countdown-setup.js';
 import { tinyModel } from '../src/model-presets.js';
@@ -364,5 +365,38 @@ describe('verl rollout dumps', () => {
     expect(reported.stderr).toContain(`${manyPath} line ${4 + MAX_REPORTED_BAD_RECORDS}:`);
     expect(reported.stderr).not.toContain(`${manyPath} line ${5 + MAX_REPORTED_BAD_RECORDS}:`);
     expect(reported.stderr).toContain(`... and ${15 - MAX_REPORTED_BAD_RECORDS} more`);
+  });
+});
+
+describe('annotate --out FILE.parquet', () => {
+  it('writes the records of the JSON Lines output as Parquet, span unit included', async () => {
+    const input = writeLines('to-parquet.jsonl', records());
+    const jsonl = join(root, 'to-parquet.out.jsonl');
+    const parquet = join(root, 'to-parquet.out.parquet');
+    for (const out of [jsonl, parquet]) {
+      const { code, stderr } = await hicra(
+        'annotate',
+        input,
+        '--tokenizer',
+        QWEN3,
+        '--span-unit',
+        'codepoint',
+        '--out',
+        out,
+      );
+      expect(code, stderr).toBe(0);
+    }
+    const fromParquet = await readAnnotatedParquet(parquet);
+    expect(fromParquet).toEqual(readLines(jsonl));
+    expect(fromParquet[0]!.spanUnit).toBe('codepoint');
+    // Annotating again onto it is allowed (it is annotated rollouts); onto another Parquet file
+    // only with --force, and that file is left as it was.
+    expect((await hicra('annotate', input, '--tokenizer', QWEN3, '--out', parquet)).code).toBe(0);
+    const other = join(root, 'dataset.parquet');
+    writeFileSync(other, 'PAR1 not annotated PAR1');
+    const refused = await hicra('annotate', input, '--tokenizer', QWEN3, '--out', other);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is not annotated rollouts');
+    expect(readFileSync(other, 'utf8')).toBe('PAR1 not annotated PAR1');
   });
 });

@@ -4,6 +4,7 @@
  * JSON Lines schema, the error classes, and the rollout-batch validator. No runtime dependency.
  */
 
+export type * from './chat.js';
 export type * from './credit.js';
 export * from './credit-pipeline-config.js';
 export * from './decode-with-spans.js';

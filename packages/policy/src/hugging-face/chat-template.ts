@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { formatValue, InvalidArgumentError } from '@hicra/spec';
+import { type ChatMessageV1, formatValue, InvalidArgumentError } from '@hicra/spec';
 import { parse, Template, tokenize } from '@huggingface/jinja';
 import {
   checkDir,
@@ -12,14 +12,10 @@ import {
 } from './json-file.js';
 
 /**
- * One message of a conversation. Fields other than `role` and `content` (`tool_calls`,
- * `reasoning_content`, ...) reach the template as they are.
+ * One message of a conversation (`@hicra/spec`'s `ChatMessageV1`). Fields other than `role` and
+ * `content` (`tool_calls`, `reasoning_content`, ...) reach the template as they are.
  */
-export interface ChatMessage {
-  readonly role: string;
-  readonly content: string;
-  readonly [field: string]: unknown;
-}
+export type ChatMessage = ChatMessageV1;
 
 /** How {@link ChatTemplate.render} renders a conversation. */
 export interface ChatRenderOptions {

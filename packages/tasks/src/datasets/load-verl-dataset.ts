@@ -1,4 +1,4 @@
-import { CorruptFileError } from '@hicra/spec';
+import { type ChatMessageV1, CorruptFileError } from '@hicra/spec';
 import type { SchemaTree } from 'hyparquet';
 import { describe, readChoice, readSettings, SOURCE } from '../settings.js';
 import {
@@ -15,12 +15,6 @@ export interface VerlDatasetOptions {
   readonly sourceName?: string;
 }
 
-/** One chat message of a prompt. */
-export interface ChatMessage {
-  readonly role: string;
-  readonly content: string;
-}
-
 /**
  * One row of a verl dataset, ready for a trainer and the math verifier. `id`, `problem` and
  * `answer` are those of {@link MathProblem}, so a verl row goes wherever a math problem does.
@@ -33,7 +27,7 @@ export interface VerlProblem {
   /** `reward_model.ground_truth` as text (give it to `math-correctness` as `reference`). */
   readonly answer: string;
   /** `prompt`: every chat message, in order. */
-  readonly messages: readonly ChatMessage[];
+  readonly messages: readonly ChatMessageV1[];
   /** `data_source` (verl picks the reward function by it, e.g. `openai/gsm8k`). */
   readonly dataSource: string;
   /** `ability`, when the file has it and the row sets it. */
@@ -181,7 +175,7 @@ function convertRow(
   if (!Array.isArray(prompt) || prompt.length === 0) {
     return bad('prompt', `expected a non-empty list of chat messages, got ${describe(prompt)}`);
   }
-  const messages: ChatMessage[] = [];
+  const messages: ChatMessageV1[] = [];
   for (let i = 0; i < prompt.length; i++) {
     const m = prompt[i] as { role?: unknown; content?: unknown } | null;
     if (m === null || typeof m.role !== 'string' || typeof m.content !== 'string') {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defaultRegistry } from '@hicra/advantage';
 import { annotateRollouts } from '../../annotate.js';
+import { isAnnotatedParquet } from '../../annotated-parquet.js';
 import { defineCommand, readJsonObjectFile, requireCheckpointFolder } from '../command.js';
 import { InputError, UsageError } from '../errors.js';
 import { progress } from '../output.js';
@@ -27,7 +28,7 @@ export const annotateCommand = defineCommand({
   summary:
     'planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere',
   usage:
-    'hicra annotate ROLLOUTS [--out FILE.jsonl] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--force]',
+    'hicra annotate ROLLOUTS [--out FILE.jsonl|FILE.parquet] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--force]',
   description:
     'Rollouts in; planning matches and mask, credit (GRPO + HICRA by default) out, plus phrase\n' +
     'counts and strategy semantic entropy. ROLLOUTS is a file in the rollout JSON Lines schema\n' +
@@ -40,11 +41,13 @@ export const annotateCommand = defineCommand({
     'FOLDER.annotated.jsonl beside it). An existing output that is not annotated rollouts is\n' +
     'refused unless --force is given; the input is never overwritten. Offsets are written in\n' +
     'UTF-16 code units, or in code points with --span-unit codepoint (for Python readers).\n' +
+    '--out FILE.parquet writes Parquet, one row per response with per-token list columns\n' +
+    '(token ids, advantages, planning mask, matches; docs/formats.md) for pandas or pyarrow.\n' +
     'Up to 10 bad records are listed with their file and line, then a count of the rest.',
   examples: [
     'hicra annotate rollouts.jsonl --out annotated.jsonl --tokenizer ./model/tokenizer.json',
     'hicra annotate rollouts.jsonl --from ./my-qwen',
-    'hicra annotate verl_rollouts/ --from ./my-qwen --span-unit codepoint --out annotated.jsonl',
+    'hicra annotate verl_rollouts/ --from ./my-qwen --span-unit codepoint --out annotated.parquet',
   ],
   usesBackend: false,
   async run({ values, positionals }, { output }) {
@@ -80,7 +83,10 @@ export const annotateCommand = defineCommand({
     if (existsSync(out)) {
       if (statSync(out).isDirectory())
         throw new InputError(`--out ${values.out}: is a directory; give a file name`);
-      if (!(values.force ?? false) && !isAnnotatedRollouts(out))
+      const annotated = out.endsWith('.parquet')
+        ? await isAnnotatedParquet(out)
+        : isAnnotatedRollouts(out);
+      if (!(values.force ?? false) && !annotated)
         throw new InputError(
           `--out ${values.out ?? out}: the file exists and is not annotated rollouts; choose another --out, or give --force to replace it`,
         );
