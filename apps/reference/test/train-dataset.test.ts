@@ -5,18 +5,16 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RUN_FILES } from '@hicra/trainer';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDatasetTask } from '../src/dataset-task.js';
 import { train } from '../src/train.js';
+import { hicraInProcess } from './run-hicra.js';
 import { writeTinyHuggingFaceModel } from './tiny-hugging-face-model.js';
 import { writeVerlDataset } from './verl-dataset.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-train-dataset-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const model = join(root, 'my-qwen');
 const trainFile = join(root, 'train.parquet');
 const testFile = join(root, 'test.parquet');
@@ -47,18 +45,7 @@ const readLines = (path: string) =>
     .split('\n')
     .map((l) => JSON.parse(l));
 
-async function hicra(...argv: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main([...argv, '--quiet'], cli), stderr };
-  } finally {
-    err.mockRestore();
-  }
-}
+const hicra = hicraInProcess;
 
 describe('hicra train --dataset', () => {
   it('trains on the rows through the chat template and evaluates on the evaluation file', async () => {

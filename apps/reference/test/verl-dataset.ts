@@ -4,28 +4,12 @@
  * structs, an INT64 index. For tests of `hicra train --dataset`.
  */
 import { writeFileSync } from 'node:fs';
+import { VERL_DATASET_COLUMNS, VERL_DATASET_PARQUET_SCHEMA } from '@hicra/tasks';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 
 const INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".';
 
-const SCHEMA = [
-  { name: 'root', num_children: 5 },
-  { name: 'data_source', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'prompt', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
-  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-  { name: 'element', repetition_type: 'OPTIONAL', num_children: 2 },
-  { name: 'content', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'role', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'ability', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'reward_model', repetition_type: 'OPTIONAL', num_children: 2 },
-  { name: 'ground_truth', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'style', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'extra_info', repetition_type: 'OPTIONAL', num_children: 4 },
-  { name: 'answer', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'index', type: 'INT64', repetition_type: 'OPTIONAL' },
-  { name: 'question', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'split', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-];
+const SCHEMA: readonly { name: string; num_children?: number }[] = VERL_DATASET_PARQUET_SCHEMA;
 
 /** A GSM8K-style problem: `a + b` apples, answer `a + b`. */
 export function gsm8kRow(index: number, split: 'train' | 'test') {
@@ -50,13 +34,7 @@ export function writeVerlDataset(
   options: { columns?: readonly string[] } = {},
 ): void {
   const rows = Array.from({ length: count }, (_, i) => gsm8kRow(i, split));
-  const columns = options.columns ?? [
-    'data_source',
-    'prompt',
-    'ability',
-    'reward_model',
-    'extra_info',
-  ];
+  const columns = options.columns ?? VERL_DATASET_COLUMNS;
   // A top-level column's elements (it and its children) are kept when the column is written.
   const schema = SCHEMA.filter(
     (_, i) => i === 0 || columns.includes(SCHEMA[topLevelOf(i)]!.name),

@@ -19,6 +19,7 @@ export * from './datasets/load-math-dataset.js';
 export * from './datasets/load-verl-dataset.js';
 export * from './datasets/read-json-lines.js';
 export * from './datasets/read-parquet.js';
+export * from './datasets/verl-parquet-schema.js';
 export * from './math/extract-final-answer.js';
 export * from './math/math-verifier.js';
 export * from './math/normalise-answer.js';

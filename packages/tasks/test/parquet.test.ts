@@ -15,6 +15,8 @@ import {
   readParquetInfo,
   readParquetRowGroups,
   readParquetRows,
+  VERL_DATASET_COLUMNS,
+  VERL_DATASET_PARQUET_SCHEMA,
   type VerlProblem,
 } from '../src/index.js';
 
@@ -55,26 +57,8 @@ const QUESTIONS: [string, string][] = [
 ];
 
 /** pyarrow's layout for such rows: three-level lists, nullable structs, int64 index. */
-const VERL_SCHEMA = [
-  { name: 'root', num_children: 5 },
-  { name: 'data_source', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'prompt', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
-  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-  { name: 'element', repetition_type: 'OPTIONAL', num_children: 2 },
-  { name: 'content', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'role', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'ability', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'reward_model', repetition_type: 'OPTIONAL', num_children: 2 },
-  { name: 'ground_truth', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'style', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'extra_info', repetition_type: 'OPTIONAL', num_children: 4 },
-  { name: 'answer', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'index', type: 'INT64', repetition_type: 'OPTIONAL' },
-  { name: 'question', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-  { name: 'split', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-] as const;
-
-const COLUMNS = ['data_source', 'prompt', 'ability', 'reward_model', 'extra_info'] as const;
+const VERL_SCHEMA = VERL_DATASET_PARQUET_SCHEMA;
+const COLUMNS = VERL_DATASET_COLUMNS;
 
 type Codec = 'SNAPPY' | 'ZSTD' | 'GZIP' | 'UNCOMPRESSED';
 
