@@ -8,7 +8,7 @@ import {
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
 import { checkBatch, checkFiniteResult, SOURCE } from './batch-checks.js';
-import { advantageStatistics, tokenShare } from './diagnostics.js';
+import { creditStatistics, tokenShare } from './diagnostics.js';
 
 export interface AssignerDefinition {
   readonly name: string;
@@ -85,15 +85,8 @@ export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1
       const lossMask = result.lossMask ?? credit.lossMask;
       const diagnostics: Record<string, number> = {
         ...credit.diagnostics,
-        ...advantageStatistics(advantages, batch.responseMask),
-        [TRAIN_METRIC_KEYS.lossMaskedShare]: 1 - tokenShare(lossMask, batch.responseMask),
+        ...creditStatistics(batch, { advantages, lossMask }),
       };
-      if (batch.planningMask !== undefined) {
-        diagnostics[TRAIN_METRIC_KEYS.planningTokenShare] = tokenShare(
-          batch.planningMask,
-          batch.responseMask,
-        );
-      }
       if (result.amplified !== undefined) {
         const previous = credit.diagnostics[TRAIN_METRIC_KEYS.amplifiedTokenShare] ?? 0;
         diagnostics[TRAIN_METRIC_KEYS.amplifiedTokenShare] =

@@ -1,4 +1,4 @@
-import { type DiagnosticsV1, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { type DiagnosticsV1, type RolloutBatchV1, TRAIN_METRIC_KEYS } from '@hicra/spec';
 
 /**
  * Mean, std (population), min and max of the advantages over the response mask, under the
@@ -50,4 +50,23 @@ export function tokenShare(selected: Uint8Array, mask: Uint8Array): number {
 /** Merges diagnostics; later entries win. */
 export function mergeDiagnostics(...parts: DiagnosticsV1[]): DiagnosticsV1 {
   return Object.assign({}, ...parts);
+}
+
+/**
+ * What a credit's diagnostics say about the credit itself, computed from it: the advantage
+ * statistics, the share of response tokens the loss mask leaves out and, when the batch has a
+ * planning mask, the planning-token share. A pipeline recomputes these after its last assigner,
+ * so what it reports is the final credit's, whatever an assigner returned.
+ */
+export function creditStatistics(
+  batch: Pick<RolloutBatchV1, 'responseMask' | 'planningMask'>,
+  credit: { readonly advantages: Float32Array; readonly lossMask: Uint8Array },
+): Record<string, number> {
+  const out: Record<string, number> = {
+    ...advantageStatistics(credit.advantages, batch.responseMask),
+    [TRAIN_METRIC_KEYS.lossMaskedShare]: 1 - tokenShare(credit.lossMask, batch.responseMask),
+  };
+  if (batch.planningMask !== undefined)
+    out[TRAIN_METRIC_KEYS.planningTokenShare] = tokenShare(batch.planningMask, batch.responseMask);
+  return out;
 }

@@ -25,7 +25,7 @@ export { outcomeScores, tokenLevelRewards } from './batch-checks.js';
 export { builtinAssigners, builtinEstimators } from './builtins.js';
 export { type AssignerDefinition, checkCredit, defineAssigner } from './define-assigner.js';
 export { defineEstimator, type EstimatorDefinition } from './define-estimator.js';
-export { advantageStatistics } from './diagnostics.js';
+export { advantageStatistics, creditStatistics } from './diagnostics.js';
 export { createGaeEstimator, type GaeSettings, gae } from './estimators/gae.js';
 export {
   createDrGrpoEstimator,

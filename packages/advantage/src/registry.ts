@@ -16,6 +16,7 @@ import {
 } from '@hicra/spec';
 import { SOURCE } from './batch-checks.js';
 import { builtinAssigners, builtinEstimators } from './builtins.js';
+import { creditStatistics } from './diagnostics.js';
 
 /** Credit produced by a pipeline; `returns` is the estimator's, when it defines them. */
 export interface PipelineCreditV1 extends CreditV1 {
@@ -58,6 +59,12 @@ export function composeCredit(
       const estimate = estimator.estimate(batch);
       let credit = creditFromEstimate(batch, estimate);
       for (const assigner of assigners) credit = assigner.assign(batch, credit);
+      // The statistics of the credit that leaves the pipeline, whatever an assigner reported
+      // (one written by hand may pass the estimator's diagnostics through unchanged).
+      credit = {
+        ...credit,
+        diagnostics: { ...credit.diagnostics, ...creditStatistics(batch, credit) },
+      };
       return estimate.returns === undefined ? credit : { ...credit, returns: estimate.returns };
     },
   };

@@ -1,16 +1,20 @@
 import {
   ConfigError,
   type CreditAssignerRegistrationV1,
+  type CreditAssignerV1,
   ErrorCode,
   type RolloutBatchV1,
+  TRAIN_METRIC_KEYS,
   UnknownNameError,
 } from '@hicra/spec';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { describe, expect, it } from 'vitest';
 import {
   CreditRegistry,
+  composeCredit,
   createCreditPipeline,
   createHicraAssigner,
+  creditStatistics,
   defaultRegistry,
   drGrpo,
   grpo,
@@ -60,6 +64,31 @@ describe('CreditRegistry', () => {
     );
     expect(pipeline.config.assigners.map((a) => a.name)).toEqual(['hicra', 'fork-tokens']);
     expect(credit.diagnostics['credit/hicra/amplified_token_share']).toBeGreaterThan(0);
+  });
+
+  it("reports the final credit's statistics, even after an assigner that passes stale diagnostics through", () => {
+    const batch = randomRolloutBatch(new SeededGenerator(4), { emptyRows: false });
+    // Written by hand against the contract, as a contributor might: it triples every advantage,
+    // drops the first response token from the loss and returns the diagnostics it was given.
+    const tripler: CreditAssignerV1 = {
+      name: 'tripler',
+      assign(_batch, credit) {
+        const lossMask = new Uint8Array(credit.lossMask);
+        lossMask[lossMask.indexOf(1)] = 0;
+        return { ...credit, advantages: credit.advantages.map((a) => 3 * a), lossMask };
+      },
+    };
+    const credit = composeCredit(grpo, [tripler]).run(batch);
+    const estimated = grpo.estimate(batch).diagnostics;
+    const direct = creditStatistics(batch, credit);
+    expect(credit.diagnostics).toMatchObject(direct);
+    expect(credit.diagnostics[TRAIN_METRIC_KEYS.advantageStd]).toBeCloseTo(
+      3 * estimated[TRAIN_METRIC_KEYS.advantageStd]!,
+      4,
+    );
+    let tokens = 0;
+    for (const m of batch.responseMask) tokens += m;
+    expect(credit.diagnostics[TRAIN_METRIC_KEYS.lossMaskedShare]).toBeCloseTo(1 / tokens, 6);
   });
 
   it('passes the estimator returns through the pipeline', () => {
