@@ -233,7 +233,16 @@ function isDeepStrictEqualJson(a, b) {
  */
 export function isVersionCommit(root, commit) {
   const changes = parseNameStatus(
-    git(root, ['diff-tree', '-r', '-z', '--root', '--no-renames', '--name-status', commit]),
+    git(root, [
+      'diff-tree',
+      '--no-commit-id',
+      '-r',
+      '-z',
+      '--root',
+      '--no-renames',
+      '--name-status',
+      commit,
+    ]),
   );
   const consumed = changes.some(
     (c) =>
@@ -311,7 +320,7 @@ function parseNameStatus(output) {
   /** @type {{ status: string, path: string, from?: string, score?: number }[]} */
   const records = [];
   let i = 0;
-  // diff-tree prints the commit id first unless --no-commit-id; skip anything not a status.
+  // Each record is a status field, then one path (two for renames and copies).
   while (i < fields.length) {
     const field = /** @type {string} */ (fields[i++]);
     if (!/^[ACDMRTUX][0-9]*$/.test(field)) continue;
