@@ -1,4 +1,15 @@
 export {
+  BUMP_TYPES,
+  ChangesetCheckError,
+  checkChangesets,
+  findBaseCommit,
+  isPacked,
+  isVersionCommit,
+  manifestChangeShips,
+  notSourceReason,
+  parseChangeset,
+} from './check-changesets.mjs';
+export {
   checkDependencyDirection,
   FORBIDDEN_PAIRS,
   forbiddenReason,
