@@ -171,8 +171,8 @@ describe('expectHicraRejection', () => {
         throw error;
       }),
     ).resolves.toBe(error);
-    // a function that throws before returning its promise counts as rejecting
-    await expect(expectHicraRejection(thrower(error) as () => Promise<never>)).resolves.toBe(error);
+    // a function that throws synchronously counts as rejecting
+    await expect(expectHicraRejection(thrower(error))).resolves.toBe(error);
   });
 
   it('fails when the promise resolves, saying what it resolved to', async () => {
@@ -181,7 +181,13 @@ describe('expectHicraRejection', () => {
         expectHicraRejection(Promise.resolve(new Float32Array(3)), { code: ErrorCode.CorruptFile }),
       ),
     ).toBe(
-      'expected a rejection with a HicraError with code HICRA_CORRUPT_FILE, but the promise resolved to Float32Array(3)',
+      'expected a rejection with a HicraError with code HICRA_CORRUPT_FILE, but it resolved to Float32Array(3)',
+    );
+  });
+
+  it('fails when a synchronous function returns', async () => {
+    expect(await rejectionMessageOf(expectHicraRejection(() => 'done'))).toBe(
+      'expected a rejection with a HicraError, but it resolved to string',
     );
   });
 

@@ -83,8 +83,9 @@ export function expectHicraError(
  * Awaits `promise` (or the promise `fn` returns) and returns the HicraError it rejects with,
  * after checking it against `expected`. Rejects with an `Error` saying what was expected and
  * what happened when the promise resolves, rejects with something that is not a HicraError (as
- * the `cause`), or rejects with a HicraError that does not match. A function that throws
- * synchronously counts as rejecting.
+ * the `cause`), or rejects with a HicraError that does not match. A function may also be
+ * synchronous, or throw before it returns a promise: its throw counts as a rejection, so one
+ * call covers an operation that fails either way.
  *
  * @example
  * await expectHicraRejection(openSafetensorsFile(path), {
@@ -93,7 +94,7 @@ export function expectHicraError(
  * });
  */
 export async function expectHicraRejection(
-  promise: PromiseLike<unknown> | (() => PromiseLike<unknown>),
+  promise: PromiseLike<unknown> | (() => unknown),
   expected: HicraErrorExpectation = {},
 ): Promise<HicraError> {
   let resolved: unknown;
@@ -103,7 +104,7 @@ export async function expectHicraRejection(
     return checkHicraError(error, expected, 'rejected with');
   }
   throw new Error(
-    `expected a rejection with ${expectationText(expected)}, but the promise resolved to ${describeValue(resolved)}`,
+    `expected a rejection with ${expectationText(expected)}, but it resolved to ${describeValue(resolved)}`,
   );
 }
 
