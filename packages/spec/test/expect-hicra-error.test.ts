@@ -54,6 +54,14 @@ describe('expectHicraError', () => {
     expect(expectHicraError(thrower(error), { message: [] })).toBe(error);
   });
 
+  it('returns the error typed as errorClass', () => {
+    const error = expectHicraError(thrower(new ConfigError('assigners[1].alpha', 'must be >= 0')), {
+      errorClass: ConfigError,
+    });
+    // `path` exists on ConfigError only: this line type-checks because of the narrowed type
+    expect(error.path).toBe('assigners[1].alpha');
+  });
+
   it('recognises a HicraError from another copy of @hicra/spec (the marker, not the class)', () => {
     const foreign = Object.assign(new Error('foreign'), {
       [Symbol.for('@hicra/spec/error')]: true,

@@ -7,15 +7,25 @@
 import { type ErrorCode, HicraError } from '../errors.js';
 import { describeValue } from '../format-value.js';
 
-/** What a thrown error must be. Every field given is checked; none given: any HicraError. */
-export interface HicraErrorExpectation {
+/**
+ * A HicraError subclass, as its class: `ConfigError`, `ShapeError`. Matched with its
+ * `isInstance`, so also across two copies of `@hicra/spec`.
+ */
+export interface HicraErrorClass<E extends HicraError = HicraError> {
+  readonly name: string;
+  readonly prototype: E;
+  isInstance(value: unknown): boolean;
+}
+
+/**
+ * What a thrown error must be. Every field given is checked; none given: any HicraError. With
+ * `errorClass`, the assertions return the error typed as that class.
+ */
+export interface HicraErrorExpectation<E extends HicraError = HicraError> {
   /** The error's `code`, e.g. `ErrorCode.InvalidValue` (`HICRA_INVALID_VALUE`). */
   readonly code?: ErrorCode | string;
-  /**
-   * A HicraError subclass the error must be, checked with its `isInstance` (so also across two
-   * copies of `@hicra/spec`), e.g. `ConfigError`.
-   */
-  readonly errorClass?: { readonly name: string; isInstance(value: unknown): boolean };
+  /** A HicraError subclass the error must be, e.g. `ConfigError`. */
+  readonly errorClass?: HicraErrorClass<E>;
   /**
    * The message: a string or each string of an array must appear in it; a RegExp must match it.
    * An empty array checks nothing.
@@ -57,10 +67,10 @@ export type BadInputCase = readonly [
  *   message: ['testFraction', '> 0'],
  * });
  */
-export function expectHicraError(
+export function expectHicraError<E extends HicraError = HicraError>(
   fn: () => unknown,
-  expected: HicraErrorExpectation = {},
-): HicraError {
+  expected: HicraErrorExpectation<E> = {},
+): E {
   let returned: unknown;
   try {
     returned = fn();
@@ -93,10 +103,10 @@ export function expectHicraError(
  *   message: [path, 'truncated'],
  * });
  */
-export async function expectHicraRejection(
+export async function expectHicraRejection<E extends HicraError = HicraError>(
   promise: PromiseLike<unknown> | (() => unknown),
-  expected: HicraErrorExpectation = {},
-): Promise<HicraError> {
+  expected: HicraErrorExpectation<E> = {},
+): Promise<E> {
   let resolved: unknown;
   try {
     resolved = await (typeof promise === 'function' ? promise() : promise);
@@ -109,11 +119,11 @@ export async function expectHicraRejection(
 }
 
 /** `error` as a HicraError meeting `expected`, or an Error listing every mismatch. */
-function checkHicraError(
+function checkHicraError<E extends HicraError>(
   error: unknown,
-  expected: HicraErrorExpectation,
+  expected: HicraErrorExpectation<E>,
   verb: string,
-): HicraError {
+): E {
   if (!HicraError.isInstance(error)) {
     throw new Error(
       `expected ${expectationText(expected)}, but it ${verb} ${errorText(error)} (not a HicraError)`,
@@ -145,11 +155,11 @@ function checkHicraError(
       { cause: error },
     );
   }
-  return error;
+  return error as E;
 }
 
 /** `a HicraError with code X whose message contains "a", "b"`. */
-function expectationText(expected: HicraErrorExpectation): string {
+function expectationText(expected: HicraErrorExpectation<HicraError>): string {
   const parts: string[] = [];
   if (expected.code !== undefined) parts.push(`code ${expected.code}`);
   if (expected.source !== undefined) parts.push(`source ${JSON.stringify(expected.source)}`);

@@ -18,5 +18,6 @@ export {
   type BadInputCase,
   expectHicraError,
   expectHicraRejection,
+  type HicraErrorClass,
   type HicraErrorExpectation,
 } from './expect-hicra-error.js';
