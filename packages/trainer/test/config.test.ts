@@ -5,7 +5,7 @@ import { MAX_RESPONSES_PER_STEP, parseRlConfig } from '../src/index.js';
 
 /** The ConfigError parseRlConfig throws for `input`; any other outcome fails the test. */
 function configError(input: unknown): ConfigError {
-  return expectHicraError(() => parseRlConfig(input), { errorClass: ConfigError }) as ConfigError;
+  return expectHicraError(() => parseRlConfig(input), { errorClass: ConfigError });
 }
 
 describe('parseRlConfig', () => {
