@@ -15,7 +15,7 @@ import {
   InvalidArgumentError,
   ResourceLimitError,
 } from '@hicra/spec';
-import { expectHicraRejection } from '@hicra/spec/testing';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { tf } from '@hicra/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -303,17 +303,11 @@ describe('bad input', () => {
       'must be a non-negative integer or a list of them, got "2"',
     ],
   ])('config %j: a ConfigError at %s', (patch, key, fragment) => {
-    let caught: unknown;
-    try {
-      parseHuggingFaceConfig({ ...config(), ...patch }, '/models/x/config.json');
-    } catch (error) {
-      caught = error;
-    }
-    expect(ConfigError.isInstance(caught)).toBe(true);
-    const error = caught as ConfigError;
+    const error = expectHicraError(
+      () => parseHuggingFaceConfig({ ...config(), ...patch }, '/models/x/config.json'),
+      { errorClass: ConfigError, message: [fragment, '/models/x/config.json'] },
+    );
     expect(error.path).toBe(key);
-    expect(error.message).toContain(fragment);
-    expect(error.message).toContain('/models/x/config.json');
   });
 
   it('a config that lies about sizes names every mis-shaped tensor, expected vs actual', async () => {
