@@ -307,7 +307,7 @@ describe('answer-level bad input', () => {
       'a judge that answers with something else than a boolean',
       () => clusterAnswersSync(['a', 'b'], { name: 'fuzzy', bind: () => () => 0.7 as never }),
       ErrorCode.InvalidValue,
-      ['judge "fuzzy" returned number for answers 0 and 1', 'expected true or false'],
+      ['judge "fuzzy" returned number 0.7 for answers 0 and 1', 'expected true or false'],
     ],
     [
       'a bind that returns no comparator',

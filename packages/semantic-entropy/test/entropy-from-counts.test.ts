@@ -207,7 +207,7 @@ describe('CountMap', () => {
     expectHicraError(() => new CountMap().add({} as unknown as string), {
       code: ErrorCode.InvalidArgument,
       source: SOURCE,
-      message: ['key must be a string or a number', 'object'],
+      message: ['key must be a string or a number', 'got Object'],
     });
     expectHicraError(() => CountMap.from([['a', -1]]), {
       code: ErrorCode.InvalidValue,

@@ -401,7 +401,7 @@ describe('strategy bad input', () => {
       'matches not an array',
       () => strategySemanticEntropy({} as never),
       ErrorCode.InvalidArgument,
-      ['planningMatches must be an array', 'object'],
+      ['planningMatches must be an array', 'got Object'],
     ],
     [
       'a response that is not a list',
