@@ -117,7 +117,7 @@ describe('expectHicraError', () => {
     ).toContain('expected a ConfigError, but it threw InvalidValueError');
     expect(
       failureOf(() => expectHicraError(thrower(invalid()), { errorClass: ConfigError })),
-    ).toContain(': a InvalidValueError, not a ConfigError');
+    ).toContain(': InvalidValueError instead of ConfigError');
     expect(
       failureOf(() => expectHicraError(thrower(invalid()), { source: '@hicra/tasks' })),
     ).toContain('source "@hicra/example" instead of "@hicra/tasks"');

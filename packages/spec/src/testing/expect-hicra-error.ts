@@ -134,7 +134,7 @@ function checkHicraError<E extends HicraError>(
   if (expected.code !== undefined && error.code !== expected.code)
     problems.push(`code ${error.code} instead of ${expected.code}`);
   if (expected.errorClass !== undefined && !expected.errorClass.isInstance(error))
-    problems.push(`a ${error.name}, not a ${expected.errorClass.name}`);
+    problems.push(`${error.name} instead of ${expected.errorClass.name}`);
   if (expected.source !== undefined && error.source !== expected.source)
     problems.push(
       `source ${JSON.stringify(error.source)} instead of ${JSON.stringify(expected.source)}`,
@@ -163,7 +163,7 @@ function expectationText(expected: HicraErrorExpectation<HicraError>): string {
   const parts: string[] = [];
   if (expected.code !== undefined) parts.push(`code ${expected.code}`);
   if (expected.source !== undefined) parts.push(`source ${JSON.stringify(expected.source)}`);
-  const what = `${expected.errorClass === undefined ? 'a HicraError' : `a ${expected.errorClass.name}`}${parts.length > 0 ? ` with ${parts.join(' and ')}` : ''}`;
+  const what = `${expected.errorClass === undefined ? 'a HicraError' : withArticle(expected.errorClass.name)}${parts.length > 0 ? ` with ${parts.join(' and ')}` : ''}`;
   const message = expected.message;
   if (message instanceof RegExp) return `${what} whose message matches ${message}`;
   if (message === undefined || (typeof message !== 'string' && message.length === 0)) return what;
@@ -177,6 +177,11 @@ function errorText(error: unknown): string {
     return `${error.name} ${error.code} ${JSON.stringify(error.message)}`;
   if (error instanceof Error) return `${error.name} ${JSON.stringify(error.message)}`;
   return describeValue(error);
+}
+
+/** `an InvalidValueError`, `a ConfigError`. */
+function withArticle(name: string): string {
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
