@@ -119,6 +119,11 @@ describe('expectHicraError', () => {
       failureOf(() => expectHicraError(thrower(invalid()), { errorClass: ConfigError })),
     ).toContain(': InvalidValueError instead of ConfigError');
     expect(
+      failureOf(() =>
+        expectHicraError(thrower(new ConfigError('x', 'bad')), { errorClass: InvalidValueError }),
+      ),
+    ).toContain('expected an InvalidValueError, but it threw ConfigError');
+    expect(
       failureOf(() => expectHicraError(thrower(invalid()), { source: '@hicra/tasks' })),
     ).toContain('source "@hicra/example" instead of "@hicra/tasks"');
   });
