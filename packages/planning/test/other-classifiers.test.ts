@@ -151,11 +151,9 @@ describe('registry', () => {
     expect(error.message).toContain(
       'unknown planning classifier "strategic-gram"; known planning classifiers: "entropy-forks", "placebo-ngrams", "strategic-grams"',
     );
-    try {
-      createPlanningClassifier({ name: 'nope' });
-    } catch (e) {
-      expect(UnknownNameError.isInstance(e)).toBe(true);
-    }
+    expectHicraError(() => createPlanningClassifier({ name: 'nope' }), {
+      errorClass: UnknownNameError,
+    });
   });
 
   it('settings errors name the key; a missing name is a config error', () => {

@@ -2,8 +2,8 @@
  * The client refuses bad requests, and requests it cannot serve exactly, before sending
  * anything: typed errors whose code and message name the field.
  */
-import { ErrorCode, HicraError, type SampleRequestV1, type ScoreRequestV1 } from '@hicra/spec';
-import { expectHicraRejection } from '@hicra/spec/testing';
+import { ErrorCode, type SampleRequestV1, type ScoreRequestV1 } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAISamplingClient, type OpenAISamplingClientOptions } from '../../src/index.js';
 import { ragged, type ScriptedServer, sendJson, startScriptedServer } from './fakes.js';
@@ -193,15 +193,7 @@ describe('the constructor refuses', () => {
   ];
   for (const [name, options, text] of cases) {
     it(name, () => {
-      let error: unknown;
-      try {
-        client(options);
-      } catch (e) {
-        error = e;
-      }
-      expect(HicraError.isInstance(error)).toBe(true);
-      expect((error as HicraError).code).toBe(ErrorCode.InvalidArgument);
-      expect((error as HicraError).message).toContain(text);
+      expectHicraError(() => client(options), { code: ErrorCode.InvalidArgument, message: text });
     });
   }
 
