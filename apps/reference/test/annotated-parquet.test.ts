@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ErrorCode, HicraError, ROLLOUT_SCHEMA_V1, type RolloutRecordV1 } from '@hicra/spec';
+import { ErrorCode, ROLLOUT_SCHEMA_V1, type RolloutRecordV1 } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { readParquetInfo } from '@hicra/tasks';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,16 +27,6 @@ async function annotatedSample(): Promise<RolloutRecordV1[]> {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line));
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('annotated rollouts as Parquet', () => {
@@ -212,7 +203,7 @@ describe('annotated rollouts as Parquet', () => {
     );
     // a token id past 2^53
     const huge = { ...records[0]!, tokenIds: records[0]!.tokenIds!.map(() => 2 ** 60) };
-    const e = await errorOf(writeAnnotatedParquet(path, [huge]));
+    const e = await expectHicraRejection(writeAnnotatedParquet(path, [huge]));
     expect(e.code).toBe(ErrorCode.InvalidValue);
     expect(e.message).toMatch(/record 0: tokenIds\[0\] must be a safe integer/);
     // meta that cannot be serialised
@@ -224,7 +215,7 @@ describe('annotated rollouts as Parquet', () => {
     const folder = join(root, 'a-folder.parquet');
     mkdirSync(folder);
     writeFileSync(join(folder, 'x'), 'x');
-    const renameError = await errorOf(writeAnnotatedParquet(folder, records));
+    const renameError = await expectHicraRejection(writeAnnotatedParquet(folder, records));
     expect(renameError.message).toMatch(/a-folder\.parquet: cannot write/);
     expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(await readAnnotatedParquet(path)).toEqual(records);
@@ -252,11 +243,11 @@ describe('annotated rollouts as Parquet', () => {
     } finally {
       db2.closeSync();
     }
-    const typeError = await errorOf(readAnnotatedParquet(retyped));
+    const typeError = await expectHicraRejection(readAnnotatedParquet(retyped));
     expect(typeError.message).toMatch(
       /retyped\.parquet: column "advantages": expected list<float> or list<double>, found string/,
     );
-    const error = await errorOf(readAnnotatedParquet(stripped));
+    const error = await expectHicraRejection(readAnnotatedParquet(stripped));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toMatch(/stripped\.parquet: column "reward" is missing/);
     writeFileSync(join(root, 'text.parquet'), 'hello');

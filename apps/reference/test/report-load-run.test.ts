@@ -1,27 +1,13 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadRun, strategyFromFolderName } from '../src/index.js';
 import { temporaryDirectory, writeSyntheticRun } from './report-fixtures.js';
 
 const root = temporaryDirectory();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function expectRejection(
-  promise: Promise<unknown>,
-  code: string,
-  ...fragments: string[]
-): Promise<void> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as { code: string; message: string },
-  );
-  expect(error.code).toBe(code);
-  for (const fragment of fragments) expect(error.message).toContain(fragment);
-}
 
 /** A copy of a fresh synthetic run whose metrics (or rollouts) file gets `edit` applied. */
 function brokenRun(
@@ -118,27 +104,36 @@ describe('strategyFromFolderName', () => {
 
 describe('loadRun on bad input', () => {
   it('rejects a missing directory, a file and a directory without metrics.jsonl', async () => {
-    await expectRejection(
-      loadRun(join(root, 'nowhere')),
-      ErrorCode.CorruptFile,
-      'run directory',
-      'nowhere',
-      'does not exist',
-    );
+    await expectHicraRejection(loadRun(join(root, 'nowhere')), {
+      code: ErrorCode.CorruptFile,
+      message: ['run directory', 'nowhere', 'does not exist'],
+    });
     const file = join(root, 'a-file');
     writeFileSync(file, 'x');
-    await expectRejection(loadRun(file), ErrorCode.CorruptFile, 'a-file is not a directory');
+    await expectHicraRejection(loadRun(file), {
+      code: ErrorCode.CorruptFile,
+      message: ['a-file is not a directory'],
+    });
     const empty = join(root, 'empty');
     mkdirSync(empty);
-    await expectRejection(loadRun(empty), ErrorCode.CorruptFile, 'has no metrics.jsonl');
-    await expectRejection(loadRun(''), ErrorCode.InvalidArgument, 'dir must be');
+    await expectHicraRejection(loadRun(empty), {
+      code: ErrorCode.CorruptFile,
+      message: ['has no metrics.jsonl'],
+    });
+    await expectHicraRejection(loadRun(''), {
+      code: ErrorCode.InvalidArgument,
+      message: ['dir must be'],
+    });
   });
 
   it('names the file and line of a metrics line that is not JSON', async () => {
     const { dir, path } = brokenRun('bad-json', 'metrics.jsonl', (lines) => {
       lines[3] = '{"kind":"train","step":3,';
     });
-    await expectRejection(loadRun(dir), ErrorCode.CorruptFile, `${path} line 4`, 'not valid JSON');
+    await expectHicraRejection(loadRun(dir), {
+      code: ErrorCode.CorruptFile,
+      message: [`${path} line 4`, 'not valid JSON'],
+    });
   });
 
   it('names the key of a metrics record that breaks the schema', async () => {
@@ -154,17 +149,18 @@ describe('loadRun on bad input', () => {
         edit(line);
         lines[2] = JSON.stringify(line);
       });
-      await expectRejection(loadRun(dir), ErrorCode.InvalidConfig, key, `${path} line 3`, message);
+      await expectHicraRejection(loadRun(dir), {
+        code: ErrorCode.InvalidConfig,
+        message: [key, `${path} line 3`, message],
+      });
     }
     const { dir } = brokenRun('bad-array', 'metrics.jsonl', (lines) => {
       lines[1] = '[1, 2]';
     });
-    await expectRejection(
-      loadRun(dir),
-      ErrorCode.InvalidConfig,
-      'line 2',
-      'expected a JSON object',
-    );
+    await expectHicraRejection(loadRun(dir), {
+      code: ErrorCode.InvalidConfig,
+      message: ['line 2', 'expected a JSON object'],
+    });
   });
 
   it('rejects two records of one kind for one step, naming both lines', async () => {
@@ -172,80 +168,76 @@ describe('loadRun on bad input', () => {
       lines.push(lines[1]!);
     });
     const count = readFileSync(path, 'utf8').trimEnd().split('\n').length;
-    await expectRejection(
-      loadRun(dir),
-      ErrorCode.CorruptFile,
-      `line ${count}: a second train record for step 1 (the first is on line 2)`,
-    );
+    await expectHicraRejection(loadRun(dir), {
+      code: ErrorCode.CorruptFile,
+      message: [`line ${count}: a second train record for step 1 (the first is on line 2)`],
+    });
   });
 
   it('names the file and line of a malformed rollout', async () => {
     const notJson = brokenRun('rollout-json', 'rollouts.jsonl', (lines) => {
       lines[4] = 'not json';
     });
-    await expectRejection(
-      loadRun(notJson.dir),
-      ErrorCode.CorruptFile,
-      `${notJson.path} line 5`,
-      'not valid JSON',
-    );
+    await expectHicraRejection(loadRun(notJson.dir), {
+      code: ErrorCode.CorruptFile,
+      message: [`${notJson.path} line 5`, 'not valid JSON'],
+    });
     const badReward = brokenRun('rollout-reward', 'rollouts.jsonl', (lines) => {
       lines[6] = JSON.stringify({ ...JSON.parse(lines[6]!), reward: 'yes' });
     });
-    await expectRejection(
-      loadRun(badReward.dir),
-      ErrorCode.InvalidConfig,
-      'config key reward',
-      `${badReward.path} line 7`,
-    );
+    await expectHicraRejection(loadRun(badReward.dir), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key reward', `${badReward.path} line 7`],
+    });
     const badMatch = brokenRun('rollout-match', 'rollouts.jsonl', (lines) => {
       const record = JSON.parse(lines[0]!);
       record.planningMatches = [{ start: 5, end: 9999, gram: 'wait', gramId: 1 }];
       lines[0] = JSON.stringify(record);
     });
-    await expectRejection(
-      loadRun(badMatch.dir),
-      ErrorCode.InvalidConfig,
-      'config key planningMatches[0]',
-      `${badMatch.path} line 1`,
-      '0 <= start <= end <=',
-    );
+    await expectHicraRejection(loadRun(badMatch.dir), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key planningMatches[0]', `${badMatch.path} line 1`, '0 <= start <= end <='],
+    });
     const badAdvantages = brokenRun('rollout-advantages', 'rollouts.jsonl', (lines) => {
       const record = JSON.parse(lines[1]!);
       delete record.tokenIds;
       record.advantages = record.advantages.slice(1);
       lines[1] = JSON.stringify(record);
     });
-    await expectRejection(
-      loadRun(badAdvantages.dir),
-      ErrorCode.InvalidConfig,
-      'config key advantages',
-      `${badAdvantages.path} line 2`,
-      'token spans; expected one per token',
-    );
+    await expectHicraRejection(loadRun(badAdvantages.dir), {
+      code: ErrorCode.InvalidConfig,
+      message: [
+        'config key advantages',
+        `${badAdvantages.path} line 2`,
+        'token spans; expected one per token',
+      ],
+    });
   });
 
   it('rejects a run.json that is not JSON or lacks a strategy', async () => {
     const dir = writeSyntheticRun(root, 'bad-run-json', { strategy: 'grpo', seed: 0, steps: 2 });
     writeFileSync(join(dir, 'run.json'), '{ strategy: grpo }');
-    await expectRejection(loadRun(dir), ErrorCode.CorruptFile, 'run.json: not valid JSON');
+    await expectHicraRejection(loadRun(dir), {
+      code: ErrorCode.CorruptFile,
+      message: ['run.json: not valid JSON'],
+    });
     writeFileSync(join(dir, 'run.json'), '{ "seed": 1 }');
-    await expectRejection(
-      loadRun(dir),
-      ErrorCode.InvalidConfig,
-      'config key strategy',
-      'expected a non-empty string, got nothing',
-    );
+    await expectHicraRejection(loadRun(dir), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key strategy', 'expected a non-empty string, got nothing'],
+    });
     writeFileSync(join(dir, 'run.json'), '{ "strategy": "grpo", "seed": 1.5 }');
-    await expectRejection(loadRun(dir), ErrorCode.InvalidConfig, 'config key seed', 'got 1.5');
+    await expectHicraRejection(loadRun(dir), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key seed', 'got 1.5'],
+    });
   });
 
   it('rejects bad options', async () => {
     const dir = writeSyntheticRun(root, 'options', { strategy: 'grpo', seed: 0, steps: 2 });
-    await expectRejection(
-      loadRun(dir, { rolloutSteps: -1 }),
-      ErrorCode.InvalidArgument,
-      'rolloutSteps must be a non-negative integer, got -1',
-    );
+    await expectHicraRejection(loadRun(dir, { rolloutSteps: -1 }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['rolloutSteps must be a non-negative integer, got -1'],
+    });
   });
 });

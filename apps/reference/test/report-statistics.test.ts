@@ -1,4 +1,5 @@
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -20,17 +21,6 @@ import {
   studentTTwoSidedP,
   welchTTest,
 } from '../src/report/statistics.js';
-
-function expectCode(fn: () => unknown, code: string, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (error) {
-    expect((error as { code: string }).code).toBe(code);
-    for (const fragment of fragments) expect((error as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected an error');
-}
 
 describe('mean and sample standard deviation', () => {
   it('uses the n - 1 denominator', () => {
@@ -59,8 +49,14 @@ describe('logGamma', () => {
   });
 
   it('rejects x <= 0', () => {
-    expectCode(() => logGamma(0), ErrorCode.InvalidValue, 'x must be', 'got 0');
-    expectCode(() => logGamma(Number.NaN), ErrorCode.InvalidValue, 'got NaN');
+    expectHicraError(() => logGamma(0), {
+      code: ErrorCode.InvalidValue,
+      message: ['x must be', 'got 0'],
+    });
+    expectHicraError(() => logGamma(Number.NaN), {
+      code: ErrorCode.InvalidValue,
+      message: ['got NaN'],
+    });
   });
 });
 
@@ -105,9 +101,18 @@ describe('regularizedIncompleteBeta', () => {
   });
 
   it('rejects x outside [0, 1] and non-positive shapes', () => {
-    expectCode(() => regularizedIncompleteBeta(1.5, 1, 1), ErrorCode.InvalidValue, 'x must be');
-    expectCode(() => regularizedIncompleteBeta(0.5, 0, 1), ErrorCode.InvalidValue, 'a must be');
-    expectCode(() => regularizedIncompleteBeta(0.5, 1, -2), ErrorCode.InvalidValue, 'b must be');
+    expectHicraError(() => regularizedIncompleteBeta(1.5, 1, 1), {
+      code: ErrorCode.InvalidValue,
+      message: ['x must be'],
+    });
+    expectHicraError(() => regularizedIncompleteBeta(0.5, 0, 1), {
+      code: ErrorCode.InvalidValue,
+      message: ['a must be'],
+    });
+    expectHicraError(() => regularizedIncompleteBeta(0.5, 1, -2), {
+      code: ErrorCode.InvalidValue,
+      message: ['b must be'],
+    });
   });
 });
 
@@ -159,9 +164,18 @@ describe('Student t distribution', () => {
     expect(studentTCdf(Number.POSITIVE_INFINITY, 3)).toBe(1);
     expect(studentTCdf(Number.NEGATIVE_INFINITY, 3)).toBe(0);
     expect(studentTTwoSidedP(Number.NEGATIVE_INFINITY, 3)).toBe(0);
-    expectCode(() => studentTCdf(1, 0), ErrorCode.InvalidValue, 'degrees of freedom', 'got 0');
-    expectCode(() => studentTCdf(Number.NaN, 3), ErrorCode.InvalidValue, 't must be');
-    expectCode(() => studentTTwoSidedP(1, -1), ErrorCode.InvalidValue, 'got -1');
+    expectHicraError(() => studentTCdf(1, 0), {
+      code: ErrorCode.InvalidValue,
+      message: ['degrees of freedom', 'got 0'],
+    });
+    expectHicraError(() => studentTCdf(Number.NaN, 3), {
+      code: ErrorCode.InvalidValue,
+      message: ['t must be'],
+    });
+    expectHicraError(() => studentTTwoSidedP(1, -1), {
+      code: ErrorCode.InvalidValue,
+      message: ['got -1'],
+    });
   });
 });
 
@@ -198,12 +212,10 @@ describe('welchTTest', () => {
   });
 
   it('rejects non-finite values with their index', () => {
-    expectCode(
-      () => welchTTest([0.1, Number.NaN], [0.2, 0.3]),
-      ErrorCode.InvalidValue,
-      'sample[1]',
-      'NaN',
-    );
+    expectHicraError(() => welchTTest([0.1, Number.NaN], [0.2, 0.3]), {
+      code: ErrorCode.InvalidValue,
+      message: ['sample[1]', 'NaN'],
+    });
   });
 });
 
@@ -233,22 +245,18 @@ describe('bootstrapMeanDifference', () => {
   });
 
   it('rejects too few values and bad options', () => {
-    expectCode(
-      () => bootstrapMeanDifference([1], [1, 2]),
-      ErrorCode.InvalidArgument,
-      'at least 2 values per side',
-      'got 1 and 2',
-    );
-    expectCode(
-      () => bootstrapMeanDifference([1, 2], [1, 2], { resamples: 0 }),
-      ErrorCode.InvalidArgument,
-      'resamples',
-    );
-    expectCode(
-      () => bootstrapMeanDifference([1, 2], [1, 2], { level: 1 }),
-      ErrorCode.InvalidArgument,
-      'level must be in (0, 1)',
-    );
+    expectHicraError(() => bootstrapMeanDifference([1], [1, 2]), {
+      code: ErrorCode.InvalidArgument,
+      message: ['at least 2 values per side', 'got 1 and 2'],
+    });
+    expectHicraError(() => bootstrapMeanDifference([1, 2], [1, 2], { resamples: 0 }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['resamples'],
+    });
+    expectHicraError(() => bootstrapMeanDifference([1, 2], [1, 2], { level: 1 }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['level must be in (0, 1)'],
+    });
   });
 });
 
@@ -290,14 +298,18 @@ describe('studentTQuantile', () => {
   });
 
   it('rejects p outside (0, 1)', () => {
-    expectCode(
-      () => studentTQuantile(1, 3),
-      ErrorCode.InvalidValue,
-      'p must be in (0, 1)',
-      'got 1',
-    );
-    expectCode(() => studentTQuantile(Number.NaN, 3), ErrorCode.InvalidValue, 'got NaN');
-    expectCode(() => studentTQuantile(0.5, 0), ErrorCode.InvalidValue, 'degrees of freedom');
+    expectHicraError(() => studentTQuantile(1, 3), {
+      code: ErrorCode.InvalidValue,
+      message: ['p must be in (0, 1)', 'got 1'],
+    });
+    expectHicraError(() => studentTQuantile(Number.NaN, 3), {
+      code: ErrorCode.InvalidValue,
+      message: ['got NaN'],
+    });
+    expectHicraError(() => studentTQuantile(0.5, 0), {
+      code: ErrorCode.InvalidValue,
+      message: ['degrees of freedom'],
+    });
   });
 });
 
@@ -389,15 +401,26 @@ describe('pairedTTestPower and minimumDetectableEffect', () => {
   });
 
   it('rejects fewer than 2 pairs, negative spread and bad levels', () => {
-    expectCode(() => minimumDetectableEffect(1, 1), ErrorCode.InvalidArgument, 'pairs', 'got 1');
-    expectCode(() => minimumDetectableEffect(-1, 4), ErrorCode.InvalidValue, 'std', 'got -1');
-    expectCode(
-      () => minimumDetectableEffect(1, 4, { power: 1 }),
-      ErrorCode.InvalidValue,
-      'power must be in (0, 1)',
-    );
-    expectCode(() => pairedTTestPower(1, 0.5), ErrorCode.InvalidValue, 'df must be >= 1');
-    expectCode(() => pairedTTestPower(Number.NaN, 3), ErrorCode.InvalidValue, 'ncp');
+    expectHicraError(() => minimumDetectableEffect(1, 1), {
+      code: ErrorCode.InvalidArgument,
+      message: ['pairs', 'got 1'],
+    });
+    expectHicraError(() => minimumDetectableEffect(-1, 4), {
+      code: ErrorCode.InvalidValue,
+      message: ['std', 'got -1'],
+    });
+    expectHicraError(() => minimumDetectableEffect(1, 4, { power: 1 }), {
+      code: ErrorCode.InvalidValue,
+      message: ['power must be in (0, 1)'],
+    });
+    expectHicraError(() => pairedTTestPower(1, 0.5), {
+      code: ErrorCode.InvalidValue,
+      message: ['df must be >= 1'],
+    });
+    expectHicraError(() => pairedTTestPower(Number.NaN, 3), {
+      code: ErrorCode.InvalidValue,
+      message: ['ncp'],
+    });
   });
 });
 
@@ -506,7 +529,10 @@ describe('signFlipTest', () => {
   });
 
   it('rejects no differences', () => {
-    expectCode(() => signFlipTest([]), ErrorCode.InvalidArgument, 'at least one difference');
+    expectHicraError(() => signFlipTest([]), {
+      code: ErrorCode.InvalidArgument,
+      message: ['at least one difference'],
+    });
   });
 });
 
@@ -526,11 +552,9 @@ describe('pairedBootstrapInterval', () => {
   });
 
   it('needs 3 pairs', () => {
-    expectCode(
-      () => pairedBootstrapInterval([0.1, 0.2]),
-      ErrorCode.InvalidArgument,
-      'at least 3 pairs',
-      'got 2',
-    );
+    expectHicraError(() => pairedBootstrapInterval([0.1, 0.2]), {
+      code: ErrorCode.InvalidArgument,
+      message: ['at least 3 pairs', 'got 2'],
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { CreditRegistry } from '@hicra/advantage';
 import { describeConformance, randomRolloutBatch, SeededGenerator } from '@hicra/advantage/testing';
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import { createExecutionDamping, executionDamping } from '../src/index.js';
 
@@ -45,11 +46,8 @@ describe('execution-damping', () => {
       diagnostics: {},
       warnings: [],
     };
-    try {
-      createExecutionDamping().assign(batch, credit);
-      expect.unreachable();
-    } catch (error) {
-      expect(HicraError.isInstance(error) && error.code).toBe(ErrorCode.MissingInput);
-    }
+    expectHicraError(() => createExecutionDamping().assign(batch, credit), {
+      code: ErrorCode.MissingInput,
+    });
   });
 });

@@ -1,6 +1,7 @@
 import {
   type CreditAssignerV1,
   type CreditV1,
+  describeValue,
   InvalidArgumentError,
   InvalidValueError,
   type RolloutBatchV1,
@@ -35,13 +36,13 @@ export function checkCredit(batch: RolloutBatchV1, credit: CreditV1, who: string
   }
   if (!(credit.advantages instanceof Float32Array) || credit.advantages.length !== tokens) {
     throw new ShapeError(
-      `${who}: credit.advantages must be a Float32Array of batchSize·seqLen = ${tokens}, got ${describe(credit.advantages)}`,
+      `${who}: credit.advantages must be a Float32Array of batchSize·seqLen = ${tokens}, got ${describeValue(credit.advantages)}`,
       { source: SOURCE, details: { field: 'advantages', expected: tokens } },
     );
   }
   if (!(credit.lossMask instanceof Uint8Array) || credit.lossMask.length !== tokens) {
     throw new ShapeError(
-      `${who}: credit.lossMask must be a Uint8Array of batchSize·seqLen = ${tokens}, got ${describe(credit.lossMask)}`,
+      `${who}: credit.lossMask must be a Uint8Array of batchSize·seqLen = ${tokens}, got ${describeValue(credit.lossMask)}`,
       { source: SOURCE, details: { field: 'lossMask', expected: tokens } },
     );
   }
@@ -61,12 +62,6 @@ export function checkCredit(batch: RolloutBatchV1, credit: CreditV1, who: string
       );
     }
   }
-}
-
-function describe(value: unknown): string {
-  if (ArrayBuffer.isView(value))
-    return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
-  return value === null ? 'null' : typeof value;
 }
 
 /** Wraps a computation into a `CreditAssignerV1` with validation and diagnostics. */

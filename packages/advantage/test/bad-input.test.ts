@@ -1,4 +1,5 @@
 import { ErrorCode, HicraError, type RolloutBatchV1 } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
   createDrGrpoEstimator,
@@ -10,7 +11,6 @@ import {
   defaultRegistry,
   defineEstimator,
 } from '../src/index.js';
-import { errorOf } from './error-of.js';
 
 /** B responses of `seqLen` valid tokens each, one reward per response. */
 function batchOf(
@@ -44,7 +44,7 @@ describe('numeric settings are checked where the estimator is configured', () =>
     ['grpo-pass-k', 0],
     ['grpo-pass-k', -1],
   ])('%s rejects epsilon = %s in the registry, naming the key and the range', (name, epsilon) => {
-    const error = errorOf(() => defaultRegistry.estimator({ name, epsilon }));
+    const error = expectHicraError(() => defaultRegistry.estimator({ name, epsilon }));
     expect(error.code).toBe(ErrorCode.InvalidConfig);
     expect(error.message).toContain('config key estimator.epsilon');
     expect(error.message).toContain(name);
@@ -75,7 +75,7 @@ describe('numeric settings are checked where the estimator is configured', () =>
       () => createReinforcePlusPlusEstimator({ gamma: -0.1 }),
     ],
   ])('%s checks %s = %s itself', (_factory, key, shown, make) => {
-    const error = errorOf(make);
+    const error = expectHicraError(make);
     expect(error.code).toBe(ErrorCode.InvalidValue);
     expect(error.message).toContain(`${key} must be`);
     expect(error.message).toMatch(key === 'epsilon' ? /a finite number > 0/ : /in \[0, 1\]/);
@@ -144,7 +144,7 @@ describe('huge finite rewards: finite advantages or a clear error, never Inf or 
   }
 
   it('rloo on ±3e38 names the estimator, the response, the group and the quantity', () => {
-    const error = errorOf(() => defaultRegistry.estimator('rloo').estimate(cases[0]![1]));
+    const error = expectHicraError(() => defaultRegistry.estimator('rloo').estimate(cases[0]![1]));
     expect(error.code).toBe(ErrorCode.NonFinite);
     // The rewards are float32: 3e38 is stored as 3.0000000054977558e38.
     const value = 2 * Math.fround(MAX);
@@ -172,7 +172,7 @@ describe('huge finite rewards: finite advantages or a clear error, never Inf or 
   });
 
   it('reinforce-plus-plus names the return that overflows, by response and token', () => {
-    const error = errorOf(() =>
+    const error = expectHicraError(() =>
       defaultRegistry.estimator('reinforce-plus-plus').estimate(cases[3]![1]),
     );
     expect(error.code).toBe(ErrorCode.NonFinite);
@@ -190,7 +190,7 @@ describe('huge finite rewards: finite advantages or a clear error, never Inf or 
         return { advantages };
       },
     });
-    const error = errorOf(() => broken.estimate(batchOf([1, 0], [0, 0])));
+    const error = expectHicraError(() => broken.estimate(batchOf([1, 0], [0, 0])));
     expect(error.code).toBe(ErrorCode.NonFinite);
     expect(error.message).toContain(
       'broken: the advantage at response 1, token 1 (group 0) is NaN',
@@ -200,7 +200,7 @@ describe('huge finite rewards: finite advantages or a clear error, never Inf or 
   it('hicra cannot amplify an advantage past the float32 range silently', () => {
     const batch = batchOf([1, 0], [0, 1], { planningMask: Uint8Array.from([1, 0, 0, 0]) });
     const advantages = Float32Array.from([3.3e38, 3.3e38, 0, 0]);
-    const error = errorOf(() =>
+    const error = expectHicraError(() =>
       createHicraAssigner({ alpha: 0.2 }).assign(batch, {
         advantages,
         lossMask: new Uint8Array(batch.responseMask),

@@ -7,6 +7,7 @@ import {
   TRAIN_METRIC_KEYS,
   UnknownNameError,
 } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { describe, expect, it } from 'vitest';
 import {
@@ -20,7 +21,6 @@ import {
   grpo,
 } from '../src/index.js';
 import { randomRolloutBatch } from '../src/testing/index.js';
-import { errorOf } from './error-of.js';
 
 describe('CreditRegistry', () => {
   it('holds every built-in under the names of @hicra/spec', () => {
@@ -144,7 +144,7 @@ describe('CreditRegistry', () => {
     ],
     [{ estimators: [] }, ErrorCode.InvalidConfig, ['unknown key']],
   ])('rejects %j with a clear error', (config, code, fragments) => {
-    const error = errorOf(() => createCreditPipeline(config));
+    const error = expectHicraError(() => createCreditPipeline(config));
     expect(error.code).toBe(code);
     for (const fragment of fragments) expect(error.message).toContain(fragment);
   });
@@ -160,12 +160,16 @@ describe('CreditRegistry', () => {
     };
     registry.register(registration);
     expect(registry.assignerNames()).toContain('negate-nothing');
-    expect(ConfigError.isInstance(errorOf(() => registry.register(registration)))).toBe(true);
+    expect(ConfigError.isInstance(expectHicraError(() => registry.register(registration)))).toBe(
+      true,
+    );
     registry.register(registration, { replace: true });
     expect(new CreditRegistry({ builtins: false }).estimatorNames()).toEqual([]);
     expect(
       UnknownNameError.isInstance(
-        errorOf(() => new CreditRegistry({ builtins: false }).describe('assigner', 'hicra')),
+        expectHicraError(() =>
+          new CreditRegistry({ builtins: false }).describe('assigner', 'hicra'),
+        ),
       ),
     ).toBe(true);
   });
@@ -177,7 +181,7 @@ describe('bad input gets a clear error, never silent NaN', () => {
 
   it('group ids that do not match B', () => {
     const b = base();
-    const error = errorOf(() => grpo.estimate({ ...b, groupIds: b.groupIds.subarray(1) }));
+    const error = expectHicraError(() => grpo.estimate({ ...b, groupIds: b.groupIds.subarray(1) }));
     expect(error.code).toBe(ErrorCode.ShapeMismatch);
     expect(error.message).toMatch(
       /^@hicra\/advantage: RolloutBatchV1\.groupIds has length \d+; expected batchSize = \d+/,
@@ -188,19 +192,23 @@ describe('bad input gets a clear error, never silent NaN', () => {
     const b = base();
     const rewards = b.rewards.slice();
     rewards[2] = Number.NaN;
-    expect(errorOf(() => grpo.estimate({ ...b, rewards })).message).toContain('rewards[2] is NaN');
+    expect(expectHicraError(() => grpo.estimate({ ...b, rewards })).message).toContain(
+      'rewards[2] is NaN',
+    );
     rewards[2] = Number.POSITIVE_INFINITY;
-    expect(errorOf(() => grpo.estimate({ ...b, rewards })).message).toContain('(response 2)');
+    expect(expectHicraError(() => grpo.estimate({ ...b, rewards })).message).toContain(
+      '(response 2)',
+    );
   });
 
   it('masks that are not 0/1 and lengths that do not match', () => {
     const b = base();
     const mask = b.responseMask.slice();
     mask[0] = 3;
-    expect(errorOf(() => grpo.estimate({ ...b, responseMask: mask })).code).toBe(
+    expect(expectHicraError(() => grpo.estimate({ ...b, responseMask: mask })).code).toBe(
       ErrorCode.InvalidValue,
     );
-    expect(errorOf(() => grpo.estimate({ ...b, tokenIds: new Int32Array(3) })).code).toBe(
+    expect(expectHicraError(() => grpo.estimate({ ...b, tokenIds: new Int32Array(3) })).code).toBe(
       ErrorCode.ShapeMismatch,
     );
   });
@@ -214,20 +222,20 @@ describe('bad input gets a clear error, never silent NaN', () => {
       diagnostics: {},
       warnings: [],
     };
-    const error = errorOf(() => createHicraAssigner().assign(rest, credit));
+    const error = expectHicraError(() => createHicraAssigner().assign(rest, credit));
     expect(error.code).toBe(ErrorCode.MissingInput);
     expect(error.message).toContain('RolloutBatchV1.planningMask is required here but absent');
     expect(
-      errorOf(() => defaultRegistry.assigner('fork-tokens').assign(rest, credit)).message,
+      expectHicraError(() => defaultRegistry.assigner('fork-tokens').assign(rest, credit)).message,
     ).toContain('entropies');
-    expect(errorOf(() => defaultRegistry.estimator('gae').estimate(rest)).message).toContain(
-      'values',
-    );
+    expect(
+      expectHicraError(() => defaultRegistry.estimator('gae').estimate(rest)).message,
+    ).toContain('values');
   });
 
   it('alpha outside [0, 1] when constructed directly', () => {
     for (const alpha of [-0.1, 1.01, Number.NaN]) {
-      const error = errorOf(() => createHicraAssigner({ alpha }));
+      const error = expectHicraError(() => createHicraAssigner({ alpha }));
       expect(error.code).toBe(ErrorCode.InvalidArgument);
       expect(error.message).toContain(
         'alpha must be in [0, 1] (above 1 a negative advantage would flip sign)',
@@ -245,15 +253,15 @@ describe('bad input gets a clear error, never silent NaN', () => {
     };
     const hicra = createHicraAssigner();
     expect(
-      errorOf(() => hicra.assign(b, { ...good, advantages: new Float32Array(2) })).message,
+      expectHicraError(() => hicra.assign(b, { ...good, advantages: new Float32Array(2) })).message,
     ).toContain('credit.advantages must be a Float32Array of batchSize·seqLen');
     const wide = new Uint8Array(b.responseMask.length).fill(1);
-    expect(errorOf(() => hicra.assign(b, { ...good, lossMask: wide })).message).toContain(
+    expect(expectHicraError(() => hicra.assign(b, { ...good, lossMask: wide })).message).toContain(
       'subset of the response mask',
     );
     const nan = good.advantages.slice();
     nan[0] = Number.NaN;
-    expect(errorOf(() => hicra.assign(b, { ...good, advantages: nan })).message).toContain(
+    expect(expectHicraError(() => hicra.assign(b, { ...good, advantages: nan })).message).toContain(
       'credit.advantages is NaN',
     );
   });

@@ -1,4 +1,5 @@
 import {
+  describeValue,
   InvalidArgumentError,
   InvalidValueError,
   MissingInputError,
@@ -34,10 +35,13 @@ export function checkPlanningInput(
 ): CheckedPlanningInput {
   const where = `${classifier}.classify`;
   if (typeof input !== 'object' || input === null) {
-    throw new InvalidArgumentError(`${where}: input must be an object, got ${describe(input)}`, {
-      source: SOURCE,
-      details: { classifier, argument: 'input' },
-    });
+    throw new InvalidArgumentError(
+      `${where}: input must be an object, got ${describeValue(input)}`,
+      {
+        source: SOURCE,
+        details: { classifier, argument: 'input' },
+      },
+    );
   }
   const { batchSize, seqLen, texts, tokenSpans, responseMask, entropies, step } = input;
   for (const [name, value] of [
@@ -53,7 +57,7 @@ export function checkPlanningInput(
   }
   if (step !== undefined && (!Number.isSafeInteger(step) || step < 0)) {
     throw new InvalidValueError(
-      `${where}: step must be a non-negative integer (the training step or a call counter), got ${typeof step === 'number' ? String(step) : describe(step)}`,
+      `${where}: step must be a non-negative integer (the training step or a call counter), got ${typeof step === 'number' ? String(step) : describeValue(step)}`,
       { source: SOURCE, details: { classifier, field: 'step' } },
     );
   }
@@ -61,7 +65,7 @@ export function checkPlanningInput(
   const shape = `batchSize·seqLen = ${batchSize}·${seqLen} = ${tokens}`;
   if (!Array.isArray(texts)) {
     throw new InvalidArgumentError(
-      `${where}: texts must be an array of strings, got ${describe(texts)}`,
+      `${where}: texts must be an array of strings, got ${describeValue(texts)}`,
       {
         source: SOURCE,
         details: { classifier, field: 'texts' },
@@ -80,7 +84,7 @@ export function checkPlanningInput(
   texts.forEach((text, i) => {
     if (typeof text !== 'string') {
       throw new InvalidArgumentError(
-        `${where}: texts[${i}] must be a string, got ${describe(text)}`,
+        `${where}: texts[${i}] must be a string, got ${describeValue(text)}`,
         {
           source: SOURCE,
           details: { classifier, field: 'texts', index: i },
@@ -90,7 +94,7 @@ export function checkPlanningInput(
   });
   if (!(tokenSpans instanceof Int32Array)) {
     throw new InvalidArgumentError(
-      `${where}: tokenSpans must be an Int32Array of [start, end) pairs, got ${describe(tokenSpans)}`,
+      `${where}: tokenSpans must be an Int32Array of [start, end) pairs, got ${describeValue(tokenSpans)}`,
       { source: SOURCE, details: { classifier, field: 'tokenSpans' } },
     );
   }
@@ -112,7 +116,7 @@ export function checkPlanningInput(
   if (responseMask !== undefined) {
     if (!(responseMask instanceof Uint8Array)) {
       throw new InvalidArgumentError(
-        `${where}: responseMask must be a Uint8Array, got ${describe(responseMask)}`,
+        `${where}: responseMask must be a Uint8Array, got ${describeValue(responseMask)}`,
         { source: SOURCE, details: { classifier, field: 'responseMask' } },
       );
     }
@@ -139,7 +143,7 @@ export function checkPlanningInput(
   if (entropies !== undefined) {
     if (!(entropies instanceof Float32Array)) {
       throw new InvalidArgumentError(
-        `${where}: entropies must be a Float32Array, got ${describe(entropies)}`,
+        `${where}: entropies must be a Float32Array, got ${describeValue(entropies)}`,
         { source: SOURCE, details: { classifier, field: 'entropies' } },
       );
     }
@@ -260,14 +264,4 @@ export function markOverlappingTokens(
     if (j === count) return;
     if (s < e && starts[j]! < e) mask[k] = 1;
   }
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (ArrayBuffer.isView(value))
-    return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  if (typeof value === 'number') return `number ${value}`;
-  return typeof value;
 }

@@ -1,4 +1,5 @@
 import {
+  describeValue,
   InvalidArgumentError,
   type PlanningClassifierV1,
   type PlanningInputV1,
@@ -6,7 +7,7 @@ import {
   type PlanningResultV1,
   ShapeError,
 } from '@hicra/spec';
-import { type CheckedPlanningInput, checkPlanningInput, describe } from './check-planning-input.js';
+import { type CheckedPlanningInput, checkPlanningInput } from './check-planning-input.js';
 import { SOURCE } from './source.js';
 
 /** A classifier built from others; `classifiers` are the parts, in order. */
@@ -76,14 +77,14 @@ function checkParts(
 ): readonly PlanningClassifierV1[] {
   if (!Array.isArray(classifiers) || classifiers.length === 0) {
     throw new InvalidArgumentError(
-      `${where}: expected a non-empty array of planning classifiers, got ${describe(classifiers)}`,
+      `${where}: expected a non-empty array of planning classifiers, got ${describeValue(classifiers)}`,
       { source: SOURCE, details: { argument: 'classifiers' } },
     );
   }
   classifiers.forEach((c, i) => {
     if (typeof c !== 'object' || c === null || typeof c.classify !== 'function') {
       throw new InvalidArgumentError(
-        `${where}: classifiers[${i}] is not a planning classifier (an object with classify()), got ${describe(c)}`,
+        `${where}: classifiers[${i}] is not a planning classifier (an object with classify()), got ${describeValue(c)}`,
         { source: SOURCE, details: { argument: 'classifiers', index: i } },
       );
     }
@@ -102,13 +103,13 @@ function runParts(
     const label = `classifiers[${p}] (${String(part.name)})`;
     if (!(result?.mask instanceof Uint8Array) || result.mask.length !== tokens) {
       throw new ShapeError(
-        `${label} returned a mask of ${describe(result?.mask)}; expected a Uint8Array of ${tokens} (batchSize·seqLen)`,
+        `${label} returned a mask of ${describeValue(result?.mask)}; expected a Uint8Array of ${tokens} (batchSize·seqLen)`,
         { source: SOURCE, details: { index: p, field: 'mask', expected: tokens } },
       );
     }
     if (!Array.isArray(result.matches) || result.matches.length !== checked.batchSize) {
       throw new ShapeError(
-        `${label} returned matches of ${describe(result.matches)}; expected one list per response (${checked.batchSize})`,
+        `${label} returned matches of ${describeValue(result.matches)}; expected one list per response (${checked.batchSize})`,
         { source: SOURCE, details: { index: p, field: 'matches', expected: checked.batchSize } },
       );
     }

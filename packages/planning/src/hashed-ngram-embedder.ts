@@ -1,5 +1,5 @@
-import { type EmbedderV1, InvalidArgumentError } from '@hicra/spec';
-import { describe } from './check-planning-input.js';
+import { describeValue, type EmbedderV1, InvalidArgumentError } from '@hicra/spec';
+
 import { normalizePhrase } from './lexicon.js';
 import { checkSettings, numberSetting } from './settings.js';
 import { SOURCE } from './source.js';
@@ -53,7 +53,7 @@ export function createHashedNgramEmbedder(
     embed(texts: readonly string[]): Float32Array {
       if (!Array.isArray(texts)) {
         throw new InvalidArgumentError(
-          `hashed-ngram-embedder: texts must be an array of strings, got ${describe(texts)}`,
+          `hashed-ngram-embedder: texts must be an array of strings, got ${describeValue(texts)}`,
           {
             source: SOURCE,
             details: { argument: 'texts' },
@@ -66,7 +66,7 @@ export function createHashedNgramEmbedder(
       texts.forEach((text, i) => {
         if (typeof text !== 'string') {
           throw new InvalidArgumentError(
-            `hashed-ngram-embedder: texts[${i}] must be a string, got ${describe(text)}`,
+            `hashed-ngram-embedder: texts[${i}] must be a string, got ${describeValue(text)}`,
             {
               source: SOURCE,
               details: { argument: 'texts', index: i },

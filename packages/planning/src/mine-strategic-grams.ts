@@ -3,13 +3,14 @@ import { dirname } from 'node:path';
 import {
   ConfigError,
   CorruptFileError,
+  describeValue,
   type EmbedderV1,
   formatValue,
   InvalidArgumentError,
   InvalidValueError,
   ShapeError,
 } from '@hicra/spec';
-import { describe } from './check-planning-input.js';
+
 import { agglomerativeCosine, kMeansPlusPlus } from './cluster-embeddings.js';
 import { hashedNgramEmbedder } from './hashed-ngram-embedder.js';
 import { LEXICON_SCHEMA, type LexiconGramV1, type LexiconV1, serializeLexicon } from './lexicon.js';
@@ -159,9 +160,13 @@ export async function mineStrategicGrams(
   }
   const dropNumeric = s.dropNumeric ?? true;
   if (s.source !== undefined && typeof s.source !== 'string') {
-    throw new ConfigError('source', `${plugin}: expected a string, got ${describe(s.source)}`, {
-      source: SOURCE,
-    });
+    throw new ConfigError(
+      'source',
+      `${plugin}: expected a string, got ${describeValue(s.source)}`,
+      {
+        source: SOURCE,
+      },
+    );
   }
   const stopWords = readStopWords(s.stopWords);
   const embedder = (s.embedder ?? hashedNgramEmbedder) as EmbedderV1;
@@ -183,14 +188,14 @@ export async function mineStrategicGrams(
 
   if (!Array.isArray(documents) || documents.length === 0) {
     throw new InvalidArgumentError(
-      `${plugin}: documents must be a non-empty array of solution texts, got ${describe(documents)}`,
+      `${plugin}: documents must be a non-empty array of solution texts, got ${describeValue(documents)}`,
       { source: SOURCE, details: { argument: 'documents' } },
     );
   }
   documents.forEach((d, i) => {
     if (typeof d !== 'string') {
       throw new InvalidArgumentError(
-        `${plugin}: documents[${i}] must be a string, got ${describe(d)}`,
+        `${plugin}: documents[${i}] must be a string, got ${describeValue(d)}`,
         {
           source: SOURCE,
           details: { argument: 'documents', index: i },
@@ -231,7 +236,7 @@ export async function mineStrategicGrams(
   const raw = await embedder.embed(phrases);
   if (!(raw instanceof Float32Array) || raw.length !== n * dimension) {
     throw new ShapeError(
-      `${plugin}: the embedder returned ${describe(raw)}; expected a Float32Array of ${n}·${dimension} = ${n * dimension} (candidates · dimension)`,
+      `${plugin}: the embedder returned ${describeValue(raw)}; expected a Float32Array of ${n}·${dimension} = ${n * dimension} (candidates · dimension)`,
       { source: SOURCE, details: { expected: n * dimension } },
     );
   }
@@ -343,7 +348,7 @@ function readStopWords(value: unknown): ReadonlySet<string> {
   ) {
     throw new ConfigError(
       'stopWords',
-      `mineStrategicGrams: expected an iterable of words (an array or a Set), got ${describe(value)}`,
+      `mineStrategicGrams: expected an iterable of words (an array or a Set), got ${describeValue(value)}`,
       {
         source: SOURCE,
       },
@@ -354,7 +359,7 @@ function readStopWords(value: unknown): ReadonlySet<string> {
     if (typeof w !== 'string') {
       throw new ConfigError(
         'stopWords',
-        `mineStrategicGrams: every stop word must be a string, got ${describe(w)}`,
+        `mineStrategicGrams: every stop word must be a string, got ${describeValue(w)}`,
         {
           source: SOURCE,
         },
@@ -415,7 +420,7 @@ export function readCorpusFile(path: string, options: ReadCorpusOptions = {}): s
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new CorruptFileError(
-        `${where}: expected a JSON string or an object with a text field, got ${describe(value)}`,
+        `${where}: expected a JSON string or an object with a text field, got ${describeValue(value)}`,
         {
           source: SOURCE,
           details: { file: path, line: index + 1 },
@@ -426,7 +431,7 @@ export function readCorpusFile(path: string, options: ReadCorpusOptions = {}): s
     const field = options.field ?? ('text' in record ? 'text' : 'response');
     if (typeof record[field] !== 'string') {
       throw new CorruptFileError(
-        `${where}: field "${field}" must be a string, got ${describe(record[field])}`,
+        `${where}: field "${field}" must be a string, got ${describeValue(record[field])}`,
         {
           source: SOURCE,
           details: { file: path, line: index + 1, field },

@@ -1,4 +1,5 @@
 import {
+  describeValue,
   InvalidArgumentError,
   type PlanningClassifierV1,
   type PlanningInputV1,
@@ -8,7 +9,6 @@ import {
 import {
   type CheckedPlanningInput,
   checkPlanningInput,
-  describe,
   markOverlappingTokens,
 } from './check-planning-input.js';
 import {
@@ -334,7 +334,7 @@ function selectLarge(
 function checkText(text: unknown): void {
   if (typeof text !== 'string') {
     throw new InvalidArgumentError(
-      `strategic-grams: text must be a string, got ${describe(text)}`,
+      `strategic-grams: text must be a string, got ${describeValue(text)}`,
       {
         source: SOURCE,
         details: { classifier: 'strategic-grams', argument: 'text' },

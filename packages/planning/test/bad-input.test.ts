@@ -1,4 +1,5 @@
 import { ErrorCode, type PlanningInputV1 } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
   entropyForks,
@@ -7,7 +8,6 @@ import {
   strategicGrams,
   unionClassifiers,
 } from '../src/index.js';
-import { errorOf } from './helpers.js';
 
 /** Two responses, T = 3: "wait, ok" (2 tokens + padding) and "so" (1 token + padding). */
 function good(): PlanningInputV1 {
@@ -149,7 +149,7 @@ describe('every classifier rejects malformed input with an error naming the fiel
   };
   for (const [name, classifier] of Object.entries(classifiers)) {
     it.each(cases)(`${name}: %s`, (_, mutate, code, fragments) => {
-      const error = errorOf(() => classifier.classify(mutate(good()) as PlanningInputV1));
+      const error = expectHicraError(() => classifier.classify(mutate(good()) as PlanningInputV1));
       expect(error.code).toBe(code);
       expect(error.message).toContain('@hicra/planning');
       expect(error.message).toContain(`${name}.classify`);
@@ -186,7 +186,7 @@ describe('every classifier rejects malformed input with an error naming the fiel
       () => strategicGrams.findMatches(3 as never),
       () => strategicGrams.findOccurrences(null as never),
     ]) {
-      const error = errorOf(f);
+      const error = expectHicraError(f);
       expect(error.code).toBe(ErrorCode.InvalidArgument);
       expect(error.message).toContain('text must be a string');
     }

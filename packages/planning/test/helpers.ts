@@ -1,4 +1,4 @@
-import { HicraError, type PlanningInputV1, type PlanningResultV1 } from '@hicra/spec';
+import type { PlanningInputV1, PlanningResultV1 } from '@hicra/spec';
 
 /** A tokenizer for tests: the `[start, end)` spans of its tokens over a text. */
 export type SpanTokenizer = (text: string) => [number, number][];
@@ -78,29 +78,4 @@ export function planningTokens(
       out.push(input.texts[row]!.slice(input.tokenSpans[2 * k], input.tokenSpans[2 * k + 1]));
   }
   return out;
-}
-
-/** The code and message of the HicraError `fn` throws (fails the test if it throws none). */
-export function errorOf(fn: () => unknown): { code: string; message: string; details: unknown } {
-  try {
-    fn();
-  } catch (error) {
-    if (HicraError.isInstance(error))
-      return { code: error.code, message: error.message, details: error.details };
-    throw error;
-  }
-  throw new Error('expected a HicraError, got none');
-}
-
-/** As {@link errorOf} for async functions. */
-export async function asyncErrorOf(
-  fn: () => Promise<unknown>,
-): Promise<{ code: string; message: string }> {
-  try {
-    await fn();
-  } catch (error) {
-    if (HicraError.isInstance(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a HicraError, got none');
 }

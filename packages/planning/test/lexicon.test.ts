@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createPlanningClassifier,
@@ -12,7 +13,6 @@ import {
   parseLexicon,
   serializeLexicon,
 } from '../src/index.js';
-import { errorOf } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hicra-planning-lexicon-'));
 const file = (name: string, content: string) => {
@@ -110,18 +110,18 @@ describe('bad lexicons are errors that name the entry', () => {
     ['grams not an array', { grams: 'wait' }, ['grams', 'expected an array']],
     ['a number', 7, ['a lexicon must be an object']],
   ])('%s', (_, value, fragments) => {
-    const error = errorOf(() => parseLexicon(value));
+    const error = expectHicraError(() => parseLexicon(value));
     expect(error.code).toBe(ErrorCode.InvalidConfig);
     for (const f of fragments) expect(error.message).toContain(f);
   });
 
   it('the classifier factory rejects them too', () => {
-    expect(errorOf(() => createStrategicGramsClassifier({ lexicon: [] })).code).toBe(
+    expect(expectHicraError(() => createStrategicGramsClassifier({ lexicon: [] })).code).toBe(
       ErrorCode.InvalidConfig,
     );
-    expect(errorOf(() => createStrategicGramsClassifier({ lexicon: ['...'] })).message).toContain(
-      'punctuation only',
-    );
+    expect(
+      expectHicraError(() => createStrategicGramsClassifier({ lexicon: ['...'] })).message,
+    ).toContain('punctuation only');
   });
 });
 
@@ -158,13 +158,13 @@ describe('bad lexicon files name the file and the problem', () => {
       () => loadLexiconFile(path),
       () => createStrategicGramsClassifier({ lexicon: path }),
     ]) {
-      const error = errorOf(load);
+      const error = expectHicraError(load);
       expect(error.code).toBe(ErrorCode.CorruptFile);
       for (const f of fragments) expect(error.message).toContain(f);
     }
   });
 
   it('an empty path is an invalid argument', () => {
-    expect(errorOf(() => loadLexiconFile('')).code).toBe(ErrorCode.InvalidArgument);
+    expect(expectHicraError(() => loadLexiconFile('')).code).toBe(ErrorCode.InvalidArgument);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -16,7 +17,6 @@ import {
   readCorpusFile,
   writeLexiconFile,
 } from '../src/index.js';
-import { asyncErrorOf, errorOf } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hicra-planning-mining-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -146,7 +146,9 @@ describe('mining recovers planted phrases', () => {
       dropNumeric: false,
     });
     expect(withNumbers.lexicon.grams.map((g) => g.phrase)).toContain('step 42 now');
-    const none = await asyncErrorOf(() => mineStrategicGrams(docs, { minDocumentFrequency: 4 }));
+    const none = await expectHicraRejection(() =>
+      mineStrategicGrams(docs, { minDocumentFrequency: 4 }),
+    );
     expect(none.code).toBe(ErrorCode.InvalidValue);
     expect(none.message).toContain('minDocumentFrequency = 4 of the 4 documents');
   });
@@ -169,13 +171,13 @@ describe('mining recovers planted phrases', () => {
     expect(calls).toHaveLength(1);
     expect(result.clusters).toHaveLength(2);
     const wrong = { dimension: 3, embed: () => new Float32Array(4) };
-    const shape = await asyncErrorOf(() =>
+    const shape = await expectHicraRejection(() =>
       mineStrategicGrams(documents, { minDocumentFrequency: 5, embedder: wrong }),
     );
     expect(shape.code).toBe(ErrorCode.ShapeMismatch);
     expect(shape.message).toContain('expected a Float32Array of');
     const zeros = { dimension: 2, embed: (t: readonly string[]) => new Float32Array(2 * t.length) };
-    const zero = await asyncErrorOf(() =>
+    const zero = await expectHicraRejection(() =>
       mineStrategicGrams(documents, { minDocumentFrequency: 5, embedder: zeros }),
     );
     expect(zero.message).toContain('is all zeros');
@@ -183,7 +185,7 @@ describe('mining recovers planted phrases', () => {
       dimension: 1,
       embed: (t: readonly string[]) => new Float32Array(t.length).fill(Number.NaN),
     };
-    const notFinite = await asyncErrorOf(() =>
+    const notFinite = await expectHicraRejection(() =>
       mineStrategicGrams(documents, { minDocumentFrequency: 5, embedder: nan }),
     );
     expect(notFinite.code).toBe(ErrorCode.InvalidValue);
@@ -201,7 +203,9 @@ describe('mining recovers planted phrases', () => {
     [['ok'], { embedder: {} }, ErrorCode.InvalidConfig, 'config key embedder'],
     [['ok'], { k: 3 }, ErrorCode.InvalidConfig, 'unknown setting'],
   ])('bad input %#', async (docs, settings, code, fragment) => {
-    const error = await asyncErrorOf(() => mineStrategicGrams(docs as never, settings as never));
+    const error = await expectHicraRejection(() =>
+      mineStrategicGrams(docs as never, settings as never),
+    );
     expect(error.code).toBe(code);
     expect(error.message).toContain(fragment);
   });
@@ -234,13 +238,13 @@ describe('the hashed n-gram embedder', () => {
   });
 
   it('rejects bad settings and texts', () => {
-    expect(errorOf(() => createHashedNgramEmbedder({ dimension: 0 })).message).toContain(
+    expect(expectHicraError(() => createHashedNgramEmbedder({ dimension: 0 })).message).toContain(
       'config key dimension',
     );
-    expect(errorOf(() => createHashedNgramEmbedder({ minN: 3, maxN: 2 })).message).toContain(
-      'config key maxN',
-    );
-    expect(errorOf(() => hashedNgramEmbedder.embed(['a', 1 as never])).message).toContain(
+    expect(
+      expectHicraError(() => createHashedNgramEmbedder({ minN: 3, maxN: 2 })).message,
+    ).toContain('config key maxN');
+    expect(expectHicraError(() => hashedNgramEmbedder.embed(['a', 1 as never])).message).toContain(
       'texts[1] must be a string',
     );
   });
@@ -315,13 +319,13 @@ describe('reading a corpus file', () => {
     ['broken.jsonl', '"ok"\n"ok"\n{oops\n', ['broken.jsonl, line 3', 'not valid JSON']],
     ['array.jsonl', '[1, 2]\n', ['array.jsonl, line 1', 'expected a JSON string or an object']],
   ])('%s names the file and the line', (name, content, fragments) => {
-    const error = errorOf(() => readCorpusFile(file(name, content)));
+    const error = expectHicraError(() => readCorpusFile(file(name, content)));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     for (const f of fragments) expect(error.message).toContain(f);
   });
 
   it('a missing file', () => {
-    const error = errorOf(() => readCorpusFile(join(dir, 'missing.jsonl')));
+    const error = expectHicraError(() => readCorpusFile(join(dir, 'missing.jsonl')));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toContain('missing.jsonl: cannot be read');
   });

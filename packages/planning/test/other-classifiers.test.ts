@@ -1,4 +1,5 @@
 import { ErrorCode, PLANNING_CLASSIFIER_NAMES, UnknownNameError } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { topQMask } from '@hicra/tensor/kernels';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,7 +12,7 @@ import {
   unionClassifiers,
   wordSpans,
 } from '../src/index.js';
-import { batchOf, errorOf, maskOf, whitespaceTokenizer } from './helpers.js';
+import { batchOf, maskOf, whitespaceTokenizer } from './helpers.js';
 
 describe('entropy forks', () => {
   // T = 5: response 0 has 5 tokens, response 1 has 3 (+2 padding).
@@ -42,11 +43,11 @@ describe('entropy forks', () => {
 
   it('needs entropies, finite at valid tokens (padding may hold anything)', () => {
     const { entropies: _, ...noEntropies } = input;
-    const missing = errorOf(() => entropyForks.classify(noEntropies));
+    const missing = expectHicraError(() => entropyForks.classify(noEntropies));
     expect(missing.code).toBe(ErrorCode.MissingInput);
     expect(missing.message).toContain('entropies are required');
     const nan = Float32Array.from([0.1, Number.NaN, 0.5, 0.7, 0.3, 2, 0.2, 0.4, 0, 0]);
-    const error = errorOf(() => entropyForks.classify({ ...input, entropies: nan }));
+    const error = expectHicraError(() => entropyForks.classify({ ...input, entropies: nan }));
     expect(error.code).toBe(ErrorCode.InvalidValue);
     expect(error.message).toContain('entropies is NaN at response 0, token 1');
     const paddingNan = Float32Array.from([0.1, 0.9, 0.5, 0.7, 0.3, 2, 0.2, 0.4, Number.NaN, 0]);
@@ -62,7 +63,7 @@ describe('entropy forks', () => {
     [{ scope: 'token' }, 'scope', '"batch", "sequence"'],
     [{ topQ: 0.3 }, 'topQ', 'unknown setting; valid settings: q'],
   ])('bad settings %j', (settings, path, fragment) => {
-    const error = errorOf(() => createEntropyForksClassifier(settings as never));
+    const error = expectHicraError(() => createEntropyForksClassifier(settings as never));
     expect(error.code).toBe(ErrorCode.InvalidConfig);
     expect(error.message).toContain(`config key ${path}`);
     expect(error.message).toContain(fragment);
@@ -124,11 +125,11 @@ describe('combinators', () => {
   });
 
   it('rejects bad parts and bad part results', () => {
-    expect(errorOf(() => unionClassifiers([])).code).toBe(ErrorCode.InvalidArgument);
-    const notAClassifier = errorOf(() => intersectClassifiers([sg, {} as never]));
+    expect(expectHicraError(() => unionClassifiers([])).code).toBe(ErrorCode.InvalidArgument);
+    const notAClassifier = expectHicraError(() => intersectClassifiers([sg, {} as never]));
     expect(notAClassifier.message).toContain('classifiers[1] is not a planning classifier');
     const broken = { name: 'broken', classify: () => ({ mask: new Uint8Array(3), matches: [] }) };
-    const error = errorOf(() => unionClassifiers([sg, broken]).classify(batch));
+    const error = expectHicraError(() => unionClassifiers([sg, broken]).classify(batch));
     expect(error.code).toBe(ErrorCode.ShapeMismatch);
     expect(error.message).toContain('classifiers[1] (broken) returned a mask of Uint8Array(3)');
   });
@@ -145,26 +146,24 @@ describe('registry', () => {
   });
 
   it('an unknown name lists the known names', () => {
-    const error = errorOf(() => createPlanningClassifier({ name: 'strategic-gram' }));
+    const error = expectHicraError(() => createPlanningClassifier({ name: 'strategic-gram' }));
     expect(error.code).toBe(ErrorCode.UnknownName);
     expect(error.message).toContain(
       'unknown planning classifier "strategic-gram"; known planning classifiers: "entropy-forks", "placebo-ngrams", "strategic-grams"',
     );
-    try {
-      createPlanningClassifier({ name: 'nope' });
-    } catch (e) {
-      expect(UnknownNameError.isInstance(e)).toBe(true);
-    }
+    expectHicraError(() => createPlanningClassifier({ name: 'nope' }), {
+      errorClass: UnknownNameError,
+    });
   });
 
   it('settings errors name the key; a missing name is a config error', () => {
-    const error = errorOf(() => createPlanningClassifier({ name: 'entropy-forks', q: 2 }));
+    const error = expectHicraError(() => createPlanningClassifier({ name: 'entropy-forks', q: 2 }));
     expect(error.code).toBe(ErrorCode.InvalidConfig);
     expect(error.message).toContain('config key q: entropy-forks: expected a number <= 1, got 2');
-    expect(errorOf(() => createPlanningClassifier({} as never)).message).toContain(
+    expect(expectHicraError(() => createPlanningClassifier({} as never)).message).toContain(
       'config key name',
     );
-    expect(errorOf(() => createPlanningClassifier(null as never)).code).toBe(
+    expect(expectHicraError(() => createPlanningClassifier(null as never)).code).toBe(
       ErrorCode.InvalidConfig,
     );
   });
@@ -188,15 +187,17 @@ describe('registry', () => {
     expect(registry.create({ name: 'everything' })).toBe(everything);
     expect(registry.has('everything')).toBe(true);
     expect(createPlanningClassifierRegistry().has('everything')).toBe(false);
-    expect(errorOf(() => registry.register('Everything', () => everything)).message).toContain(
-      'kebab-case',
-    );
-    expect(errorOf(() => registry.register('everything', () => everything)).message).toContain(
-      'already registered',
-    );
-    expect(errorOf(() => registry.register('x-y', 3 as never)).message).toContain(
+    expect(
+      expectHicraError(() => registry.register('Everything', () => everything)).message,
+    ).toContain('kebab-case');
+    expect(
+      expectHicraError(() => registry.register('everything', () => everything)).message,
+    ).toContain('already registered');
+    expect(expectHicraError(() => registry.register('x-y', 3 as never)).message).toContain(
       'must be a function',
     );
-    expect(errorOf(() => registry.create({ name: 'other' })).message).toContain('"everything"');
+    expect(expectHicraError(() => registry.create({ name: 'other' })).message).toContain(
+      '"everything"',
+    );
   });
 });

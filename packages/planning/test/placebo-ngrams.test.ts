@@ -1,4 +1,5 @@
 import { ErrorCode, type PlanningInputV1, type PlanningResultV1 } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,7 +13,6 @@ import {
 import {
   batchOf,
   charTokenizer,
-  errorOf,
   maskOf,
   type SpanTokenizer,
   single,
@@ -484,7 +484,7 @@ describe('placebo: settings', () => {
     [{ lexicon: [] }, 'grams', 'is empty'],
     [{ n: 3 }, 'n', 'unknown setting'],
   ])('bad settings %j', (settings, path, fragment) => {
-    const error = errorOf(() => createPlaceboNgramsClassifier(settings as never));
+    const error = expectHicraError(() => createPlaceboNgramsClassifier(settings as never));
     expect(error.code).toBe(ErrorCode.InvalidConfig);
     expect(error.message).toContain(`config key ${path}`);
     expect(error.message).toContain(fragment);

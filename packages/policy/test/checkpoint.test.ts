@@ -12,7 +12,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorruptFileError, ErrorCode, HicraError } from '@hicra/spec';
+import { CorruptFileError, ErrorCode } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { tf } from '@hicra/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -38,16 +39,6 @@ const config = {
   mlp: 'swiglu' as const,
   norm: 'rmsnorm' as const,
 };
-
-async function rejection(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('policy checkpoints', () => {
   it('round-trip bit-exactly with the tokenizer and metadata', async () => {
@@ -106,7 +97,9 @@ describe('policy checkpoints', () => {
     await saveCheckpoint(dir, policy, { tokenizer });
     const before = readFileSync(join(dir, 'model.safetensors'));
     const other = TransformerPolicy.create(config, { seed: 9 });
-    const error = await rejection(saveCheckpoint(dir, other, { tokenizer: {} as never }));
+    const error = await expectHicraRejection(
+      saveCheckpoint(dir, other, { tokenizer: {} as never }),
+    );
     expect(error.code).toBe(ErrorCode.InvalidArgument);
     expect(readFileSync(join(dir, 'model.safetensors'))).toEqual(before);
     expect(readdirSync(root).filter((f) => f.includes('failed-save') && f.startsWith('.'))).toEqual(
@@ -143,7 +136,7 @@ describe('policy checkpoints', () => {
       expect(Object.keys(header)).toContain(name);
       garble(name, index, value);
       const before = tf.memory().numTensors;
-      const error = await rejection(loadCheckpoint(dir));
+      const error = await expectHicraRejection(loadCheckpoint(dir));
       expect(error.code).toBe(ErrorCode.CorruptFile);
       expect(error.message).toContain(weights);
       expect(error.message).toContain(
@@ -163,7 +156,7 @@ describe('policy checkpoints', () => {
     const weights = join(dir, 'model.safetensors');
     const size = readFileSync(weights).length;
     truncateSync(weights, size - 100);
-    const truncated = await rejection(loadCheckpoint(dir));
+    const truncated = await expectHicraRejection(loadCheckpoint(dir));
     expect(CorruptFileError.isInstance(truncated)).toBe(true);
     expect(truncated.message).toContain('model.safetensors');
 
@@ -177,7 +170,7 @@ describe('policy checkpoints', () => {
         model: { ...json.model, width: 32, headDim: undefined, mlpWidth: undefined },
       }),
     );
-    const shapes = await rejection(loadCheckpoint(dir));
+    const shapes = await expectHicraRejection(loadCheckpoint(dir));
     expect(shapes.message).toMatch(
       /tensor "embed\.weight" has shape \[\d+, 16\], expected \[\d+, 32\]/,
     );
@@ -189,15 +182,17 @@ describe('policy checkpoints', () => {
         model: { ...json.model, heads: 3, kvHeads: undefined, headDim: undefined },
       }),
     );
-    expect((await rejection(loadCheckpoint(dir))).message).toContain('model.heads');
+    expect((await expectHicraRejection(loadCheckpoint(dir))).message).toContain('model.heads');
     writeFileSync(join(dir, 'config.json'), '{ not json');
-    expect((await rejection(loadCheckpoint(dir))).message).toContain('config.json: not valid JSON');
+    expect((await expectHicraRejection(loadCheckpoint(dir))).message).toContain(
+      'config.json: not valid JSON',
+    );
     writeFileSync(
       join(dir, 'config.json'),
       JSON.stringify({ ...json, model: { ...json.model, vocabSize: json.model.vocabSize + 1 } }),
     );
-    expect((await rejection(loadCheckpoint(dir))).message).toContain('has shape');
-    expect((await rejection(loadCheckpoint(join(root, 'nowhere')))).message).toContain(
+    expect((await expectHicraRejection(loadCheckpoint(dir))).message).toContain('has shape');
+    expect((await expectHicraRejection(loadCheckpoint(join(root, 'nowhere')))).message).toContain(
       'not found; is',
     );
     expect(existsSync(join(dir, 'tokenizer.json'))).toBe(true);
@@ -211,7 +206,7 @@ describe('policy checkpoints', () => {
     policy.dispose();
     rmSync(join(dir, 'tokenizer.json'));
     const before = tf.memory().numTensors;
-    const error = await rejection(loadCheckpoint(dir));
+    const error = await expectHicraRejection(loadCheckpoint(dir));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toContain(`${join(dir, 'tokenizer.json')}: not found`);
     expect(error.message).toContain('word tokenizer');

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, type HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -237,14 +238,8 @@ describe('float formats: float32 -> 16 bits equals rounding computed in float64'
       ],
     ];
     for (const [fn, message] of cases) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (error) {
-        caught = error;
-      }
-      expect((caught as HicraError).code).toBe(ErrorCode.InvalidArgument);
-      expect((caught as Error).message).toBe(`@hicra/policy: ${message}`);
+      const error = expectHicraError(fn, { code: ErrorCode.InvalidArgument });
+      expect(error.message).toBe(`@hicra/policy: ${message}`);
     }
   });
 });

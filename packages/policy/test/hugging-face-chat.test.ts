@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ErrorCode, type HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChatMessage,
@@ -38,29 +39,6 @@ function folder(files: Record<string, string | object> = {}): string {
     writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
   }
   return dir;
-}
-
-function errorOf(fn: () => unknown): HicraError {
-  try {
-    fn();
-  } catch (error) {
-    return error as HicraError;
-  }
-  throw new Error('expected an error');
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<HicraError> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error as HicraError,
-  );
-}
-
-function expectError(error: HicraError, code: string, ...fragments: string[]) {
-  expect(error.code, error.message).toBe(code);
-  for (const fragment of fragments) expect(error.message).toContain(fragment);
 }
 
 const SYSTEM_USER: ChatMessage[] = [
@@ -311,23 +289,18 @@ describe('readChatTemplate: bad folders and templates', () => {
       'tokenizer_config.json': { chat_template: [{ name: 'tool_use', template: 'x' }] },
     });
     const file = join(dir, 'tokenizer_config.json');
-    expectError(
-      await rejectionOf(readChatTemplate(dir)),
-      ErrorCode.InvalidConfig,
-      file,
-      'no chat template named "default"',
-      '"tool_use"',
-    );
-    expectError(
-      await rejectionOf(readChatTemplate(dir, { name: 'rag' })),
-      ErrorCode.InvalidConfig,
-      'named "rag"',
-    );
-    expectError(
-      await rejectionOf(readChatTemplate(dir, { name: '' })),
-      ErrorCode.InvalidArgument,
-      'options.name',
-    );
+    await expectHicraRejection(readChatTemplate(dir), {
+      code: ErrorCode.InvalidConfig,
+      message: [file, 'no chat template named "default"', '"tool_use"'],
+    });
+    await expectHicraRejection(readChatTemplate(dir, { name: 'rag' }), {
+      code: ErrorCode.InvalidConfig,
+      message: ['named "rag"'],
+    });
+    await expectHicraRejection(readChatTemplate(dir, { name: '' }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['options.name'],
+    });
   });
 
   it('malformed tokenizer_config.json, and malformed keys in it', async () => {
@@ -354,36 +327,35 @@ describe('readChatTemplate: bad folders and templates', () => {
       const dir = folder({
         'tokenizer_config.json': typeof content === 'string' ? content : JSON.stringify(content),
       });
-      const error = await rejectionOf(readChatTemplate(dir));
-      expectError(error, ErrorCode.InvalidConfig, join(dir, 'tokenizer_config.json'), ...fragments);
+      await expectHicraRejection(readChatTemplate(dir), {
+        code: ErrorCode.InvalidConfig,
+        message: [join(dir, 'tokenizer_config.json'), ...fragments],
+      });
     }
   });
 
   it('a template with a syntax error names the file and the Jinja error', async () => {
     const dir = folder({ 'chat_template.jinja': '{% for m in messages %}{{ m.content }' });
-    const error = await rejectionOf(readChatTemplate(dir));
-    expectError(error, ErrorCode.InvalidConfig, join(dir, 'chat_template.jinja'), 'does not parse');
+    const error = await expectHicraRejection(readChatTemplate(dir), {
+      code: ErrorCode.InvalidConfig,
+      message: [join(dir, 'chat_template.jinja'), 'does not parse'],
+    });
     expect((error.cause as Error).message.length).toBeGreaterThan(0);
     expect(error.message).toContain((error.cause as Error).message);
     const inConfig = folder({ 'tokenizer_config.json': { chat_template: '{% if %}' } });
-    expectError(
-      await rejectionOf(readChatTemplate(inConfig)),
-      ErrorCode.InvalidConfig,
-      'config key chat_template:',
-      join(inConfig, 'tokenizer_config.json'),
-    );
+    await expectHicraRejection(readChatTemplate(inConfig), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key chat_template:', join(inConfig, 'tokenizer_config.json')],
+    });
   });
 
   it('a template the engine fails on while rendering is a ConfigError naming the file', async () => {
     const dir = folder({ 'chat_template.jinja': '{{ messages | no_such_filter }}' });
     const template = (await readChatTemplate(dir)) as ChatTemplate;
-    expectError(
-      errorOf(() => template.render([{ role: 'user', content: 'x' }])),
-      ErrorCode.InvalidConfig,
-      join(dir, 'chat_template.jinja'),
-      'failed to render',
-      'no_such_filter',
-    );
+    expectHicraError(() => template.render([{ role: 'user', content: 'x' }]), {
+      code: ErrorCode.InvalidConfig,
+      message: [join(dir, 'chat_template.jinja'), 'failed to render', 'no_such_filter'],
+    });
   });
 
   it("raise_exception(...) gives an InvalidArgumentError with the template's message", async () => {
@@ -395,13 +367,13 @@ describe('readChatTemplate: bad folders and templates', () => {
     });
     const template = (await readChatTemplate(dir)) as ChatTemplate;
     expect(template.render([{ role: 'user', content: 'ok' }])).toBe('ok');
-    const error = errorOf(() => template.render(SYSTEM_USER));
-    expectError(
-      error,
-      ErrorCode.InvalidArgument,
-      'System role not supported: You are a careful tutor.',
-      join(dir, 'chat_template.jinja'),
-    );
+    const error = expectHicraError(() => template.render(SYSTEM_USER), {
+      code: ErrorCode.InvalidArgument,
+      message: [
+        'System role not supported: You are a careful tutor.',
+        join(dir, 'chat_template.jinja'),
+      ],
+    });
     expect(error.details).toMatchObject({ argument: 'messages' });
   });
 
@@ -433,20 +405,21 @@ describe('readChatTemplate: bad folders and templates', () => {
     cyclic['self'] = cyclic;
     cases.push([render([cyclic]), 'messages[0].self', 'refers back to itself']);
     for (const [fn, ...fragments] of cases)
-      expectError(errorOf(fn), ErrorCode.InvalidArgument, 'ChatTemplate.render', ...fragments);
+      expectHicraError(fn, {
+        code: ErrorCode.InvalidArgument,
+        message: ['ChatTemplate.render', ...fragments],
+      });
   });
 
   it('dir must be a non-empty string', async () => {
-    expectError(
-      await rejectionOf(readChatTemplate('')),
-      ErrorCode.InvalidArgument,
-      'readChatTemplate: dir',
-    );
-    expectError(
-      await rejectionOf(readChatTemplate(undefined as never)),
-      ErrorCode.InvalidArgument,
-      'undefined',
-    );
+    await expectHicraRejection(readChatTemplate(''), {
+      code: ErrorCode.InvalidArgument,
+      message: ['readChatTemplate: dir'],
+    });
+    await expectHicraRejection(readChatTemplate(undefined as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['undefined'],
+    });
   });
 });
 
@@ -548,14 +521,10 @@ describe('readGenerationConfig', () => {
     ];
     for (const [content, key, fragment] of cases) {
       const dir = folder({ 'generation_config.json': content });
-      const error = await rejectionOf(readGenerationConfig(dir));
-      expectError(
-        error,
-        ErrorCode.InvalidConfig,
-        `config key ${key}:`,
-        join(dir, 'generation_config.json'),
-        fragment,
-      );
+      const error = await expectHicraRejection(readGenerationConfig(dir), {
+        code: ErrorCode.InvalidConfig,
+        message: [`config key ${key}:`, join(dir, 'generation_config.json'), fragment],
+      });
       expect(error.details).toMatchObject({ path: key, file: join(dir, 'generation_config.json') });
     }
   });
@@ -567,18 +536,15 @@ describe('readGenerationConfig', () => {
       ['[2]', 'JSON object'],
     ] as const) {
       const dir = folder({ 'generation_config.json': content });
-      expectError(
-        await rejectionOf(readGenerationConfig(dir)),
-        ErrorCode.InvalidConfig,
-        join(dir, 'generation_config.json'),
-        fragment,
-      );
+      await expectHicraRejection(readGenerationConfig(dir), {
+        code: ErrorCode.InvalidConfig,
+        message: [join(dir, 'generation_config.json'), fragment],
+      });
     }
-    expectError(
-      await rejectionOf(readGenerationConfig('')),
-      ErrorCode.InvalidArgument,
-      'readGenerationConfig: dir',
-    );
+    await expectHicraRejection(readGenerationConfig(''), {
+      code: ErrorCode.InvalidArgument,
+      message: ['readGenerationConfig: dir'],
+    });
   });
 });
 
@@ -593,20 +559,17 @@ describe('eosTokenIdsOf', () => {
   });
 
   it('names config.json, or the file given, and the key', () => {
-    expectError(
-      errorOf(() => eosTokenIdsOf({ eos_token_id: '2' })),
-      ErrorCode.InvalidConfig,
-      'config key eos_token_id: config.json:',
-    );
-    expectError(
-      errorOf(() => eosTokenIdsOf({ eos_token_id: [0, 1.5] }, '/models/x/config.json')),
-      ErrorCode.InvalidConfig,
-      'config key eos_token_id[1]: /models/x/config.json:',
-    );
-    expectError(
-      errorOf(() => eosTokenIdsOf(null as never)),
-      ErrorCode.InvalidConfig,
-      'must be a JSON object',
-    );
+    expectHicraError(() => eosTokenIdsOf({ eos_token_id: '2' }), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key eos_token_id: config.json:'],
+    });
+    expectHicraError(() => eosTokenIdsOf({ eos_token_id: [0, 1.5] }, '/models/x/config.json'), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key eos_token_id[1]: /models/x/config.json:'],
+    });
+    expectHicraError(() => eosTokenIdsOf(null as never), {
+      code: ErrorCode.InvalidConfig,
+      message: ['must be a JSON object'],
+    });
   });
 });

@@ -12,10 +12,10 @@ import {
   ConfigError,
   CorruptFileError,
   ErrorCode,
-  HicraError,
   InvalidArgumentError,
   ResourceLimitError,
 } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { tf } from '@hicra/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -48,16 +48,6 @@ function editConfig(dir: string, edit: (json: Record<string, unknown>) => void):
   const json = JSON.parse(readFileSync(path, 'utf8'));
   edit(json);
   writeFileSync(path, JSON.stringify(json, null, 2));
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Every parameter of a policy as plain arrays, by name. */
@@ -209,7 +199,7 @@ describe('round trips', () => {
       { seed: 1 },
     );
     try {
-      const error = await rejectionOf(saveHuggingFaceModel(join(root, 'gelu'), policy));
+      const error = await expectHicraRejection(saveHuggingFaceModel(join(root, 'gelu'), policy));
       expect(InvalidArgumentError.isInstance(error)).toBe(true);
       expect(error.message).toContain('it uses layernorm and a gelu MLP');
     } finally {
@@ -313,17 +303,11 @@ describe('bad input', () => {
       'must be a non-negative integer or a list of them, got "2"',
     ],
   ])('config %j: a ConfigError at %s', (patch, key, fragment) => {
-    let caught: unknown;
-    try {
-      parseHuggingFaceConfig({ ...config(), ...patch }, '/models/x/config.json');
-    } catch (error) {
-      caught = error;
-    }
-    expect(ConfigError.isInstance(caught)).toBe(true);
-    const error = caught as ConfigError;
+    const error = expectHicraError(
+      () => parseHuggingFaceConfig({ ...config(), ...patch }, '/models/x/config.json'),
+      { errorClass: ConfigError, message: [fragment, '/models/x/config.json'] },
+    );
     expect(error.path).toBe(key);
-    expect(error.message).toContain(fragment);
-    expect(error.message).toContain('/models/x/config.json');
   });
 
   it('a config that lies about sizes names every mis-shaped tensor, expected vs actual', async () => {
@@ -332,7 +316,7 @@ describe('bad input', () => {
       json['intermediate_size'] = 128;
     });
     const before = tf.memory().numTensors;
-    const error = await rejectionOf(loadHuggingFaceModel(dir));
+    const error = await expectHicraRejection(loadHuggingFaceModel(dir));
     expect(tf.memory().numTensors).toBe(before);
     expect(CorruptFileError.isInstance(error)).toBe(true);
     expect(error.message).toContain(dir);
@@ -351,7 +335,7 @@ describe('bad input', () => {
       tensors.delete('model.layers.1.self_attn.k_norm.weight');
       tensors.set('model.layers.1.self_attn.k_norms.weight', kNorm);
     });
-    const error = await rejectionOf(loadHuggingFaceModel(dir));
+    const error = await expectHicraRejection(loadHuggingFaceModel(dir));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toContain('missing tensors: "model.layers.1.self_attn.k_norm.weight"');
     expect(error.message).toContain(
@@ -366,7 +350,7 @@ describe('bad input', () => {
         Number.NaN;
     });
     const before = tf.memory().numTensors;
-    const error = await rejectionOf(loadHuggingFaceModel(dir));
+    const error = await expectHicraRejection(loadHuggingFaceModel(dir));
     expect(tf.memory().numTensors).toBe(before);
     expect(error.message).toContain(
       'tensor "model.layers.1.mlp.up_proj.weight" holds NaN at element [2, 5] of [96, 64]',
@@ -375,7 +359,7 @@ describe('bad input', () => {
 
   it('refuses a model larger than the backend can hold before allocating anything', async () => {
     const before = tf.memory().numTensors;
-    const error = await rejectionOf(
+    const error = await expectHicraRejection(
       loadHuggingFaceModel(join(FIXTURES, 'qwen2-tied'), {
         memoryLimitBytes: 100_000,
         purpose: 'hold',
@@ -396,11 +380,11 @@ describe('bad input', () => {
   it('names the missing config.json, and a folder without weights', async () => {
     const empty = join(root, 'empty');
     cpSync(join(FIXTURES, 'qwen2-tied', 'config.json'), join(empty, 'config.json'));
-    const noWeights = await rejectionOf(loadHuggingFaceModel(empty));
+    const noWeights = await expectHicraRejection(loadHuggingFaceModel(empty));
     expect(CorruptFileError.isInstance(noWeights)).toBe(true);
     expect(noWeights.message).toContain('model.safetensors');
     expect(noWeights.message).toContain('model.safetensors.index.json');
-    const noConfig = await rejectionOf(loadHuggingFaceModel(join(root, 'nowhere')));
+    const noConfig = await expectHicraRejection(loadHuggingFaceModel(join(root, 'nowhere')));
     expect(noConfig.message).toContain('config.json: not found');
   });
 
@@ -411,7 +395,7 @@ describe('bad input', () => {
       join(dir, 'tokenizer.json'),
     );
     const before = tf.memory().numTensors;
-    const error = await rejectionOf(loadHuggingFaceModel(dir));
+    const error = await expectHicraRejection(loadHuggingFaceModel(dir));
     expect(tf.memory().numTensors).toBe(before);
     expect(error.message).toContain(
       "tokenizer.json: the tokenizer has 151669 ids but config.json's vocab_size is 512",
@@ -424,7 +408,7 @@ describe('bad input', () => {
   it('a shard index that names a missing file names the index and the file', async () => {
     const dir = copyOf('qwen2-untied-sharded');
     rmSync(join(dir, 'model-00002-of-00002.safetensors'));
-    const error = await rejectionOf(loadHuggingFaceModel(dir));
+    const error = await expectHicraRejection(loadHuggingFaceModel(dir));
     expect(CorruptFileError.isInstance(error)).toBe(true);
     expect(error.message).toContain('model.safetensors.index.json');
     expect(error.message).toContain('model-00002-of-00002.safetensors');

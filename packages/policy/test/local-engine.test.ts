@@ -8,7 +8,7 @@ import {
   LOSS_NAMES,
   type TrainingClientV1,
 } from '@hicra/spec';
-import { assertEngineConformance } from '@hicra/spec/testing';
+import { assertEngineConformance, expectHicraRejection } from '@hicra/spec/testing';
 import { type Scalar, SeededGenerator, tf } from '@hicra/tensor';
 import { createLeakChecker, expectClose } from '@hicra/tensor/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -74,16 +74,6 @@ function weightsOf(policy: TransformerPolicy): Map<string, Float32Array> {
   return new Map(
     [...policy.model.parameters()].map(([name, v]) => [name, v.dataSync().slice() as Float32Array]),
   );
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('LocalTrainingClient: conformance', () => {
@@ -242,9 +232,9 @@ describe('LocalTrainingClient: forward and forwardBackward', () => {
       });
       expectClose(hot.outputs[0]!.logProbs, score.logProbs, { atol: 1e-5 });
       for (const temperature of [0, -1, Number.NaN])
-        expect((await rejectionOf(e.training.forward([d!], undefined, { temperature }))).code).toBe(
-          ErrorCode.InvalidValue,
-        );
+        expect(
+          (await expectHicraRejection(e.training.forward([d!], undefined, { temperature }))).code,
+        ).toBe(ErrorCode.InvalidValue);
     } finally {
       await e.dispose();
     }
@@ -298,7 +288,7 @@ describe('LocalTrainingClient: forward and forwardBackward', () => {
         ],
       ];
       for (const [promise, code] of cases) {
-        const error = await rejectionOf(promise);
+        const error = await expectHicraRejection(promise);
         expect(error.code).toBe(code);
         expect(error.source).toBe('@hicra/policy');
       }
@@ -446,7 +436,7 @@ describe('LocalTrainingClient: gradients and optimStep', () => {
   it('refuses optimStep with nothing accumulated, and bad Adam parameters, keeping the gradient', async () => {
     const e = engine();
     try {
-      const missing = await rejectionOf(e.training.optimStep({ learningRate: 1e-3 }));
+      const missing = await expectHicraRejection(e.training.optimStep({ learningRate: 1e-3 }));
       expect(missing.code).toBe(ErrorCode.MissingInput);
       expect(missing.message).toContain('call forwardBackward before each optimStep');
       await e.training.forwardBackward(datums(10, [4]), { name: 'cross-entropy' });
@@ -460,7 +450,7 @@ describe('LocalTrainingClient: gradients and optimStep', () => {
         { learningRate: 1e-3, weightDecay: -1 },
         { learningRate: 1e-3, gradClipNorm: Number.POSITIVE_INFINITY },
       ]) {
-        const error = await rejectionOf(e.training.optimStep(adam));
+        const error = await expectHicraRejection(e.training.optimStep(adam));
         expect(error.code, JSON.stringify(adam)).toBe(ErrorCode.InvalidValue);
       }
       expect(e.training.hasGradient).toBe(true);
@@ -480,7 +470,7 @@ describe('LocalTrainingClient: gradients and optimStep', () => {
       await e.training.forwardBackward([{ ...d!, weights: new Float32Array(6).fill(3e38) }], {
         name: 'cross-entropy',
       });
-      const error = await rejectionOf(e.training.optimStep({ learningRate: 1e-3 }));
+      const error = await expectHicraRejection(e.training.optimStep({ learningRate: 1e-3 }));
       expect(error.code).toBe(ErrorCode.NonFinite);
       expect(error.message).toContain('the weights and the optimizer state were not changed');
       for (const [name, w] of weightsOf(e.policy)) expect(w, name).toEqual(before.get(name));
@@ -504,7 +494,7 @@ describe('LocalTrainingClient: gradients and optimStep', () => {
       const second = e.training.optimStep({ learningRate: 1e-3 });
       await fb;
       expect((await step).metrics.grad_norm).toBeGreaterThan(0);
-      expect((await rejectionOf(second)).code).toBe(ErrorCode.MissingInput);
+      expect((await expectHicraRejection(second)).code).toBe(ErrorCode.MissingInput);
     } finally {
       await e.dispose();
     }
@@ -592,7 +582,7 @@ describe('LocalTrainingClient: state', () => {
       await steps(a.training, [40]);
       const location = await a.training.saveState('arch');
       const before = weightsOf(wider.policy);
-      const shape = await rejectionOf(wider.training.loadState(location));
+      const shape = await expectHicraRejection(wider.training.loadState(location));
       expect(shape.code).toBe(ErrorCode.ShapeMismatch);
       expect(shape.message).toMatch(
         /"embed\.weight" has shape \[23, 16\] in the state, \[23, 24\] in this model/,
@@ -604,12 +594,12 @@ describe('LocalTrainingClient: state', () => {
       });
       for (const [name, w] of weightsOf(wider.policy)) expect(w, name).toEqual(before.get(name));
 
-      const extra = await rejectionOf(shallower.training.loadState(location));
+      const extra = await expectHicraRejection(shallower.training.loadState(location));
       expect(extra.code).toBe(ErrorCode.ShapeMismatch);
       expect(extra.message).toContain('"layers.1.');
       expect(extra.message).toContain('which this model does not have');
 
-      const config = await rejectionOf(rotated.training.loadState(location));
+      const config = await expectHicraRejection(rotated.training.loadState(location));
       expect(config.code).toBe(ErrorCode.InvalidConfig);
       expect(config.message).toContain('model.ropeBase');
 
@@ -624,16 +614,16 @@ describe('LocalTrainingClient: state', () => {
   it('refuses a missing or corrupt state and bad names', async () => {
     const e = engine();
     try {
-      expect((await rejectionOf(e.training.loadState('nothing-here'))).code).toBe(
+      expect((await expectHicraRejection(e.training.loadState('nothing-here'))).code).toBe(
         ErrorCode.CorruptFile,
       );
       for (const name of ['', '../up', 'a/b', '.hidden'])
-        expect((await rejectionOf(e.training.saveState(name))).code).toBe(
+        expect((await expectHicraRejection(e.training.saveState(name))).code).toBe(
           ErrorCode.InvalidArgument,
         );
       const location = await e.training.saveState('ok');
       rmSync(join(location, ENGINE_STATE_FILES.optimizer));
-      const missing = await rejectionOf(e.training.loadState(location));
+      const missing = await expectHicraRejection(e.training.loadState(location));
       expect(missing.code).toBe(ErrorCode.CorruptFile);
       expect(missing.message).toContain(ENGINE_STATE_FILES.optimizer);
     } finally {
@@ -673,10 +663,10 @@ describe('LocalTrainingClient: sampling and disposal', () => {
       await sampler.dispose();
       expect(tf.memory().numTensors).toBe(live - e.policy.model.parameters().size);
       await sampler.dispose();
-      expect((await rejectionOf(sampler.computeLogProbs(request))).code).toBe(
+      expect((await expectHicraRejection(sampler.computeLogProbs(request))).code).toBe(
         ErrorCode.InvalidArgument,
       );
-      expect((await rejectionOf(e.training.saveWeightsForSampler('no/slash'))).code).toBe(
+      expect((await expectHicraRejection(e.training.saveWeightsForSampler('no/slash'))).code).toBe(
         ErrorCode.InvalidArgument,
       );
     } finally {
@@ -705,7 +695,7 @@ describe('LocalTrainingClient: sampling and disposal', () => {
     await training.dispose();
     await last;
     await training.dispose();
-    expect((await rejectionOf(training.info())).code).toBe(ErrorCode.InvalidArgument);
+    expect((await expectHicraRejection(training.info())).code).toBe(ErrorCode.InvalidArgument);
     policy.dispose();
     leaks.check('the engine');
   });

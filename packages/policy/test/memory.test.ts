@@ -1,4 +1,5 @@
 import { ResourceLimitError } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { currentBackend, initBackend, tf } from '@hicra/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -73,16 +74,11 @@ describe('on the WASM backend', () => {
   it('holds Qwen3-0.6B but refuses to run or train it (its forward pass aborted when measured)', () => {
     expect(backendMemoryLimit()).toBe(WASM_HEAP_LIMIT_BYTES);
     expect(() => checkModelFits(qwen3Small, { purpose: 'hold' })).not.toThrow();
-    let caught: unknown;
-    try {
-      checkModelFits(qwen3Small, { what: 'Qwen3-0.6B' });
-    } catch (error) {
-      caught = error;
-    }
-    expect(ResourceLimitError.isInstance(caught)).toBe(true);
-    expect((caught as Error).message).toContain(
-      'Qwen3-0.6B has 596,049,920 parameters: running it on WASM (the weights, the packed copy of every matrix XNNPACK keeps, and copies of a tied embedding) needs about 5.52 GiB, more than the 4.00 GiB the WASM backend can address',
-    );
+    expectHicraError(() => checkModelFits(qwen3Small, { what: 'Qwen3-0.6B' }), {
+      errorClass: ResourceLimitError,
+      message:
+        'Qwen3-0.6B has 596,049,920 parameters: running it on WASM (the weights, the packed copy of every matrix XNNPACK keeps, and copies of a tied embedding) needs about 5.52 GiB, more than the 4.00 GiB the WASM backend can address',
+    });
     expect(() => checkModelFits(qwen3Small, { purpose: 'train' })).toThrow(
       /training it .* needs about 35\.5 GiB/,
     );

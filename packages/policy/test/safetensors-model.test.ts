@@ -11,7 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode, type HicraError } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_SAFETENSORS_SHARD_BYTES,
@@ -54,20 +55,9 @@ const copyOf = (folder: string) => {
 const bytesOf = (data: ArrayBufferView) =>
   Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
-/** The HicraError a promise rejects with; anything else fails the test. */
-async function rejection(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** Opening the folder fails with a CorruptFileError reading exactly `${file}: ${problem}`. */
 async function expectModelFails(dir: string, file: string, problem: string): Promise<HicraError> {
-  const error = await rejection(openSafetensorsModel(dir));
+  const error = await expectHicraRejection(openSafetensorsModel(dir));
   expect(error.code).toBe(ErrorCode.CorruptFile);
   expect(error.message).toBe(`${PREFIX}${file}: ${problem}`);
   return error;
@@ -167,13 +157,15 @@ describe('openSafetensorsModel: the golden fixture folders', () => {
       }
     const dir = join(FIXTURES, 'qwen2-untied-sharded');
     const model = await openSafetensorsModel(dir);
-    const error = await rejection(model.readFloat32('model.layers.1.self_attn.q_proj.weights'));
+    const error = await expectHicraRejection(
+      model.readFloat32('model.layers.1.self_attn.q_proj.weights'),
+    );
     expect(error.code).toBe(ErrorCode.InvalidArgument);
     expect(error.message).toBe(
       `${PREFIX}${dir}: no tensor "model.layers.1.self_attn.q_proj.weights"; it has 27 tensors, among them "model.layers.1.self_attn.q_proj.weight", "model.layers.1.self_attn.q_proj.bias", "model.layers.1.self_attn.k_proj.bias", "model.layers.1.self_attn.k_proj.weight", "model.layers.1.self_attn.o_proj.weight"`,
     );
     await model.close();
-    const closed = await rejection(model.read('model.norm.weight'));
+    const closed = await expectHicraRejection(model.read('model.norm.weight'));
     expect(closed.message).toBe(
       `${PREFIX}${join(dir, SHARD2)}: cannot read tensor "model.norm.weight", the reader is closed`,
     );
@@ -327,7 +319,7 @@ describe('openSafetensorsModel: a folder that does not hold what its index says'
     ];
     for (const [text, problem] of cases) {
       writeFileSync(path, text);
-      const error = await rejection(openSafetensorsModel(dir));
+      const error = await expectHicraRejection(openSafetensorsModel(dir));
       expect(error.code, text).toBe(ErrorCode.CorruptFile);
       expect(error.message, text).toContain(`${PREFIX}${path}: ${problem}`);
     }
@@ -338,7 +330,7 @@ describe('openSafetensorsModel: a folder that does not hold what its index says'
     const before = descriptors();
     const bytes = readFileSync(join(dir, SHARD2));
     writeFileSync(join(dir, SHARD2), bytes.subarray(0, bytes.length - 4));
-    const error = await rejection(openSafetensorsModel(dir));
+    const error = await expectHicraRejection(openSafetensorsModel(dir));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toMatch(
       new RegExp(
@@ -347,7 +339,7 @@ describe('openSafetensorsModel: a folder that does not hold what its index says'
     );
     writeFileSync(join(dir, SHARD2), bytes);
     writeIndex(dir, { ...index(), metadata: { total_size: 1 } });
-    await rejection(openSafetensorsModel(dir)); // fails after both shards were opened
+    await expectHicraRejection(openSafetensorsModel(dir)); // fails after both shards were opened
     expect(descriptors()).toBe(before);
   });
 
@@ -370,7 +362,7 @@ describe('openSafetensorsModel: a folder that does not hold what its index says'
       { maxShardBytes: 16 },
     );
     const model = await openSafetensorsModel(dir);
-    const error = await rejection(model.readFloat32('step'));
+    const error = await expectHicraRejection(model.readFloat32('step'));
     expect(error.message).toBe(
       `${PREFIX}${join(dir, 'model-00002-of-00002.safetensors')}: tensor "step" has dtype I64; readFloat32 reads F32, F16, BF16 and F64 only (read() returns it as stored)`,
     );
@@ -470,7 +462,7 @@ describe('writeSafetensorsModel: the layout transformers writes and reads', () =
       ['a', lazy('a', 10)],
       ['b', { shape: [3], data: new Float32Array(2) }],
     ]);
-    const error = await rejection(writeSafetensorsModel(dir, bad, { maxShardBytes: 8 }));
+    const error = await expectHicraRejection(writeSafetensorsModel(dir, bad, { maxShardBytes: 8 }));
     expect(error.code).toBe(ErrorCode.ShapeMismatch);
     expect(calls).toEqual([]);
     expect(existsSync(dir)).toBe(false); // nothing written, not even the folder
@@ -511,20 +503,26 @@ describe('writeSafetensorsModel: the layout transformers writes and reads', () =
     const dir = freshDir();
     const entries = new Map([['w', { shape: [1], data: new Float32Array(1) }]]);
     for (const max of [0, -1, 1.5, Number.NaN, '5GB'] as never[]) {
-      const error = await rejection(writeSafetensorsModel(dir, entries, { maxShardBytes: max }));
+      const error = await expectHicraRejection(
+        writeSafetensorsModel(dir, entries, { maxShardBytes: max }),
+      );
       expect(error.code).toBe(ErrorCode.InvalidArgument);
       expect(error.message).toBe(
         `${PREFIX}writeSafetensorsModel: maxShardBytes must be a positive integer, got ${String(max)}`,
       );
     }
     expect(
-      (await rejection(writeSafetensorsModel(dir, entries, { metadata: { n: 1 as never } })))
-        .message,
+      (
+        await expectHicraRejection(
+          writeSafetensorsModel(dir, entries, { metadata: { n: 1 as never } }),
+        )
+      ).message,
     ).toContain('metadata.n must be a string');
     expect(
-      (await rejection(writeSafetensorsModel(dir, entries, { metadata: 'pt' as never }))).message,
+      (await expectHicraRejection(writeSafetensorsModel(dir, entries, { metadata: 'pt' as never })))
+        .message,
     ).toBe(`${PREFIX}writeSafetensorsModel: metadata must be an object of strings`);
-    expect((await rejection(writeSafetensorsModel('', entries))).code).toBe(
+    expect((await expectHicraRejection(writeSafetensorsModel('', entries))).code).toBe(
       ErrorCode.InvalidArgument,
     );
     expect(readdirSync(dir)).toEqual([]);

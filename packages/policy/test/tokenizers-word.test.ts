@@ -1,4 +1,5 @@
-import { ErrorCode, type HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,19 +8,6 @@ import {
   WORD_SPECIAL_TOKENS,
   WordTokenizer,
 } from '../src/tokenizers/index.js';
-
-function expectHicraError(fn: () => unknown, code: string, ...fragments: string[]): HicraError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeDefined();
-  expect((caught as HicraError).code).toBe(code);
-  for (const fragment of fragments) expect((caught as Error).message).toContain(fragment);
-  return caught as HicraError;
-}
 
 const spansOf = (spans: Int32Array) =>
   Array.from({ length: spans.length / 2 }, (_, i) => [spans[2 * i], spans[2 * i + 1]]);
@@ -196,28 +184,22 @@ describe('WordTokenizer.fromCorpus', () => {
   });
 
   it('rejects bad arguments', () => {
-    expectHicraError(
-      () => WordTokenizer.fromCorpus(['a'], { minCount: 0 }),
-      ErrorCode.InvalidValue,
-      'minCount',
-      '0',
-    );
-    expectHicraError(
-      () => WordTokenizer.fromCorpus(['a'], { minCount: 1.5 }),
-      ErrorCode.InvalidValue,
-      'minCount',
-    );
-    expectHicraError(
-      () => WordTokenizer.fromCorpus(['a', 7 as never]),
-      ErrorCode.InvalidArgument,
-      'texts[1]',
-      'number',
-    );
-    expectHicraError(
-      () => WordTokenizer.fromCorpus('a b' as never),
-      ErrorCode.InvalidArgument,
-      'texts must be an array',
-    );
+    expectHicraError(() => WordTokenizer.fromCorpus(['a'], { minCount: 0 }), {
+      code: ErrorCode.InvalidValue,
+      message: ['minCount', '0'],
+    });
+    expectHicraError(() => WordTokenizer.fromCorpus(['a'], { minCount: 1.5 }), {
+      code: ErrorCode.InvalidValue,
+      message: ['minCount'],
+    });
+    expectHicraError(() => WordTokenizer.fromCorpus(['a', 7 as never]), {
+      code: ErrorCode.InvalidArgument,
+      message: ['texts[1]', 'number'],
+    });
+    expectHicraError(() => WordTokenizer.fromCorpus('a b' as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['texts must be an array'],
+    });
   });
 });
 
@@ -261,11 +243,10 @@ describe('WordTokenizer JSON', () => {
       [{ ...good, vocabulary: ['<pad>'] }, 'vocabulary[0]', ['3 tokens']],
     ];
     for (const [input, path, fragments] of cases) {
-      const error = expectHicraError(
-        () => WordTokenizer.fromJSON(input),
-        ErrorCode.InvalidConfig,
-        ...fragments,
-      );
+      const error = expectHicraError(() => WordTokenizer.fromJSON(input), {
+        code: ErrorCode.InvalidConfig,
+        message: [...fragments],
+      });
       expect(error.details['path']).toBe(path);
       if (path) expect(error.message).toContain(`config key ${path}:`);
     }
@@ -276,63 +257,72 @@ describe('WordTokenizer: bad input', () => {
   const tokenizer = new WordTokenizer({ vocabulary: ['a', 'b'] });
 
   it('rejects bad settings', () => {
-    expectHicraError(() => new WordTokenizer(null as never), ErrorCode.InvalidArgument, 'settings');
-    expectHicraError(
-      () => new WordTokenizer({ vocabulary: 'ab' as never }),
-      ErrorCode.InvalidArgument,
-      'vocabulary must be an array',
-    );
-    expectHicraError(
-      () => new WordTokenizer({ vocabulary: ['a'], lowercase: 1 as never }),
-      ErrorCode.InvalidArgument,
-      'lowercase',
-    );
-    expectHicraError(
-      () => new WordTokenizer({ vocabulary: ['a'], onUnknown: 'drop' as never }),
-      ErrorCode.InvalidArgument,
-      'onUnknown',
-      '"drop"',
-    );
-    expectHicraError(
-      () => new WordTokenizer({ vocabulary: ['a', ''] }),
-      ErrorCode.InvalidValue,
-      'vocabulary[1]',
-      '0 tokens',
-    );
-    expectHicraError(
-      () => new WordTokenizer({ vocabulary: [' a'] }),
-      ErrorCode.InvalidValue,
-      'vocabulary[0]',
-      'not in normal form',
-    );
+    expectHicraError(() => new WordTokenizer(null as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['settings'],
+    });
+    expectHicraError(() => new WordTokenizer({ vocabulary: 'ab' as never }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['vocabulary must be an array'],
+    });
+    expectHicraError(() => new WordTokenizer({ vocabulary: ['a'], lowercase: 1 as never }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['lowercase'],
+    });
+    expectHicraError(() => new WordTokenizer({ vocabulary: ['a'], onUnknown: 'drop' as never }), {
+      code: ErrorCode.InvalidArgument,
+      message: ['onUnknown', '"drop"'],
+    });
+    expectHicraError(() => new WordTokenizer({ vocabulary: ['a', ''] }), {
+      code: ErrorCode.InvalidValue,
+      message: ['vocabulary[1]', '0 tokens'],
+    });
+    expectHicraError(() => new WordTokenizer({ vocabulary: [' a'] }), {
+      code: ErrorCode.InvalidValue,
+      message: ['vocabulary[0]', 'not in normal form'],
+    });
   });
 
   it('throws on unknown words with onUnknown: error, naming the word and its span', () => {
     const strict = new WordTokenizer({ vocabulary: ['a'], onUnknown: 'error' });
-    expectHicraError(() => strict.encode('a zorb'), ErrorCode.InvalidValue, '"zorb"', '[2, 6)');
+    expectHicraError(() => strict.encode('a zorb'), {
+      code: ErrorCode.InvalidValue,
+      message: ['"zorb"', '[2, 6)'],
+    });
   });
 
   it('decode rejects ids out of range, non-integers and non-arrays', () => {
-    expectHicraError(
-      () => tokenizer.decode([4, 6]),
-      ErrorCode.InvalidValue,
-      'ids[1] = 6',
-      '[0, 6)',
-    );
-    expectHicraError(() => tokenizer.decode([-1]), ErrorCode.InvalidValue, 'ids[0] = -1');
-    expectHicraError(() => tokenizer.decode([0.5]), ErrorCode.InvalidValue, 'ids[0] = 0.5');
-    expectHicraError(() => tokenizer.decode([Number.NaN]), ErrorCode.InvalidValue, 'NaN');
-    expectHicraError(() => tokenizer.decode(7 as never), ErrorCode.InvalidArgument, 'ids');
+    expectHicraError(() => tokenizer.decode([4, 6]), {
+      code: ErrorCode.InvalidValue,
+      message: ['ids[1] = 6', '[0, 6)'],
+    });
+    expectHicraError(() => tokenizer.decode([-1]), {
+      code: ErrorCode.InvalidValue,
+      message: ['ids[0] = -1'],
+    });
+    expectHicraError(() => tokenizer.decode([0.5]), {
+      code: ErrorCode.InvalidValue,
+      message: ['ids[0] = 0.5'],
+    });
+    expectHicraError(() => tokenizer.decode([Number.NaN]), {
+      code: ErrorCode.InvalidValue,
+      message: ['NaN'],
+    });
+    expectHicraError(() => tokenizer.decode(7 as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['ids'],
+    });
   });
 
   it('encode and normalizeWords reject non-strings', () => {
-    expectHicraError(
-      () => tokenizer.encode(3 as never),
-      ErrorCode.InvalidArgument,
-      'text',
-      'number',
-    );
-    expectHicraError(() => normalizeWords(null as never), ErrorCode.InvalidArgument, 'text');
+    expectHicraError(() => tokenizer.encode(3 as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['text', 'number'],
+    });
+    expectHicraError(() => normalizeWords(null as never), {
+      code: ErrorCode.InvalidArgument,
+      message: ['text'],
+    });
   });
 });
 

@@ -1,4 +1,5 @@
-import { type ConfigError, ErrorCode, HicraError } from '@hicra/spec';
+import { type ConfigError, ErrorCode } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { SeededGenerator, tf, tokenLogProbs } from '@hicra/tensor';
 import { expectClose } from '@hicra/tensor/testing';
 import { describe, expect, it } from 'vitest';
@@ -23,26 +24,6 @@ function ragged(prompts: number[][]) {
   const offsets = [0];
   for (const p of prompts) offsets.push(offsets[offsets.length - 1]! + p.length);
   return { tokenIds: Int32Array.from(prompts.flat()), offsets: Int32Array.from(offsets) };
-}
-
-function errorOf(fn: () => unknown): HicraError {
-  try {
-    fn();
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('config', () => {
@@ -75,7 +56,7 @@ describe('config', () => {
     [{ ...tiny, initStd: Number.NaN }, 'initStd', 'must be a positive number, got NaN'],
     [{ ...tiny, ropeBase: Number.POSITIVE_INFINITY }, 'ropeBase', 'got Infinity'],
   ])('rejects %j at key %s', (input, path, fragment) => {
-    const error = errorOf(() =>
+    const error = expectHicraError(() =>
       resolveTransformerConfig(input as TransformerConfigInput),
     ) as ConfigError;
     expect(error.code).toBe(ErrorCode.InvalidConfig);
@@ -291,20 +272,20 @@ describe('bad input', () => {
     const policy = TransformerPolicy.create(tiny, { seed: 1 });
     const base = { prompts: ragged([[1, 2]]), samplesPerPrompt: 1, maxNewTokens: 4, seed: 1 };
     expect(
-      (await rejectionOf(policy.sample({ ...base, prompts: ragged([[1, 99]]) }))).message,
+      (await expectHicraRejection(policy.sample({ ...base, prompts: ragged([[1, 99]]) }))).message,
     ).toContain('prompts.tokenIds[1] = 99 is outside the vocabulary [0, 23)');
-    expect((await rejectionOf(policy.sample({ ...base, maxNewTokens: 39 }))).message).toContain(
-      'prompt 0 (2 tokens) + maxNewTokens 39 exceed the context length 40',
-    );
     expect(
-      (await rejectionOf(policy.sample({ ...base, prompts: ragged([[]]) }))).message,
+      (await expectHicraRejection(policy.sample({ ...base, maxNewTokens: 39 }))).message,
+    ).toContain('prompt 0 (2 tokens) + maxNewTokens 39 exceed the context length 40');
+    expect(
+      (await expectHicraRejection(policy.sample({ ...base, prompts: ragged([[]]) }))).message,
     ).toContain('prompt 0 is empty');
-    expect((await rejectionOf(policy.sample({ ...base, topP: 0 }))).message).toContain(
+    expect((await expectHicraRejection(policy.sample({ ...base, topP: 0 }))).message).toContain(
       'topP must be in (0, 1]',
     );
-    expect((await rejectionOf(policy.sample({ ...base, stopTokenIds: [23] }))).message).toContain(
-      'stopTokenIds[0] = 23',
-    );
+    expect(
+      (await expectHicraRejection(policy.sample({ ...base, stopTokenIds: [23] }))).message,
+    ).toContain('stopTokenIds[0] = 23');
     const score = {
       prompts: ragged([[1]]),
       batchSize: 1,
@@ -312,12 +293,12 @@ describe('bad input', () => {
       tokenIds: Int32Array.of(1, 50),
       responseMask: Uint8Array.of(1, 1),
     };
-    expect((await rejectionOf(policy.score(score))).message).toContain(
+    expect((await expectHicraRejection(policy.score(score))).message).toContain(
       'tokenIds[1] = 50 is outside the vocabulary',
     );
-    expect((await rejectionOf(policy.score({ ...score, tokenIds: Int32Array.of(1) }))).code).toBe(
-      ErrorCode.ShapeMismatch,
-    );
+    expect(
+      (await expectHicraRejection(policy.score({ ...score, tokenIds: Int32Array.of(1) }))).code,
+    ).toBe(ErrorCode.ShapeMismatch);
     policy.dispose();
   });
 });
@@ -382,7 +363,7 @@ describe('TransformerPolicy at a temperature', () => {
       responseMask: Uint8Array.of(1),
     };
     for (const temperature of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      const error = await rejectionOf(policy.score({ ...request, temperature }));
+      const error = await expectHicraRejection(policy.score({ ...request, temperature }));
       expect(error.code).toBe(ErrorCode.InvalidArgument);
       expect(error.message).toMatch(/score: temperature must be a finite number > 0/);
     }

@@ -1,5 +1,11 @@
-import { EVAL_METRIC_KEYS, InvalidArgumentError, InvalidValueError, ShapeError } from '@hicra/spec';
-import { describe, SOURCE } from './check.js';
+import {
+  describeValue,
+  EVAL_METRIC_KEYS,
+  InvalidArgumentError,
+  InvalidValueError,
+  ShapeError,
+} from '@hicra/spec';
+import { SOURCE } from './check.js';
 import {
   type AnswerClusters,
   clusterAnswers,
@@ -114,16 +120,19 @@ function prepare(
   where: string,
 ): Prepared {
   if (typeof input !== 'object' || input === null) {
-    throw new InvalidArgumentError(`${where}: input must be an object, got ${describe(input)}`, {
-      source: SOURCE,
-      details: { argument: 'input' },
-    });
+    throw new InvalidArgumentError(
+      `${where}: input must be an object, got ${describeValue(input)}`,
+      {
+        source: SOURCE,
+        details: { argument: 'input' },
+      },
+    );
   }
   const divisor = logBaseDivisor(settings.base, where);
   const { answers, groupIds, sequenceLogProbs } = input;
   if (!Array.isArray(answers)) {
     throw new InvalidArgumentError(
-      `${where}: answers must be an array of strings, got ${describe(answers)}`,
+      `${where}: answers must be an array of strings, got ${describeValue(answers)}`,
       {
         source: SOURCE,
         details: { argument: 'answers' },
@@ -133,7 +142,7 @@ function prepare(
   const n = answers.length;
   if (!(groupIds instanceof Int32Array) && !Array.isArray(groupIds)) {
     throw new InvalidArgumentError(
-      `${where}: groupIds must be an Int32Array or an array of integers, got ${describe(groupIds)}`,
+      `${where}: groupIds must be an Int32Array or an array of integers, got ${describeValue(groupIds)}`,
       {
         source: SOURCE,
         details: { argument: 'groupIds' },
@@ -154,7 +163,7 @@ function prepare(
   for (let i = 0; i < n; i++) {
     if (typeof answers[i] !== 'string') {
       throw new InvalidArgumentError(
-        `${where}: answers[${i}] must be a string, got ${describe(answers[i])}`,
+        `${where}: answers[${i}] must be a string, got ${describeValue(answers[i])}`,
         {
           source: SOURCE,
           details: { argument: 'answers', index: i },
@@ -290,7 +299,7 @@ function checkSequenceLogProbs(
     !Array.isArray(values)
   ) {
     throw new InvalidArgumentError(
-      `${where}: sequenceLogProbs must be a Float32Array, Float64Array or array of numbers, got ${describe(values)}`,
+      `${where}: sequenceLogProbs must be a Float32Array, Float64Array or array of numbers, got ${describeValue(values)}`,
       { source: SOURCE, details: { argument: 'sequenceLogProbs' } },
     );
   }
@@ -323,7 +332,7 @@ function checkClusters(clusters: unknown, where: string): asserts clusters is An
     !(c.sizes instanceof Int32Array)
   ) {
     throw new InvalidArgumentError(
-      `${where}: clusters must be AnswerClusters (from clusterAnswers), got ${describe(clusters)}`,
+      `${where}: clusters must be AnswerClusters (from clusterAnswers), got ${describeValue(clusters)}`,
       {
         source: SOURCE,
         details: { argument: 'clusters' },

@@ -1,15 +1,6 @@
-import { InvalidArgumentError, InvalidValueError, ShapeError } from '@hicra/spec';
+import { describeValue, InvalidArgumentError, InvalidValueError, ShapeError } from '@hicra/spec';
 
 export const SOURCE = '@hicra/semantic-entropy';
-
-/** A short description of a value for error messages: `Float32Array(12)`, `Array(3)`, `string`. */
-export function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (ArrayBuffer.isView(value))
-    return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  return typeof value;
-}
 
 /** Throws unless `batchSize` and `seqLen` are non-negative integers. */
 export function checkLayout(where: string, batchSize: unknown, seqLen: unknown): void {
@@ -42,7 +33,7 @@ export function checkTypedArray(
 ): void {
   if (!kinds.some((kind) => array instanceof kind)) {
     throw new InvalidArgumentError(
-      `${where}: ${name} must be a ${kinds.map((k) => k.name).join(' or ')}, got ${describe(array)}`,
+      `${where}: ${name} must be a ${kinds.map((k) => k.name).join(' or ')}, got ${describeValue(array)}`,
       { source: SOURCE, details: { where, argument: name } },
     );
   }
@@ -58,10 +49,13 @@ export function checkTypedArray(
 /** Throws unless `value` is an array (of any element type) with `length` entries. */
 export function checkList(where: string, name: string, value: unknown, length: number): void {
   if (!Array.isArray(value)) {
-    throw new InvalidArgumentError(`${where}: ${name} must be an array, got ${describe(value)}`, {
-      source: SOURCE,
-      details: { where, argument: name },
-    });
+    throw new InvalidArgumentError(
+      `${where}: ${name} must be an array, got ${describeValue(value)}`,
+      {
+        source: SOURCE,
+        details: { where, argument: name },
+      },
+    );
   }
   if (value.length !== length) {
     throw new ShapeError(`${where}: ${name} has length ${value.length}, expected ${length}`, {
@@ -75,7 +69,7 @@ export function checkList(where: string, name: string, value: unknown, length: n
 export function checkCount(where: string, name: string, count: unknown): void {
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
     throw new InvalidValueError(
-      `${where}: ${name} must be a non-negative integer count, got ${typeof count === 'number' ? count : describe(count)}`,
+      `${where}: ${name} must be a non-negative integer count, got ${typeof count === 'number' ? count : describeValue(count)}`,
       { source: SOURCE, details: { where, argument: name, value: String(count) } },
     );
   }

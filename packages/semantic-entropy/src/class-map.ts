@@ -1,5 +1,5 @@
-import { InvalidArgumentError, InvalidValueError } from '@hicra/spec';
-import { describe, SOURCE } from './check.js';
+import { describeValue, InvalidArgumentError, InvalidValueError } from '@hicra/spec';
+import { SOURCE } from './check.js';
 
 /**
  * `gram -> classId`: the strategy class (cluster) of each planning phrase, as the miner's
@@ -15,7 +15,7 @@ export function toClassMap(classOf: unknown, where: string): ReadonlyMap<string,
     entries = Object.entries(classOf);
   else {
     throw new InvalidArgumentError(
-      `${where}: classOf must be a Map or a record from gram to class id, got ${describe(classOf)}`,
+      `${where}: classOf must be a Map or a record from gram to class id, got ${describeValue(classOf)}`,
       { source: SOURCE, details: { where, argument: 'classOf' } },
     );
   }
@@ -23,7 +23,7 @@ export function toClassMap(classOf: unknown, where: string): ReadonlyMap<string,
   for (const [gram, classId] of entries) {
     if (typeof gram !== 'string') {
       throw new InvalidArgumentError(
-        `${where}: classOf keys must be grams (strings), got ${describe(gram)}`,
+        `${where}: classOf keys must be grams (strings), got ${describeValue(gram)}`,
         { source: SOURCE, details: { where, argument: 'classOf' } },
       );
     }

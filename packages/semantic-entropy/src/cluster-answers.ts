@@ -1,5 +1,5 @@
-import { InvalidArgumentError, InvalidValueError } from '@hicra/spec';
-import { describe, SOURCE } from './check.js';
+import { describeValue, InvalidArgumentError, InvalidValueError } from '@hicra/spec';
+import { SOURCE } from './check.js';
 
 /**
  * A judge bound to one prompt's answers: is `candidate` equivalent in meaning to the class
@@ -61,7 +61,7 @@ function* greedyClusters(
       const verdict = yield compare(representative, i);
       if (typeof verdict !== 'boolean') {
         throw new InvalidValueError(
-          `clusterAnswers: judge "${judge}" returned ${describe(verdict)} for answers ${representative} and ${i}; expected true or false`,
+          `clusterAnswers: judge "${judge}" returned ${describeValue(verdict)} for answers ${representative} and ${i}; expected true or false`,
           { source: SOURCE, details: { judge, representative, candidate: i } },
         );
       }
@@ -101,7 +101,7 @@ function checkInputs(
 ): asserts judge is EquivalenceJudge {
   if (!Array.isArray(answers)) {
     throw new InvalidArgumentError(
-      `${where}: answers must be an array of strings, got ${describe(answers)}`,
+      `${where}: answers must be an array of strings, got ${describeValue(answers)}`,
       {
         source: SOURCE,
         details: { argument: 'answers' },
@@ -111,7 +111,7 @@ function checkInputs(
   for (let i = 0; i < answers.length; i++) {
     if (typeof answers[i] !== 'string') {
       throw new InvalidArgumentError(
-        `${where}: answers[${i}] must be a string, got ${describe(answers[i])}`,
+        `${where}: answers[${i}] must be a string, got ${describeValue(answers[i])}`,
         {
           source: SOURCE,
           details: { argument: 'answers', index: i },
@@ -125,7 +125,7 @@ function checkInputs(
     typeof (judge as EquivalenceJudge).bind !== 'function'
   ) {
     throw new InvalidArgumentError(
-      `${where}: judge must be an EquivalenceJudge (an object with name and bind), got ${describe(judge)}`,
+      `${where}: judge must be an EquivalenceJudge (an object with name and bind), got ${describeValue(judge)}`,
       { source: SOURCE, details: { argument: 'judge' } },
     );
   }
@@ -138,7 +138,7 @@ function checkComparator(
 ): asserts compare is AnswerComparator {
   if (typeof compare !== 'function') {
     throw new InvalidValueError(
-      `${where}: judge "${judge.name}".bind returned ${describe(compare)}; expected a comparator function`,
+      `${where}: judge "${judge.name}".bind returned ${describeValue(compare)}; expected a comparator function`,
       { source: SOURCE, details: { judge: judge.name } },
     );
   }

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '@hicra/spec';
-import { checkCount, describe, SOURCE } from './check.js';
+import { describeValue, InvalidArgumentError } from '@hicra/spec';
+import { checkCount, SOURCE } from './check.js';
 import {
   type EntropyOptions,
   entropyFromTotals,
@@ -28,7 +28,7 @@ export class CountMap<K extends CountKey = string> {
     checkCount('CountMap.add', 'count', count);
     if (typeof key !== 'string' && typeof key !== 'number') {
       throw new InvalidArgumentError(
-        `CountMap.add: key must be a string or a number, got ${describe(key)}`,
+        `CountMap.add: key must be a string or a number, got ${describeValue(key)}`,
         { source: SOURCE, details: { argument: 'key' } },
       );
     }
@@ -66,7 +66,7 @@ export class CountMap<K extends CountKey = string> {
   merge(other: CountMap<K>): this {
     if (!(other instanceof CountMap)) {
       throw new InvalidArgumentError(
-        `CountMap.merge: other must be a CountMap, got ${describe(other)}`,
+        `CountMap.merge: other must be a CountMap, got ${describeValue(other)}`,
         { source: SOURCE, details: { argument: 'other' } },
       );
     }
@@ -116,7 +116,7 @@ export class CountMap<K extends CountKey = string> {
     const where = 'CountMap.from';
     if (typeof entries !== 'object' || entries === null) {
       throw new InvalidArgumentError(
-        `${where}: ${name} must be [key, count] pairs or a record of counts, got ${describe(entries)}`,
+        `${where}: ${name} must be [key, count] pairs or a record of counts, got ${describeValue(entries)}`,
         { source: SOURCE, details: { argument: name } },
       );
     }
@@ -128,7 +128,7 @@ export class CountMap<K extends CountKey = string> {
     for (const pair of pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new InvalidArgumentError(
-          `${where}: ${name}[${index}] must be a [key, count] pair, got ${describe(pair)}`,
+          `${where}: ${name}[${index}] must be a [key, count] pair, got ${describeValue(pair)}`,
           { source: SOURCE, details: { argument: name, index } },
         );
       }

@@ -1,5 +1,5 @@
-import { formatValue, InvalidArgumentError } from '@hicra/spec';
-import { checkCount, describe, SOURCE } from './check.js';
+import { describeValue, formatValue, InvalidArgumentError } from '@hicra/spec';
+import { checkCount, SOURCE } from './check.js';
 
 /** Logarithm base of an entropy: `'e'` gives nats (the default everywhere), `2` gives bits. */
 export type LogBase = 'e' | 2;
@@ -14,7 +14,7 @@ export function logBaseDivisor(base: unknown, where: string): number {
   if (base === undefined || base === 'e') return 1;
   if (base === 2) return Math.LN2;
   throw new InvalidArgumentError(
-    `${where}: base must be 'e' (nats) or 2 (bits), got ${typeof base === 'number' || typeof base === 'string' ? formatValue(base) : describe(base)}`,
+    `${where}: base must be 'e' (nats) or 2 (bits), got ${typeof base === 'number' || typeof base === 'string' ? formatValue(base) : describeValue(base)}`,
     { source: SOURCE, details: { where, argument: 'base' } },
   );
 }
@@ -98,7 +98,7 @@ function toList(counts: unknown, where: string): ArrayLike<number> {
       return counts as ArrayLike<number>;
   }
   throw new InvalidArgumentError(
-    `${where}: counts must be an array, iterable or Map of numbers, got ${describe(counts)}`,
+    `${where}: counts must be an array, iterable or Map of numbers, got ${describeValue(counts)}`,
     { source: SOURCE, details: { where, argument: 'counts' } },
   );
 }

@@ -1,5 +1,11 @@
-import { type EmbedderV1, InvalidArgumentError, InvalidValueError, ShapeError } from '@hicra/spec';
-import { describe, SOURCE } from './check.js';
+import {
+  describeValue,
+  type EmbedderV1,
+  InvalidArgumentError,
+  InvalidValueError,
+  ShapeError,
+} from '@hicra/spec';
+import { SOURCE } from './check.js';
 import type { AnswerComparator, EquivalenceJudge } from './cluster-answers.js';
 
 /**
@@ -21,7 +27,7 @@ export function createExactMatchJudge(settings: ExactMatchJudgeSettings = {}): E
   const where = 'createExactMatchJudge';
   if (typeof settings !== 'object' || settings === null) {
     throw new InvalidArgumentError(
-      `${where}: settings must be an object, got ${describe(settings)}`,
+      `${where}: settings must be an object, got ${describeValue(settings)}`,
       {
         source: SOURCE,
         details: { argument: 'settings' },
@@ -31,7 +37,7 @@ export function createExactMatchJudge(settings: ExactMatchJudgeSettings = {}): E
   const normalize = settings.normalize ?? normalizeAnswer;
   if (typeof normalize !== 'function') {
     throw new InvalidArgumentError(
-      `${where}: normalize must be a function, got ${describe(normalize)}`,
+      `${where}: normalize must be a function, got ${describeValue(normalize)}`,
       {
         source: SOURCE,
         details: { argument: 'normalize' },
@@ -45,7 +51,7 @@ export function createExactMatchJudge(settings: ExactMatchJudgeSettings = {}): E
         const key = normalize(answer);
         if (typeof key !== 'string') {
           throw new InvalidValueError(
-            `exact-match judge: normalize(answers[${i}]) returned ${describe(key)}; expected a string`,
+            `exact-match judge: normalize(answers[${i}]) returned ${describeValue(key)}; expected a string`,
             { source: SOURCE, details: { index: i } },
           );
         }
@@ -78,7 +84,7 @@ export function createCosineJudge(settings: CosineJudgeSettings): EquivalenceJud
   const where = 'createCosineJudge';
   if (typeof settings !== 'object' || settings === null) {
     throw new InvalidArgumentError(
-      `${where}: settings must be an object with an embedder, got ${describe(settings)}`,
+      `${where}: settings must be an object with an embedder, got ${describeValue(settings)}`,
       {
         source: SOURCE,
         details: { argument: 'settings' },
@@ -94,7 +100,7 @@ export function createCosineJudge(settings: CosineJudgeSettings): EquivalenceJud
     embedder.dimension < 1
   ) {
     throw new InvalidArgumentError(
-      `${where}: embedder must be an EmbedderV1 (a positive integer dimension and an embed function), got ${describe(embedder)}`,
+      `${where}: embedder must be an EmbedderV1 (a positive integer dimension and an embed function), got ${describeValue(embedder)}`,
       { source: SOURCE, details: { argument: 'embedder' } },
     );
   }
@@ -112,7 +118,7 @@ export function createCosineJudge(settings: CosineJudgeSettings): EquivalenceJud
     const n = answers.length;
     if (!(vectors instanceof Float32Array)) {
       throw new InvalidValueError(
-        `cosine judge: embedder.embed returned ${describe(vectors)}; expected a Float32Array`,
+        `cosine judge: embedder.embed returned ${describeValue(vectors)}; expected a Float32Array`,
         { source: SOURCE, details: { argument: 'embeddings' } },
       );
     }
@@ -182,7 +188,7 @@ export function createPairwiseJudge(settings: PairwiseJudgeSettings): Equivalenc
   const where = 'createPairwiseJudge';
   if (typeof settings !== 'object' || settings === null) {
     throw new InvalidArgumentError(
-      `${where}: settings must be an object, got ${describe(settings)}`,
+      `${where}: settings must be an object, got ${describeValue(settings)}`,
       {
         source: SOURCE,
         details: { argument: 'settings' },
@@ -192,7 +198,7 @@ export function createPairwiseJudge(settings: PairwiseJudgeSettings): Equivalenc
   const { name, equivalent } = settings;
   if (typeof name !== 'string' || name === '') {
     throw new InvalidArgumentError(
-      `${where}: name must be a non-empty string, got ${describe(name)}`,
+      `${where}: name must be a non-empty string, got ${describeValue(name)}`,
       {
         source: SOURCE,
         details: { argument: 'name' },
@@ -201,7 +207,7 @@ export function createPairwiseJudge(settings: PairwiseJudgeSettings): Equivalenc
   }
   if (typeof equivalent !== 'function') {
     throw new InvalidArgumentError(
-      `${where}: equivalent must be a function, got ${describe(equivalent)}`,
+      `${where}: equivalent must be a function, got ${describeValue(equivalent)}`,
       {
         source: SOURCE,
         details: { argument: 'equivalent' },

@@ -1,5 +1,10 @@
-import { InvalidArgumentError, InvalidValueError, TRAIN_METRIC_KEYS } from '@hicra/spec';
-import { describe, SOURCE } from './check.js';
+import {
+  describeValue,
+  InvalidArgumentError,
+  InvalidValueError,
+  TRAIN_METRIC_KEYS,
+} from '@hicra/spec';
+import { SOURCE } from './check.js';
 
 /**
  * `value / baseline`: a metric relative to its value at a baseline step (the paper plots
@@ -9,13 +14,13 @@ import { describe, SOURCE } from './check.js';
 export function relativeToBaseline(value: number, baseline: number, name = 'value'): number {
   if (typeof baseline !== 'number' || !Number.isFinite(baseline) || baseline === 0) {
     throw new InvalidValueError(
-      `relativeToBaseline: the baseline of ${name} is ${typeof baseline === 'number' ? baseline : describe(baseline)}; it must be finite and non-zero`,
+      `relativeToBaseline: the baseline of ${name} is ${typeof baseline === 'number' ? baseline : describeValue(baseline)}; it must be finite and non-zero`,
       { source: SOURCE, details: { name, baseline: String(baseline) } },
     );
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidValueError(
-      `relativeToBaseline: ${name} is ${typeof value === 'number' ? value : describe(value)}; it must be finite`,
+      `relativeToBaseline: ${name} is ${typeof value === 'number' ? value : describeValue(value)}; it must be finite`,
       { source: SOURCE, details: { name, value: String(value) } },
     );
   }
@@ -49,7 +54,7 @@ export function relativeMetrics(
   ] as const) {
     if (typeof value !== 'object' || value === null) {
       throw new InvalidArgumentError(
-        `relativeMetrics: ${name} must be a metric record, got ${describe(value)}`,
+        `relativeMetrics: ${name} must be a metric record, got ${describeValue(value)}`,
         { source: SOURCE, details: { argument: name } },
       );
     }

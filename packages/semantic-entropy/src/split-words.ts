@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '@hicra/spec';
-import { describe, SOURCE } from './check.js';
+import { describeValue, InvalidArgumentError } from '@hicra/spec';
+import { SOURCE } from './check.js';
 
 /*
  * Words of a response text, for the conditional procedural entropy (docs/decisions/0032):
@@ -109,10 +109,13 @@ export function leadingWords(text: string, from: number, to: number, limit: numb
  */
 export function splitWords(text: string): string[] {
   if (typeof text !== 'string') {
-    throw new InvalidArgumentError(`splitWords: text must be a string, got ${describe(text)}`, {
-      source: SOURCE,
-      details: { argument: 'text' },
-    });
+    throw new InvalidArgumentError(
+      `splitWords: text must be a string, got ${describeValue(text)}`,
+      {
+        source: SOURCE,
+        details: { argument: 'text' },
+      },
+    );
   }
   const words: string[] = [];
   let k = 0;

@@ -1,10 +1,11 @@
 import {
+  describeValue,
   InvalidArgumentError,
   InvalidValueError,
   MissingInputError,
   type PlanningMatchV1,
 } from '@hicra/spec';
-import { checkCount, checkLayout, checkList, describe, SOURCE } from './check.js';
+import { checkCount, checkLayout, checkList, SOURCE } from './check.js';
 import { type LogBase, logBaseDivisor } from './entropy-from-counts.js';
 import {
   countValidatedStrategy,
@@ -73,7 +74,7 @@ export class StepMetricsAccumulator {
     const where = 'StepMetricsAccumulator';
     if (typeof settings !== 'object' || settings === null) {
       throw new InvalidArgumentError(
-        `${where}: settings must be an object, got ${describe(settings)}`,
+        `${where}: settings must be an object, got ${describeValue(settings)}`,
         {
           source: SOURCE,
           details: { where, argument: 'settings' },
@@ -105,10 +106,13 @@ export class StepMetricsAccumulator {
   add(input: StepMetricsInput): this {
     const where = 'StepMetricsAccumulator.add';
     if (typeof input !== 'object' || input === null) {
-      throw new InvalidArgumentError(`${where}: input must be an object, got ${describe(input)}`, {
-        source: SOURCE,
-        details: { where, argument: 'input' },
-      });
+      throw new InvalidArgumentError(
+        `${where}: input must be an object, got ${describeValue(input)}`,
+        {
+          source: SOURCE,
+          details: { where, argument: 'input' },
+        },
+      );
     }
     checkLayout(where, input.batchSize, input.seqLen);
     const { planningMatches, responseTexts } = input;
@@ -133,7 +137,7 @@ export class StepMetricsAccumulator {
   merge(other: StepMetricsAccumulator): this {
     if (!(other instanceof StepMetricsAccumulator)) {
       throw new InvalidArgumentError(
-        `StepMetricsAccumulator.merge: other must be a StepMetricsAccumulator, got ${describe(other)}`,
+        `StepMetricsAccumulator.merge: other must be a StepMetricsAccumulator, got ${describeValue(other)}`,
         { source: SOURCE, details: { argument: 'other' } },
       );
     }
@@ -210,7 +214,7 @@ export class StepMetricsAccumulator {
     const where = 'StepMetricsAccumulator.fromJSON';
     if (typeof json !== 'object' || json === null || json.version !== 1) {
       throw new InvalidArgumentError(
-        `${where}: expected an object with version 1 (from toJSON), got ${describe(json)}`,
+        `${where}: expected an object with version 1 (from toJSON), got ${describeValue(json)}`,
         { source: SOURCE, details: { where } },
       );
     }

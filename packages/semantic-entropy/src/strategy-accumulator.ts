@@ -1,4 +1,5 @@
 import {
+  describeValue,
   InvalidArgumentError,
   InvalidValueError,
   MissingInputError,
@@ -6,7 +7,7 @@ import {
   ShapeError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
-import { checkCount, checkList, describe, SOURCE } from './check.js';
+import { checkCount, checkList, SOURCE } from './check.js';
 import { type GramClassMap, toClassMap } from './class-map.js';
 import { ContinuationTable } from './continuation-table.js';
 import { CountMap } from './count-map.js';
@@ -93,7 +94,7 @@ export class StrategyAccumulator {
     const where = 'StrategyAccumulator';
     if (typeof settings !== 'object' || settings === null) {
       throw new InvalidArgumentError(
-        `${where}: settings must be an object, got ${describe(settings)}`,
+        `${where}: settings must be an object, got ${describeValue(settings)}`,
         { source: SOURCE, details: { where, argument: 'settings' } },
       );
     }
@@ -143,15 +144,18 @@ export class StrategyAccumulator {
   validate(input: StrategyInput): void {
     const where = 'StrategyAccumulator.add';
     if (typeof input !== 'object' || input === null) {
-      throw new InvalidArgumentError(`${where}: input must be an object, got ${describe(input)}`, {
-        source: SOURCE,
-        details: { where, argument: 'input' },
-      });
+      throw new InvalidArgumentError(
+        `${where}: input must be an object, got ${describeValue(input)}`,
+        {
+          source: SOURCE,
+          details: { where, argument: 'input' },
+        },
+      );
     }
     const { planningMatches, responseTexts } = input;
     if (!Array.isArray(planningMatches)) {
       throw new InvalidArgumentError(
-        `${where}: planningMatches must be an array (one list per response), got ${describe(planningMatches)}`,
+        `${where}: planningMatches must be an array (one list per response), got ${describeValue(planningMatches)}`,
         { source: SOURCE, details: { where, argument: 'planningMatches' } },
       );
     }
@@ -161,7 +165,7 @@ export class StrategyAccumulator {
       for (let i = 0; i < batchSize; i++) {
         if (typeof responseTexts[i] !== 'string') {
           throw new InvalidArgumentError(
-            `${where}: responseTexts[${i}] must be a string, got ${describe(responseTexts[i])}`,
+            `${where}: responseTexts[${i}] must be a string, got ${describeValue(responseTexts[i])}`,
             { source: SOURCE, details: { where, argument: 'responseTexts', index: i } },
           );
         }
@@ -235,7 +239,7 @@ export class StrategyAccumulator {
   merge(other: StrategyAccumulator): this {
     if (!(other instanceof StrategyAccumulator)) {
       throw new InvalidArgumentError(
-        `StrategyAccumulator.merge: other must be a StrategyAccumulator, got ${describe(other)}`,
+        `StrategyAccumulator.merge: other must be a StrategyAccumulator, got ${describeValue(other)}`,
         { source: SOURCE, details: { argument: 'other' } },
       );
     }
@@ -413,7 +417,7 @@ export class StrategyAccumulator {
     const where = 'StrategyAccumulator.fromJSON';
     if (typeof json !== 'object' || json === null || json.version !== 1) {
       throw new InvalidArgumentError(
-        `${where}: expected an object with version 1 (from toJSON), got ${describe(json)}`,
+        `${where}: expected an object with version 1 (from toJSON), got ${describeValue(json)}`,
         { source: SOURCE, details: { where } },
       );
     }
@@ -437,14 +441,14 @@ export class StrategyAccumulator {
     acc.#classes.merge(CountMap.from<number>(json.classes, 'classes'));
     if (!Array.isArray(json.continuations)) {
       throw new InvalidArgumentError(
-        `${where}: continuations must be [gram, [continuation, count][]] pairs, got ${describe(json.continuations)}`,
+        `${where}: continuations must be [gram, [continuation, count][]] pairs, got ${describeValue(json.continuations)}`,
         { source: SOURCE, details: { where, argument: 'continuations' } },
       );
     }
     for (const entry of json.continuations) {
       if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
         throw new InvalidArgumentError(
-          `${where}: each continuations entry must be a [gram, [continuation, count][]] pair, got ${describe(entry)}`,
+          `${where}: each continuations entry must be a [gram, [continuation, count][]] pair, got ${describeValue(entry)}`,
           { source: SOURCE, details: { where, argument: 'continuations' } },
         );
       }
@@ -518,7 +522,7 @@ function validateMatches(
     const list = planningMatches[i];
     if (!Array.isArray(list)) {
       throw new InvalidArgumentError(
-        `${where}: planningMatches[${i}] must be an array of matches, got ${describe(list)}`,
+        `${where}: planningMatches[${i}] must be an array of matches, got ${describeValue(list)}`,
         { source: SOURCE, details: { where, argument: 'planningMatches', index: i } },
       );
     }
@@ -528,7 +532,7 @@ function validateMatches(
       const match = list[j] as PlanningMatchV1;
       if (typeof match !== 'object' || match === null) {
         throw new InvalidArgumentError(
-          `${where}: planningMatches[${i}][${j}] must be a match object, got ${describe(match)}`,
+          `${where}: planningMatches[${i}][${j}] must be a match object, got ${describeValue(match)}`,
           {
             source: SOURCE,
             details: { where, argument: 'planningMatches', response: i, match: j },
@@ -561,7 +565,7 @@ function validateMatches(
       if (!seenGrams.has(gram)) {
         if (typeof gram !== 'string' || gram === '') {
           throw new InvalidValueError(
-            `${where}: planningMatches[${i}][${j}].gram must be a non-empty string, got ${typeof gram === 'string' ? JSON.stringify(gram) : describe(gram)}`,
+            `${where}: planningMatches[${i}][${j}].gram must be a non-empty string, got ${typeof gram === 'string' ? JSON.stringify(gram) : describeValue(gram)}`,
             { source: SOURCE, details: { where, response: i, match: j } },
           );
         }

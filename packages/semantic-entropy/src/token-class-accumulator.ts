@@ -1,11 +1,12 @@
 import {
+  describeValue,
   InvalidArgumentError,
   InvalidValueError,
   MissingInputError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
-import { checkCount, checkLayout, checkTypedArray, describe, SOURCE } from './check.js';
+import { checkCount, checkLayout, checkTypedArray, SOURCE } from './check.js';
 
 /** Default share of tokens in the top-entropy ("fork") set, as in the paper: 30%. */
 export const DEFAULT_TOP_Q = 0.3;
@@ -267,7 +268,7 @@ export class TokenClassAccumulator {
     const where = 'TokenClassAccumulator';
     if (typeof settings !== 'object' || settings === null) {
       throw new InvalidArgumentError(
-        `${where}: settings must be an object, got ${describe(settings)}`,
+        `${where}: settings must be an object, got ${describeValue(settings)}`,
         {
           source: SOURCE,
           details: { where, argument: 'settings' },
@@ -318,10 +319,13 @@ export class TokenClassAccumulator {
   #prepare(input: TokenClassInput): PendingTokens {
     const where = 'TokenClassAccumulator.add';
     if (typeof input !== 'object' || input === null) {
-      throw new InvalidArgumentError(`${where}: input must be an object, got ${describe(input)}`, {
-        source: SOURCE,
-        details: { where, argument: 'input' },
-      });
+      throw new InvalidArgumentError(
+        `${where}: input must be an object, got ${describeValue(input)}`,
+        {
+          source: SOURCE,
+          details: { where, argument: 'input' },
+        },
+      );
     }
     const { batchSize, seqLen, responseMask, planningMask, logProbs, entropies } = input;
     checkLayout(where, batchSize, seqLen);
@@ -426,7 +430,7 @@ export class TokenClassAccumulator {
   merge(other: TokenClassAccumulator): this {
     if (!(other instanceof TokenClassAccumulator)) {
       throw new InvalidArgumentError(
-        `TokenClassAccumulator.merge: other must be a TokenClassAccumulator, got ${describe(other)}`,
+        `TokenClassAccumulator.merge: other must be a TokenClassAccumulator, got ${describeValue(other)}`,
         { source: SOURCE, details: { argument: 'other' } },
       );
     }
@@ -543,7 +547,7 @@ export class TokenClassAccumulator {
     const where = 'TokenClassAccumulator.fromJSON';
     if (typeof json !== 'object' || json === null || json.version !== 1) {
       throw new InvalidArgumentError(
-        `${where}: expected an object with version 1 (from toJSON), got ${describe(json)}`,
+        `${where}: expected an object with version 1 (from toJSON), got ${describeValue(json)}`,
         { source: SOURCE, details: { where } },
       );
     }
@@ -561,7 +565,7 @@ export class TokenClassAccumulator {
       const triple = json[field];
       if (!Array.isArray(triple) || triple.length !== 3) {
         throw new InvalidArgumentError(
-          `${where}: ${field} must be an array of 3 numbers, got ${describe(triple)}`,
+          `${where}: ${field} must be an array of 3 numbers, got ${describeValue(triple)}`,
           {
             source: SOURCE,
             details: { where, argument: field },

@@ -1,4 +1,5 @@
 import { type EmbedderV1, ErrorCode, EVAL_METRIC_KEYS } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,7 +17,7 @@ import {
   likelihoodWeightedAnswerEntropy,
   normalizeAnswer,
 } from '../src/index.js';
-import { expectError, expectRejection } from './helpers.js';
+import { SOURCE } from './helpers.js';
 
 const plogp = (p: number) => p * Math.log(p);
 
@@ -99,15 +100,17 @@ describe('greedy clustering', () => {
     const clusters = await clusterAnswers(['a', 'b', 'a'], judge);
     expect(Array.from(clusters.sizes)).toEqual([2, 1]);
     expect(judge.calls).toBe(2);
-    expectError(
-      () => clusterAnswersSync(['a', 'b'], countingJudge(true)),
-      ErrorCode.InvalidArgument,
-      ['judge "counting" is asynchronous', 'use clusterAnswers'],
-    );
+    expectHicraError(() => clusterAnswersSync(['a', 'b'], countingJudge(true)), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['judge "counting" is asynchronous', 'use clusterAnswers'],
+    });
     const asyncBind: EquivalenceJudge = { name: 'slow', bind: async () => () => true };
-    expectError(() => clusterAnswersSync(['a'], asyncBind), ErrorCode.InvalidArgument, [
-      'judge "slow" is asynchronous',
-    ]);
+    expectHicraError(() => clusterAnswersSync(['a'], asyncBind), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['judge "slow" is asynchronous'],
+    });
     expect(Array.from((await clusterAnswers(['a', 'b'], asyncBind)).sizes)).toEqual([2]);
   });
 
@@ -135,9 +138,11 @@ describe('greedy clustering', () => {
     expect(Array.from((await clusterAnswers(answers, asyncJudge)).assignments)).toEqual([
       0, 0, 1, 2, 1,
     ]);
-    expectError(() => clusterAnswersSync(answers, asyncJudge), ErrorCode.InvalidArgument, [
-      'judge "cosine" is asynchronous',
-    ]);
+    expectHicraError(() => clusterAnswersSync(answers, asyncJudge), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['judge "cosine" is asynchronous'],
+    });
   });
 });
 
@@ -302,7 +307,7 @@ describe('answer-level bad input', () => {
       'a judge that answers with something else than a boolean',
       () => clusterAnswersSync(['a', 'b'], { name: 'fuzzy', bind: () => () => 0.7 as never }),
       ErrorCode.InvalidValue,
-      ['judge "fuzzy" returned number for answers 0 and 1', 'expected true or false'],
+      ['judge "fuzzy" returned number 0.7 for answers 0 and 1', 'expected true or false'],
     ],
     [
       'a bind that returns no comparator',
@@ -376,19 +381,17 @@ describe('answer-level bad input', () => {
       ['estimator must be "discrete" or "likelihood-weighted", got "mean"'],
     ],
   ] as const)('%s', (_name, fn, code, fragments) => {
-    expectError(fn, code, fragments);
+    expectHicraError(fn, { code: code, source: SOURCE, message: fragments });
   });
 
   it('async paths reject with the same errors', async () => {
-    await expectRejection(
+    await expectHicraRejection(
       answerSemanticEntropy({ answers: ['a'], groupIds: [0], sequenceLogProbs: [Number.NaN] }),
-      ErrorCode.InvalidValue,
-      ['sequenceLogProbs[0] = NaN'],
+      { code: ErrorCode.InvalidValue, message: ['sequenceLogProbs[0] = NaN'] },
     );
-    await expectRejection(
+    await expectHicraRejection(
       clusterAnswers(['x', 'q'], createCosineJudge({ embedder: letterEmbedder(true) })),
-      ErrorCode.InvalidValue,
-      ['embedding of answers[1] is the zero vector'],
+      { code: ErrorCode.InvalidValue, message: ['embedding of answers[1] is the zero vector'] },
     );
   });
 });

@@ -1,8 +1,9 @@
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CountMap, entropyFromCounts } from '../src/index.js';
-import { expectError } from './helpers.js';
+import { SOURCE } from './helpers.js';
 
 const plogp = (p: number) => (p === 0 ? 0 : p * Math.log(p));
 
@@ -99,41 +100,49 @@ describe('entropyFromCounts', () => {
   });
 
   it('rejects negative, fractional and non-finite counts, naming the index', () => {
-    expectError(() => entropyFromCounts([1, -1]), ErrorCode.InvalidValue, [
-      'counts[1]',
-      'non-negative integer',
-      '-1',
-    ]);
-    expectError(() => entropyFromCounts([1, 2.5]), ErrorCode.InvalidValue, ['counts[1]', '2.5']);
-    expectError(() => entropyFromCounts([Number.NaN]), ErrorCode.InvalidValue, [
-      'counts[0]',
-      'NaN',
-    ]);
-    expectError(() => entropyFromCounts([Number.POSITIVE_INFINITY]), ErrorCode.InvalidValue, [
-      'counts[0]',
-      'Infinity',
-    ]);
-    expectError(() => entropyFromCounts(['3'] as unknown as number[]), ErrorCode.InvalidValue, [
-      'counts[0]',
-      'string',
-    ]);
-    expectError(() => entropyFromCounts(7 as unknown as number[]), ErrorCode.InvalidArgument, [
-      'counts must be an array, iterable or Map',
-      'number',
-    ]);
+    expectHicraError(() => entropyFromCounts([1, -1]), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts[1]', 'non-negative integer', '-1'],
+    });
+    expectHicraError(() => entropyFromCounts([1, 2.5]), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts[1]', '2.5'],
+    });
+    expectHicraError(() => entropyFromCounts([Number.NaN]), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts[0]', 'NaN'],
+    });
+    expectHicraError(() => entropyFromCounts([Number.POSITIVE_INFINITY]), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts[0]', 'Infinity'],
+    });
+    expectHicraError(() => entropyFromCounts(['3'] as unknown as number[]), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts[0]', 'string'],
+    });
+    expectHicraError(() => entropyFromCounts(7 as unknown as number[]), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['counts must be an array, iterable or Map', 'number'],
+    });
   });
 
   it('rejects an unknown base', () => {
-    expectError(
-      () => entropyFromCounts([1, 1], { base: 10 as unknown as 2 }),
-      ErrorCode.InvalidArgument,
-      ["base must be 'e' (nats) or 2 (bits)", '10'],
-    );
-    expectError(
-      () => entropyFromCounts([1, 1], { base: Number.NaN as unknown as 2 }),
-      ErrorCode.InvalidArgument,
-      ['got NaN'],
-    );
+    expectHicraError(() => entropyFromCounts([1, 1], { base: 10 as unknown as 2 }), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ["base must be 'e' (nats) or 2 (bits)", '10'],
+    });
+    expectHicraError(() => entropyFromCounts([1, 1], { base: Number.NaN as unknown as 2 }), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['got NaN'],
+    });
   });
 });
 
@@ -185,28 +194,45 @@ describe('CountMap', () => {
   });
 
   it('rejects bad counts and keys, naming them', () => {
-    expectError(() => new CountMap().add('a', -2), ErrorCode.InvalidValue, [
-      'CountMap.add',
-      'count',
-      '-2',
-    ]);
-    expectError(() => new CountMap().add('a', 0.5), ErrorCode.InvalidValue, ['count', '0.5']);
-    expectError(() => new CountMap().add({} as unknown as string), ErrorCode.InvalidArgument, [
-      'key must be a string or a number',
-      'object',
-    ]);
-    expectError(() => CountMap.from([['a', -1]]), ErrorCode.InvalidValue, ['counts["a"]', '-1']);
-    expectError(() => CountMap.from({ a: 1.5 }), ErrorCode.InvalidValue, ['counts["a"]', '1.5']);
-    expectError(
-      () => CountMap.from([['a', 1, 2]] as unknown as [string, number][]),
-      ErrorCode.InvalidArgument,
-      ['counts[0] must be a [key, count] pair'],
-    );
-    expectError(() => CountMap.from(null as unknown as []), ErrorCode.InvalidArgument, [
-      'counts must be [key, count] pairs or a record',
-    ]);
-    expectError(() => new CountMap().merge({} as CountMap), ErrorCode.InvalidArgument, [
-      'merge: other must be a CountMap',
-    ]);
+    expectHicraError(() => new CountMap().add('a', -2), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['CountMap.add', 'count', '-2'],
+    });
+    expectHicraError(() => new CountMap().add('a', 0.5), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['count', '0.5'],
+    });
+    expectHicraError(() => new CountMap().add({} as unknown as string), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['key must be a string or a number', 'got Object'],
+    });
+    expectHicraError(() => CountMap.from([['a', -1]]), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts["a"]', '-1'],
+    });
+    expectHicraError(() => CountMap.from({ a: 1.5 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['counts["a"]', '1.5'],
+    });
+    expectHicraError(() => CountMap.from([['a', 1, 2]] as unknown as [string, number][]), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['counts[0] must be a [key, count] pair'],
+    });
+    expectHicraError(() => CountMap.from(null as unknown as []), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['counts must be [key, count] pairs or a record'],
+    });
+    expectHicraError(() => new CountMap().merge({} as CountMap), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['merge: other must be a CountMap'],
+    });
   });
 });

@@ -1,39 +1,8 @@
-import { HicraError, type PlanningMatchV1 } from '@hicra/spec';
+import type { PlanningMatchV1 } from '@hicra/spec';
 import fc from 'fast-check';
-import { expect } from 'vitest';
 
-/** Runs `fn`, expects a HicraError with `code` whose message contains every fragment. */
-export function expectError(fn: () => unknown, code: string, fragments: readonly string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(HicraError.isInstance(caught), `expected a HicraError, got ${String(caught)}`).toBe(true);
-  const error = caught as HicraError;
-  expect(error.code).toBe(code);
-  expect(error.source).toBe('@hicra/semantic-entropy');
-  for (const fragment of fragments) expect(error.message).toContain(fragment);
-}
-
-/** The async twin of {@link expectError}. */
-export async function expectRejection(
-  promise: Promise<unknown>,
-  code: string,
-  fragments: readonly string[],
-): Promise<void> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  expect(HicraError.isInstance(caught), `expected a HicraError, got ${String(caught)}`).toBe(true);
-  const error = caught as HicraError;
-  expect(error.code).toBe(code);
-  for (const fragment of fragments) expect(error.message).toContain(fragment);
-}
+/** The `source` of every error this package raises. */
+export const SOURCE = '@hicra/semantic-entropy';
 
 /** A piece of a synthetic response: a lexicon phrase (by index) or an execution word. */
 export type Piece = { readonly gram: number } | { readonly word: string };

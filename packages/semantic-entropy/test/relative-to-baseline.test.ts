@@ -1,7 +1,8 @@
 import { ErrorCode, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import { RELATIVE_METRIC_KEYS, relativeMetrics, relativeToBaseline } from '../src/index.js';
-import { expectError } from './helpers.js';
+import { SOURCE } from './helpers.js';
 
 const K = TRAIN_METRIC_KEYS;
 
@@ -35,29 +36,35 @@ describe('relative to a baseline step', () => {
   });
 
   it('rejects a zero or non-finite baseline and a non-finite value, naming the metric', () => {
-    expectError(() => relativeToBaseline(1, 0), ErrorCode.InvalidValue, [
-      'baseline of value is 0',
-      'non-zero',
-    ]);
-    expectError(() => relativeToBaseline(1, Number.NaN, 'perplexity/all'), ErrorCode.InvalidValue, [
-      'baseline of perplexity/all is NaN',
-    ]);
-    expectError(() => relativeToBaseline(Number.POSITIVE_INFINITY, 2), ErrorCode.InvalidValue, [
-      'value is Infinity',
-      'must be finite',
-    ]);
-    expectError(
-      () => relativeMetrics({ [K.entropyAll]: 1 }, { [K.entropyAll]: 0 }),
-      ErrorCode.InvalidValue,
-      ['baseline of token_entropy/all is 0'],
-    );
-    expectError(
-      () => relativeMetrics({ [K.entropyAll]: '1' }, { [K.entropyAll]: 2 }),
-      ErrorCode.InvalidValue,
-      ['token_entropy/all is string'],
-    );
-    expectError(() => relativeMetrics(null as never, {}), ErrorCode.InvalidArgument, [
-      'record must be a metric record',
-    ]);
+    expectHicraError(() => relativeToBaseline(1, 0), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['baseline of value is 0', 'non-zero'],
+    });
+    expectHicraError(() => relativeToBaseline(1, Number.NaN, 'perplexity/all'), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['baseline of perplexity/all is NaN'],
+    });
+    expectHicraError(() => relativeToBaseline(Number.POSITIVE_INFINITY, 2), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['value is Infinity', 'must be finite'],
+    });
+    expectHicraError(() => relativeMetrics({ [K.entropyAll]: 1 }, { [K.entropyAll]: 0 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['baseline of token_entropy/all is 0'],
+    });
+    expectHicraError(() => relativeMetrics({ [K.entropyAll]: '1' }, { [K.entropyAll]: 2 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['token_entropy/all is string'],
+    });
+    expectHicraError(() => relativeMetrics(null as never, {}), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['record must be a metric record'],
+    });
   });
 });

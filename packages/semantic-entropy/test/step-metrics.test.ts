@@ -1,4 +1,5 @@
 import { ErrorCode, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import {
   strategySemanticEntropy,
   tokenClassStatistics,
 } from '../src/index.js';
-import { buildResponse, CLASS_OF, expectError, type Piece } from './helpers.js';
+import { buildResponse, CLASS_OF, type Piece, SOURCE } from './helpers.js';
 
 const K = TRAIN_METRIC_KEYS;
 const ALL_KEYS = [
@@ -254,10 +255,9 @@ describe('stepMetrics bad input', () => {
       { base: 'ten' },
     ],
   ] as const)('%s', (_name, override, code, fragments, settings?: object) => {
-    expectError(
+    expectHicraError(
       () => stepMetrics({ ...batch, ...override } as never, (settings ?? {}) as never),
-      code,
-      fragments,
+      { code: code, source: SOURCE, message: fragments },
     );
   });
 
@@ -273,27 +273,27 @@ describe('stepMetrics bad input', () => {
   it('matches given for some batches only is an error', () => {
     const { planningMatches: _m, ...withoutMatches } = batch;
     const acc = new StepMetricsAccumulator().add(batch).add(withoutMatches);
-    expectError(() => acc.metrics(), ErrorCode.MissingInput, [
-      'planningMatches were given for 3 of 6 responses',
-    ]);
+    expectHicraError(() => acc.metrics(), {
+      code: ErrorCode.MissingInput,
+      source: SOURCE,
+      message: ['planningMatches were given for 3 of 6 responses'],
+    });
   });
 
   it('merging accumulators with different settings is an error', () => {
-    expectError(
+    expectHicraError(
       () => new StepMetricsAccumulator().merge(new StepMetricsAccumulator({ base: 2 })),
-      ErrorCode.InvalidArgument,
-      ['base differs (e vs 2)'],
+      { code: ErrorCode.InvalidArgument, source: SOURCE, message: ['base differs (e vs 2)'] },
     );
-    expectError(
+    expectHicraError(
       () => new StepMetricsAccumulator().merge(new StepMetricsAccumulator({ topQ: 0.2 })),
-      ErrorCode.InvalidArgument,
-      ['top-q settings differ'],
+      { code: ErrorCode.InvalidArgument, source: SOURCE, message: ['top-q settings differ'] },
     );
     const acc = new StepMetricsAccumulator().add(batch);
-    expectError(
-      () => StepMetricsAccumulator.fromJSON({ ...acc.toJSON(), responses: 1 }),
-      ErrorCode.InvalidValue,
-      ['strategy.responses (3) exceeds responses (1)'],
-    );
+    expectHicraError(() => StepMetricsAccumulator.fromJSON({ ...acc.toJSON(), responses: 1 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['strategy.responses (3) exceeds responses (1)'],
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { ErrorCode, type PlanningMatchV1, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,7 +10,7 @@ import {
   splitWords,
   strategySemanticEntropy,
 } from '../src/index.js';
-import { batchArbitrary, buildBatch, CLASS_OF, expectError, LEXICON } from './helpers.js';
+import { batchArbitrary, buildBatch, CLASS_OF, LEXICON, SOURCE } from './helpers.js';
 
 const match = (text: string, gram: string, from = 0, gramId = 0): PlanningMatchV1 => {
   const start = text.toLowerCase().indexOf(gram, from);
@@ -52,10 +53,11 @@ describe('words', () => {
   });
 
   it('rejects a non-string', () => {
-    expectError(() => splitWords(3 as unknown as string), ErrorCode.InvalidArgument, [
-      'splitWords: text must be a string',
-      'number',
-    ]);
+    expectHicraError(() => splitWords(3 as unknown as string), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['splitWords: text must be a string', 'number'],
+    });
   });
 });
 
@@ -399,7 +401,7 @@ describe('strategy bad input', () => {
       'matches not an array',
       () => strategySemanticEntropy({} as never),
       ErrorCode.InvalidArgument,
-      ['planningMatches must be an array', 'object'],
+      ['planningMatches must be an array', 'got Object'],
     ],
     [
       'a response that is not a list',
@@ -511,7 +513,7 @@ describe('strategy bad input', () => {
       ['settings must be an object'],
     ],
   ] as const)('%s', (_name, fn, code, fragments) => {
-    expectError(fn, code, fragments);
+    expectHicraError(fn, { code: code, source: SOURCE, message: fragments });
   });
 
   it('a failed add changes no count', () => {
@@ -525,40 +527,47 @@ describe('strategy bad input', () => {
     const acc = new StrategyAccumulator()
       .add({ planningMatches: [[ok]], responseTexts: [text] })
       .add({ planningMatches: [[ok]] });
-    expectError(() => acc.metrics(), ErrorCode.MissingInput, [
-      'responseTexts were given for 1 of 2 responses',
-    ]);
+    expectHicraError(() => acc.metrics(), {
+      code: ErrorCode.MissingInput,
+      source: SOURCE,
+      message: ['responseTexts were given for 1 of 2 responses'],
+    });
   });
 
   it('merging different settings or malformed JSON is an error', () => {
-    expectError(
+    expectHicraError(
       () => new StrategyAccumulator().merge(new StrategyAccumulator({ continuationLength: 2 })),
-      ErrorCode.InvalidArgument,
-      ['continuationLength differs (3 vs 2)'],
+      {
+        code: ErrorCode.InvalidArgument,
+        source: SOURCE,
+        message: ['continuationLength differs (3 vs 2)'],
+      },
     );
-    expectError(() => new StrategyAccumulator().merge({} as never), ErrorCode.InvalidArgument, [
-      'other must be a StrategyAccumulator',
-    ]);
+    expectHicraError(() => new StrategyAccumulator().merge({} as never), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['other must be a StrategyAccumulator'],
+    });
     const json = new StrategyAccumulator().add({ planningMatches: [[ok]] }).toJSON();
-    expectError(
-      () => StrategyAccumulator.fromJSON({ ...json, matches: -1 }),
-      ErrorCode.InvalidValue,
-      ['matches must be a non-negative integer count, got -1'],
-    );
-    expectError(
-      () => StrategyAccumulator.fromJSON({ ...json, grams: [['wait', 1.5]] }),
-      ErrorCode.InvalidValue,
-      ['grams["wait"]', '1.5'],
-    );
-    expectError(
-      () => StrategyAccumulator.fromJSON({ ...json, matches: 2 }),
-      ErrorCode.InvalidValue,
-      ['the counts are inconsistent', 'grams total 1 vs matches 2'],
-    );
-    expectError(
-      () => StrategyAccumulator.fromJSON({ version: 2 } as never),
-      ErrorCode.InvalidArgument,
-      ['expected an object with version 1'],
-    );
+    expectHicraError(() => StrategyAccumulator.fromJSON({ ...json, matches: -1 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['matches must be a non-negative integer count, got -1'],
+    });
+    expectHicraError(() => StrategyAccumulator.fromJSON({ ...json, grams: [['wait', 1.5]] }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['grams["wait"]', '1.5'],
+    });
+    expectHicraError(() => StrategyAccumulator.fromJSON({ ...json, matches: 2 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['the counts are inconsistent', 'grams total 1 vs matches 2'],
+    });
+    expectHicraError(() => StrategyAccumulator.fromJSON({ version: 2 } as never), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['expected an object with version 1'],
+    });
   });
 });

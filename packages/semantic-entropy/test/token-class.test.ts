@@ -1,9 +1,10 @@
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { topQMask } from '@hicra/tensor/kernels';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forkOverlap, TokenClassAccumulator, tokenClassStatistics } from '../src/index.js';
-import { expectError } from './helpers.js';
+import { SOURCE } from './helpers.js';
 
 const f32 = (values: number[]) => Float32Array.from(values);
 const u8 = (values: number[]) => Uint8Array.from(values);
@@ -162,14 +163,19 @@ describe('fork-token overlap', () => {
   });
 
   it('needs entropies and a planning mask', () => {
-    expectError(() => forkOverlap({ ...ten } as never), ErrorCode.MissingInput, [
-      'forkOverlap: planningMask is required',
-    ]);
-    expectError(
+    expectHicraError(() => forkOverlap({ ...ten } as never), {
+      code: ErrorCode.MissingInput,
+      source: SOURCE,
+      message: ['forkOverlap: planningMask is required'],
+    });
+    expectHicraError(
       () =>
         forkOverlap({ ...ten, entropies: undefined, planningMask: new Uint8Array(10) } as never),
-      ErrorCode.MissingInput,
-      ['forkOverlap: entropies is required'],
+      {
+        code: ErrorCode.MissingInput,
+        source: SOURCE,
+        message: ['forkOverlap: entropies is required'],
+      },
     );
   });
 });
@@ -261,21 +267,29 @@ describe('token-class bad input', () => {
       ['entropies must be a Float32Array or Float64Array, got Int32Array(6)'],
     ],
   ] as const)('%s', (_name, override, code, fragments) => {
-    expectError(() => tokenClassStatistics({ ...BATCH, ...override } as never), code, fragments);
+    expectHicraError(() => tokenClassStatistics({ ...BATCH, ...override } as never), {
+      code: code,
+      source: SOURCE,
+      message: fragments,
+    });
   });
 
   it('bad settings', () => {
-    expectError(() => new TokenClassAccumulator({ topQ: 0 }), ErrorCode.InvalidValue, [
-      'topQ must be in (0, 1], got 0',
-    ]);
-    expectError(() => new TokenClassAccumulator({ topQ: 1.5 }), ErrorCode.InvalidValue, [
-      'topQ must be in (0, 1]',
-    ]);
-    expectError(
-      () => new TokenClassAccumulator({ topQScope: 'group' as never }),
-      ErrorCode.InvalidArgument,
-      ['topQScope must be "batch" or "sequence", got "group"'],
-    );
+    expectHicraError(() => new TokenClassAccumulator({ topQ: 0 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['topQ must be in (0, 1], got 0'],
+    });
+    expectHicraError(() => new TokenClassAccumulator({ topQ: 1.5 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['topQ must be in (0, 1]'],
+    });
+    expectHicraError(() => new TokenClassAccumulator({ topQScope: 'group' as never }), {
+      code: ErrorCode.InvalidArgument,
+      source: SOURCE,
+      message: ['topQScope must be "batch" or "sequence", got "group"'],
+    });
   });
 
   it('an input given with some batches only is an error, and a failed add changes nothing', () => {
@@ -284,32 +298,37 @@ describe('token-class bad input', () => {
     expect(() => acc.add({ ...BATCH, logProbs: f32([1, 1, 1, 1, 1, 1]) })).toThrow();
     expect(acc.tokens).toBe(5);
     acc.add(withoutEntropies);
-    expectError(() => acc.metrics(), ErrorCode.MissingInput, [
-      'entropies was given for 5 of 10 response tokens added',
-    ]);
+    expectHicraError(() => acc.metrics(), {
+      code: ErrorCode.MissingInput,
+      source: SOURCE,
+      message: ['entropies was given for 5 of 10 response tokens added'],
+    });
   });
 
   it('merging different settings or malformed JSON is an error', () => {
-    expectError(
+    expectHicraError(
       () => new TokenClassAccumulator().merge(new TokenClassAccumulator({ topQ: 0.2 })),
-      ErrorCode.InvalidArgument,
-      ['top-q settings differ (0.3/batch vs 0.2/batch)'],
+      {
+        code: ErrorCode.InvalidArgument,
+        source: SOURCE,
+        message: ['top-q settings differ (0.3/batch vs 0.2/batch)'],
+      },
     );
     const json = new TokenClassAccumulator().add(BATCH).toJSON();
-    expectError(
-      () => TokenClassAccumulator.fromJSON({ ...json, tokens: 4.5 }),
-      ErrorCode.InvalidValue,
-      ['tokens must be a non-negative integer count, got 4.5'],
-    );
-    expectError(
-      () => TokenClassAccumulator.fromJSON({ ...json, entropySums: [1, -1, 0] }),
-      ErrorCode.InvalidValue,
-      ['entropySums[1] must be a finite number >= 0'],
-    );
-    expectError(
-      () => TokenClassAccumulator.fromJSON({ ...json, classTokens: [5, 2, 2] }),
-      ErrorCode.InvalidValue,
-      ['the token counts are inconsistent'],
-    );
+    expectHicraError(() => TokenClassAccumulator.fromJSON({ ...json, tokens: 4.5 }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['tokens must be a non-negative integer count, got 4.5'],
+    });
+    expectHicraError(() => TokenClassAccumulator.fromJSON({ ...json, entropySums: [1, -1, 0] }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['entropySums[1] must be a finite number >= 0'],
+    });
+    expectHicraError(() => TokenClassAccumulator.fromJSON({ ...json, classTokens: [5, 2, 2] }), {
+      code: ErrorCode.InvalidValue,
+      source: SOURCE,
+      message: ['the token counts are inconsistent'],
+    });
   });
 });

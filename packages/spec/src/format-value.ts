@@ -27,6 +27,26 @@ export function formatValue(value: unknown): string {
   return text.replace(MARKED, '$1');
 }
 
+/**
+ * A short description of a value's type for error messages, for where the value itself may be
+ * large or unprintable: `null`, `undefined`, `Float32Array(12)` (as {@link formatValue} prints a
+ * typed array), `Array(3)`, `number 5` (the number as {@link formatValue} prints it, so `number
+ * NaN`), an object's class name (`Object`, `Map`), otherwise its `typeof` (`string`,
+ * `function`).
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (ArrayBuffer.isView(value)) {
+    const length = (value as unknown as { length?: number }).length;
+    return `${value.constructor.name}(${length ?? value.byteLength})`;
+  }
+  if (Array.isArray(value)) return `Array(${value.length})`;
+  if (typeof value === 'number') return `number ${formatValue(value)}`;
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}
+
 /** Wraps replaced values; JSON escapes it as `\u0001`, which no JSON text of ours contains raw. */
 const MARK = '\u0001';
 const MARKED = /"\\u0001([^"\\]*)\\u0001"/g;

@@ -4,6 +4,7 @@ import {
   MissingInputError,
   ShapeError,
 } from './errors.js';
+import { describeValue } from './format-value.js';
 import { type RolloutBatchV1, TOKEN_FLOAT_FIELDS } from './rollout-batch.js';
 
 export interface ValidateRolloutBatchOptions {
@@ -41,9 +42,12 @@ export function validateRolloutBatch(
   const source = options.source ?? SPEC;
   const checkFinite = options.checkFinite ?? true;
   if (typeof batch !== 'object' || batch === null) {
-    throw new InvalidArgumentError(`RolloutBatchV1 must be an object, got ${describe(batch)}`, {
-      source,
-    });
+    throw new InvalidArgumentError(
+      `RolloutBatchV1 must be an object, got ${describeValue(batch)}`,
+      {
+        source,
+      },
+    );
   }
   const { batchSize, seqLen } = batch;
   for (const [name, value] of [
@@ -69,8 +73,8 @@ export function validateRolloutBatch(
   ): void => {
     if (!(value instanceof ctor)) {
       throw new InvalidArgumentError(
-        `RolloutBatchV1.${field} must be a ${ctor.name}, got ${describe(value)}`,
-        { source, details: { field, expectedType: ctor.name, actualType: describe(value) } },
+        `RolloutBatchV1.${field} must be a ${ctor.name}, got ${describeValue(value)}`,
+        { source, details: { field, expectedType: ctor.name, actualType: describeValue(value) } },
       );
     }
     if (value.length !== length) {
@@ -135,14 +139,14 @@ export function validateRolloutBatch(
   if (batch.responseTexts !== undefined) {
     if (!Array.isArray(batch.responseTexts) || batch.responseTexts.length !== batchSize) {
       throw new ShapeError(
-        `RolloutBatchV1.responseTexts must be an array of ${batchSize} strings, got ${describe(batch.responseTexts)}`,
+        `RolloutBatchV1.responseTexts must be an array of ${batchSize} strings, got ${describeValue(batch.responseTexts)}`,
         { source, details: { field: 'responseTexts', expected: batchSize } },
       );
     }
     batch.responseTexts.forEach((text, i) => {
       if (typeof text !== 'string') {
         throw new InvalidArgumentError(
-          `RolloutBatchV1.responseTexts[${i}] must be a string, got ${describe(text)}`,
+          `RolloutBatchV1.responseTexts[${i}] must be a string, got ${describeValue(text)}`,
           { source, details: { field: 'responseTexts', index: i } },
         );
       }
@@ -179,7 +183,7 @@ function validatePrompts(batch: RolloutBatchV1, source: string): void {
   const prompts = batch.prompts;
   if (typeof prompts !== 'object' || prompts === null) {
     throw new InvalidArgumentError(
-      `RolloutBatchV1.prompts must be an object, got ${describe(prompts)}`,
+      `RolloutBatchV1.prompts must be an object, got ${describeValue(prompts)}`,
       {
         source,
         details: { field: 'prompts' },
@@ -188,14 +192,14 @@ function validatePrompts(batch: RolloutBatchV1, source: string): void {
   }
   if (!(prompts.groupIds instanceof Int32Array)) {
     throw new InvalidArgumentError(
-      `RolloutBatchV1.prompts.groupIds must be an Int32Array, got ${describe(prompts.groupIds)}`,
+      `RolloutBatchV1.prompts.groupIds must be an Int32Array, got ${describeValue(prompts.groupIds)}`,
       { source, details: { field: 'prompts.groupIds' } },
     );
   }
   const count = prompts.groupIds.length;
   if (!Array.isArray(prompts.texts) || prompts.texts.length !== count) {
     throw new ShapeError(
-      `RolloutBatchV1.prompts.texts must be an array of ${count} strings (one per prompts.groupIds entry), got ${describe(prompts.texts)}`,
+      `RolloutBatchV1.prompts.texts must be an array of ${count} strings (one per prompts.groupIds entry), got ${describeValue(prompts.texts)}`,
       { source, details: { field: 'prompts.texts', expected: count } },
     );
   }
@@ -214,7 +218,7 @@ function validatePrompts(batch: RolloutBatchV1, source: string): void {
     known.add(id);
     if (typeof prompts.texts[p] !== 'string') {
       throw new InvalidArgumentError(
-        `RolloutBatchV1.prompts.texts[${p}] must be a string, got ${describe(prompts.texts[p])}`,
+        `RolloutBatchV1.prompts.texts[${p}] must be a string, got ${describeValue(prompts.texts[p])}`,
         {
           source,
           details: { field: 'prompts.texts', index: p },
@@ -338,16 +342,8 @@ function validateSpans(
   }
 }
 
-/** A short description of a value's type for error messages (`Float64Array(12)`, `undefined`). */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (ArrayBuffer.isView(value)) {
-    const length = (value as unknown as { length?: number }).length;
-    return `${value.constructor.name}(${length ?? value.byteLength})`;
-  }
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  if (typeof value === 'number') return `number ${value}`;
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
-}
+/**
+ * @deprecated use {@link describeValue}; kept for one release, then removed. Named `describe`,
+ * editors auto-imported it in place of the test runner's `describe`.
+ */
+export const describe: (value: unknown) => string = describeValue;

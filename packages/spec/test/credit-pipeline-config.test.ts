@@ -6,15 +6,10 @@ import {
   isRegistryName,
   parseCreditPipelineConfig,
 } from '../src/index.js';
+import { expectHicraError } from '../src/testing/index.js';
 
 function configError(value: unknown): ConfigError {
-  try {
-    parseCreditPipelineConfig(value);
-  } catch (error) {
-    if (ConfigError.isInstance(error)) return error as ConfigError;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
+  return expectHicraError(() => parseCreditPipelineConfig(value), { errorClass: ConfigError });
 }
 
 describe('parseCreditPipelineConfig', () => {

@@ -5,6 +5,7 @@ import {
   type SettingsSchemaV1,
   validateSettings,
 } from '../src/index.js';
+import { expectHicraError } from '../src/testing/index.js';
 
 const schema: SettingsSchemaV1 = {
   alpha: { type: 'number', min: 0, max: 1, default: 0.2, description: 'amplification' },
@@ -15,13 +16,7 @@ const schema: SettingsSchemaV1 = {
 };
 
 function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (ConfigError.isInstance(error)) return error as ConfigError;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
+  return expectHicraError(fn, { errorClass: ConfigError });
 }
 
 describe('validateSettings', () => {

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   ErrorCode,
-  HicraError,
   parseRolloutRecord,
   ROLLOUT_SCHEMA_V1,
   type RolloutRecordV1,
@@ -12,6 +11,7 @@ import {
   type TokenizerV1,
   validateRolloutBatch,
 } from '../src/index.js';
+import { expectHicraError } from '../src/testing/index.js';
 import { makeBatch } from './helpers.js';
 
 const record = (extra: Partial<RolloutRecordV1> = {}): RolloutRecordV1 => ({
@@ -86,14 +86,11 @@ describe('parseRolloutRecord', () => {
     ],
     ['meta as array', record({ meta: [] as never }), 'meta'],
   ])('rejects %s, naming the key and the line', (_name, value, key) => {
-    try {
-      parseRolloutRecord(value, 'rollouts.jsonl line 4');
-      expect.unreachable();
-    } catch (error) {
-      expect(ConfigError.isInstance(error)).toBe(true);
-      expect((error as ConfigError).path).toBe(key);
-      expect((error as Error).message).toContain('rollouts.jsonl line 4');
-    }
+    const error = expectHicraError(() => parseRolloutRecord(value, 'rollouts.jsonl line 4'), {
+      errorClass: ConfigError,
+      message: 'rollouts.jsonl line 4',
+    });
+    expect(error.path).toBe(key);
   });
 });
 
@@ -142,13 +139,10 @@ describe('rolloutBatchFromRecords', () => {
 
   it('rejects or drops unscorable responses', () => {
     const records = [record(), record({ reward: null, unscorableReason: 'no answer found' })];
-    try {
-      rolloutBatchFromRecords(records);
-      expect.unreachable();
-    } catch (error) {
-      expect(HicraError.isInstance(error) && error.code).toBe(ErrorCode.InvalidValue);
-      expect((error as Error).message).toContain('record 1 has a null reward (no answer found)');
-    }
+    expectHicraError(() => rolloutBatchFromRecords(records), {
+      code: ErrorCode.InvalidValue,
+      message: 'record 1 has a null reward (no answer found)',
+    });
     const { batch, dropped } = rolloutBatchFromRecords(records, { unscorable: 'drop' });
     expect(batch.batchSize).toBe(1);
     expect(dropped).toEqual([1]);

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   type DatumV1,
   ErrorCode,
-  HicraError,
   InvalidArgumentError,
   InvalidValueError,
   MissingInputError,
   ShapeError,
   validateDatums,
 } from '../src/index.js';
+import { expectHicraError } from '../src/testing/index.js';
 
 function datum(overrides: Partial<Record<keyof DatumV1, unknown>> = {}): DatumV1 {
   return {
@@ -19,16 +19,6 @@ function datum(overrides: Partial<Record<keyof DatumV1, unknown>> = {}): DatumV1
     advantages: Float32Array.from([0, 0.5, 0.5]),
     ...overrides,
   } as DatumV1;
-}
-
-function errorOf(fn: () => unknown): HicraError {
-  try {
-    fn();
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
 }
 
 const vocabSize = 10;
@@ -43,7 +33,7 @@ describe('validateDatums', () => {
   });
 
   it('names the datum, the field and both lengths when per-token arrays disagree', () => {
-    const error = errorOf(() =>
+    const error = expectHicraError(() =>
       validateDatums([datum(), datum({ targetTokens: Int32Array.from([1, 2]) })], { vocabSize }),
     );
     expect(ShapeError.isInstance(error)).toBe(true);
@@ -56,7 +46,7 @@ describe('validateDatums', () => {
       actual: 2,
     });
 
-    const floats = errorOf(() =>
+    const floats = expectHicraError(() =>
       validateDatums([datum({ advantages: new Float32Array(4) })], { vocabSize }),
     );
     expect(floats.code).toBe(ErrorCode.ShapeMismatch);
@@ -70,7 +60,9 @@ describe('validateDatums', () => {
     ] as const) {
       const ids = Int32Array.from([1, 2, 3]);
       ids[2] = bad;
-      const error = errorOf(() => validateDatums([datum({ [field]: ids })], { vocabSize }));
+      const error = expectHicraError(() =>
+        validateDatums([datum({ [field]: ids })], { vocabSize }),
+      );
       expect(InvalidValueError.isInstance(error)).toBe(true);
       expect(error.message).toContain(`${field}[2] = ${bad}`);
       expect(error.details).toMatchObject({ datum: 0, field, index: 2, value: bad, vocabSize });
@@ -82,7 +74,7 @@ describe('validateDatums', () => {
       for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
         const values = Float32Array.from([0, 0.5, 0.5]);
         values[1] = value;
-        const error = errorOf(() =>
+        const error = expectHicraError(() =>
           validateDatums([datum(), datum(), datum({ [field]: values })], { vocabSize }),
         );
         expect(error.code).toBe(ErrorCode.InvalidValue);
@@ -93,7 +85,7 @@ describe('validateDatums', () => {
   });
 
   it('refuses a missing required field, naming it', () => {
-    const error = errorOf(() =>
+    const error = expectHicraError(() =>
       validateDatums([datum(), datum({ advantages: undefined })], {
         vocabSize,
         requires: ['logProbs', 'advantages'],
@@ -105,7 +97,7 @@ describe('validateDatums', () => {
   });
 
   it('refuses an empty datum, an empty list and a datum longer than the context', () => {
-    const empty = errorOf(() =>
+    const empty = expectHicraError(() =>
       validateDatums(
         [
           datum({
@@ -122,39 +114,41 @@ describe('validateDatums', () => {
     expect(empty.code).toBe(ErrorCode.InvalidValue);
     expect(empty.message).toContain('datum 0 is empty');
 
-    expect(InvalidArgumentError.isInstance(errorOf(() => validateDatums([], { vocabSize })))).toBe(
-      true,
-    );
+    expect(
+      InvalidArgumentError.isInstance(expectHicraError(() => validateDatums([], { vocabSize }))),
+    ).toBe(true);
 
-    const long = errorOf(() => validateDatums([datum()], { vocabSize, contextLength: 2 }));
+    const long = expectHicraError(() => validateDatums([datum()], { vocabSize, contextLength: 2 }));
     expect(long.code).toBe(ErrorCode.InvalidValue);
     expect(long.details).toMatchObject({ datum: 0, length: 3, contextLength: 2 });
   });
 
   it('refuses wrong array types and non-objects', () => {
-    const plain = errorOf(() => validateDatums([datum({ inputTokens: [1, 2, 3] })], { vocabSize }));
+    const plain = expectHicraError(() =>
+      validateDatums([datum({ inputTokens: [1, 2, 3] })], { vocabSize }),
+    );
     expect(plain.code).toBe(ErrorCode.InvalidArgument);
     expect(plain.message).toContain('inputTokens must be an Int32Array');
 
-    const float64 = errorOf(() =>
+    const float64 = expectHicraError(() =>
       validateDatums([datum({ weights: new Float64Array(3) })], { vocabSize }),
     );
     expect(float64.code).toBe(ErrorCode.InvalidArgument);
     expect(float64.details).toMatchObject({ field: 'weights', actualType: 'Float64Array' });
 
-    expect(errorOf(() => validateDatums([null as never], { vocabSize })).code).toBe(
+    expect(expectHicraError(() => validateDatums([null as never], { vocabSize })).code).toBe(
       ErrorCode.InvalidArgument,
     );
-    expect(errorOf(() => validateDatums('data' as never, { vocabSize })).code).toBe(
+    expect(expectHicraError(() => validateDatums('data' as never, { vocabSize })).code).toBe(
       ErrorCode.InvalidArgument,
     );
-    expect(errorOf(() => validateDatums([datum()], { vocabSize: 0 })).code).toBe(
+    expect(expectHicraError(() => validateDatums([datum()], { vocabSize: 0 })).code).toBe(
       ErrorCode.InvalidArgument,
     );
   });
 
   it('prefixes messages with the caller', () => {
-    const error = errorOf(() =>
+    const error = expectHicraError(() =>
       validateDatums([datum({ targetTokens: new Int32Array(1) })], {
         vocabSize,
         source: '@hicra/policy',

@@ -1,22 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   ErrorCode,
-  HicraError,
   type RolloutBatchV1,
   responseLengths,
   validateRolloutBatch,
 } from '../src/index.js';
+import { expectHicraError } from '../src/testing/index.js';
 import { makeBatch } from './helpers.js';
 
-function errorOf(batch: unknown, options?: Parameters<typeof validateRolloutBatch>[1]): HicraError {
-  try {
-    validateRolloutBatch(batch as RolloutBatchV1, options);
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected validateRolloutBatch to throw');
-}
+/** The HicraError validateRolloutBatch throws for `batch`; any other outcome fails the test. */
+const errorOf = (batch: unknown, options?: Parameters<typeof validateRolloutBatch>[1]) =>
+  expectHicraError(() => validateRolloutBatch(batch as RolloutBatchV1, options));
 
 describe('validateRolloutBatch', () => {
   it('accepts a valid batch with every optional field and returns it', () => {

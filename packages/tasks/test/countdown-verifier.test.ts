@@ -1,4 +1,5 @@
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { type BadInputCase, expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
   type CountdownReference,
@@ -221,16 +222,6 @@ describe('Countdown verifier: the table of cases', () => {
 });
 
 describe('Countdown verifier: bad input', () => {
-  const errorOf = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (error) {
-      if (HicraError.isInstance(error)) return error;
-      throw error;
-    }
-    throw new Error('expected an error');
-  };
-
   it.each([
     [
       'a response that is not a string',
@@ -285,9 +276,7 @@ describe('Countdown verifier: bad input', () => {
       ErrorCode.InvalidArgument,
       ['requireDerivation', 'true or false'],
     ],
-  ] as const)('%s', (_about, fn, code, fragments) => {
-    const error = errorOf(fn);
-    expect(error.code).toBe(code);
-    for (const fragment of fragments) expect(error.message).toContain(fragment);
+  ] satisfies BadInputCase[])('%s', (_about, call, code, message) => {
+    expectHicraError(call, { code, message });
   });
 });

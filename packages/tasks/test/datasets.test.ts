@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadMathDataset, type MathProblem, readJsonLines, toJsonLines } from '../src/index.js';
@@ -14,16 +15,6 @@ async function collect<T>(reader: AsyncIterable<{ line: number; value: T }>) {
   const out: { line: number; value: T }[] = [];
   for await (const record of reader) out.push(record);
   return out;
-}
-
-async function errorOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('readJsonLines', () => {
@@ -50,7 +41,7 @@ describe('readJsonLines', () => {
   });
 
   it('stops at the first bad line with a CorruptFileError naming the source and line (throw)', async () => {
-    const error = await errorOf(
+    const error = await expectHicraRejection(
       collect(
         readJsonLines(['{"ok":1}\n{"ok":2}\n{oops\n{"ok":4}\n'], {
           onBadLine: 'throw',
@@ -93,7 +84,7 @@ describe('readJsonLines', () => {
   });
 
   it('a missing file is a CorruptFileError', async () => {
-    const error = await errorOf(collect(readJsonLines(join(dir, 'missing.jsonl'))));
+    const error = await expectHicraRejection(collect(readJsonLines(join(dir, 'missing.jsonl'))));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toContain('missing.jsonl: cannot read the file (ENOENT)');
   });
@@ -159,7 +150,7 @@ describe('loadMathDataset', () => {
       '4: expected a JSON object, got an array',
     ]);
     const boxed = loadMathDataset([lines], { answerFormat: 'boxed', onBadLine: 'throw' });
-    const error = await errorOf(collect(boxed));
+    const error = await expectHicraRejection(collect(boxed));
     expect(error.message).toContain('input: line 1: field "answer": no final answer');
   });
 

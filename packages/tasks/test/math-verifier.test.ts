@@ -1,4 +1,5 @@
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { type BadInputCase, expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
   createMathCorrectnessReward,
@@ -266,16 +267,6 @@ describe('time limit', () => {
 });
 
 describe('bad input', () => {
-  const errorOf = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (error) {
-      if (HicraError.isInstance(error)) return error;
-      throw error;
-    }
-    throw new Error('expected an error');
-  };
-
   it.each([
     [
       'an unknown setting',
@@ -325,10 +316,7 @@ describe('bad input', () => {
       ErrorCode.InvalidValue,
       ['timeLimitMs', '-3'],
     ],
-  ] as const)('%s', (_about, fn, code, fragments) => {
-    const error = errorOf(fn);
-    expect(error.code).toBe(code);
-    for (const fragment of fragments) expect(error.message).toContain(fragment);
-    expect(error.source).toBe('@hicra/tasks');
+  ] satisfies BadInputCase[])('%s', (_about, call, code, message) => {
+    expectHicraError(call, { code, message, source: '@hicra/tasks' });
   });
 });

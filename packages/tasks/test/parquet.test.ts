@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as zstd from '@bokuweb/zstd-wasm';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ErrorCode, HicraError } from '@hicra/spec';
+import { ErrorCode } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -105,16 +106,6 @@ async function collect<T>(reader: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of reader) out.push(item);
   return out;
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
 }
 
 /** Many rows, for several row groups. */
@@ -225,7 +216,7 @@ describe('loadVerlDataset', () => {
       { row: 4, rowGroup: 1, column: 'data_source' },
     ]);
     expect(dataset.report.badRows[1]!.reason).toContain('ground_truth');
-    const error = await errorOf(
+    const error = await expectHicraRejection(
       collect(loadVerlDataset(path, { onBadRow: 'throw', sourceName: 'train.parquet' })),
     );
     expect(error.code).toBe(ErrorCode.CorruptFile);
@@ -239,7 +230,7 @@ describe('loadVerlDataset', () => {
       schema,
       columns: ['data_source', 'prompt'],
     });
-    const error = await errorOf(collect(loadVerlDataset(path)));
+    const error = await expectHicraRejection(collect(loadVerlDataset(path)));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toContain(
       `${path}: required column "reward_model" is missing; the file has "data_source", "prompt"`,
@@ -255,7 +246,7 @@ describe('loadVerlDataset', () => {
     ];
     const rows = [{ ...gsm8kRow(0, 'q', '#### 1'), prompt: 'just a string' }];
     const path = writeVerl('wrong-prompt.parquet', rows, { schema: flatPrompt });
-    const error = await errorOf(collect(loadVerlDataset(path)));
+    const error = await expectHicraRejection(collect(loadVerlDataset(path)));
     expect(error.message).toContain(
       `${path}: column "prompt": expected list<struct<role: string, content: string>> (chat messages), found string`,
     );
@@ -273,7 +264,7 @@ describe('loadVerlDataset', () => {
         schema: intSource,
       },
     );
-    const error2 = await errorOf(collect(loadVerlDataset(path2)));
+    const error2 = await expectHicraRejection(collect(loadVerlDataset(path2)));
     expect(error2.message).toContain(
       `${path2}: column "data_source": expected string, found int64`,
     );
@@ -287,7 +278,7 @@ describe('malformed Parquet files', () => {
     const bytes = readFileSync(path());
     const cut = join(dir, 'truncated.parquet');
     writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
-    const error = await errorOf(collect(loadVerlDataset(cut)));
+    const error = await expectHicraRejection(collect(loadVerlDataset(cut)));
     expect(error.code).toBe(ErrorCode.CorruptFile);
     expect(error.message).toMatch(
       /truncated\.parquet: truncated or damaged Parquet file: the footer is missing/,
@@ -300,7 +291,9 @@ describe('malformed Parquet files', () => {
     const badLength = bytes.slice();
     new DataView(badLength.buffer).setUint32(badLength.length - 8, 1 << 30, true);
     writeFileSync(join(dir, 'bad-length.parquet'), badLength);
-    const e1 = await errorOf(collect(readParquetRows(join(dir, 'bad-length.parquet'))));
+    const e1 = await expectHicraRejection(
+      collect(readParquetRows(join(dir, 'bad-length.parquet'))),
+    );
     expect(e1.message).toMatch(
       /bad-length\.parquet: damaged Parquet footer: it claims 1073741824 bytes/,
     );
@@ -308,7 +301,7 @@ describe('malformed Parquet files', () => {
     const garbled = bytes.slice();
     garbled.fill(0xff, bytes.length - 8 - footerLength, bytes.length - 8);
     writeFileSync(join(dir, 'garbled.parquet'), garbled);
-    const e2 = await errorOf(readParquetInfo(join(dir, 'garbled.parquet')));
+    const e2 = await expectHicraRejection(readParquetInfo(join(dir, 'garbled.parquet')));
     expect(e2.message).toMatch(/garbled\.parquet: damaged Parquet (footer|schema) \(/);
   });
 
@@ -323,7 +316,9 @@ describe('malformed Parquet files', () => {
     );
     bytes.fill(0xee, start, start + Number(chunk.meta_data!.total_compressed_size));
     writeFileSync(join(dir, 'bad-chunk.parquet'), bytes);
-    const error = await errorOf(collect(loadVerlDataset(join(dir, 'bad-chunk.parquet'))));
+    const error = await expectHicraRejection(
+      collect(loadVerlDataset(join(dir, 'bad-chunk.parquet'))),
+    );
     expect(error.message).toMatch(
       /bad-chunk\.parquet: row group 0, column "reward_model": cannot decode/,
     );
@@ -335,19 +330,19 @@ describe('malformed Parquet files', () => {
       join(dir, 'text.parquet'),
       '{"data_source": "openai/gsm8k", "prompt": []}\n'.repeat(3),
     );
-    const e1 = await errorOf(collect(loadVerlDataset(join(dir, 'text.parquet'))));
+    const e1 = await expectHicraRejection(collect(loadVerlDataset(join(dir, 'text.parquet'))));
     expect(e1.message).toMatch(
       /text\.parquet: not a Parquet file \(it does not start with "PAR1"\)/,
     );
     writeFileSync(join(dir, 'empty.parquet'), '');
-    const e2 = await errorOf(collect(loadVerlDataset(join(dir, 'empty.parquet'))));
+    const e2 = await expectHicraRejection(collect(loadVerlDataset(join(dir, 'empty.parquet'))));
     expect(e2.message).toMatch(/empty\.parquet: not a Parquet file \(0 bytes/);
-    const e3 = await errorOf(collect(loadVerlDataset(join(dir, 'nowhere.parquet'))));
+    const e3 = await expectHicraRejection(collect(loadVerlDataset(join(dir, 'nowhere.parquet'))));
     expect(e3.message).toMatch(/nowhere\.parquet: cannot read the file \(ENOENT\)/);
   });
 
   it('asks for a column the file lacks', async () => {
-    const error = await errorOf(
+    const error = await expectHicraRejection(
       collect(readParquetRowGroups(path(), { columns: ['prompt', 'nope'] })),
     );
     expect(error.message).toMatch(/column "nope" is missing; the file has "data_source", "prompt"/);

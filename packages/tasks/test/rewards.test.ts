@@ -1,4 +1,5 @@
-import { ErrorCode, HicraError, type RewardFunctionV1, type RewardResultV1 } from '@hicra/spec';
+import { ErrorCode, type RewardFunctionV1, type RewardResultV1 } from '@hicra/spec';
+import { type BadInputCase, expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
   countdownCorrectnessReward,
@@ -360,16 +361,6 @@ describe('registry', () => {
 });
 
 describe('rewards: bad input', () => {
-  const errorOf = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (error) {
-      if (HicraError.isInstance(error)) return error;
-      throw error;
-    }
-    throw new Error('expected an error');
-  };
-
   it.each([
     [
       'an unknown reward name',
@@ -509,9 +500,7 @@ describe('rewards: bad input', () => {
       ErrorCode.InvalidValue,
       ['missingAnswer', '"unscorable", "incorrect"', 'zero'],
     ],
-  ] as const)('%s', (_about, fn, code, fragments) => {
-    const error = errorOf(fn);
-    expect(error.code).toBe(code);
-    for (const fragment of fragments) expect(error.message).toContain(fragment);
+  ] satisfies BadInputCase[])('%s', (_about, call, code, message) => {
+    expectHicraError(call, { code, message });
   });
 });

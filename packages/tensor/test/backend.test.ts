@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { BackendUnavailableError, ErrorCode, HicraError, InvalidArgumentError } from '@hicra/spec';
+import { BackendUnavailableError, ErrorCode, InvalidArgumentError } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   backendFromEnvironment,
@@ -13,16 +14,6 @@ const initial = currentBackend()?.name ?? 'wasm';
 afterAll(async () => {
   await initBackend(initial);
 });
-
-async function errorOf(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HicraError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('backend selection', () => {
   it('initialises cpu and wasm (with SIMD) from the installed packages', async () => {
@@ -46,7 +37,7 @@ describe('backend selection', () => {
 
   it('explains how to install a missing tfjs-node and why it cannot install offline', async () => {
     // tfjs-node cannot be installed on this project's machines, so its path is tested absent.
-    const error = await errorOf(initBackend('tensorflow'));
+    const error = await expectHicraRejection(initBackend('tensorflow'));
     expect(error.code).toBe(ErrorCode.BackendUnavailable);
     expect(BackendUnavailableError.isInstance(error)).toBe(true);
     expect(error.message).toContain('npm install @tensorflow/tfjs-node@4.22.0');
@@ -55,9 +46,13 @@ describe('backend selection', () => {
   });
 
   it('says when tensorflow-gpu has no GPU, and when its package is missing', async () => {
-    const noGpu = await errorOf(initBackend('tensorflow-gpu', { gpuVisible: () => false }));
+    const noGpu = await expectHicraRejection(
+      initBackend('tensorflow-gpu', { gpuVisible: () => false }),
+    );
     expect(noGpu.message).toContain('needs a visible CUDA GPU');
-    const missing = await errorOf(initBackend('tensorflow-gpu', { gpuVisible: () => true }));
+    const missing = await expectHicraRejection(
+      initBackend('tensorflow-gpu', { gpuVisible: () => true }),
+    );
     expect(missing.message).toContain('npm install @tensorflow/tfjs-node-gpu@4.22.0');
   });
 
@@ -113,7 +108,7 @@ describe('backend selection', () => {
     expect(() => backendFromEnvironment({ HICRA_BACKEND: 'gpu' })).toThrow(
       /HICRA_BACKEND="gpu" is not a backend; use one of auto, cpu, wasm, tensorflow, tensorflow-gpu/,
     );
-    const error = await errorOf(initBackend('webgl' as never));
+    const error = await expectHicraRejection(initBackend('webgl' as never));
     expect(InvalidArgumentError.isInstance(error)).toBe(true);
     expect(error.message).toContain('unknown backend "webgl"');
   });

@@ -1,6 +1,5 @@
 import {
   ErrorCode,
-  HicraError,
   KL_ESTIMATOR_NAMES,
   type KlEstimatorName,
   LOSS_NAMES,
@@ -8,6 +7,7 @@ import {
   type LossNameV1,
   type LossSettingsV1,
 } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -729,19 +729,6 @@ describe.each(BACKENDS)('engineLoss on %s', (backend) => {
   });
 });
 
-function errorOf(fn: () => unknown): { code: string; message: string; argument: unknown } {
-  try {
-    tf.tidy(() => {
-      fn();
-    });
-  } catch (error) {
-    if (HicraError.isInstance(error))
-      return { code: error.code, message: error.message, argument: error.details.argument };
-    throw error;
-  }
-  throw new Error('expected an error');
-}
-
 describe('engineLoss bad input: a typed error naming the argument', () => {
   const z = () => tf.zeros([2, 3]);
   const rl = (): EngineLossInput => ({
@@ -987,10 +974,14 @@ describe('engineLoss bad input: a typed error naming the argument', () => {
       ['input.oldLogProbs is a disposed tensor'],
     ],
   ] as const)('%s', (_label, fn, code, argument, fragments) => {
-    const error = errorOf(fn);
-    expect(error.code).toBe(code);
-    expect(error.argument).toBe(argument);
-    for (const fragment of fragments) expect(error.message).toContain(fragment);
+    const error = expectHicraError(
+      () =>
+        tf.tidy(() => {
+          fn();
+        }),
+      { code, message: fragments },
+    );
+    expect(error.details['argument']).toBe(argument);
   });
 
   it('a setting given as undefined counts as absent', () => {

@@ -1,15 +1,11 @@
 import { ConfigError, ErrorCode } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import { MAX_RESPONSES_PER_STEP, parseRlConfig } from '../src/index.js';
 
+/** The ConfigError parseRlConfig throws for `input`; any other outcome fails the test. */
 function configError(input: unknown): ConfigError {
-  try {
-    parseRlConfig(input);
-  } catch (error) {
-    if (ConfigError.isInstance(error)) return error as ConfigError;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
+  return expectHicraError(() => parseRlConfig(input), { errorClass: ConfigError });
 }
 
 describe('parseRlConfig', () => {

@@ -22,6 +22,7 @@ import {
   TRAIN_METRIC_KEYS,
   type TrainingClientV1,
 } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { klPenalty, tf } from '@hicra/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -564,10 +565,7 @@ describe('engine capabilities are checked when the run is configured', () => {
     async (path, limits, over, extra, message) => {
       const policy = TransformerPolicy.create(modelConfig, { seed: 15 });
       const engine = limitedEngine(policy, limits);
-      const error = await trainer(policy, extra, over, engine).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await expectHicraRejection(trainer(policy, extra, over, engine));
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).path).toBe(path);
       expect((error as Error).message).toMatch(message);

@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptFileError } from '@hicra/spec';
+import { expectHicraError } from '@hicra/spec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlSink, readJsonl, repairJsonl, truncateJsonlAfterStep } from '../src/index.js';
 
@@ -127,12 +128,8 @@ describe('JsonlSink', () => {
     expect(() => repairJsonl(path, { keepThroughStep: 0 })).toThrow(
       /middle\.jsonl line 2: not valid JSON/,
     );
-    try {
-      repairJsonl(path);
-    } catch (error) {
-      expect(CorruptFileError.isInstance(error)).toBe(true);
-      expect((error as CorruptFileError).details).toEqual({ path, line: 2 });
-    }
+    const error = expectHicraError(() => repairJsonl(path), { errorClass: CorruptFileError });
+    expect(error.details).toEqual({ path, line: 2 });
     expect(readFileSync(path, 'utf8')).toBe(content);
     expect(existsSync(`${path}.discarded`)).toBe(false);
   });

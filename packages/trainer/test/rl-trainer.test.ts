@@ -1,6 +1,7 @@
 import { LocalSamplingClient, TransformerPolicy } from '@hicra/policy';
 import type { MetricRecordV1 } from '@hicra/spec';
-import { ErrorCode, EVAL_METRIC_KEYS, type HicraError, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { ErrorCode, EVAL_METRIC_KEYS, TRAIN_METRIC_KEYS } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import { passAtK, type RlTrainerOptions } from '../src/index.js';
 import {
@@ -176,12 +177,9 @@ describe('RlTrainer', () => {
       score: () => ({ kind: 'scored' as const, reward: Number.POSITIVE_INFINITY }),
     };
     const strict = await trainer(policy, { reward: infinite }, { onRewardError: 'stop' });
-    const error = await strict.trainStep().then(
-      () => undefined,
-      (e: unknown) => e as HicraError,
-    );
-    expect(error?.code).toBe(ErrorCode.InvalidValue);
-    expect(error?.message).toMatch(
+    const error = await expectHicraRejection(strict.trainStep());
+    expect(error.code).toBe(ErrorCode.InvalidValue);
+    expect(error.message).toMatch(
       /reward infinite returned Infinity for a response to problem ".+"; rewards must be finite/,
     );
     await closeTrainer(strict);

@@ -11,6 +11,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptFileError, RunLockedError, RunMismatchError } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   acquireRunLock,
@@ -23,16 +24,6 @@ import {
 
 const root = mkdtempSync(join(tmpdir(), 'hicra-run-directory-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** The error a function throws (or a promise rejects with). */
-async function failure(run: () => unknown): Promise<Error & { code?: string; details?: unknown }> {
-  try {
-    await run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
-}
 
 /** A pid that no process has: a child that has already exited. */
 function deadPid(): number {
@@ -67,7 +58,7 @@ describe('acquireRunLock', () => {
     expect(JSON.parse(readFileSync(lock.path, 'utf8'))).toMatchObject(lock.holder);
 
     for (const second of [() => acquireRunLock(dir), () => openRunDirectory(dir)]) {
-      const error = await failure(second);
+      const error = await expectHicraRejection(second);
       expect(RunLockedError.isInstance(error)).toBe(true);
       expect(error.code).toBe('HICRA_RUN_LOCKED');
       expect(error.details).toEqual({ path: lock.path, holder: lock.holder });
@@ -119,14 +110,14 @@ describe('acquireRunLock', () => {
       startedAt: '2020-01-01T00:00:00.000Z',
     });
     writeFileSync(join(dir, RUN_FILES.lock), remote);
-    const error = await failure(() => acquireRunLock(dir));
+    const error = await expectHicraRejection(() => acquireRunLock(dir));
     expect(RunLockedError.isInstance(error)).toBe(true);
     expect(error.message).toContain(`on host not-${hostname()}`);
     expect(error.message).toContain('another host');
     expect(readFileSync(join(dir, RUN_FILES.lock), 'utf8')).toBe(remote);
 
     writeFileSync(join(dir, RUN_FILES.lock), '');
-    const unreadable = await failure(() => acquireRunLock(dir));
+    const unreadable = await expectHicraRejection(() => acquireRunLock(dir));
     expect(RunLockedError.isInstance(unreadable)).toBe(true);
     expect(unreadable.message).toContain('cannot be read');
     expect(unreadable.message).toContain(`remove ${join(dir, RUN_FILES.lock)}`);
@@ -195,7 +186,7 @@ describe('repairRunDirectory', () => {
     writeFileSync(join(dir, RUN_FILES.checkpoint, RUN_FILES.trainerState), '{"schema":"nope"}');
     const content = lines([{ kind: 'train', step: 1 }]);
     writeFileSync(join(dir, RUN_FILES.metrics), content);
-    const error = await failure(() => repairRunDirectory(dir));
+    const error = await expectHicraRejection(() => repairRunDirectory(dir));
     expect(CorruptFileError.isInstance(error)).toBe(true);
     expect(error.message).toContain(RUN_FILES.trainerState);
     expect(readFileSync(join(dir, RUN_FILES.metrics), 'utf8')).toBe(content);
@@ -248,7 +239,7 @@ describe('openRunDirectory', () => {
         credit: { estimator: { name: 'rloo' }, assigners: [{ name: 'hicra', alpha: 0.5 }] },
       },
     };
-    const error = await failure(() =>
+    const error = await expectHicraRejection(() =>
       openRunDirectory(dir, { settings: requested, ignore: ['config.steps'] }),
     );
     expect(RunMismatchError.isInstance(error)).toBe(true);
@@ -275,7 +266,7 @@ describe('openRunDirectory', () => {
 
     // Without the ignore list, config.steps is a difference too.
     const stepsOnly = { ...settings, config: { ...settings.config, steps: 80 } };
-    const steps = await failure(() => openRunDirectory(dir, { settings: stepsOnly }));
+    const steps = await expectHicraRejection(() => openRunDirectory(dir, { settings: stepsOnly }));
     expect((steps.details as { differences: unknown }).differences).toEqual([
       { key: 'config.steps', saved: 40, requested: 80 },
     ]);
@@ -294,7 +285,7 @@ describe('openRunDirectory', () => {
     mkdirSync(dir);
     const metrics = lines([{ kind: 'train', step: 1 }]);
     writeFileSync(join(dir, RUN_FILES.metrics), metrics);
-    const error = await failure(() => openRunDirectory(dir, { settings }));
+    const error = await expectHicraRejection(() => openRunDirectory(dir, { settings }));
     expect(RunMismatchError.isInstance(error)).toBe(true);
     expect(error.message).toContain('holds run files (metrics.jsonl) but no run.json');
     expect(existsSync(join(dir, RUN_FILES.run))).toBe(false);

@@ -22,6 +22,7 @@ import {
   RunLockedError,
   RunMismatchError,
 } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   openRunDirectory,
@@ -439,11 +440,13 @@ describe('runRl', () => {
     const runJson = readFileSync(join(dir, RUN_FILES.run));
     const metrics = readFileSync(join(dir, RUN_FILES.metrics));
 
-    const error = await runFresh({
-      runDir: dir,
-      settings: { ...settings, strategy: 'grpo', config: { ...config, steps: 6 } },
-      ignoreSettings: ['config.steps'],
-    }).catch((e: unknown) => e);
+    const error = await expectHicraRejection(
+      runFresh({
+        runDir: dir,
+        settings: { ...settings, strategy: 'grpo', config: { ...config, steps: 6 } },
+        ignoreSettings: ['config.steps'],
+      }),
+    );
     expect(RunMismatchError.isInstance(error)).toBe(true);
     expect((error as RunMismatchError).details.differences).toEqual([
       { key: 'strategy', saved: 'hicra', requested: 'grpo' },

@@ -1,5 +1,6 @@
 import { TransformerPolicy } from '@hicra/policy';
 import { ConfigError, ErrorCode } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import { trainSupervised } from '../src/index.js';
 import { localEngine, toyModelConfig, toyProblems, toyTokenizer } from './toy-task.js';
@@ -124,14 +125,13 @@ describe('trainSupervised', () => {
     const policy = TransformerPolicy.create(toyModelConfig, { seed: 1 });
     const before = policy.trainableVariables()[0]!.dataSync().slice();
     const engine = localEngine(policy);
-    const error = await trainSupervised({
-      engine,
-      tokenizer: toyTokenizer,
-      examples: [{ prompt: 'copy 1', completion: 'hmm 1' }],
-      settings: settings as never,
-    }).then(
-      () => undefined,
-      (e: unknown) => e,
+    const error = await expectHicraRejection(
+      trainSupervised({
+        engine,
+        tokenizer: toyTokenizer,
+        examples: [{ prompt: 'copy 1', completion: 'hmm 1' }],
+        settings: settings as never,
+      }),
     );
     expect(ConfigError.isInstance(error)).toBe(true);
     expect((error as ConfigError).code).toBe(ErrorCode.InvalidConfig);

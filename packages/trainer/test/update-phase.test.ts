@@ -10,6 +10,7 @@ import {
   TRAIN_METRIC_KEYS,
   type TrainingClientV1,
 } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { aggregateLoss, engineLoss, SeededGenerator, tf } from '@hicra/tensor';
 import { describe, expect, it } from 'vitest';
 import {
@@ -444,19 +445,22 @@ describe('updates through the local engine', () => {
     const engine = localEngine(policy);
     const old = await oldLogProbsOf(policy);
     const weights = policy.trainableVariables()[0]!.dataSync().slice();
-    const error = await updatePolicy(
-      engine,
-      step(),
-      { oldLogProbs: old, advantages: Float32Array.of(Number.NaN, 1, 1, 1, 1, 0), lossMask: mask },
-      SETTINGS,
-      0.01,
-      [0, 1],
-      1,
-    ).then(
-      () => undefined,
-      (e: unknown) => e as Error,
+    const error = await expectHicraRejection(
+      updatePolicy(
+        engine,
+        step(),
+        {
+          oldLogProbs: old,
+          advantages: Float32Array.of(Number.NaN, 1, 1, 1, 1, 0),
+          lossMask: mask,
+        },
+        SETTINGS,
+        0.01,
+        [0, 1],
+        1,
+      ),
     );
-    expect(error?.message).toMatch(/datum 0.*advantages/);
+    expect(error.message).toMatch(/datum 0.*advantages/);
     expect(engine.hasGradient).toBe(false);
     expect(policy.trainableVariables()[0]!.dataSync()).toEqual(weights);
     await engine.dispose();
@@ -467,23 +471,22 @@ describe('updates through the local engine', () => {
     const policy = TransformerPolicy.create(config, { seed: 5 });
     const engine = localEngine(policy);
     const old = await oldLogProbsOf(policy);
-    const error = await updatePolicy(
-      engine,
-      step(),
-      { oldLogProbs: old, advantages: Float32Array.of(1, 1, 1, -1, -1, 0), lossMask: mask },
-      { ...SETTINGS, onNonFinite: 'skip' },
-      1e39,
-      [0, 1],
-      8,
-    ).then(
-      () => undefined,
-      (e: unknown) => e as NonFiniteError,
+    const error = await expectHicraRejection(
+      updatePolicy(
+        engine,
+        step(),
+        { oldLogProbs: old, advantages: Float32Array.of(1, 1, 1, -1, -1, 0), lossMask: mask },
+        { ...SETTINGS, onNonFinite: 'skip' },
+        1e39,
+        [0, 1],
+        8,
+      ),
     );
-    expect(error?.code).toBe(ErrorCode.NonFinite);
-    expect(error?.message).toMatch(
+    expect(error.code).toBe(ErrorCode.NonFinite);
+    expect(error.message).toMatch(
       /step 8 \(epoch 1, mini-batch 1\): policy update: @hicra\/policy: optimStep: step 1 left non-finite weights: ".*"\[\d+\] = (NaN|-?Infinity) at learning rate 1e\+39/,
     );
-    expect(error?.details).toMatchObject({ step: 8, epoch: 1, miniBatch: 1, quantity: 'weights' });
+    expect(error.details).toMatchObject({ step: 8, epoch: 1, miniBatch: 1, quantity: 'weights' });
     await engine.dispose();
     policy.dispose();
   });
@@ -531,15 +534,14 @@ describe('non-finite updates (an engine that reports them)', () => {
 
   it('throws a NonFiniteError naming the step, epoch and mini-batch, before optimStep', async () => {
     const { engine, refused } = nanEngine();
-    const error = await updatePolicy(engine, batch(), inputs, SETTINGS, 0.01, [0, 1], 7).then(
-      () => undefined,
-      (e: unknown) => e as NonFiniteError,
+    const error = await expectHicraRejection(
+      updatePolicy(engine, batch(), inputs, SETTINGS, 0.01, [0, 1], 7),
     );
-    expect(error?.code).toBe(ErrorCode.NonFinite);
-    expect(error?.message).toBe(
+    expect(error.code).toBe(ErrorCode.NonFinite);
+    expect(error.message).toBe(
       '@hicra/trainer: step 7 (epoch 1, mini-batch 1): policy update: @hicra/trainer: the loss is NaN (gradient not applied; the weights were not changed)',
     );
-    expect(error?.details).toMatchObject({ step: 7, epoch: 1, miniBatch: 1, quantity: 'loss' });
+    expect(error.details).toMatchObject({ step: 7, epoch: 1, miniBatch: 1, quantity: 'loss' });
     expect(refused()).toBe(0);
   });
 

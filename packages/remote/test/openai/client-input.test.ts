@@ -2,7 +2,8 @@
  * The client refuses bad requests, and requests it cannot serve exactly, before sending
  * anything: typed errors whose code and message name the field.
  */
-import { ErrorCode, HicraError, type SampleRequestV1, type ScoreRequestV1 } from '@hicra/spec';
+import { ErrorCode, type SampleRequestV1, type ScoreRequestV1 } from '@hicra/spec';
+import { expectHicraError, expectHicraRejection } from '@hicra/spec/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAISamplingClient, type OpenAISamplingClientOptions } from '../../src/index.js';
 import { ragged, type ScriptedServer, sendJson, startScriptedServer } from './fakes.js';
@@ -17,15 +18,6 @@ afterAll(async () => {
 
 function client(extra: Partial<OpenAISamplingClientOptions> = {}) {
   return new OpenAISamplingClient({ baseUrl: server.url, maxRetries: 0, ...extra });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HicraError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(HicraError.isInstance(error), String(error)).toBe(true);
-  return error as HicraError;
 }
 
 const good: SampleRequestV1 = {
@@ -96,7 +88,7 @@ describe('sample refuses', () => {
   for (const [name, request, code, text] of cases) {
     it(`${name}: ${code}`, async () => {
       const before = server.requests.length;
-      const error = await rejection(client().sample(request));
+      const error = await expectHicraRejection(client().sample(request));
       expect(error.code).toBe(code);
       expect(error.message).toContain(text);
       expect(error.message).toMatch(/^@hicra\/remote: /);
@@ -105,7 +97,7 @@ describe('sample refuses', () => {
   }
 
   it('temperature other than 1 with raw_logprobs (vLLM)', async () => {
-    const error = await rejection(
+    const error = await expectHicraRejection(
       client({ logprobsMode: 'raw_logprobs' }).sample({ ...good, temperature: 0.6 }),
     );
     expect(error.code).toBe(ErrorCode.InvalidArgument);
@@ -115,9 +107,9 @@ describe('sample refuses', () => {
   it('SGLang: top-k is fine (its log-probs are before top-k/top-p), addSpecialTokens false on text is not', async () => {
     const sglang = client({ flavor: 'sglang' });
     // Reaches the server (which answers 500): no refusal up front.
-    const reached = await rejection(sglang.sample({ ...good, topK: 5, topP: 0.5 }));
+    const reached = await expectHicraRejection(sglang.sample({ ...good, topK: 5, topP: 0.5 }));
     expect(reached.message).toContain('HTTP 500');
-    const error = await rejection(
+    const error = await expectHicraRejection(
       sglang.sampleDetailed({ ...good, prompts: ['hi'], addSpecialTokens: false }),
     );
     expect(error.message).toContain('addSpecialTokens');
@@ -181,7 +173,7 @@ describe('computeLogProbs refuses', () => {
   for (const [name, request, code, text] of cases) {
     it(`${name}: ${code}`, async () => {
       const before = server.requests.length;
-      const error = await rejection(client().computeLogProbs(request));
+      const error = await expectHicraRejection(client().computeLogProbs(request));
       expect(error.code).toBe(code);
       expect(error.message).toContain(text);
       expect(server.requests.length).toBe(before);
@@ -201,15 +193,7 @@ describe('the constructor refuses', () => {
   ];
   for (const [name, options, text] of cases) {
     it(name, () => {
-      let error: unknown;
-      try {
-        client(options);
-      } catch (e) {
-        error = e;
-      }
-      expect(HicraError.isInstance(error)).toBe(true);
-      expect((error as HicraError).code).toBe(ErrorCode.InvalidArgument);
-      expect((error as HicraError).message).toContain(text);
+      expectHicraError(() => client(options), { code: ErrorCode.InvalidArgument, message: text });
     });
   }
 

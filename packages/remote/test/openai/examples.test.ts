@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpenAIHttpError, OpenAISamplingClient } from '../../src/index.js';
 import { sglangSampleBody } from '../../src/openai/requests.js';
@@ -195,14 +196,14 @@ describe('vllm-error.json', () => {
     const ex = example('vllm-error.json');
     const s = await replay(ex);
     const client = new OpenAISamplingClient({ baseUrl: s.url, maxRetries: 3, retryBaseDelayMs: 1 });
-    const error = await client
-      .sample({
+    const error = await expectHicraRejection(
+      client.sample({
         prompts: ragged([[1, 2, 3]]),
         samplesPerPrompt: 1,
         maxNewTokens: 4,
         seed: 0,
-      })
-      .catch((e: unknown) => e);
+      }),
+    );
     expect(OpenAIHttpError.isInstance(error)).toBe(true);
     const e = error as OpenAIHttpError;
     expect(e.code).toBe(ErrorCode.InvalidArgument);

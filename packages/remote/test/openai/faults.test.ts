@@ -3,6 +3,7 @@
  * broken and non-JSON bodies, slowness, aborts, and the concurrency bound.
  */
 import { ErrorCode } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   OpenAIHttpError,
@@ -82,14 +83,9 @@ const small = {
   seed: 0,
 };
 
-async function failure(promise: Promise<unknown>): Promise<OpenAIHttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(OpenAIHttpError.isInstance(error), String(error)).toBe(true);
-  return error as OpenAIHttpError;
-}
+/** The OpenAIHttpError `promise` rejects with; any other outcome fails the test. */
+const failure = (promise: Promise<unknown>) =>
+  expectHicraRejection(promise, { errorClass: OpenAIHttpError });
 
 describe('retries', () => {
   it("waits the server's retry-after on 429, then succeeds", async () => {

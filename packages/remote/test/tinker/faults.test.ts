@@ -8,10 +8,10 @@ import {
   ConfigError,
   type DatumV1,
   ErrorCode,
-  type HicraError,
   InvalidArgumentError,
   ShapeError,
 } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TinkerTrainingClient, type TinkerTrainingClientOptions } from '../../src/index.js';
 import { RecordingEngine } from './fakes.js';
@@ -52,16 +52,6 @@ async function connect(
   });
   clients.push(client);
   return client;
-}
-
-/** Rejects with what `promise` rejects with; fails the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as HicraError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const submitted =
@@ -110,7 +100,9 @@ describe('retries', () => {
     await expect(client.optimStep({ learningRate: 1e-4 })).resolves.toEqual({ metrics: {} });
     expect(server.to('/api/v1/optim_step')).toHaveLength(3);
 
-    const error = await rejection(client.forwardBackward([datum()], { name: 'cross-entropy' }));
+    const error = await expectHicraRejection(
+      client.forwardBackward([datum()], { name: 'cross-entropy' }),
+    );
     expect(BackendUnavailableError.isInstance(error)).toBe(true);
     expect(error.message).toMatch(/POST \/api\/v1\/forward_backward \(HTTP 503/);
     expect(error.message).toMatch(/do not retry me/);
@@ -186,7 +178,7 @@ describe('futures', () => {
     const client = await connect(server);
     const call = () => client.forwardBackward([datum()], { name: 'cross-entropy' });
 
-    const user = await rejection(call());
+    const user = await expectHicraRejection(call());
     expect(InvalidArgumentError.isInstance(user)).toBe(true);
     expect(user.message).toContain('target_tokens length 15 != model_input length 16');
     expect(user.message).toContain('POST /api/v1/forward_backward');
@@ -198,15 +190,15 @@ describe('futures', () => {
       serverMessage: 'target_tokens length 15 != model_input length 16',
     });
 
-    const verl = await rejection(call());
+    const verl = await expectHicraRejection(call());
     expect(InvalidArgumentError.isInstance(verl)).toBe(true);
     expect(verl.message).toContain("requires a positive loss_fn_config['beta']");
 
-    const serverSide = await rejection(call());
+    const serverSide = await expectHicraRejection(call());
     expect(BackendUnavailableError.isInstance(serverSide)).toBe(true);
     expect(serverSide.details).toMatchObject({ requestId: 'f-fb-2', category: 'server' });
 
-    const typed = await rejection(call());
+    const typed = await expectHicraRejection(call());
     expect(ShapeError.isInstance(typed)).toBe(true);
     expect(typed.details).toMatchObject({ field: 'weights', requestId: 'f-fb-3' });
     expect(typed.message).toContain('weights has length 2');
@@ -226,13 +218,13 @@ describe('broken answers', () => {
       },
     });
     const client = await connect(server);
-    const truncated = await rejection(client.optimStep({ learningRate: 1e-4 }));
+    const truncated = await expectHicraRejection(client.optimStep({ learningRate: 1e-4 }));
     expect(BackendUnavailableError.isInstance(truncated)).toBe(true);
     expect(truncated.message).toMatch(/POST \/api\/v1\/optim_step .*not valid JSON/);
     expect(truncated.message).toContain('{\\"request_id\\": \\"f-');
     expect(server.to('/api/v1/optim_step')).toHaveLength(1);
 
-    const html = await rejection(client.saveState('x'));
+    const html = await expectHicraRejection(client.saveState('x'));
     expect(BackendUnavailableError.isInstance(html)).toBe(true);
     expect(html.message).toMatch(/save_weights .*not valid JSON.*502 Bad Gateway/);
   });
@@ -264,7 +256,7 @@ describe('broken answers', () => {
       retry: { maxRetries: 1, baseDelayMs: 5, maxDelayMs: 10 },
     });
     const started = performance.now();
-    const error = await rejection(client.optimStep({ learningRate: 1e-4 }));
+    const error = await expectHicraRejection(client.optimStep({ learningRate: 1e-4 }));
     expect(performance.now() - started).toBeLessThan(2000);
     expect(BackendUnavailableError.isInstance(error)).toBe(true);
     expect(error.message).toMatch(/POST \/api\/v1\/optim_step.*timeout after 150 ms/);
@@ -280,7 +272,7 @@ describe('broken answers', () => {
     try {
       await link.client.forwardBackward([datum()], { name: 'cross-entropy' });
       await link.server.close();
-      const error = await rejection(link.client.optimStep({ learningRate: 1e-4 }));
+      const error = await expectHicraRejection(link.client.optimStep({ learningRate: 1e-4 }));
       expect(BackendUnavailableError.isInstance(error)).toBe(true);
       expect(error.message).toMatch(/POST \/api\/v1\/optim_step.*connection error/);
       expect(error.message).toMatch(/is the server running/);
@@ -338,7 +330,7 @@ describe('cancellation, auth, heartbeats', () => {
   });
 
   it('a wrong key is a ConfigError at apiKey carrying the server message (not retried)', async () => {
-    const error = await rejection(
+    const error = await expectHicraRejection(
       loopback(new RecordingEngine({ vocabSize: 100 }), {
         server: { apiKey: 'tml-right' },
         client: { apiKey: 'tml-wrong' },

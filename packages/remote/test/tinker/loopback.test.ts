@@ -5,7 +5,6 @@
  */
 import {
   type DatumV1,
-  type HicraError,
   InvalidArgumentError,
   LOCAL_LOSS_NAMES,
   MissingInputError,
@@ -13,6 +12,7 @@ import {
   TINKER_LOSS_NAMES,
   UnknownNameError,
 } from '@hicra/spec';
+import { expectHicraRejection } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
   type HttpRequestLogEntry,
@@ -44,15 +44,6 @@ function datum(tokens: number[], fields: { rl?: boolean } = {}): DatumV1 {
         }
       : {}),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HicraError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as HicraError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('capabilities', () => {
@@ -92,7 +83,7 @@ describe('capabilities', () => {
     }
     const bare = await loopback(engine, { server: { advertiseCapabilities: false } });
     try {
-      const error = await rejection(bare.client.info());
+      const error = await expectHicraRejection(bare.client.info());
       expect(MissingInputError.isInstance(error)).toBe(true);
       expect(error.message).toMatch(/does not report a vocabulary size.*pass vocabSize/);
     } finally {
@@ -110,15 +101,17 @@ describe('capabilities', () => {
       const before = log.length;
       const d = [datum([1, 2, 3])];
       const refusals = await Promise.all([
-        rejection(link.client.forward(d, undefined, { temperature: 0.7 })),
-        rejection(link.client.forwardBackward(d, { name: 'gspo' })),
-        rejection(
+        expectHicraRejection(link.client.forward(d, undefined, { temperature: 0.7 })),
+        expectHicraRejection(link.client.forwardBackward(d, { name: 'gspo' })),
+        expectHicraRejection(
           link.client.forwardBackward(d, {
             name: 'cross-entropy',
             settings: { entropyCoefficient: 0.01 },
           }),
         ),
-        rejection(link.client.forwardBackward(d, { name: 'ppo', settings: { clipRatioLow: 0.2 } })),
+        expectHicraRejection(
+          link.client.forwardBackward(d, { name: 'ppo', settings: { clipRatioLow: 0.2 } }),
+        ),
       ]);
       expect(InvalidArgumentError.isInstance(refusals[0])).toBe(true);
       expect(refusals[0]!.message).toMatch(/temperature of 0.7.*capabilities.temperature is false/);
@@ -127,7 +120,7 @@ describe('capabilities', () => {
       expect(refusals[3]!.message).toMatch(/clipRatioLow \(clip_ratio_low\) is not read/);
       const sampler = await link.client.saveWeightsForSampler('s');
       const afterSave = log.length;
-      const score = await rejection(
+      const score = await expectHicraRejection(
         sampler.computeLogProbs({
           prompts: ragged([1]),
           batchSize: 1,
@@ -297,7 +290,7 @@ describe('samplers', () => {
       const d = await link.client.saveWeightsForSampler('d');
       // a, c, d made; two kept: a went.
       expect(engine.samplers.map((s) => s.disposed)).toEqual([true, true, false, false]);
-      const evicted = await rejection(a.sample(request));
+      const evicted = await expectHicraRejection(a.sample(request));
       expect(InvalidArgumentError.isInstance(evicted)).toBe(true);
       expect(evicted.message).toMatch(/HTTP 404.*released/);
       await expect(c.sample(request)).resolves.toMatchObject({ batchSize: 1 });
@@ -348,7 +341,7 @@ describe('errors from the engine', () => {
           details: { field: 'rows', expected: 2, actual: 3 },
         }),
       };
-      const error = await rejection(
+      const error = await expectHicraRejection(
         link.client.forwardBackward([datum([1, 2, 3])], { name: 'cross-entropy' }),
       );
       expect(ShapeError.isInstance(error)).toBe(true);
@@ -363,7 +356,7 @@ describe('errors from the engine', () => {
       expect(error.details.requestId).toMatch(/^[0-9a-f]{32}$/);
 
       engine.failNext = { method: 'optimStep', error: new TypeError('engine crashed') };
-      const crash = await rejection(link.client.optimStep({ learningRate: 1e-3 }));
+      const crash = await expectHicraRejection(link.client.optimStep({ learningRate: 1e-3 }));
       expect(crash.code).toBe('HICRA_BACKEND_UNAVAILABLE');
       expect(crash.message).toMatch(/category server.*TypeError: engine crashed/);
       // The server keeps serving.

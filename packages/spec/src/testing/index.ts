@@ -1,6 +1,7 @@
 /**
- * @hicra/spec/testing: conformance suites for implementations of the contracts, free of any
- * test runner (they return reports or throw plain errors), so any engine's tests can run them.
+ * @hicra/spec/testing: conformance suites for implementations of the contracts, and assertions
+ * on the errors hicra code throws, free of any test runner (they return reports or throw plain
+ * errors), so tests under vitest, node:test or jest can use them.
  */
 export {
   assertEngineConformance,
@@ -13,3 +14,10 @@ export {
   type EngineUnderTest,
   runEngineConformance,
 } from './engine-conformance.js';
+export {
+  type BadInputCase,
+  expectHicraError,
+  expectHicraRejection,
+  type HicraErrorClass,
+  type HicraErrorExpectation,
+} from './expect-hicra-error.js';

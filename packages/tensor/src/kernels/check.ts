@@ -1,4 +1,4 @@
-import { InvalidArgumentError, InvalidValueError, ShapeError } from '@hicra/spec';
+import { describeValue, InvalidArgumentError, InvalidValueError, ShapeError } from '@hicra/spec';
 
 export const SOURCE = '@hicra/tensor';
 
@@ -14,7 +14,7 @@ export function checkArray(
 ): void {
   if (!kinds.some((kind) => array instanceof kind)) {
     throw new InvalidArgumentError(
-      `${kernel}: ${name} must be a ${kinds.map((k) => k.name).join(' or ')}, got ${describe(array)}`,
+      `${kernel}: ${name} must be a ${kinds.map((k) => k.name).join(' or ')}, got ${describeValue(array)}`,
       { source: SOURCE, details: { kernel, argument: name } },
     );
   }
@@ -57,12 +57,4 @@ export function checkLayout(kernel: string, batchSize: number, seqLen: number): 
       },
     );
   }
-}
-
-export function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (ArrayBuffer.isView(value))
-    return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  return typeof value;
 }

@@ -1,4 +1,4 @@
-import { formatValue, InvalidArgumentError, ShapeError } from '@hicra/spec';
+import { describeValue, formatValue, InvalidArgumentError, ShapeError } from '@hicra/spec';
 import type { DataType, Tensor } from '../tf.js';
 import { tf } from '../tf.js';
 
@@ -107,13 +107,4 @@ export function assertFiniteNumber(
       details: { op, argument: name, value: String(value) },
     });
   }
-}
-
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (ArrayBuffer.isView(value))
-    return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
 }

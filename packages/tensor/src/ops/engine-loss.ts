@@ -1,4 +1,5 @@
 import {
+  describeValue,
   InvalidArgumentError,
   KL_ESTIMATOR_NAMES,
   type KlEstimatorName,
@@ -15,7 +16,6 @@ import {
   assertOneOf,
   assertSameShape,
   assertTensor,
-  describeValue,
   SOURCE,
 } from './assert.js';
 import { customGradient } from './custom-gradient.js';
