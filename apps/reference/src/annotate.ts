@@ -1,7 +1,7 @@
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaultRegistry } from '@hicra/advantage';
+import { type CreditRegistry, defaultRegistry } from '@hicra/advantage';
 import { strategicGrams } from '@hicra/planning';
 import { HuggingFaceTokenizer, loadCheckpointTokenizer, writeFileAtomic } from '@hicra/policy';
 import { stepMetrics } from '@hicra/semantic-entropy';
@@ -45,6 +45,8 @@ export interface AnnotateOptions {
   readonly spanUnit?: SpanUnit;
   /** A credit-pipeline config; default GRPO + HICRA (alpha 0.2). */
   readonly credit?: unknown;
+  /** Where the pipeline is built from; default the built-ins of `@hicra/advantage`. */
+  readonly registry?: CreditRegistry;
   /** A `tokenizer.json` (or its folder), for records without token ids and spans. */
   readonly tokenizer?: string;
   /**
@@ -353,7 +355,7 @@ export async function annotateRollouts(options: AnnotateOptions): Promise<Annota
       responseMask: batch.responseMask,
     });
     const withPlanning = { ...batch, planningMask: planning.mask };
-    const pipeline = defaultRegistry.pipeline(
+    const pipeline = (options.registry ?? defaultRegistry).pipeline(
       options.credit ?? { estimator: { name: 'grpo' }, assigners: [{ name: 'hicra', alpha: 0.2 }] },
     );
     const credit = pipeline.run(withPlanning);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { CreditRegistry } from '@hicra/advantage';
 import { HuggingFaceTokenizer, loadCheckpoint, loadCheckpointTokenizer } from '@hicra/policy';
 import { TinkerTrainingClient } from '@hicra/remote';
 import {
@@ -72,6 +73,10 @@ export interface TrainOptions {
   readonly dataset?: string;
   /** The dataset's evaluation rows; default the last rows of `dataset`, held out. */
   readonly evalDataset?: string;
+  /** Where credit pipelines are built from (default the built-ins of `@hicra/advantage`). */
+  readonly registry?: CreditRegistry;
+  /** The plug-in files `registry` holds beyond the built-ins, recorded in `run.json`. */
+  readonly plugins?: readonly string[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
   /** A warning about the run (e.g. a step whose responses all lack an answer). */
@@ -202,6 +207,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
         seed: options.seed,
         from,
         ...task.settings,
+        ...(options.plugins?.length ? { plugins: options.plugins } : {}),
         config,
       },
       ignore: RESUMABLE_SETTINGS,
@@ -292,6 +298,7 @@ function runOptions(
     trainProblems: task.trainProblems,
     evalProblems: task.evalProblems,
     addSpecialTokens: task.addSpecialTokens,
+    ...(options.registry ? { registry: options.registry } : {}),
     config,
     metadata: { strategy: strategy.name, seed: String(options.seed) },
     ...(options.signal ? { signal: options.signal } : {}),
@@ -326,6 +333,7 @@ async function trainRemotely(options: TrainOptions, engineOptions: TinkerEngineO
         seed: options.seed,
         engine: engineSettings,
         ...task.settings,
+        ...(options.plugins?.length ? { plugins: options.plugins } : {}),
         config,
       },
       ignore: RESUMABLE_SETTINGS,

@@ -132,6 +132,21 @@ async function prepareWorkingDirectory(): Promise<void> {
   );
   mkdirSync(join(cwd, 'model'));
   copyFileSync(qwen, join(cwd, 'model', 'tokenizer.json'));
+  // A third-party credit assigner (`--plugin`) and a config whose credit pipeline uses it.
+  copyFileSync(join(app, 'test', 'fixtures', 'damp-execution.js'), join(cwd, 'my-strategy.js'));
+  writeFileSync(
+    join(cwd, 'damped.json'),
+    JSON.stringify({
+      ...tiny,
+      credit: {
+        estimator: { name: 'grpo' },
+        assigners: [
+          { name: 'hicra', alpha: 0.2 },
+          { name: 'damp-execution', beta: 0.5 },
+        ],
+      },
+    }),
+  );
   // verl rollout dumps (trainer.rollout_data_dir), as verl writes them.
   mkdirSync(join(cwd, 'verl_rollouts'));
   writeFileSync(

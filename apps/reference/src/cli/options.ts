@@ -16,6 +16,8 @@ interface OptionDefinition<T> {
   readonly short?: string;
   /** Converts and checks the text given for `--flag`; throws `UsageError`. */
   readonly parse: (text: string, flag: string) => T;
+  /** For a repeatable flag: combines an earlier value with the next (else a repeat wins). */
+  combine?(earlier: T, next: T): T;
 }
 
 function flag(description: string, short?: string): OptionDefinition<boolean> {
@@ -205,6 +207,16 @@ export const OPTIONS = {
     'NAME',
     'pretrain: the architecture preset, small or tiny (default small); train --engine tinker: the model the server trains',
   ),
+  plugin: {
+    value: 'FILE.js',
+    description:
+      'an ES module exporting estimator or assigner registrations (@hicra/spec); its names can then be used in --estimator and the config\'s "credit" (repeatable)',
+    parse: (given, name) => {
+      if (given === '') throw new UsageError(`${name} must not be empty`);
+      return [given] as readonly string[];
+    },
+    combine: (earlier, next) => [...earlier, ...next],
+  } satisfies OptionDefinition<readonly string[]>,
   dataset: text(
     'FILE.parquet',
     "train on a math dataset instead of Countdown: a Parquet file in verl's layout (data_source, prompt as chat messages, reward_model.ground_truth), rewarded by the math verifier",
@@ -291,7 +303,8 @@ export interface ParsedCommandLine<N extends OptionName> {
 /**
  * Parses a command's arguments against the option table: an unknown flag names the nearest
  * valid one, a value is checked by its option's parser, a missing required option or a wrong
- * number of positionals is a `UsageError`. A later repeat of a flag wins.
+ * number of positionals is a `UsageError`. A later repeat of a flag wins, except for a
+ * repeatable one (`--plugin`), whose values add up.
  */
 export function parseCommandLine<N extends OptionName>(
   spec: CommandLineSpec<N>,
@@ -339,7 +352,11 @@ export function parseCommandLine<N extends OptionName>(
     }
     if (token.value === undefined || (token.inlineValue === false && token.value.startsWith('--')))
       throw new UsageError(`${rawName} needs a value (${definition.value})`);
-    values[name] = definition.parse(token.value, rawName);
+    const parsed = definition.parse(token.value, rawName);
+    values[name] =
+      definition.combine !== undefined && values[name] !== undefined
+        ? definition.combine(values[name], parsed)
+        : parsed;
   }
   if (values.help) return { values: values as ParsedCommandLine<N>['values'], positionals };
   const missing = (spec.required ?? []).filter((name) => values[name] === undefined);

@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { defaultRegistry } from '@hicra/advantage';
 import { annotateRollouts } from '../../annotate.js';
 import { isAnnotatedParquet } from '../../annotated-parquet.js';
 import { defineCommand, readJsonObjectFile, requireCheckpointFolder } from '../command.js';
 import { InputError, UsageError } from '../errors.js';
 import { progress } from '../output.js';
-import { isSettingsError } from './train.js';
+import { isSettingsError, pluginRegistry } from './train.js';
 
 /** Whether the file's first record is an annotated rollout (it has planning matches). */
 function isAnnotatedRollouts(path: string): boolean {
@@ -22,13 +21,13 @@ function isAnnotatedRollouts(path: string): boolean {
 export const annotateCommand = defineCommand({
   spec: {
     command: 'annotate',
-    options: ['out', 'tokenizer', 'from', 'from-format', 'span-unit', 'credit', 'force'],
+    options: ['out', 'tokenizer', 'from', 'from-format', 'span-unit', 'credit', 'plugin', 'force'],
     positionals: { name: 'rollouts file or verl dump folder', min: 1, max: 1 },
   },
   summary:
     'planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere',
   usage:
-    'hicra annotate ROLLOUTS [--out FILE.jsonl|FILE.parquet] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--force]',
+    'hicra annotate ROLLOUTS [--out FILE.jsonl|FILE.parquet] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--plugin FILE.js ...] [--force]',
   description:
     'Rollouts in; planning matches and mask, credit (GRPO + HICRA by default) out, plus phrase\n' +
     'counts and strategy semantic entropy. ROLLOUTS is a file in the rollout JSON Lines schema\n' +
@@ -58,11 +57,12 @@ export const annotateCommand = defineCommand({
       throw new InputError(
         `${positionals[0]}: is a directory; rollout records come in one file (a folder is read as verl rollout dumps)`,
       );
+    const { registry } = await pluginRegistry(values.plugin);
     let credit: Record<string, unknown> | undefined;
     if (values.credit !== undefined) {
       credit = readJsonObjectFile(values.credit, '--credit');
       try {
-        defaultRegistry.pipeline(credit);
+        registry.pipeline(credit);
       } catch (error) {
         if (isSettingsError(error))
           throw new UsageError(`--credit ${values.credit}: ${error.message}`);
@@ -98,6 +98,7 @@ export const annotateCommand = defineCommand({
       ...(values.tokenizer ? { tokenizer: resolve(values.tokenizer) } : {}),
       ...(values.from ? { from: resolve(values.from) } : {}),
       ...(credit ? { credit } : {}),
+      registry,
       ...(values['from-format'] ? { format: values['from-format'] } : {}),
       ...(values['span-unit'] ? { spanUnit: values['span-unit'] } : {}),
     });

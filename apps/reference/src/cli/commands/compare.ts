@@ -6,7 +6,7 @@ import { writeReport } from '../../report/index.js';
 import { defineCommand, requireCheckpointFolder } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type Output, progress } from '../output.js';
-import { checkTrainSettings } from './train.js';
+import { checkTrainSettings, pluginRegistry } from './train.js';
 
 export interface CompareRun {
   readonly strategy: string;
@@ -24,6 +24,8 @@ export interface CompareOptions {
   /** A config file (checked by the caller), passed to every `hicra train`. */
   readonly config?: string;
   readonly estimator?: string;
+  /** Plug-in files (`--plugin`), passed to every `hicra train`. */
+  readonly plugins?: readonly string[];
   readonly jobs: number;
   readonly backend?: string;
   /** The `hicra` entry file the runs start as child processes of. */
@@ -71,6 +73,7 @@ export async function compareStrategies(
       if (options.steps !== undefined) args.push('--steps', String(options.steps));
       if (options.config) args.push('--config', options.config);
       if (options.estimator) args.push('--estimator', options.estimator);
+      for (const plugin of options.plugins ?? []) args.push('--plugin', plugin);
       if (options.backend) args.push('--backend', options.backend);
       const exitCode = await trainInChild(options.cliPath, args, output);
       runs.push({ ...job, exitCode });
@@ -104,12 +107,22 @@ export function runDirectoriesIn(dir: string): string[] {
 export const compareCommand = defineCommand({
   spec: {
     command: 'compare',
-    options: ['from', 'out', 'strategies', 'seeds', 'steps', 'jobs', 'config', 'estimator'],
+    options: [
+      'from',
+      'out',
+      'strategies',
+      'seeds',
+      'steps',
+      'jobs',
+      'config',
+      'estimator',
+      'plugin',
+    ],
     required: ['from', 'out'],
   },
   summary: 'several strategies over several seeds with the same budget, and their report',
   usage:
-    'hicra compare --from CHECKPOINT --out DIR [--strategies grpo,hicra] [--seeds 0,1,2] [--steps N] [--jobs 2] [--config FILE.json] [--estimator NAME]',
+    'hicra compare --from CHECKPOINT --out DIR [--strategies grpo,hicra] [--seeds 0,1,2] [--steps N] [--jobs 2] [--config FILE.json] [--estimator NAME] [--plugin FILE.js ...]',
   description:
     'Trains every strategy × seed into DIR/<strategy>-seed<seed> with the same budget, JOBS at\n' +
     'a time (one process each), then writes DIR/report.html. Rerun to resume unfinished runs.',
@@ -121,12 +134,14 @@ export const compareCommand = defineCommand({
     const strategies = values.strategies ?? ['grpo', 'hicra'];
     const seeds = values.seeds ?? [0, 1, 2];
     // Check what every run will be given once, here, rather than fail in every child.
+    const { registry, plugins } = await pluginRegistry(values.plugin);
     for (const strategy of strategies) {
       const { engine } = checkTrainSettings({
         strategy,
         estimator: values.estimator,
         seed: seeds[0]!,
         configPath: values.config,
+        registry,
       });
       if (engine !== undefined && engine.kind !== 'local')
         throw new UsageError(
@@ -146,6 +161,7 @@ export const compareCommand = defineCommand({
         ...(values.steps === undefined ? {} : { steps: values.steps }),
         ...(values.config ? { config: resolve(values.config) } : {}),
         ...(values.estimator ? { estimator: values.estimator } : {}),
+        ...(plugins.length === 0 ? {} : { plugins }),
         ...(values.backend ? { backend: values.backend } : {}),
       },
       output,

@@ -1,8 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { defaultRegistry } from '@hicra/advantage';
+import type { CreditRegistry } from '@hicra/advantage';
 import { ConfigError, type HicraError, InvalidValueError, UnknownNameError } from '@hicra/spec';
 import type { AppLevel } from '../../countdown-setup.js';
+import { PluginError, registryWithPlugins } from '../../plugins.js';
 import { resolveTrainConfig, train } from '../../train.js';
 import {
   type CommandContext,
@@ -15,9 +16,22 @@ import { nearest } from '../options.js';
 import { formatProgress, progress } from '../output.js';
 import { interruptOnSignals, onForcedExit } from '../signals.js';
 
-/** The estimator names `--estimator` accepts. */
-function estimatorNames(): string[] {
-  return [...defaultRegistry.estimatorNames()];
+/**
+ * The registry a command builds credit pipelines from: the built-ins plus `--plugin` files.
+ * A missing file is an input error (exit 1); a file that is not a plug-in, a usage error (2).
+ */
+export async function pluginRegistry(files: readonly string[] | undefined): Promise<{
+  registry: CreditRegistry;
+  plugins: string[];
+}> {
+  try {
+    const { registry, loaded } = await registryWithPlugins(files ?? []);
+    return { registry, plugins: loaded.map((p) => p.file) };
+  } catch (error) {
+    if (error instanceof PluginError)
+      throw error.missing ? new InputError(error.message) : new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** The errors a registry or schema raises for a bad setting (not for a failure of the work). */
@@ -97,11 +111,13 @@ export function checkTrainSettings(settings: {
   estimator?: string | undefined;
   seed: number;
   configPath?: string | undefined;
+  registry: CreditRegistry;
 }): { config: Record<string, unknown> | undefined; engine: EngineSection | undefined } {
-  if (settings.estimator !== undefined && !estimatorNames().includes(settings.estimator)) {
-    const near = nearest(settings.estimator, estimatorNames());
+  const estimatorNames = [...settings.registry.estimatorNames()];
+  if (settings.estimator !== undefined && !estimatorNames.includes(settings.estimator)) {
+    const near = nearest(settings.estimator, estimatorNames);
     throw new UsageError(
-      `unknown estimator ${JSON.stringify(settings.estimator)} for --estimator${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (known: ${estimatorNames().join(', ')})`,
+      `unknown estimator ${JSON.stringify(settings.estimator)} for --estimator${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (known: ${estimatorNames.join(', ')})`,
     );
   }
   let config: Record<string, unknown> | undefined;
@@ -120,7 +136,7 @@ export function checkTrainSettings(settings: {
     });
     // Builds the credit pipeline once: unknown estimator or assigner names and bad settings
     // in a config file's "credit" are found here, not at the first step.
-    defaultRegistry.pipeline(resolved.credit);
+    settings.registry.pipeline(resolved.credit);
   } catch (error) {
     if (isSettingsError(error)) {
       const where = settings.configPath === undefined ? '' : `--config ${settings.configPath}: `;
@@ -145,6 +161,7 @@ export const trainCommand = defineCommand({
       'level',
       'dataset',
       'eval-dataset',
+      'plugin',
       'engine',
       'base-url',
       'model',
@@ -155,7 +172,7 @@ export const trainCommand = defineCommand({
   },
   summary: 'RL from a checkpoint with one strategy and seed -> a run directory (resumable)',
   usage:
-    'hicra train (--from CHECKPOINT | --engine tinker --base-url URL --model NAME --tokenizer PATH [--api-key KEY]) --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--level 0-4 | --dataset FILE.parquet [--eval-dataset FILE.parquet]]',
+    'hicra train (--from CHECKPOINT | --engine tinker --base-url URL --model NAME --tokenizer PATH [--api-key KEY]) --out RUN_DIR --strategy NAME [--estimator NAME] [--seed N] [--steps N] [--config FILE.json] [--plugin FILE.js ...] [--level 0-4 | --dataset FILE.parquet [--eval-dataset FILE.parquet]]',
   description:
     "RL with one strategy. --estimator swaps its advantage estimator; the config file's keys\n" +
     'merge into the app\'s RL defaults (@hicra/trainer\'s schema), and a "credit" pipeline in it\n' +
@@ -169,12 +186,15 @@ export const trainCommand = defineCommand({
     "--dataset trains on a math dataset in verl's Parquet layout instead of Countdown: prompts\n" +
     "are the model's chat template over each row's messages (the last user message without\n" +
     'one), rewards the math verifier against reward_model.ground_truth (\\boxed{}, Answer:,\n' +
-    '#### lines); --eval-dataset, or the last rows held out, for the evaluations.',
+    '#### lines); --eval-dataset, or the last rows held out, for the evaluations.\n' +
+    '--plugin FILE.js (repeatable) adds the estimators and assigners a module exports: name them\n' +
+    'in --estimator or in the config file\'s "credit" pipeline.',
   examples: [
     'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
     'hicra train --from runs/base --out runs/grpo-0 --strategy grpo --seed 0 --config rl.json',
     'hicra train --engine tinker --base-url http://127.0.0.1:8000 --model base --tokenizer runs/base --out runs/remote-0 --strategy hicra --steps 10',
     'hicra train --from ./my-qwen --dataset gsm8k/train.parquet --eval-dataset gsm8k/test.parquet --out runs/gsm8k-0 --strategy hicra',
+    'hicra train --from runs/base --out runs/damped-0 --strategy hicra --plugin ./my-strategy.js --config damped.json',
   ],
   usesBackend: true,
   async run({ values }, context: CommandContext) {
@@ -189,11 +209,13 @@ export const trainCommand = defineCommand({
       if (path !== undefined && (!existsSync(path) || statSync(path).isDirectory()))
         throw new InputError(`--${flag} ${path}: no such file (a Parquet file in verl's layout)`);
     }
+    const { registry, plugins } = await pluginRegistry(values.plugin);
     const { config, engine: fromFile } = checkTrainSettings({
       strategy: values.strategy!,
       estimator: values.estimator,
       seed,
       configPath: values.config,
+      registry,
     });
     // The engine's settings: flags, else the config file's `engine` section.
     const engineSettings = {
@@ -249,6 +271,8 @@ export const trainCommand = defineCommand({
           : { from: resolve(values.from!) }),
         out: resolve(values.out!),
         strategy: values.strategy!,
+        registry,
+        ...(plugins.length === 0 ? {} : { plugins }),
         ...(values.estimator ? { estimator: values.estimator } : {}),
         seed,
         config: { ...config, ...(values.steps === undefined ? {} : { steps: values.steps }) },
