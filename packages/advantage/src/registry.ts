@@ -70,6 +70,9 @@ export function composeCredit(
   };
 }
 
+/** Registries that cannot change (the default one). */
+const SEALED = new WeakSet<object>();
+
 /** A typed registry of estimators and credit assigners, by kebab-case name. */
 export class CreditRegistry {
   readonly #estimators = new Map<string, EstimatorRegistrationV1>();
@@ -91,6 +94,12 @@ export class CreditRegistry {
     registration: EstimatorRegistrationV1 | CreditAssignerRegistrationV1,
     options: { readonly replace?: boolean } = {},
   ): this {
+    if (SEALED.has(this))
+      throw new ConfigError(
+        '',
+        `the default registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: new CreditRegistry() starts with the built-ins`,
+        { source: SOURCE },
+      );
     checkRegistration(registration, SOURCE);
     const table = registration.kind === 'estimator' ? this.#estimators : this.#assigners;
     if (table.has(registration.name) && !options.replace) {
@@ -164,8 +173,12 @@ export class CreditRegistry {
   }
 }
 
-/** The registry with every built-in; add your own plug-ins with `register`. */
+/**
+ * The registry with every built-in. It cannot change: `register` on it throws. Add plug-ins to
+ * your own, `new CreditRegistry()`, which starts with the built-ins.
+ */
 export const defaultRegistry = new CreditRegistry();
+SEALED.add(defaultRegistry);
 
 /** Shorthand: a pipeline from a config, with the built-in registry. */
 export function createCreditPipeline(

@@ -164,6 +164,12 @@ describe('CreditRegistry', () => {
       true,
     );
     registry.register(registration, { replace: true });
+    // The default registry cannot change: importing a plug-in never changes what others resolve.
+    expectHicraError(() => defaultRegistry.register(registration), {
+      code: ErrorCode.InvalidConfig,
+      message: ['default registry', 'cannot change', 'negate-nothing', 'new CreditRegistry()'],
+    });
+    expect(defaultRegistry.assignerNames()).not.toContain('negate-nothing');
     expect(new CreditRegistry({ builtins: false }).estimatorNames()).toEqual([]);
     expect(
       UnknownNameError.isInstance(

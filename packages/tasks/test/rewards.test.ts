@@ -357,6 +357,15 @@ describe('registry', () => {
       score(registry.create({ name: 'length-bonus', scale: 2 }), { prompt: '', response: 'abc' }),
     ).toMatchObject({ reward: 6 });
     expect(rewardRegistry.has('length-bonus')).toBe(false);
+    // The default registry cannot change.
+    expectHicraError(
+      () => rewardRegistry.register('length-bonus', () => createReward({ name: 'format' })),
+      {
+        code: ErrorCode.InvalidConfig,
+        message: ['cannot change', 'length-bonus', 'createRewardRegistry()'],
+      },
+    );
+    expect(rewardRegistry.has('length-bonus')).toBe(false);
   });
 });
 

@@ -181,8 +181,24 @@ export function createRewardRegistry(): RewardRegistry {
   return registry;
 }
 
-/** The registry of built-in reward functions. */
-export const rewardRegistry: RewardRegistry = createRewardRegistry();
+const builtins = createRewardRegistry();
+
+/**
+ * The registry of built-in reward functions. It cannot change: `register` on it throws. Add
+ * rewards to your own, `createRewardRegistry()`, which starts with the built-ins.
+ */
+export const rewardRegistry: RewardRegistry = Object.freeze({
+  names: () => builtins.names(),
+  has: (name: string) => builtins.has(name),
+  create: (config: RewardConfig) => builtins.create(config),
+  register(name: string): void {
+    throw new ConfigError(
+      '',
+      `the default reward registry holds the built-ins and cannot change; register ${JSON.stringify(name)} in your own: createRewardRegistry() starts with the built-ins`,
+      { source: SOURCE },
+    );
+  },
+});
 
 /** `rewardRegistry.create(config)`. */
 export function createReward(config: RewardConfig): RewardFunctionV1 {
