@@ -1,4 +1,9 @@
-import type { CreditAssignerRegistrationV1, EstimatorRegistrationV1 } from '@hicra/spec';
+import type {
+  BuiltinAssignerName,
+  BuiltinEstimatorName,
+  CreditAssignerRegistrationV1,
+  EstimatorRegistrationV1,
+} from '@hicra/spec';
 import { createForkTokensAssigner, forkTokensSettingsSchema } from './assigners/fork-tokens.js';
 import { createHicraAssigner, hicraSettingsSchema } from './assigners/hicra.js';
 import {
@@ -27,7 +32,10 @@ import { createRlooEstimator } from './estimators/rloo.js';
 type Settings = Parameters<EstimatorRegistrationV1['create']>[0];
 const num = (settings: Settings, key: string) => settings[key] as number;
 
-/** Registrations of the built-in estimators, under the names of `@hicra/spec`. */
+/**
+ * Registrations of the built-in estimators, under the names of `@hicra/spec` (typed against
+ * them, so a name cannot drift; a test checks that every name has one).
+ */
 export const builtinEstimators: readonly EstimatorRegistrationV1[] = [
   {
     kind: 'estimator',
@@ -87,7 +95,7 @@ export const builtinEstimators: readonly EstimatorRegistrationV1[] = [
     create: (s) =>
       createGrpoPassKEstimator({ normByStd: s.normByStd as boolean, epsilon: num(s, 'epsilon') }),
   },
-];
+] satisfies readonly (EstimatorRegistrationV1 & { readonly name: BuiltinEstimatorName })[];
 
 /** Registrations of the built-in credit assigners. */
 export const builtinAssigners: readonly CreditAssignerRegistrationV1[] = [
@@ -125,4 +133,4 @@ export const builtinAssigners: readonly CreditAssignerRegistrationV1[] = [
     settings: forkTokensSettingsSchema,
     create: (s) => createForkTokensAssigner({ rho: num(s, 'rho') }),
   },
-];
+] satisfies readonly (CreditAssignerRegistrationV1 & { readonly name: BuiltinAssignerName })[];

@@ -30,6 +30,16 @@ export const PLANNING_CLASSIFIER_NAMES = [
   'placebo-ngrams',
 ] as const;
 
+/** Reward functions (`@hicra/tasks`). */
+export const REWARD_NAMES = [
+  'math-correctness',
+  'countdown-correctness',
+  'format',
+  'countdown-format',
+  'overlong-penalty',
+  'weighted',
+] as const;
+
 /** Loss aggregation modes (`@hicra/tensor`), as in verl. */
 export const LOSS_AGGREGATION_MODES = [
   'token-mean',
@@ -44,6 +54,7 @@ export const KL_ESTIMATOR_NAMES = ['k1', 'abs', 'k2', 'k3'] as const;
 export type BuiltinEstimatorName = (typeof ESTIMATOR_NAMES)[number];
 export type BuiltinAssignerName = (typeof ASSIGNER_NAMES)[number];
 export type BuiltinPlanningClassifierName = (typeof PLANNING_CLASSIFIER_NAMES)[number];
+export type BuiltinRewardName = (typeof REWARD_NAMES)[number];
 export type LossAggregationMode = (typeof LOSS_AGGREGATION_MODES)[number];
 export type KlEstimatorName = (typeof KL_ESTIMATOR_NAMES)[number];
 

@@ -8,6 +8,7 @@ import {
   KL_ESTIMATOR_NAMES,
   LOSS_AGGREGATION_MODES,
   PLANNING_CLASSIFIER_NAMES,
+  REWARD_NAMES,
   ROLLOUT_SCHEMA_V1,
   TRAIN_METRIC_KEYS,
 } from '../src/index.js';
@@ -22,6 +23,7 @@ describe('docs/formats.md', () => {
     ['estimator names', ESTIMATOR_NAMES],
     ['assigner names', ASSIGNER_NAMES],
     ['planning classifier names', PLANNING_CLASSIFIER_NAMES],
+    ['reward names', REWARD_NAMES],
     ['loss aggregation modes', LOSS_AGGREGATION_MODES],
     ['KL estimators', KL_ESTIMATOR_NAMES],
     ['error codes', Object.values(ErrorCode)],

@@ -1,4 +1,5 @@
 import {
+  type BuiltinRewardName,
   ConfigError,
   HicraError,
   InvalidArgumentError,
@@ -16,17 +17,8 @@ import { createCountdownFormatReward, createFormatReward } from './format-reward
 import { createOverlongPenaltyReward } from './overlong-penalty-reward.js';
 import { createWeightedReward } from './weighted-reward.js';
 
-/** Names of the built-in reward functions. */
-export const REWARD_NAMES = [
-  'math-correctness',
-  'countdown-correctness',
-  'format',
-  'countdown-format',
-  'overlong-penalty',
-  'weighted',
-] as const;
-
-export type BuiltinRewardName = (typeof REWARD_NAMES)[number];
+/** Names of the built-in reward functions, defined once in `@hicra/spec`. */
+export { type BuiltinRewardName, REWARD_NAMES } from '@hicra/spec';
 
 /**
  * A reward function by name: `{ "name": "countdown-correctness", "missingAnswer": "incorrect" }`.
@@ -114,14 +106,16 @@ function createWeightedFromConfig(
 
 /** A registry holding the built-in reward functions; third parties may register more. */
 export function createRewardRegistry(): RewardRegistry {
-  const factories = new Map<string, RewardFactory>([
-    ['math-correctness', (s) => createMathCorrectnessReward(s)],
-    ['countdown-correctness', (s) => createCountdownCorrectnessReward(s)],
-    ['format', (s) => createFormatReward(s)],
-    ['countdown-format', (s) => createCountdownFormatReward(s)],
-    ['overlong-penalty', (s) => createOverlongPenaltyReward(s)],
-    ['weighted', createWeightedFromConfig],
-  ]);
+  // One factory for every name of @hicra/spec's REWARD_NAMES, and no other: the type says so.
+  const builtins = {
+    'math-correctness': (s) => createMathCorrectnessReward(s),
+    'countdown-correctness': (s) => createCountdownCorrectnessReward(s),
+    format: (s) => createFormatReward(s),
+    'countdown-format': (s) => createCountdownFormatReward(s),
+    'overlong-penalty': (s) => createOverlongPenaltyReward(s),
+    weighted: createWeightedFromConfig,
+  } satisfies Record<BuiltinRewardName, RewardFactory>;
+  const factories = new Map<string, RewardFactory>(Object.entries(builtins));
   const registry: RewardRegistry = {
     names: () => [...factories.keys()].sort(),
     has: (name) => factories.has(name),
