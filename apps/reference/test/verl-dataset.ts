@@ -35,10 +35,11 @@ export function writeVerlDataset(
 ): void {
   const rows = Array.from({ length: count }, (_, i) => gsm8kRow(i, split));
   const columns = options.columns ?? VERL_DATASET_COLUMNS;
-  // A top-level column's elements (it and its children) are kept when the column is written.
-  const schema = SCHEMA.filter(
-    (_, i) => i === 0 || columns.includes(SCHEMA[topLevelOf(i)]!.name),
-  ).map((element, i) => (i === 0 ? { ...element, num_children: columns.length } : element));
+  // Keep each written top-level column's subtree (the column and its children), in order.
+  const kept: (typeof SCHEMA)[number][] = [];
+  for (let i = 1; i < SCHEMA.length; i += subtreeSize(i))
+    if (columns.includes(SCHEMA[i]!.name)) kept.push(...SCHEMA.slice(i, i + subtreeSize(i)));
+  const schema = [{ ...SCHEMA[0]!, num_children: columns.length }, ...kept];
   const buffer = parquetWriteBuffer({
     columnData: columns.map((name) => ({
       name,
@@ -50,27 +51,13 @@ export function writeVerlDataset(
   writeFileSync(path, new Uint8Array(buffer));
 }
 
-/** The index in SCHEMA of the top-level column element `i` belongs to. */
-function topLevelOf(i: number): number {
-  let top = 1;
-  let remaining = 0;
-  for (let k = 1; k <= i; k++) {
-    if (remaining === 0) {
-      top = k;
-      remaining = countElements(k);
-    }
-    remaining--;
-  }
-  return top;
-}
-
 /** How many schema elements the subtree at `k` spans (itself included). */
-function countElements(k: number): number {
+function subtreeSize(k: number): number {
   let n = 1;
   let children = SCHEMA[k]!.num_children ?? 0;
   let j = k + 1;
   while (children > 0) {
-    const size = countElements(j);
+    const size = subtreeSize(j);
     n += size;
     j += size;
     children--;

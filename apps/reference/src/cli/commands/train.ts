@@ -12,7 +12,7 @@ import {
   requireCheckpointFolder,
 } from '../command.js';
 import { EXIT, InputError, UsageError } from '../errors.js';
-import { nearest } from '../options.js';
+import { nearest, OPTIONS } from '../options.js';
 import { formatProgress, progress } from '../output.js';
 import { interruptOnSignals, onForcedExit } from '../signals.js';
 
@@ -87,16 +87,9 @@ function engineSection(value: unknown, configPath: string): EngineSection {
       );
     out[key] = given;
   }
-  if (out.baseUrl !== undefined) {
-    try {
-      const url = new URL(out.baseUrl);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
-    } catch {
-      throw new UsageError(
-        `${where}.baseUrl must be an http(s) URL, got ${JSON.stringify(out.baseUrl)}`,
-      );
-    }
-  }
+  // The same check (and trailing-slash trim) as the --base-url flag's.
+  if (out.baseUrl !== undefined)
+    out.baseUrl = OPTIONS['base-url'].parse(out.baseUrl, `${where}.baseUrl`);
   if (out.tokenizer !== undefined) out.tokenizer = resolve(dirname(configPath), out.tokenizer);
   return out;
 }
