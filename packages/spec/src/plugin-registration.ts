@@ -35,20 +35,23 @@ export type SettingSpecV1 =
       /** The allowed values. */
       readonly oneOf?: readonly string[];
     }
-  | CustomSettingSpecV1<unknown>;
+  | CustomSettingSpecV1<unknown, unknown>;
 
 /**
  * A setting no simple type describes (a list, a nested config, a lexicon): `parse` checks the
  * given value and returns what the plug-in receives. It throws a `HicraError` for bad input
- * (a `ConfigError` keeps its own path; any other is reported at this setting's path).
+ * (a `ConfigError` at the `path` it receives, or another kind, e.g. a file that cannot be
+ * read); a plain `Error` is reported as a `ConfigError` at this setting's path. `In` is
+ * what callers of the factory pass (a lexicon file path, say), `T` what the plug-in gets; at run
+ * time `parse` receives whatever the config holds, so it must check it.
  */
-export interface CustomSettingSpecV1<T> {
+export interface CustomSettingSpecV1<T, In = unknown> {
   readonly type: 'custom';
   readonly description: string;
   /** What `--help` and error messages show as the type, e.g. `"array of formats"`. */
   readonly expects?: string;
   /** Parses a given value; not called when the setting is absent (then `default` is used as is). */
-  readonly parse: (value: unknown, path: string) => T;
+  parse(value: In, path: string): T;
   readonly default?: T;
 }
 
@@ -67,9 +70,13 @@ export type SettingValueV1<S extends SettingSpecV1> = S extends { readonly type:
       ? U
       : S extends { readonly type: 'string' }
         ? string
-        : S extends CustomSettingSpecV1<infer T>
+        : S extends CustomSettingSpecV1<infer T, infer _In>
           ? T
           : never;
+
+/** What a caller of a plug-in's factory passes for one setting (a custom setting's `In`). */
+export type SettingInputValueV1<S extends SettingSpecV1> =
+  S extends CustomSettingSpecV1<infer _T, infer In> ? In : SettingValueV1<S>;
 
 /** The settings object a schema of the spec's own kind validates to (defaults make keys present). */
 export type InferSettingsV1<S extends SettingsSchemaV1> = {
@@ -83,7 +90,7 @@ export type InferSettingsV1<S extends SettingsSchemaV1> = {
  * schema, so that a plug-in states its settings once.
  */
 export type SettingsInputV1<S extends SettingsSchemaV1 | HicraSettingsSchemaV1> = {
-  readonly [K in keyof FieldsOfV1<S>]?: SettingValueV1<FieldsOfV1<S>[K]>;
+  readonly [K in keyof FieldsOfV1<S>]?: SettingInputValueV1<FieldsOfV1<S>[K]>;
 };
 type FieldsOfV1<S> = S extends HicraSettingsSchemaV1<infer F> ? F : S;
 
@@ -408,8 +415,9 @@ export function validateSettings(
         try {
           out[key] = spec.parse(value, at(key));
         } catch (error) {
-          if (ConfigError.isInstance(error)) throw error;
-          if (!HicraError.isInstance(error)) throw error;
+          // A HicraError (a ConfigError with its path, a CorruptFileError naming a file) is the
+          // parser's own report; anything else is a bug or a plain Error, reported at the key.
+          if (HicraError.isInstance(error) || !(error instanceof Error)) throw error;
           throw new ConfigError(
             at(key),
             `${plugin}${error.message.replace(/^@hicra\/[\w-]+: /, '')}`,
