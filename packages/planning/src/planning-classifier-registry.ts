@@ -152,6 +152,7 @@ export const planningClassifierRegistry: PlanningClassifierRegistry = wrap(
     registrations: builtinClassifiers,
     source: SOURCE,
     sealed: true,
+    extendHint: 'createPlanningClassifierRegistry() starts with the built-ins',
   }),
 );
 

@@ -65,6 +65,11 @@ export interface CreateRegistryOptions {
   readonly sealed?: boolean;
   /** What error sources name (`@hicra/advantage`, ...). Default `@hicra/spec`. */
   readonly source?: string;
+  /**
+   * How a sealed registry's error tells users to get one they can add to. Default
+   * `registry.extend() gives one that starts with the built-ins`.
+   */
+  readonly extendHint?: string;
 }
 
 /**
@@ -109,7 +114,7 @@ export function createRegistry(options: CreateRegistryOptions = {}): PluginRegis
       if (sealed)
         throw new ConfigError(
           '',
-          `this registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: registry.extend() gives one that starts with the built-ins`,
+          `this registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: ${options.extendHint ?? 'registry.extend() gives one that starts with the built-ins'}`,
           { source },
         );
       add(registration, registerOptions.replace ?? false);
