@@ -22,6 +22,12 @@ const sample = fileURLToPath(
 );
 const plugin = fileURLToPath(new URL('./fixtures/damp-execution.js', import.meta.url));
 const morePlugins = fileURLToPath(new URL('./fixtures/more-plugins.js', import.meta.url));
+// biome-ignore lint/suspicious/noExplicitAny: records of several schemas, read field by field
+const readJsonLines = (path: string): any[] =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 const write = (name: string, text: string) => {
   const path = join(root, name);
   writeFileSync(path, text);
@@ -76,10 +82,7 @@ describe('--plugin', () => {
       out,
     );
     expect(run.code, run.stderr).toBe(0);
-    const lines = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines = readJsonLines(out);
     let planning = 0;
     for (const line of lines.filter((l) => l.advantages !== undefined)) {
       line.advantages.forEach((a: number, k: number) => {
@@ -166,11 +169,7 @@ describe('--plugin', () => {
     expect(settings.classifier).toEqual({ name: 'first-token' });
     expect(settings.reward).toEqual({ name: 'constant-reward', value: 0.5 });
     expect(settings.config.classifier).toBeUndefined();
-    const step = readFileSync(join(out, RUN_FILES.metrics), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .find((r) => r.kind === 'train');
+    const step = readJsonLines(join(out, RUN_FILES.metrics)).find((r) => r.kind === 'train');
     expect(step['reward/mean']).toBe(0.5);
     expect(step['reward/std']).toBe(0);
     // Without the plug-in file, or with a bad setting, the file and the key are named.
@@ -201,11 +200,7 @@ describe('--plugin', () => {
       out,
     );
     expect(run.code, run.stderr).toBe(0);
-    const lines = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .filter((l) => l.planningMask !== undefined);
+    const lines = readJsonLines(out).filter((l) => l.planningMask !== undefined);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines)
       expect(line.planningMask.map((m: number, k: number) => (k === 0 ? 1 - m : m))).not.toContain(
