@@ -4,7 +4,8 @@
  * same architecture (CPU, one thread) in the same run: a training step (forward, cross-entropy,
  * backward, Adam) at B = 32, T = 64, width 128, 2 layers, 4 heads, V = 64 and V = 32k, and
  * KV-cache sampling of 32 sequences × 64 new tokens. Prints a ratio table and peak memory. The
- * CPU backend runs the V = 64 cases only (pure JS; the V = 32k step would take minutes).
+ * CPU backend runs the V = 64 cases only (pure JS; the V = 32k step would take minutes), once
+ * each by default (`--cpu-runs`, no warm-up): its step takes about 40 s.
  *
  *   node --import tsx --conditions=@hicra/source src/policy-step.ts [--runs 3] [--backends wasm,cpu,native] [--json FILE]
  */
@@ -40,6 +41,7 @@ const CASE_KEYS = CASES.map((c) => c.key);
 interface Options {
   runs: number;
   warmup: number;
+  cpuRuns: number;
   backends: PolicyBackend[];
   cases: CaseKey[];
   json: string | undefined;
@@ -52,7 +54,8 @@ The transformer's training step (V = 64 and 32k) and KV-cache sampling (32 x 64)
 available backend, next to the same model in PyTorch (one thread), in the same run.
 
   --runs N          timed runs after the warm-up, on each side [3]
-  --warmup N        warm-up runs [1]
+  --warmup N        warm-up runs [1]; the first is profiled (tf.profile) for the peak tensor memory
+  --cpu-runs N      timed runs on the cpu backend, which has no warm-up (about 40 s a step) [1]
   --backends LIST   subset of ${POLICY_BACKENDS.join(',')} [all]; a backend @hicra/tensor lacks or cannot
                     start is skipped with its reason (cpu runs V = 64 only)
   --cases LIST      subset of ${CASE_KEYS.join(',')} [both]
@@ -63,6 +66,7 @@ function parse(argv: readonly string[]): Options {
   const options: Options = {
     runs: 3,
     warmup: 1,
+    cpuRuns: 1,
     backends: [...POLICY_BACKENDS],
     cases: [...CASE_KEYS],
     json: undefined,
@@ -75,6 +79,9 @@ function parse(argv: readonly string[]): Options {
         return true;
       case '--warmup':
         options.warmup = count(flag, value(), 0);
+        return true;
+      case '--cpu-runs':
+        options.cpuRuns = count(flag, value(), 1);
         return true;
       case '--backends':
         options.backends = list(flag, value(), POLICY_BACKENDS);
@@ -116,18 +123,26 @@ async function ours(backend: PolicyBackend, vocab: number, sample: boolean, opti
   const before = tf.memory().numTensors;
   const workload = createPolicyWorkload(vocab);
   const losses: number[] = [];
-  const train = await time(() => losses.push(workload.step()), options.warmup, options.runs);
-  const profile = await tf.profile(() => {
-    workload.step();
-  });
-  const sampling = sample ? await time(() => workload.sample(), options.warmup, options.runs) : [];
+  // The pure-JS CPU backend takes about 40 s a step: one timed run, no warm-up, by default.
+  const warmup = backend === 'cpu' ? 0 : options.warmup;
+  const runs = backend === 'cpu' ? options.cpuRuns : options.runs;
+  // The first warm-up step runs under tf.profile, for the peak tensor memory.
+  let peakMb: number | undefined;
+  if (warmup > 0) {
+    const profile = await tf.profile(() => {
+      losses.push(workload.step());
+    });
+    peakMb = profile.peakBytes / 2 ** 20;
+  }
+  const train = await time(() => losses.push(workload.step()), warmup - 1, runs);
+  const sampling = sample ? await time(() => workload.sample(), warmup, runs) : [];
   workload.dispose();
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) throw new Error(`${backend}, V = ${vocab}: ${leaked} tensors leaked`);
   if (!losses.every(Number.isFinite)) {
     throw new Error(`${backend}, V = ${vocab}: a non-finite loss (${losses.join(', ')})`);
   }
-  return { train, sampling, peakMb: profile.peakBytes / 2 ** 20, firstLoss: losses[0]! };
+  return { train, sampling, peakMb, firstLoss: losses[0]! };
 }
 
 /** One measured workload, as `bench:summary` reads it. */
@@ -198,7 +213,7 @@ async function main(options: Options): Promise<number> {
       const result = await ours(backend, c.vocab, c.sample, options);
       const train = median(result.train);
       rows.push(
-        `| training step ${c.name} | ${backend} | ${train.toFixed(0)} | ${peerCase.train_step_ms.toFixed(0)} | ${(train / peerCase.train_step_ms).toFixed(2)} | ${result.peakMb.toFixed(0)} |`,
+        `| training step ${c.name} | ${backend} | ${train.toFixed(0)} | ${peerCase.train_step_ms.toFixed(0)} | ${(train / peerCase.train_step_ms).toFixed(2)} | ${result.peakMb?.toFixed(0) ?? '-'} |`,
       );
       results.push({
         workload: c.vocab === 64 ? 'trainStepV64' : 'trainStepV32k',
@@ -207,7 +222,7 @@ async function main(options: Options): Promise<number> {
         peerMs: peerCase.train_step_ms,
         oursTimesMs: result.train,
         peerTimesMs: peerCase.train_times_ms,
-        peakTensorMb: result.peakMb,
+        ...(result.peakMb === undefined ? {} : { peakTensorMb: result.peakMb }),
         firstLoss: result.firstLoss,
       });
       if (result.sampling.length > 0 && peerCase.sample_ms !== undefined) {

@@ -107,6 +107,8 @@ function parse(argv: readonly string[]): Options {
 interface KernelRecord {
   readonly name: string;
   readonly kernelTimeMs: number | { error: string };
+  readonly outputShapes: number[][];
+  readonly totalBytesSnapshot: number;
 }
 
 /** The kernels recorded so far by the running `tf.profile` (tfjs's engine state). */
@@ -140,6 +142,10 @@ interface CaseProfile {
   >;
   /** Custom-gradient ops and other scopes (inclusive of their inner kernels, not summed). */
   readonly composites: { name: string; calls: number; ms: number }[];
+  /** The most tfjs tensor memory alive at once during the first profiled run. */
+  readonly peakTensorMb: number;
+  /** The kernel calls with the largest outputs in the first profiled run (float32 assumed). */
+  readonly largestOutputs: { name: string; phase: Phase; shape: number[]; mb: number }[];
   /** Sampling only: the same per decoding step (the call divided by its new tokens). */
   readonly perTokenStep?: { wallMs: number; kernelMs: number; outsideMs: number };
 }
@@ -164,6 +170,8 @@ async function profileCase(which: Case, options: Options): Promise<CaseProfile> 
     const kernelTotals: number[] = [];
     const outsides: number[] = [];
     let kernelCalls = 0;
+    let peakTensorMb = 0;
+    const outputs: { name: string; phase: Phase; shape: number[]; mb: number }[] = [];
     for (let r = 0; r < options.runs; r++) {
       const marks: Partial<Record<StepPhase, number>> = {};
       const t0 = performance.now();
@@ -197,7 +205,14 @@ async function profileCase(which: Case, options: Options): Promise<CaseProfile> 
         const entry = table.get(k.name) ?? { calls: 0, ms: 0 };
         table.set(k.name, { calls: entry.calls + 1, ms: entry.ms + ms });
         total += ms;
-        if (r === 0) kernelCalls++;
+        if (r === 0) {
+          kernelCalls++;
+          peakTensorMb = Math.max(peakTensorMb, k.totalBytesSnapshot / 2 ** 20);
+          for (const shape of k.outputShapes ?? []) {
+            const mb = (4 * shape.reduce((a, b) => a * b, 1)) / 2 ** 20;
+            if (mb >= 1) outputs.push({ name: k.name, phase, shape, mb });
+          }
+        }
       });
       kernelTotals.push(total);
       outsides.push(profiledWalls[r]! - total);
@@ -231,6 +246,8 @@ async function profileCase(which: Case, options: Options): Promise<CaseProfile> 
       composites: [...composite]
         .map(([name, { calls, ms }]) => ({ name, calls: calls / runs, ms: ms / runs }))
         .sort((a, b) => b.ms - a.ms),
+      peakTensorMb,
+      largestOutputs: outputs.sort((a, b) => b.mb - a.mb).slice(0, 8),
     };
     if (which === 'sampling') {
       const steps = SAMPLING.newTokens;
@@ -290,6 +307,12 @@ function report(p: CaseProfile, options: Options): string[] {
     }
     lines.push('');
   }
+  lines.push(
+    `peak tfjs tensor memory ${p.peakTensorMb.toFixed(0)} MiB; largest kernel outputs: ${p.largestOutputs
+      .map((o) => `${o.name} [${o.shape.join(', ')}] ${o.mb.toFixed(0)} MiB (${o.phase})`)
+      .join(', ')}`,
+  );
+  lines.push('');
   if (p.composites.length > 0) {
     lines.push(
       `custom-gradient ops (inclusive of the kernels above, not summed): ${p.composites
