@@ -6,11 +6,12 @@
  *
  * - tensors: `numTensors` and `numBytes` after the last step must equal their values after the
  *   first (Adam's moments exist from then on); any difference is a leak, and fails the run;
- * - RSS: the final RSS may exceed the RSS after the warm-up steps (a tenth of the run, at least
- *   10) by at most `--rss-growth-mb` (32 MiB by default), else the run fails. The WASM heap
- *   only grows, and V8 collects garbage when it chooses, so RSS moves by a few MiB from step to
- *   step with no leak; a leak of one step's activations (about 15 MiB at V = 64) would pass the
- *   threshold within three steps.
+ * - RSS: the median RSS of the last tenth of the steps may exceed the median of the tenth right
+ *   after the warm-up (a tenth of the run, at least 10 steps) by at most `--rss-growth-mb`
+ *   (32 MiB by default), else the run fails. V8 collects garbage when it chooses, so RSS moves
+ *   by up to ±20 MiB from one step to the next with no leak (medians over windows smooth that);
+ *   a leak of one 2048 × 128 float activation (1 MiB) a step would cross the limit within 200
+ *   steps.
  *
  *   node --import tsx --conditions=@hicra/source src/step-memory.ts [--steps 200] [--backend wasm] [--json FILE]
  */
@@ -18,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { tf } from '@hicra/tensor';
 import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { median } from './lib/measure.js';
 import {
   availableBackends,
   createPolicyWorkload,
@@ -126,8 +128,12 @@ export interface MemoryResult {
   readonly afterWarmup: Sample;
   readonly peak: Sample;
   readonly final: Sample;
+  /** Median RSS of the last window minus that of the window after the warm-up. */
   readonly rssGrowthMb: number;
   readonly rssGrowthLimitMb: number;
+  /** Steps per window (a tenth of the run, at least 5, fitting twice after the warm-up). */
+  readonly window: number;
+  readonly rssWindowsMb: { readonly afterWarmup: number; readonly last: number };
   readonly tensorGrowth: { readonly numTensors: number; readonly bytes: number };
   readonly flat: boolean;
   readonly problems: string[];
@@ -174,7 +180,19 @@ async function main(options: Options): Promise<number> {
   const first = samples[0]!;
   const afterWarmup = samples[warmupSteps - 1]!;
   const final = samples[samples.length - 1]!;
-  const rssGrowthMb = final.rssMb - afterWarmup.rssMb;
+  const window = Math.max(
+    1,
+    Math.min(
+      Math.max(5, Math.round(options.steps / 10)),
+      Math.floor((options.steps - warmupSteps) / 2),
+    ),
+  );
+  const rssOf = (from: number, to: number) => median(samples.slice(from, to).map((s) => s.rssMb));
+  const rssWindowsMb = {
+    afterWarmup: rssOf(warmupSteps, warmupSteps + window),
+    last: rssOf(options.steps - window, options.steps),
+  };
+  const rssGrowthMb = rssWindowsMb.last - rssWindowsMb.afterWarmup;
   const tensorGrowth = {
     numTensors: final.numTensors - first.numTensors,
     bytes: Math.round((final.tensorMb - first.tensorMb) * MiB),
@@ -187,17 +205,16 @@ async function main(options: Options): Promise<number> {
   }
   if (rssGrowthMb > options.rssGrowthMb) {
     problems.push(
-      `RSS grew by ${rssGrowthMb.toFixed(1)} MiB between step ${warmupSteps} and step ${options.steps} (limit ${options.rssGrowthMb} MiB)`,
+      `the median RSS grew by ${rssGrowthMb.toFixed(1)} MiB from steps ${warmupSteps + 1}–${warmupSteps + window} to steps ${options.steps - window + 1}–${options.steps} (limit ${options.rssGrowthMb} MiB)`,
     );
   }
-  const sorted = [...times].sort((a, b) => a - b);
   const result: MemoryResult = {
     backend: options.backend,
     vocab: options.vocab,
     steps: options.steps,
     warmupSteps,
     stepMs: {
-      median: sorted[sorted.length >> 1]!,
+      median: median(times),
       first: times[0]!,
       last: times[times.length - 1]!,
     },
@@ -208,6 +225,8 @@ async function main(options: Options): Promise<number> {
     final,
     rssGrowthMb,
     rssGrowthLimitMb: options.rssGrowthMb,
+    window,
+    rssWindowsMb,
     tensorGrowth,
     flat: problems.length === 0,
     problems,
@@ -234,7 +253,7 @@ async function main(options: Options): Promise<number> {
   console.log('');
   console.log(
     result.flat
-      ? `flat: tensors unchanged from step 1 to ${options.steps}; RSS ${rssGrowthMb >= 0 ? '+' : ''}${rssGrowthMb.toFixed(1)} MiB after the warm-up (limit ${options.rssGrowthMb} MiB)`
+      ? `flat: tensors unchanged from step 1 to ${options.steps}; median RSS ${rssWindowsMb.afterWarmup.toFixed(1)} MiB over steps ${warmupSteps + 1}–${warmupSteps + window}, ${rssWindowsMb.last.toFixed(1)} MiB over steps ${options.steps - window + 1}–${options.steps}: ${rssGrowthMb >= 0 ? '+' : ''}${rssGrowthMb.toFixed(1)} MiB (limit ${options.rssGrowthMb} MiB)`
       : `GROWTH: ${problems.join('; ')}`,
   );
   if (options.json !== undefined) {

@@ -527,7 +527,7 @@ async function main(options: Options): Promise<number> {
   for (const note of notes) lines.push(`note: ${note}`);
   if (memory !== undefined) {
     lines.push(
-      `memory over ${memory.steps} training steps (${memory.backend}, V = ${memory.vocab}): RSS peak ${memory.peak.rssMb.toFixed(0)} MiB, final ${memory.final.rssMb.toFixed(0)} MiB (${memory.rssGrowthMb >= 0 ? '+' : ''}${memory.rssGrowthMb.toFixed(1)} MiB after step ${memory.warmupSteps}, limit ${memory.rssGrowthLimitMb}); tfjs peak ${memory.peak.tensorMb.toFixed(1)} MiB in ${memory.peak.numTensors} tensors, final ${memory.final.tensorMb.toFixed(1)} MiB in ${memory.final.numTensors}: ${memory.flat ? 'flat' : `GROWTH (${memory.problems.join('; ')})`}`,
+      `memory over ${memory.steps} training steps (${memory.backend}, V = ${memory.vocab}): RSS peak ${memory.peak.rssMb.toFixed(0)} MiB, final ${memory.final.rssMb.toFixed(0)} MiB (median ${memory.rssGrowthMb >= 0 ? '+' : ''}${memory.rssGrowthMb.toFixed(1)} MiB from the first to the last tenth after the warm-up of ${memory.warmupSteps} steps, limit ${memory.rssGrowthLimitMb}); tfjs peak ${memory.peak.tensorMb.toFixed(1)} MiB in ${memory.peak.numTensors} tensors, final ${memory.final.tensorMb.toFixed(1)} MiB in ${memory.final.numTensors}: ${memory.flat ? 'flat' : `GROWTH (${memory.problems.join('; ')})`}`,
     );
   }
   if (childOf('profile') !== undefined) {
