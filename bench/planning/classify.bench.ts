@@ -3,28 +3,39 @@
  * Aho–Corasick automaton over the normalised text) next to a naive baseline (one regular
  * expression per phrase) in the same process, on the same synthetic batch. One thread.
  *
- *   pnpm --filter @hicra/planning bench [-- --responses=512 --tokens=4096 --runs=7 --baseline-runs=3]
+ *   pnpm --filter @hicra/planning bench [-- --responses=512 --tokens=4096 --runs=7 --baseline-runs=3 --json=FILE]
  *
  * See README.md beside this file.
  */
-import { cpus } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { paperLexicon, strategicGrams } from '../../packages/planning/src/index.js';
 import type { PlanningInputV1 } from '../../packages/spec/src/index.js';
 
-const args = Object.fromEntries(
+const flags = Object.fromEntries(
   process.argv
     .slice(2)
     .filter((a) => a.startsWith('--'))
     .map((a) => {
-      const [key, value] = a.slice(2).split('=');
-      return [key, Number(value)];
+      const [key, value] = a.slice(2).split(/=(.*)/s);
+      return [key, value ?? ''];
     }),
-) as Record<string, number>;
-const RESPONSES = args.responses ?? 512;
-const TOKENS = args.tokens ?? 4096;
-const RUNS = args.runs ?? 7;
-const BASELINE_RUNS = args['baseline-runs'] ?? 3;
+) as Record<string, string>;
+function positive(name: string, fallback: number): number {
+  if (flags[name] === undefined) return fallback;
+  const value = Number(flags[name]);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`--${name} needs an integer >= 1, got "${flags[name]}"`);
+  }
+  return value;
+}
+const RESPONSES = positive('responses', 512);
+const TOKENS = positive('tokens', 4096);
+const RUNS = positive('runs', 7);
+const BASELINE_RUNS = positive('baseline-runs', 3);
+/** `--json=FILE`: also write the results as JSON (what bench:summary reads). */
+const JSON_OUT = flags.json;
 const WARMUP = 2;
 
 /** mulberry32: a small deterministic generator for the synthetic data. */
@@ -198,4 +209,27 @@ console.log(
 console.log(
   `  speed-up: ${(baselineSeconds / automatonSeconds).toFixed(1)}x; masks disagree on ${disagreements} tokens`,
 );
+if (JSON_OUT !== undefined && JSON_OUT !== '') {
+  writeFileSync(
+    JSON_OUT,
+    `${JSON.stringify(
+      {
+        responses: RESPONSES,
+        tokensPerResponse: TOKENS,
+        tokens,
+        runs: RUNS,
+        baselineRuns: BASELINE_RUNS,
+        warmup: WARMUP,
+        oursMs: automatonSeconds * 1000,
+        baselineMs: baselineSeconds * 1000,
+        oursTokensPerSecond: tokens / automatonSeconds,
+        baselineTokensPerSecond: tokens / baselineSeconds,
+        disagreements,
+        loadAverage: loadavg(),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
 if (disagreements > 0) process.exitCode = 1;

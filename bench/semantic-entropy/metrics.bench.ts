@@ -4,7 +4,7 @@
  * straightforward Python implementation (collections.Counter + math) run in the same
  * invocation on the same data. Prints both medians, the ratio, and checks agreement.
  *
- *   node --import tsx --conditions=@hicra/source bench/semantic-entropy/metrics.bench.ts
+ *   node --import tsx --conditions=@hicra/source bench/semantic-entropy/metrics.bench.ts [--runs 21] [--peer-runs 5] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,10 +21,28 @@ const LEXICON_SIZE = 249; // as many phrases as the paper's published list
 const CLASSES = 40;
 const SEED = 20250903;
 const SETTINGS = { continuationLength: 3, topQ: 0.3 } as const;
+/** `--name value` or `--name=value` from the command line, or `fallback`. */
+function flag(name: string, fallback: string): string {
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) return argv[i + 1] ?? fallback;
+    if (argv[i]!.startsWith(`--${name}=`)) return argv[i]!.slice(name.length + 3);
+  }
+  return fallback;
+}
+function positive(name: string, fallback: number): number {
+  const value = Number(flag(name, String(fallback)));
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`--${name} needs an integer >= 1, got "${flag(name, '')}"`);
+  }
+  return value;
+}
 const TS_WARMUP = 5;
-const TS_RUNS = 21;
+const TS_RUNS = positive('runs', 21);
 const PY_WARMUP = 1;
-const PY_RUNS = 5;
+const PY_RUNS = positive('peer-runs', 5);
+/** Where to write the results as JSON (what bench:summary reads), if anywhere. */
+const JSON_OUT = flag('json', '');
 const PYTHON = '/usr/bin/python3';
 const GOAL_MS = 50;
 
@@ -298,6 +316,28 @@ function main(): void {
       ? 'agreement: all metrics agree to 1e-9'
       : `agreement: ${disagreements} DISAGREE`,
   );
+  if (JSON_OUT !== '') {
+    writeFileSync(
+      JSON_OUT,
+      `${JSON.stringify(
+        {
+          responses: RESPONSES,
+          tokens,
+          runs: TS_RUNS,
+          warmup: TS_WARMUP,
+          peerRuns: PY_RUNS,
+          peerWarmup: PY_WARMUP,
+          oursMs: ts,
+          oursTimesMs: tsTimes,
+          peerMs: py,
+          peerTimesMs: peer.times,
+          disagreements,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  }
   if (disagreements > 0) process.exit(1);
 }
 

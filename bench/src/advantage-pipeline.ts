@@ -1,19 +1,22 @@
 /**
  * Benchmark: the GRPO + HICRA credit pipeline of @hicra/advantage at B = 512, T = 8192 (4.2M
  * tokens) next to PyTorch on the CPU (one thread) in the same run: verl's own loop-based
- * GRPO followed by HICRA's rule, and a vectorised torch version. Prints the ratio table.
+ * GRPO followed by HICRA's rule, and a vectorised torch version. Prints the ratio table; exits
+ * non-zero when a peer's advantages differ from ours by more than 1e-5 (absolute).
  *
- *   node --import tsx --conditions=@hicra/source src/advantage-pipeline.ts [--runs 5]
+ *   node --import tsx --conditions=@hicra/source src/advantage-pipeline.ts [--runs 5] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCreditPipeline } from '@hicra/advantage';
 import type { RolloutBatchV1 } from '@hicra/spec';
 import { SeededGenerator } from '@hicra/tensor';
+import { count, forEachFlag, runScript } from './lib/args.js';
 import { median } from './lib/measure.js';
+import { formatLoad } from './lib/run-info.js';
 import { ensureTorchPeer, PYTHON, peerEnvironment } from './lib/torch-peer.js';
 
 const B = 512;
@@ -21,10 +24,37 @@ const T = 8192;
 const GROUP_SIZE = 8;
 const ALPHA = 0.2;
 const EPSILON = 1e-6;
-const runsArg = process.argv.indexOf('--runs');
-const RUNS = runsArg >= 0 ? Number(process.argv[runsArg + 1]) : 5;
+/** The largest |ours - peer| over all advantages for the two to agree (float32 on both sides). */
+const TOLERANCE = 1e-5;
 const WARMUP = 1;
 const here = dirname(fileURLToPath(import.meta.url));
+
+interface Options {
+  runs: number;
+  json: string | undefined;
+  help: boolean;
+}
+
+const USAGE = `Usage: pnpm --filter @hicra/bench bench:advantage -- [--runs N] [--json FILE]
+
+The GRPO + HICRA credit pipeline at B = ${B}, T = ${T} next to verl's loop and a vectorised torch
+version (one thread), in the same run.
+
+  --runs N      timed runs after ${WARMUP} warm-up, on each side [5]
+  --json FILE   also write the results as JSON (what bench:summary reads)
+  --help        this text`;
+
+function parse(argv: readonly string[]): Options {
+  const options: Options = { runs: 5, json: undefined, help: false };
+  forEachFlag(argv, USAGE, (flag, value) => {
+    if (flag === '--runs') options.runs = count(flag, value(), 1);
+    else if (flag === '--json') options.json = value();
+    else if (flag === '--help' || flag === '-h') options.help = true;
+    else return false;
+    return true;
+  });
+  return options;
+}
 
 function makeBatch(): RolloutBatchV1 {
   const g = new SeededGenerator(20_251_126);
@@ -52,8 +82,10 @@ function makeBatch(): RolloutBatchV1 {
   };
 }
 
-async function main() {
+async function main(options: Options): Promise<number> {
+  const RUNS = options.runs;
   ensureTorchPeer();
+  const loadStart = loadavg();
   const batch = makeBatch();
   const pipeline = createCreditPipeline({
     estimator: { name: 'grpo', epsilon: EPSILON },
@@ -100,8 +132,9 @@ async function main() {
     const report = JSON.parse(peer.stdout) as {
       torch: string;
       threads: number;
-      ops: Record<string, { median_ms: number; file: string }>;
+      ops: Record<string, { median_ms: number; times_ms: number[]; file: string }>;
     };
+    const peers: { name: string; peerMs: number; peerTimesMs: number[]; maxAbsDiff: number }[] = [];
     const rows: string[] = [];
     rows.push(
       `GRPO + HICRA credit pipeline, B = ${B}, T = ${T} (${(B * T).toLocaleString('en')} tokens), groups of ${GROUP_SIZE}`,
@@ -115,15 +148,54 @@ async function main() {
     for (const [name, op] of Object.entries(report.ops)) {
       const theirs = new Float32Array(readFileSync(op.file).buffer.slice(0));
       let diff = 0;
-      for (let k = 0; k < ours.length; k++) diff = Math.max(diff, Math.abs(ours[k]! - theirs[k]!));
+      if (theirs.length !== ours.length) diff = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < ours.length; k++) {
+        const d = Math.abs(ours[k]! - theirs[k]!);
+        // NaN on either side counts as a disagreement.
+        if (!(d <= diff)) diff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+      }
+      const agree = diff <= TOLERANCE;
       rows.push(
-        `| ${name} | ${oursMs.toFixed(1)} | ${op.median_ms.toFixed(1)} | ${(oursMs / op.median_ms).toFixed(2)} | ${diff.toExponential(1)} |`,
+        `| ${name} | ${oursMs.toFixed(1)} | ${op.median_ms.toFixed(1)} | ${(oursMs / op.median_ms).toFixed(2)} | ${diff.toExponential(1)}${agree ? '' : ' (DISAGREE)'} |`,
+      );
+      peers.push({ name, peerMs: op.median_ms, peerTimesMs: op.times_ms, maxAbsDiff: diff });
+    }
+    const loadEnd = loadavg();
+    rows.push('');
+    rows.push(
+      `load average ${formatLoad(loadStart)} at the start, ${formatLoad(loadEnd)} at the end; agreement: max |diff| <= ${TOLERANCE}`,
+    );
+    console.log(rows.join('\n'));
+    if (options.json !== undefined) {
+      writeFileSync(
+        options.json,
+        `${JSON.stringify(
+          {
+            torch: { version: report.torch, threads: report.threads },
+            tokens: B * T,
+            runs: RUNS,
+            warmup: WARMUP,
+            oursMs,
+            oursTimesMs: times,
+            peers,
+            tolerance: TOLERANCE,
+            load: { start: loadStart, end: loadEnd },
+          },
+          null,
+          2,
+        )}\n`,
       );
     }
-    console.log(rows.join('\n'));
+    const disagreeing = peers.filter((p) => !(p.maxAbsDiff <= TOLERANCE));
+    for (const p of disagreeing) {
+      console.error(
+        `bench:advantage: ${p.name} disagrees with ours: max |diff| ${p.maxAbsDiff} > ${TOLERANCE}`,
+      );
+    }
+    return disagreeing.length === 0 ? 0 : 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+await runScript(parse, USAGE, main);
