@@ -6,7 +6,10 @@
  * peak memory. The CPU backend runs the V = 64 cases only (pure JS; the V = 32k step would take
  * minutes).
  *
- *   node --import tsx --conditions=@hicra/source src/policy-step.ts [--runs 3] [--backends wasm,cpu]
+ *   node --import tsx --conditions=@hicra/source src/policy-step.ts [--runs 3] [--backends wasm,cpu,native] [--threads 1] [--vocab 64,32000]
+ *
+ * `native` (the optional `@hicra/tensor-native` OpenBLAS kernels) runs with `--threads` OpenBLAS
+ * threads, and the PyTorch peer then runs with as many threads (default 1 for both).
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -24,7 +27,10 @@ const arg = (name: string, fallback: string) => {
 };
 const RUNS = Number(arg('runs', '3'));
 const WARMUP = 1;
-const BACKENDS = arg('backends', 'wasm,cpu').split(',') as ('wasm' | 'cpu')[];
+type Backend = 'wasm' | 'cpu' | 'native';
+const BACKENDS = arg('backends', 'wasm,cpu').split(',') as Backend[];
+const THREADS = Number(arg('threads', '1'));
+const VOCABS = arg('vocab', '64,32000').split(',').map(Number);
 const SHAPE = {
   batch: 32,
   seq: 64,
@@ -35,7 +41,7 @@ const SHAPE = {
 const CASES = [
   { name: 'V=64', vocab: 64, sample: true },
   { name: 'V=32k', vocab: 32_000, sample: false },
-];
+].filter((c) => VOCABS.includes(c.vocab));
 
 async function time(fn: () => Promise<void> | void, runs: number): Promise<number[]> {
   for (let i = 0; i < WARMUP; i++) await fn();
@@ -48,8 +54,8 @@ async function time(fn: () => Promise<void> | void, runs: number): Promise<numbe
   return times;
 }
 
-async function ours(backend: 'wasm' | 'cpu', vocab: number, sample: boolean) {
-  await initBackend(backend);
+async function ours(backend: Backend, vocab: number, sample: boolean) {
+  await initBackend(backend, backend === 'native' ? { threads: THREADS } : {});
   const policy = TransformerPolicy.create({ ...POLICY_MODEL, vocabSize: vocab }, { seed: 0 });
   const g = new SeededGenerator(1);
   const { batch, seq } = SHAPE;
@@ -112,8 +118,19 @@ async function main() {
   }));
   const peer = spawnSync(
     PYTHON,
-    [resolve(here, '../peers/policy_step.py'), JSON.stringify({ cases: peerCases })],
-    { env: peerEnvironment(), encoding: 'utf8' },
+    [
+      resolve(here, '../peers/policy_step.py'),
+      JSON.stringify({ cases: peerCases, threads: THREADS }),
+    ],
+    {
+      env: {
+        ...peerEnvironment(),
+        OMP_NUM_THREADS: String(THREADS),
+        OPENBLAS_NUM_THREADS: String(THREADS),
+        MKL_NUM_THREADS: String(THREADS),
+      },
+      encoding: 'utf8',
+    },
   );
   if (peer.status !== 0) throw new Error(`the PyTorch peer failed:\n${peer.stderr}`);
   const torch = JSON.parse(peer.stdout) as {
@@ -147,7 +164,7 @@ async function main() {
     }
   }
   console.log(
-    `@hicra/policy vs PyTorch ${torch.torch} (${torch.threads} thread, peak RSS ${torch.peak_rss_mb.toFixed(0)} MB); B = ${SHAPE.batch}, T = ${SHAPE.seq}, width ${SHAPE.width}, ${SHAPE.layers} layers, ${SHAPE.heads} heads; median of ${RUNS} after ${WARMUP} warm-up`,
+    `@hicra/policy vs PyTorch ${torch.torch} (${torch.threads} thread(s), peak RSS ${torch.peak_rss_mb.toFixed(0)} MB); B = ${SHAPE.batch}, T = ${SHAPE.seq}, width ${SHAPE.width}, ${SHAPE.layers} layers, ${SHAPE.heads} heads; median of ${RUNS} after ${WARMUP} warm-up`,
   );
   console.log(rows.join('\n'));
 }
