@@ -1,7 +1,7 @@
 """PyTorch peer of the policy benchmark (bench/src/policy-step.ts): the same decoder-only
 architecture as @hicra/policy (pre-LayerNorm, rotary embeddings with the rotate-half rule,
 multi-head causal attention, tanh-GELU MLP of 4x width, untied head, no biases in linear
-layers), one thread. Times a training step (forward, cross-entropy, backward, Adam) and KV-cache
+layers), one thread (or the "threads" of its arguments, to match a multi-threaded backend). Times a training step (forward, cross-entropy, backward, Adam) and KV-cache
 sampling (32 sequences x 64 new tokens), median of runs after warm-up, and reports peak RSS."""
 import json
 import math
@@ -89,6 +89,7 @@ def timed(fn, runs, warmup):
 
 def main():
     args = json.loads(sys.argv[1])
+    torch.set_num_threads(int(args.get("threads", 1)))
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cases": {}}
     for case in args["cases"]:
         vocab, batch, seq = case["vocab"], case["batch"], case["seq"]

@@ -7,7 +7,7 @@
  * CPU backend runs the V = 64 cases only (pure JS; the V = 32k step would take minutes), once
  * each by default (`--cpu-runs`, no warm-up): its step takes about 40 s.
  *
- *   node --import tsx --conditions=@hicra/source src/policy-step.ts [--runs 3] [--backends wasm,cpu,native] [--json FILE]
+ *   node --import tsx --conditions=@hicra/source src/policy-step.ts [--runs 3] [--backends wasm,cpu,native] [--cases v64,v32k] [--threads 1] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -44,6 +44,7 @@ interface Options {
   cpuRuns: number;
   backends: PolicyBackend[];
   cases: CaseKey[];
+  threads: number;
   json: string | undefined;
   help: boolean;
 }
@@ -59,6 +60,8 @@ available backend, next to the same model in PyTorch (one thread), in the same r
   --backends LIST   subset of ${POLICY_BACKENDS.join(',')} [all]; a backend @hicra/tensor lacks or cannot
                     start is skipped with its reason (cpu runs V = 64 only)
   --cases LIST      subset of ${CASE_KEYS.join(',')} [both]
+  --threads N       OpenBLAS threads of the native backend; the PyTorch peer then runs with N
+                    threads too [1]
   --json FILE       also write the results as JSON (what bench:summary reads)
   --help            this text`;
 
@@ -69,6 +72,7 @@ function parse(argv: readonly string[]): Options {
     cpuRuns: 1,
     backends: [...POLICY_BACKENDS],
     cases: [...CASE_KEYS],
+    threads: 1,
     json: undefined,
     help: false,
   };
@@ -88,6 +92,9 @@ function parse(argv: readonly string[]): Options {
         return true;
       case '--cases':
         options.cases = list(flag, value(), CASE_KEYS);
+        return true;
+      case '--threads':
+        options.threads = count(flag, value(), 1);
         return true;
       case '--json':
         options.json = value();
@@ -119,7 +126,7 @@ async function time(
 }
 
 async function ours(backend: PolicyBackend, vocab: number, sample: boolean, options: Options) {
-  await useBackend(backend);
+  await useBackend(backend, options.threads);
   const before = tf.memory().numTensors;
   const workload = createPolicyWorkload(vocab);
   const losses: number[] = [];
@@ -175,8 +182,11 @@ async function main(options: Options): Promise<number> {
   console.error(`bench:policy: the PyTorch peer (${cases.map((c) => c.name).join(', ')}) ...`);
   const peer = spawnSync(
     PYTHON,
-    [resolve(here, '../peers/policy_step.py'), JSON.stringify({ cases: peerCases })],
-    { env: peerEnvironment(), encoding: 'utf8' },
+    [
+      resolve(here, '../peers/policy_step.py'),
+      JSON.stringify({ cases: peerCases, threads: options.threads }),
+    ],
+    { env: peerEnvironment(process.env, options.threads), encoding: 'utf8' },
   );
   if (peer.status !== 0) throw new Error(`the PyTorch peer failed:\n${peer.stderr}`);
   const torch = JSON.parse(peer.stdout) as {

@@ -131,6 +131,6 @@ export async function availableBackends(requested: readonly PolicyBackend[]): Pr
 }
 
 /** Selects `backend` (which must be available: see {@link availableBackends}). */
-export async function useBackend(backend: PolicyBackend): Promise<void> {
-  await initBackend(backend as ConcreteBackendName);
+export async function useBackend(backend: PolicyBackend, threads = 1): Promise<void> {
+  await initBackend(backend as ConcreteBackendName, backend === 'native' ? { threads } : {});
 }

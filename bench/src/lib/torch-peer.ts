@@ -38,13 +38,16 @@ export type TorchOutput =
   | { readonly file: string; readonly dtype: string; readonly length: number };
 
 /** The environment of the peer: one thread, and no OpenBLAS core-type overrides. */
-export function peerEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function peerEnvironment(
+  base: NodeJS.ProcessEnv = process.env,
+  threads = 1,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  env.OMP_NUM_THREADS = '1';
-  env.OPENBLAS_NUM_THREADS = '1';
-  env.MKL_NUM_THREADS = '1';
+  env.OMP_NUM_THREADS = String(threads);
+  env.OPENBLAS_NUM_THREADS = String(threads);
+  env.MKL_NUM_THREADS = String(threads);
   return env;
 }
 

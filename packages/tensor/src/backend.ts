@@ -2,10 +2,22 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { BackendUnavailableError, InvalidArgumentError } from '@hicra/spec';
+import {
+  NATIVE_TFJS_BACKEND,
+  type NativeKernels,
+  registerNativeBackend,
+} from './native-backend.js';
 import { tf } from './tf.js';
 
 /** Backends hicra can run on. `auto` picks the fastest available (see {@link initBackend}). */
-export const BACKEND_NAMES = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+export const BACKEND_NAMES = [
+  'auto',
+  'cpu',
+  'wasm',
+  'native',
+  'tensorflow',
+  'tensorflow-gpu',
+] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type ConcreteBackendName = Exclude<BackendName, 'auto'>;
 
@@ -15,8 +27,10 @@ export interface BackendInfo {
   readonly name: ConcreteBackendName;
   /** The tfjs backend name (`tensorflow` for both tfjs-node packages). */
   readonly tfjsBackend: string;
-  /** WASM only: whether the SIMD binary is in use. */
+  /** WASM and native: whether the SIMD binary is in use. */
   readonly simd?: boolean;
+  /** Native only: the threads OpenBLAS may use, and the addon's OpenBLAS build and CPU kernel. */
+  readonly native?: { readonly threads: number; readonly blas: string; readonly path: string };
   /** For `auto`: the backends tried before this one and why each was skipped. */
   readonly skipped: readonly { readonly name: ConcreteBackendName; readonly reason: string }[];
 }
@@ -29,10 +43,17 @@ export interface InitBackendOptions {
   readonly importModule?: (specifier: string) => Promise<unknown>;
   /** Whether a CUDA GPU is visible; default: checks `/proc/driver/nvidia` and `/dev/nvidia0`. */
   readonly gpuVisible?: () => boolean;
+  /**
+   * Native only: the threads OpenBLAS may use. Default: `HICRA_NATIVE_THREADS`, else 1 (the
+   * WASM backend's one thread; raise it on an otherwise idle machine).
+   */
+  readonly threads?: number;
 }
 
 const SOURCE = '@hicra/tensor';
+// `native` is opt-in for now (it changes float rounding of matrix products against WASM).
 const AUTO_ORDER: readonly ConcreteBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const NATIVE_PACKAGE = '@hicra/tensor-native';
 const NODE_PACKAGES = {
   tensorflow: '@tensorflow/tfjs-node',
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
@@ -129,6 +150,28 @@ async function activate(
       await setBackendOrThrow('wasm', name);
       return { name, tfjsBackend: 'wasm', simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') };
     }
+    case 'native': {
+      const threads = nativeThreads(options.threads);
+      const binding = await loadNativeBinding(importModule);
+      const wasm = await activate('wasm', options);
+      try {
+        registerNativeBackend(binding);
+      } catch (error) {
+        throw new BackendUnavailableError(
+          `backend native failed to register: ${firstLine(error)}`,
+          { source: SOURCE, details: { backend: name }, cause: error },
+        );
+      }
+      binding.setThreads(threads);
+      await setBackendOrThrow(NATIVE_TFJS_BACKEND, name);
+      const { config, core } = binding.blasInfo();
+      return {
+        name,
+        tfjsBackend: NATIVE_TFJS_BACKEND,
+        simd: wasm.simd,
+        native: { threads: binding.getThreads(), blas: `${config} (${core})`, path: binding.path },
+      };
+    }
     case 'tensorflow':
     case 'tensorflow-gpu': {
       if (name === 'tensorflow-gpu' && !(options.gpuVisible ?? cudaGpuVisible)()) {
@@ -156,6 +199,73 @@ async function activate(
       return { name, tfjsBackend: 'tensorflow' };
     }
   }
+}
+
+interface NativeBindingLike extends NativeKernels {
+  setThreads(threads: number): void;
+  getThreads(): number;
+  blasInfo(): { config: string; core: string };
+  readonly path: string;
+}
+
+/** Loads `@hicra/tensor-native`'s addon, or throws a `BackendUnavailableError` saying why not. */
+async function loadNativeBinding(
+  importModule: (specifier: string) => Promise<unknown>,
+): Promise<NativeBindingLike> {
+  let loader: { loadNative: () => unknown };
+  try {
+    loader = (await importModule(NATIVE_PACKAGE)) as typeof loader;
+  } catch (error) {
+    throw new BackendUnavailableError(
+      `backend native needs the optional package ${NATIVE_PACKAGE}, which is not installed or failed to load (${firstLine(error)}). ` +
+        `Install it with \`npm install ${NATIVE_PACKAGE}\` (a prebuilt binary ships for linux-x64; elsewhere it builds from source).`,
+      { source: SOURCE, details: { backend: 'native', package: NATIVE_PACKAGE }, cause: error },
+    );
+  }
+  const load = loader.loadNative() as
+    | { ok: true; binding: Omit<NativeBindingLike, 'path'>; path: string }
+    | { ok: false; reason: string; tried: readonly string[] };
+  if (!load.ok) {
+    throw new BackendUnavailableError(`backend native is unavailable: ${load.reason}`, {
+      source: SOURCE,
+      details: { backend: 'native', package: NATIVE_PACKAGE, tried: [...load.tried] },
+    });
+  }
+  const { binding, path } = load;
+  return {
+    matmul: binding.matmul,
+    tanh: binding.tanh,
+    softmax: binding.softmax,
+    binary: binding.binary,
+    exp: binding.exp,
+    gather: binding.gather,
+    copyBlocks: binding.copyBlocks,
+    transpose: binding.transpose,
+    setThreads: binding.setThreads,
+    getThreads: binding.getThreads,
+    blasInfo: binding.blasInfo,
+    path,
+  };
+}
+
+/** The native backend's thread count: the option, else `HICRA_NATIVE_THREADS`, else 1. */
+function nativeThreads(option: number | undefined): number {
+  const raw = option ?? process.env.HICRA_NATIVE_THREADS?.trim();
+  if (raw === undefined || raw === '') return 1;
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new InvalidArgumentError(
+      `the native backend's threads must be an integer from 1 to 256, got ${JSON.stringify(raw)}${option === undefined ? ' (HICRA_NATIVE_THREADS)' : ''}`,
+      {
+        source: SOURCE,
+        details: {
+          argument: option === undefined ? 'HICRA_NATIVE_THREADS' : 'threads',
+          value: raw,
+        },
+      },
+    );
+  }
+  return threads;
 }
 
 async function setBackendOrThrow(tfjsName: string, name: ConcreteBackendName): Promise<void> {

@@ -106,7 +106,7 @@ describe('backend selection', () => {
     expect(backendFromEnvironment({})).toBe('auto');
     expect(backendFromEnvironment({ HICRA_BACKEND: ' wasm ' })).toBe('wasm');
     expect(() => backendFromEnvironment({ HICRA_BACKEND: 'gpu' })).toThrow(
-      /HICRA_BACKEND="gpu" is not a backend; use one of auto, cpu, wasm, tensorflow, tensorflow-gpu/,
+      /HICRA_BACKEND="gpu" is not a backend; use one of auto, cpu, wasm, native, tensorflow, tensorflow-gpu/,
     );
     const error = await expectHicraRejection(initBackend('webgl' as never));
     expect(InvalidArgumentError.isInstance(error)).toBe(true);

@@ -8,7 +8,9 @@ import { listSourceFiles, listWorkspacePackages } from './workspace.mjs';
  * (and itself); packages of the middle layer do not import each other.
  */
 export const LAYERS = [
-  ['@hicra/spec'],
+  // @hicra/tensor-native holds only a native addon and its loader (no tfjs): the tensor core
+  // loads it as an optional peer.
+  ['@hicra/spec', '@hicra/tensor-native'],
   ['@hicra/tensor'],
   [
     '@hicra/planning',

@@ -72,11 +72,12 @@ export function modelMemory(config: TransformerConfig): ModelMemory {
 }
 
 /**
- * The bytes the backend can address: the WASM heap limit, or for the other backends (tensors in
- * JavaScript or native memory) the machine's memory. `undefined` for an unknown backend.
+ * The bytes the backend can address: the WASM heap limit (for `native` too, whose tensors live
+ * on the WASM heap), or for the other backends (tensors in JavaScript or native memory) the
+ * machine's memory. `undefined` for an unknown backend.
  */
 export function backendMemoryLimit(backend: string = tf.getBackend()): number | undefined {
-  if (backend === 'wasm') return WASM_HEAP_LIMIT_BYTES;
+  if (backend === 'wasm' || backend === 'native') return WASM_HEAP_LIMIT_BYTES;
   if (backend === 'cpu' || backend === 'tensorflow') return totalmem();
   return undefined;
 }
@@ -124,7 +125,8 @@ export function checkModelFits(
   const purpose = options.purpose ?? 'run';
   const backend = tf.getBackend();
   const limit = options.limitBytes ?? backendMemoryLimit(backend);
-  const need: keyof typeof NEEDS = purpose === 'run' && backend === 'wasm' ? 'wasmRun' : purpose;
+  const onWasmHeap = backend === 'wasm' || backend === 'native';
+  const need: keyof typeof NEEDS = purpose === 'run' && onWasmHeap ? 'wasmRun' : purpose;
   const needed =
     need === 'hold'
       ? memory.weightBytes
@@ -137,8 +139,8 @@ export function checkModelFits(
     const where =
       options.limitBytes !== undefined
         ? `the limit of ${formatBytes(limit)} given`
-        : backend === 'wasm'
-          ? `the ${formatBytes(limit)} the WASM backend can address; use a smaller model, or the cpu or tensorflow backend (HICRA_BACKEND=cpu)`
+        : onWasmHeap
+          ? `the ${formatBytes(limit)} the ${backend === 'native' ? 'native (WASM-heap)' : 'WASM'} backend can address; use a smaller model, or the cpu or tensorflow backend (HICRA_BACKEND=cpu)`
           : `the ${formatBytes(limit)} of this machine (${formatBytes(freemem())} free)`;
     throw new ResourceLimitError(
       `${options.what ?? 'the model'} has ${memory.parameters.toLocaleString('en-US')} parameters: ${NEEDS[need]} ${formatBytes(needed)}, more than ${where}`,

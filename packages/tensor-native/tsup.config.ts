@@ -1,0 +1,3 @@
+import { definePackageConfig } from '@hicra/tsup-config';
+
+export default definePackageConfig();

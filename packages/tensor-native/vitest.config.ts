@@ -1,0 +1,3 @@
+import { definePackageTests } from '@hicra/vitest-config';
+
+export default definePackageTests({ name: '@hicra/tensor-native' });
