@@ -4,7 +4,16 @@
  */
 
 export { maskedDiscountedCumulativeSum } from './discounted-cumulative-sum.js';
+export { firstNonFinite } from './finite.js';
 export { klValues } from './kl-values.js';
+export {
+  countOnes,
+  firstNonBinary,
+  firstOutsideSubset,
+  type MaskWords,
+  maskWords,
+  skipRun,
+} from './mask-words.js';
 export {
   maskCount,
   maskedMean,
