@@ -1,5 +1,7 @@
-import { InvalidArgumentError } from '@hicra/spec';
-import { SOURCE } from '../batch-checks.js';
+import { InvalidArgumentError, type RolloutBatchV1 } from '@hicra/spec';
+import { countOnes, maskWords, skipRun } from '@hicra/tensor/kernels';
+import { SOURCE, throwNonFiniteResult } from '../batch-checks.js';
+import { type CreditSums, emptySums, maskedOnes } from '../diagnostics.js';
 
 /** Checks HICRA's alpha: in [0, 1] so that a negative advantage is damped, never flipped. */
 export function checkAlpha(who: string, alpha: number): number {
@@ -44,4 +46,133 @@ export function amplify(
     }
   }
   return { advantages: out, amplified };
+}
+
+/**
+ * {@link amplify} fused with what a pipeline needs from its result, in one pass in token order
+ * over a credit the pipeline has checked: the new advantages (written in place when `inPlace`,
+ * else into a copy), the share of response tokens amplified, and the sums behind
+ * `creditStatistics` of the result. `selected` must hold only 0 and 1.
+ *
+ * Inside a response the token's value is picked from a two-entry table by its selection bit
+ * (no branch on a selection that is random at the token level, which a branch would mispredict);
+ * padding is crossed a mask word at a time. An amplified advantage that overflows float32 is the
+ * `NonFiniteError` that `checkFiniteResult` would throw, at the same (first) token.
+ */
+export function amplifyFused(
+  batch: RolloutBatchV1,
+  credit: { readonly advantages: Float32Array; readonly lossMask: Uint8Array },
+  selected: Uint8Array,
+  alpha: number,
+  inPlace: boolean,
+  who: string,
+): { advantages: Float32Array; amplifiedShare: number; sums: CreditSums } {
+  const { responseMask, planningMask } = batch;
+  const out = inPlace ? credit.advantages : new Float32Array(credit.advantages);
+  const n = Math.min(out.length, responseMask.length);
+  const response = maskWords(responseMask);
+  const chosen = maskWords(selected);
+  // sum, squares, min, max, amplified (one response run at a time, see amplifyRun).
+  const acc = ACCUMULATORS;
+  acc[0] = 0;
+  acc[1] = 0;
+  acc[2] = Number.POSITIVE_INFINITY;
+  acc[3] = Number.NEGATIVE_INFINITY;
+  acc[4] = 0;
+  let count = 0;
+  for (let k = 0; k < n; ) {
+    // Padding: only selected entries change there (their advantages are usually zero).
+    const start = skipRun(response, k, n, 0);
+    for (let p = skipRun(chosen, k, start, 0); p < start; p = skipRun(chosen, p + 1, start, 0)) {
+      const a = out[p]!;
+      if (a !== 0) {
+        out[p] = a + alpha * Math.abs(a);
+        if (!Number.isFinite(out[p]!)) overflow(who, batch, p, out[p]!);
+      }
+    }
+    if (start >= n) break;
+    const end = skipRun(response, start, n, 1);
+    count += end - start;
+    amplifyRun(out, selected, start, end, alpha, acc);
+    // Inputs are finite, and amplifying only grows a value: an overflow shows in the maximum.
+    if (acc[3] === Number.POSITIVE_INFINITY) {
+      for (let t = start; t < end; t++)
+        if (!Number.isFinite(out[t]!)) overflow(who, batch, t, out[t]!);
+    }
+    k = end;
+  }
+  const sums = emptySums();
+  sums.count = count;
+  sums.sum = acc[0]!;
+  sums.squares = acc[1]!;
+  sums.min = acc[2]!;
+  sums.max = acc[3]!;
+  const amplifiedHits = acc[4]!;
+  // Both masks are checked 0/1 and the loss mask lies inside the response mask: its ones are
+  // all response tokens. The planning mask needs the response runs.
+  sums.lossHits = countOnes(maskWords(credit.lossMask));
+  if (planningMask !== undefined) sums.planningHits = maskedOnes(planningMask, responseMask);
+  return { advantages: out, amplifiedShare: count === 0 ? 0 : amplifiedHits / count, sums };
+}
+
+/**
+ * HICRA's rule over one response run, accumulating the statistics in `acc` (sum, squares, min,
+ * max, amplified count) in token order. The token's value is picked from a two-entry table by
+ * its selection bit: no branch on a selection that is random token to token. A function per run
+ * (not one loop over the batch) so that V8 optimises it whole, never through a stale
+ * on-stack-replacement entry.
+ */
+function amplifyRun(
+  out: Float32Array,
+  selected: Uint8Array,
+  start: number,
+  end: number,
+  alpha: number,
+  acc: Float64Array,
+): void {
+  const pick = PICK;
+  let sum = acc[0]!;
+  let squares = acc[1]!;
+  let min = acc[2]!;
+  let max = acc[3]!;
+  let amplified = acc[4]!;
+  for (let t = start; t < end; t++) {
+    const a = out[t]!;
+    const s = selected[t]!;
+    pick[0] = a;
+    if (a !== 0) {
+      pick[1] = a + alpha * Math.abs(a); // rounded to float32, as the result array rounds it
+      amplified += s;
+    } else pick[1] = a;
+    const r = pick[s]!;
+    out[t] = r;
+    sum += r;
+    squares += r * r;
+    if (r < min) min = r;
+    if (r > max) max = r;
+  }
+  acc[0] = sum;
+  acc[1] = squares;
+  acc[2] = min;
+  acc[3] = max;
+  acc[4] = amplified;
+}
+
+/** The value of a token before and after amplification, indexed by its selection bit. */
+const PICK = new Float32Array(2);
+const ACCUMULATORS = new Float64Array(5);
+// One empty run at load, so that the stores after the loop have type feedback before V8
+// compiles the loop on the stack (on Node 20 such code, entered again on every call, would
+// otherwise bail out at those stores each time and leave the function unoptimised).
+amplifyRun(new Float32Array(0), new Uint8Array(0), 0, 0, 0, ACCUMULATORS);
+
+function overflow(who: string, batch: RolloutBatchV1, t: number, value: number): never {
+  return throwNonFiniteResult({
+    who,
+    quantity: 'advantage',
+    batch,
+    response: Math.floor(t / batch.seqLen),
+    token: t % batch.seqLen,
+    value,
+  });
 }

@@ -1,6 +1,6 @@
 import type { CreditAssignerV1, SettingsSchemaV1 } from '@hicra/spec';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify, checkAlpha } from './amplify.js';
+import { amplify, amplifyFused, checkAlpha } from './amplify.js';
 
 export interface HicraSettings {
   /** Amplification of planning-token advantages, in [0, 1]. Default 0.2 (the paper's). */
@@ -29,6 +29,8 @@ export function createHicraAssigner(settings: HicraSettings = {}): CreditAssigne
     name: 'hicra',
     requires: ['planningMask'],
     compute: (batch, credit) => amplify(credit.advantages, batch.planningMask!, alpha),
+    fused: (batch, credit, inPlace) =>
+      amplifyFused(batch, credit, batch.planningMask!, alpha, inPlace, 'assigner hicra'),
   });
 }
 

@@ -1,7 +1,7 @@
-import type { CreditAssignerV1, SettingsSchemaV1 } from '@hicra/spec';
+import type { CreditAssignerV1, RolloutBatchV1, SettingsSchemaV1 } from '@hicra/spec';
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify, checkAlpha, checkShare } from './amplify.js';
+import { amplify, amplifyFused, checkAlpha, checkShare } from './amplify.js';
 
 export interface HighEntropyAdvantageSettings {
   /** Amplification, in [0, 1]. Default 0.2. */
@@ -45,20 +45,28 @@ export function createHighEntropyAdvantageAssigner(
   const alpha = checkAlpha('high-entropy-advantage', settings.alpha ?? 0.2);
   const q = checkShare('high-entropy-advantage', 'q', settings.q ?? 0.3);
   const scope = settings.scope ?? 'batch';
+  const selectTop = (batch: RolloutBatchV1): Uint8Array =>
+    topQMask({
+      values: batch.entropies!,
+      mask: batch.responseMask,
+      batchSize: batch.batchSize,
+      seqLen: batch.seqLen,
+      q,
+      scope,
+    });
   return defineAssigner({
     name: 'high-entropy-advantage',
     requires: ['entropies'],
-    compute(batch, credit) {
-      const selected = topQMask({
-        values: batch.entropies!,
-        mask: batch.responseMask,
-        batchSize: batch.batchSize,
-        seqLen: batch.seqLen,
-        q,
-        scope,
-      });
-      return amplify(credit.advantages, selected, alpha);
-    },
+    compute: (batch, credit) => amplify(credit.advantages, selectTop(batch), alpha),
+    fused: (batch, credit, inPlace) =>
+      amplifyFused(
+        batch,
+        credit,
+        selectTop(batch),
+        alpha,
+        inPlace,
+        'assigner high-entropy-advantage',
+      ),
   });
 }
 
