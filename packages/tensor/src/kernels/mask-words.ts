@@ -1,5 +1,5 @@
 /**
- * Word-wide scans over 0/1 masks: a `Uint32Array` view over the mask's aligned interior reads
+ * Word-wide scans over 0/1 masks: an `Int32Array` view over the mask's aligned interior reads
  * four entries at a time, so runs of zeros or ones (padding, a response's valid prefix) are
  * crossed in a quarter of the steps of a byte loop. Unaligned heads and tails, and the word
  * where a run ends, are read byte by byte. The results never depend on the platform's byte
@@ -10,7 +10,7 @@
 export interface MaskWords {
   readonly bytes: Uint8Array;
   /** `words[w]` holds bytes `head + 4w .. head + 4w + 3`. */
-  readonly words: Uint32Array;
+  readonly words: Int32Array;
   /** The first byte index the words cover (0..3). */
   readonly head: number;
   /** One past the last byte index the words cover. */
@@ -18,14 +18,14 @@ export interface MaskWords {
 }
 
 const ONES = 0x01010101;
-const HIGH_BITS = 0xfefefefe;
+const HIGH_BITS = 0xfefefefe | 0;
 
 /** The word view of a mask; one small view object, no copy. */
 export function maskWords(mask: Uint8Array): MaskWords {
   const pad = (4 - (mask.byteOffset & 3)) & 3;
   const count = mask.length > pad ? (mask.length - pad) >>> 2 : 0;
   const words =
-    count === 0 ? new Uint32Array(0) : new Uint32Array(mask.buffer, mask.byteOffset + pad, count);
+    count === 0 ? new Int32Array(0) : new Int32Array(mask.buffer, mask.byteOffset + pad, count);
   const head = Math.min(pad, mask.length);
   return { bytes: mask, words, head, end: head + 4 * count };
 }
