@@ -206,8 +206,9 @@ function sumTokens(
         return k;
       }
       entropyAll += h;
-      if (planning === 1) entropyPlanning += h;
-      else entropyExecution += h;
+      // No branch on the class (mispredicted token to token): the other sum gains an exact 0.
+      entropyPlanning += planning * h;
+      entropyExecution += (1 - planning) * h;
       if (compactValues !== null) {
         compactValues[tokens] = h;
         compactPlanning![tokens] = planning;
@@ -220,8 +221,8 @@ function sumTokens(
         return k;
       }
       nllAll -= lp;
-      if (planning === 1) nllPlanning -= lp;
-      else nllExecution -= lp;
+      nllPlanning -= planning * lp;
+      nllExecution -= (1 - planning) * lp;
     }
     tokens++;
     planningTokens += planning;
