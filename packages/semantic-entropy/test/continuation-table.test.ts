@@ -43,10 +43,14 @@ describe('ContinuationTable', () => {
             }
           });
           const seen: [number, string, number][] = [];
-          table.forEach((gram, key, count) => seen.push([gram, key, count]));
+          table.forEach((gram, key, count) => {
+            seen.push([gram, key, count]);
+          });
           expect(seen).toEqual(reference(adds, n));
           const counts: [number, number][] = [];
-          table.forEachCount((gram, count) => counts.push([gram, count]));
+          table.forEachCount((gram, count) => {
+            counts.push([gram, count]);
+          });
           expect(counts).toEqual(seen.map(([gram, , count]) => [gram, count]));
           expect(table.size).toBe(seen.length);
         },
