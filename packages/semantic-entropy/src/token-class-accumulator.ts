@@ -5,7 +5,7 @@ import {
   MissingInputError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
-import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
+import { type TopQScope, topQMask, topQThreshold } from '@hicra/tensor/kernels';
 import { checkCount, checkLayout, checkTypedArray, SOURCE } from './check.js';
 
 /** Default share of tokens in the top-entropy ("fork") set, as in the paper: 30%. */
@@ -112,7 +112,6 @@ const scratch: {
   float32?: Float32Array;
   float64?: Float64Array;
   planning?: Uint8Array;
-  ones?: Uint8Array;
 } = {};
 
 function scratchValues(
@@ -134,10 +133,24 @@ function scratchBytes(name: 'planning', size: number): Uint8Array {
   return scratch[name];
 }
 
-/** A view of `n` ones (the all-valid mask of the compacted candidates). */
-function scratchOnes(n: number): Uint8Array {
-  if (!scratch.ones || scratch.ones.length < n) scratch.ones = new Uint8Array(n).fill(1);
-  return scratch.ones.subarray(0, n);
+const COUNTS = new Float64Array(2);
+
+/** How many `values` are at least `threshold`, and how many of those are planning tokens. */
+function countAtLeast(
+  values: Float32Array | Float64Array,
+  planning: Uint8Array,
+  threshold: number,
+): Float64Array {
+  let top = 0;
+  let planningTop = 0;
+  for (let j = 0; j < values.length; j++) {
+    const selected = values[j]! >= threshold ? 1 : 0;
+    top += selected;
+    planningTop += selected & planning[j]!;
+  }
+  COUNTS[0] = top;
+  COUNTS[1] = planningTop;
+  return COUNTS;
 }
 
 // Slots of the sums array filled by sumTokens.
@@ -372,27 +385,28 @@ export class TokenClassAccumulator {
     if (entropies !== undefined && planningMask !== undefined && tokens > 0) {
       // The tensor core's top-q selection (one definition for the project); in batch scope it
       // sees only the response tokens, which selects exactly what the padded layout would.
-      const top = compactValues
-        ? topQMask({
-            values: compactValues.subarray(0, tokens),
-            mask: scratchOnes(tokens),
-            batchSize: 1,
-            seqLen: tokens,
-            q: this.topQ,
-          })
-        : topQMask({
-            values: entropies,
-            mask: responseMask,
-            batchSize,
-            seqLen,
-            q: this.topQ,
-            scope: this.topQScope,
-          });
-      const flags = compactPlanning ?? planningMask;
-      for (let j = 0; j < top.length; j++) {
-        if (top[j] === 1) {
-          topTokens++;
-          planningTopTokens += flags[j]!;
+      if (compactValues !== null) {
+        // Batch scope: only the counts are needed, so the threshold topQMask would draw over the
+        // response tokens and one counting pass (no mask built).
+        const values = compactValues.subarray(0, tokens);
+        const threshold = topQThreshold(values, this.topQ);
+        const counts = countAtLeast(values, compactPlanning!, threshold);
+        topTokens = counts[0]!;
+        planningTopTokens = counts[1]!;
+      } else {
+        const top = topQMask({
+          values: entropies,
+          mask: responseMask,
+          batchSize,
+          seqLen,
+          q: this.topQ,
+          scope: this.topQScope,
+        });
+        for (let j = 0; j < top.length; j++) {
+          if (top[j] === 1) {
+            topTokens++;
+            planningTopTokens += planningMask[j]!;
+          }
         }
       }
     }

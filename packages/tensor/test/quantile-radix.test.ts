@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { finiteQuantileByRadix, quantileInPlace, topQMask } from '../src/kernels/quantile.js';
+import {
+  finiteQuantileByRadix,
+  quantileInPlace,
+  topQMask,
+  topQThreshold,
+} from '../src/kernels/quantile.js';
 import { SeededGenerator } from '../src/kernels/seeded-generator.js';
 
 /** Equal as numbers (a quantile of -0 and +0 may come out as either zero). */
@@ -48,5 +53,45 @@ describe('the radix quantile', () => {
         expect(top).toEqual(expected);
       }
     }
+  });
+
+  it('topQThreshold draws the threshold of topQMask (all entries valid)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        fc.boolean(),
+        (raw, q, wide) => {
+          const values = wide ? Float64Array.from(raw) : Float32Array.from(raw);
+          const n = values.length;
+          const top = topQMask({
+            values,
+            mask: new Uint8Array(n).fill(1),
+            batchSize: 1,
+            seqLen: n,
+            q,
+          });
+          const threshold = topQThreshold(values, q);
+          expect(Array.from(values, (v) => (v >= threshold ? 1 : 0))).toEqual(Array.from(top));
+        },
+      ),
+    );
+    const big = Float32Array.from({ length: 5000 }, (_, k) => (k * 7919) % 1013);
+    const top = topQMask({
+      values: big,
+      mask: new Uint8Array(5000).fill(1),
+      batchSize: 1,
+      seqLen: 5000,
+      q: 0.3,
+    });
+    const threshold = topQThreshold(big, 0.3);
+    expect(Array.from(big, (v) => (v >= threshold ? 1 : 0))).toEqual(Array.from(top));
+    expect(Number.isNaN(topQThreshold(new Float32Array(0), 0.3))).toBe(true);
+    expect(() => topQThreshold(Float32Array.of(1, Number.NaN), 0.3)).toThrow(
+      'topQMask: values[1] is NaN at a valid position; values must be finite',
+    );
   });
 });

@@ -22,6 +22,12 @@ export {
   maskedWhiten,
   type WhitenOptions,
 } from './masked-statistics.js';
-export { quantile, type TopQOptions, type TopQScope, topQMask } from './quantile.js';
+export {
+  quantile,
+  type TopQOptions,
+  type TopQScope,
+  topQMask,
+  topQThreshold,
+} from './quantile.js';
 export { SeededGenerator, type SeededGeneratorState } from './seeded-generator.js';
 export { type SegmentStatistics, segmentMeanStd } from './segment-statistics.js';

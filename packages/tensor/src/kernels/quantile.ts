@@ -33,6 +33,48 @@ export function quantileInPlace(work: Float64Array, p: number): number {
   return low + fraction * (high - low);
 }
 
+/**
+ * The threshold {@link topQMask} draws when every entry of `values` takes part: the (1 - q)
+ * quantile with linear interpolation, so the top-q selection is `values[k] >= threshold`. For
+ * callers that only count the selection (no mask to build). NaN when `values` is empty; a
+ * non-finite entry is the `InvalidValueError` topQMask throws.
+ */
+export function topQThreshold(values: Float32Array | Float64Array, q: number): number {
+  const kernel = 'topQMask';
+  checkArray(kernel, 'values', values, undefined);
+  if (!(q > 0 && q <= 1)) {
+    throw new InvalidArgumentError(`${kernel}: q must be in (0, 1], got ${q}`, {
+      source: SOURCE,
+      details: { kernel, q },
+    });
+  }
+  const n = values.length;
+  if (n === 0) return Number.NaN;
+  const work = candidates(n);
+  const bad = copyFinite(values, work);
+  if (bad >= 0) {
+    throw new InvalidValueError(
+      `${kernel}: values[${bad}] is ${values[bad]} at a valid position; values must be finite`,
+      { source: SOURCE, details: { kernel, index: bad } },
+    );
+  }
+  const valid = work.subarray(0, n);
+  return n >= RADIX_MIN && LITTLE_ENDIAN
+    ? finiteQuantileByRadix(valid, 1 - q)
+    : quantileInPlace(valid, 1 - q);
+}
+
+/** Copies `values` into `work`; the first non-finite index, or -1. */
+function copyFinite(values: Float32Array | Float64Array, work: Float64Array): number {
+  const n = values.length;
+  for (let k = 0; k < n; k++) {
+    const v = values[k]!;
+    if (v - v !== 0) return k;
+    work[k] = v;
+  }
+  return -1;
+}
+
 /** A scratch array for at least `n` candidates (reused across calls: no allocation per call). */
 let candidateScratch = new Float64Array(0);
 function candidates(n: number): Float64Array {
