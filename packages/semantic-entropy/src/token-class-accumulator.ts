@@ -153,6 +153,8 @@ function countAtLeast(
   return COUNTS;
 }
 
+const NO_WORDS = new Int32Array(0);
+
 // Slots of the sums array filled by sumTokens.
 const TOKENS = 0;
 const PLANNING_TOKENS = 1;
@@ -198,47 +200,64 @@ function sumTokens(
   let nllAll = 0;
   let nllPlanning = 0;
   let nllExecution = 0;
-  for (let k = 0; k < size; k++) {
-    const response = responseMask[k]!;
-    const planning = planningMask === null ? 0 : planningMask[k]!;
-    if (response !== 1) {
-      if ((response | planning) !== 0) {
-        out[PROBLEM] = response !== 0 ? 0 : planning > 1 ? 1 : 2;
+  // Padding (both masks zero) is crossed four positions at a time when the masks are aligned;
+  // everything else is read position by position.
+  const aligned =
+    (responseMask.byteOffset & 3) === 0 &&
+    (planningMask === null || (planningMask.byteOffset & 3) === 0);
+  const responseWords = aligned
+    ? new Int32Array(responseMask.buffer, responseMask.byteOffset, size >>> 2)
+    : NO_WORDS;
+  const planningWords =
+    planningMask === null || !aligned
+      ? responseWords
+      : new Int32Array(planningMask.buffer, planningMask.byteOffset, size >>> 2);
+  const words = responseWords.length;
+  for (let k = 0; k < size; ) {
+    while (k >>> 2 < words && (responseWords[k >>> 2]! | planningWords[k >>> 2]!) === 0) k += 4;
+    const stop = k >>> 2 < words ? k + 4 : size;
+    for (; k < stop; k++) {
+      const response = responseMask[k]!;
+      const planning = planningMask === null ? 0 : planningMask[k]!;
+      if (response !== 1) {
+        if ((response | planning) !== 0) {
+          out[PROBLEM] = response !== 0 ? 0 : planning > 1 ? 1 : 2;
+          return k;
+        }
+        continue;
+      }
+      if (planning > 1) {
+        out[PROBLEM] = 1;
         return k;
       }
-      continue;
-    }
-    if (planning > 1) {
-      out[PROBLEM] = 1;
-      return k;
-    }
-    if (entropies !== null) {
-      const h = entropies[k]!;
-      if (!(h >= 0 && h < Number.POSITIVE_INFINITY)) {
-        out[PROBLEM] = 3;
-        return k;
+      if (entropies !== null) {
+        const h = entropies[k]!;
+        if (!(h >= 0 && h < Number.POSITIVE_INFINITY)) {
+          out[PROBLEM] = 3;
+          return k;
+        }
+        entropyAll += h;
+        // No branch on the class (mispredicted token to token): the other sum gains an exact 0.
+        entropyPlanning += planning * h;
+        entropyExecution += (1 - planning) * h;
+        if (compactValues !== null) {
+          compactValues[tokens] = h;
+          compactPlanning![tokens] = planning;
+        }
       }
-      entropyAll += h;
-      // No branch on the class (mispredicted token to token): the other sum gains an exact 0.
-      entropyPlanning += planning * h;
-      entropyExecution += (1 - planning) * h;
-      if (compactValues !== null) {
-        compactValues[tokens] = h;
-        compactPlanning![tokens] = planning;
+      if (logProbs !== null) {
+        const lp = logProbs[k]!;
+        if (!(lp <= 0 && lp > Number.NEGATIVE_INFINITY)) {
+          out[PROBLEM] = 4;
+          return k;
+        }
+        nllAll -= lp;
+        nllPlanning -= planning * lp;
+        nllExecution -= (1 - planning) * lp;
       }
+      tokens++;
+      planningTokens += planning;
     }
-    if (logProbs !== null) {
-      const lp = logProbs[k]!;
-      if (!(lp <= 0 && lp > Number.NEGATIVE_INFINITY)) {
-        out[PROBLEM] = 4;
-        return k;
-      }
-      nllAll -= lp;
-      nllPlanning -= planning * lp;
-      nllExecution -= (1 - planning) * lp;
-    }
-    tokens++;
-    planningTokens += planning;
   }
   out[TOKENS] = tokens;
   out[PLANNING_TOKENS] = planningTokens;
