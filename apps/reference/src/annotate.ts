@@ -5,6 +5,7 @@ import { type CreditRegistry, defaultRegistry } from '@hicra/advantage';
 import { strategicGrams } from '@hicra/planning';
 import { HuggingFaceTokenizer, loadCheckpointTokenizer, writeFileAtomic } from '@hicra/policy';
 import { stepMetrics } from '@hicra/semantic-entropy';
+import type { PlanningClassifierV1 } from '@hicra/spec';
 import {
   ConfigError,
   CorruptFileError,
@@ -47,6 +48,8 @@ export interface AnnotateOptions {
   readonly credit?: unknown;
   /** Where the pipeline is built from; default the built-ins of `@hicra/advantage`. */
   readonly registry?: CreditRegistry;
+  /** The planning classifier; default the paper's Strategic Grams. */
+  readonly classifier?: PlanningClassifierV1;
   /** A `tokenizer.json` (or its folder), for records without token ids and spans. */
   readonly tokenizer?: string;
   /**
@@ -347,12 +350,13 @@ export async function annotateRollouts(options: AnnotateOptions): Promise<Annota
         { source: SOURCE },
       );
     }
-    const planning = strategicGrams.classify({
+    const planning = await (options.classifier ?? strategicGrams).classify({
       batchSize: batch.batchSize,
       seqLen: batch.seqLen,
       texts: batch.responseTexts!,
       tokenSpans: batch.tokenSpans,
       responseMask: batch.responseMask,
+      ...(batch.entropies ? { entropies: batch.entropies } : {}),
     });
     const withPlanning = { ...batch, planningMask: planning.mask };
     const pipeline = (options.registry ?? defaultRegistry).pipeline(

@@ -1,22 +1,36 @@
 /**
- * `--plugin FILE`: third-party credit strategies for the command line. A plug-in file is an ES
- * module whose default export, or named exports, are registrations of `@hicra/spec`
- * (`EstimatorRegistrationV1`, `CreditAssignerRegistrationV1`): `{ kind, name, description,
- * settings, create }`. They are added to a registry of the built-ins, which `train`, `compare`
- * and `annotate` then build their credit pipelines from, so a config's `credit` can name them.
+ * `--plugin FILE`: third-party plug-ins for the command line. A plug-in file is an ES module
+ * whose default export, or named exports, are registrations of `@hicra/spec` in its one shape
+ * (`definePlugin({ kind, name, description, settings, create })`) of any kind: estimators and
+ * assigners join the credit registry (a config's `credit` and `--estimator` can name them),
+ * classifiers the planning-classifier registry (a config's `classifier`, annotate's
+ * `--classifier`), rewards the reward registry (a config's `reward`, and the parts of a
+ * `weighted` reward). Each registry starts with the built-ins.
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CreditRegistry } from '@hicra/advantage';
+import { createPlanningClassifierRegistry, type PlanningClassifierRegistry } from '@hicra/planning';
 import {
+  type AnyPluginRegistrationV1,
+  type ClassifierRegistrationV1,
   type CreditAssignerRegistrationV1,
   type EstimatorRegistrationV1,
   formatValue,
   HicraError,
+  PLUGIN_KINDS,
+  type RewardRegistrationV1,
 } from '@hicra/spec';
+import { createRewardRegistry, type RewardRegistry } from '@hicra/tasks';
 
-type CreditRegistration = EstimatorRegistrationV1 | CreditAssignerRegistrationV1;
+/** The registries a command builds its plug-ins from: the built-ins plus `--plugin` files. */
+export interface PluginRegistries {
+  /** Estimators and credit assigners. */
+  readonly registry: CreditRegistry;
+  readonly classifiers: PlanningClassifierRegistry;
+  readonly rewards: RewardRegistry;
+}
 
 /** A plug-in file that cannot be used: names the file and what is wrong. */
 export class PluginError extends Error {
@@ -52,16 +66,33 @@ function registrationsOf(module: Record<string, unknown>): unknown[] {
 }
 
 /**
- * A registry of the built-ins plus the registrations of each plug-in file, in order. Errors
- * (a missing file, a module that does not load or exports no registration, a kind other than
- * estimator or assigner, a name already taken) are `PluginError`s naming the file.
+ * Registries of the built-ins plus the registrations of each plug-in file, in order. Errors
+ * (a missing file, a module that does not load or exports no registration, an unknown kind, a
+ * malformed registration, a name already taken) are `PluginError`s naming the file.
  */
-export async function registryWithPlugins(files: readonly string[] = []): Promise<{
-  registry: CreditRegistry;
-  /** Each file, resolved, with the names it registered. */
-  loaded: { file: string; names: string[] }[];
-}> {
+export async function registryWithPlugins(files: readonly string[] = []): Promise<
+  PluginRegistries & {
+    /** Each file, resolved, with the names it registered. */
+    loaded: { file: string; names: string[] }[];
+  }
+> {
   const registry = new CreditRegistry();
+  const classifiers = createPlanningClassifierRegistry();
+  const rewards = createRewardRegistry();
+  const register = (registration: AnyPluginRegistrationV1) => {
+    switch (registration.kind) {
+      case 'estimator':
+      case 'assigner':
+        registry.register(registration as EstimatorRegistrationV1 | CreditAssignerRegistrationV1);
+        return;
+      case 'classifier':
+        classifiers.register(registration as ClassifierRegistrationV1);
+        return;
+      case 'reward':
+        rewards.register(registration as RewardRegistrationV1);
+        return;
+    }
+  };
   const loaded: { file: string; names: string[] }[] = [];
   for (const given of files) {
     const file = resolve(given);
@@ -83,12 +114,12 @@ export async function registryWithPlugins(files: readonly string[] = []): Promis
       );
     const names: string[] = [];
     for (const registration of registrations as { kind: unknown; name: unknown }[]) {
-      if (registration.kind !== 'estimator' && registration.kind !== 'assigner')
+      if (!(PLUGIN_KINDS as readonly unknown[]).includes(registration.kind))
         throw new PluginError(
-          `--plugin ${given}: ${formatValue(registration.name)} is a plug-in of kind ${formatValue(registration.kind)}; --plugin takes estimators and assigners (classifier and reward plug-ins are not supported from the command line yet)`,
+          `--plugin ${given}: ${formatValue(registration.name)} is a plug-in of kind ${formatValue(registration.kind)}; the kinds are ${PLUGIN_KINDS.join(', ')}`,
         );
       try {
-        registry.register(registration as CreditRegistration);
+        register(registration as AnyPluginRegistrationV1);
       } catch (error) {
         if (!HicraError.isInstance(error)) throw error;
         throw new PluginError(
@@ -99,5 +130,5 @@ export async function registryWithPlugins(files: readonly string[] = []): Promis
     }
     loaded.push({ file, names });
   }
-  return { registry, loaded };
+  return { registry, classifiers, rewards, loaded };
 }

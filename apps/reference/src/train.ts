@@ -1,15 +1,22 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CreditRegistry } from '@hicra/advantage';
+import {
+  type PlanningClassifierConfig,
+  type PlanningClassifierRegistry,
+  planningClassifierRegistry,
+} from '@hicra/planning';
 import { HuggingFaceTokenizer, loadCheckpoint, loadCheckpointTokenizer } from '@hicra/policy';
 import { TinkerTrainingClient } from '@hicra/remote';
 import {
   ConfigError,
   CorruptFileError,
   type HicraWarningV1,
+  type PluginConfigV1,
   type RewardFunctionV1,
   type TokenizerV1,
 } from '@hicra/spec';
+import { type RewardConfig, type RewardRegistry, rewardRegistry } from '@hicra/tasks';
 import {
   type OpenRun,
   openRunDirectory,
@@ -77,6 +84,20 @@ export interface TrainOptions {
   readonly registry?: CreditRegistry;
   /** The plug-in files `registry` holds beyond the built-ins, recorded in `run.json`. */
   readonly plugins?: readonly string[];
+  /**
+   * The planning classifier, as a config `{ name, ...settings }` built from `classifiers`;
+   * replaces the strategy's (Strategic Grams, or the placebo). Recorded in `run.json`.
+   */
+  readonly classifier?: PluginConfigV1;
+  /**
+   * The training reward, as a config built from `rewards`; replaces the task's (Countdown's
+   * verifier, or the math verifier of a dataset). Evaluations use it too. Recorded in `run.json`.
+   */
+  readonly reward?: PluginConfigV1;
+  /** Where `classifier` is built from (default the built-ins of `@hicra/planning`). */
+  readonly classifiers?: PlanningClassifierRegistry;
+  /** Where `reward` is built from (default the built-ins of `@hicra/tasks`). */
+  readonly rewards?: RewardRegistry;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
   /** A warning about the run (e.g. a step whose responses all lack an answer). */
@@ -208,6 +229,7 @@ export async function train(options: TrainOptions): Promise<RunResult> {
         from,
         ...task.settings,
         ...(options.plugins?.length ? { plugins: options.plugins } : {}),
+        ...pluginSettings(options),
         config,
       },
       ignore: RESUMABLE_SETTINGS,
@@ -236,7 +258,28 @@ interface Task {
   readonly addSpecialTokens: boolean;
 }
 
+/** What run.json records of the plug-ins a run names beyond its strategy. */
+function pluginSettings(options: TrainOptions): Record<string, unknown> {
+  return {
+    ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
+    ...(options.reward === undefined ? {} : { reward: options.reward }),
+  };
+}
+
 async function taskOf(
+  options: TrainOptions,
+  modelDir: string | undefined,
+  level: () => AppLevel,
+): Promise<Task> {
+  const task = await defaultTaskOf(options, modelDir, level);
+  if (options.reward === undefined) return task;
+  return {
+    ...task,
+    reward: (options.rewards ?? rewardRegistry).create(options.reward as RewardConfig),
+  };
+}
+
+async function defaultTaskOf(
   options: TrainOptions,
   modelDir: string | undefined,
   level: () => AppLevel,
@@ -294,7 +337,12 @@ function runOptions(
     tokenizer,
     ...(stopTokenIds ? { stopTokenIds } : {}),
     reward: task.reward,
-    classifier: planningClassifier(strategy.classifier, options.seed),
+    classifier:
+      options.classifier === undefined
+        ? planningClassifier(strategy.classifier, options.seed)
+        : (options.classifiers ?? planningClassifierRegistry).create(
+            options.classifier as PlanningClassifierConfig,
+          ),
     trainProblems: task.trainProblems,
     evalProblems: task.evalProblems,
     addSpecialTokens: task.addSpecialTokens,
@@ -334,6 +382,7 @@ async function trainRemotely(options: TrainOptions, engineOptions: TinkerEngineO
         engine: engineSettings,
         ...task.settings,
         ...(options.plugins?.length ? { plugins: options.plugins } : {}),
+        ...pluginSettings(options),
         config,
       },
       ignore: RESUMABLE_SETTINGS,

@@ -6,28 +6,36 @@
  * the advantages; the loss mask is left alone, so the loss keeps its scale).
  */
 import {
-  type CreditAssignerRegistrationV1,
   type CreditAssignerV1,
-  InvalidArgumentError,
+  definePlugin,
+  defineSettings,
+  parsePluginSettings,
+  type SettingsInputV1,
   ShapeError,
   validateRolloutBatch,
 } from '@hicra/spec';
 
 const SOURCE = 'execution-damping';
 
-export interface ExecutionDampingSettings {
-  /** Factor applied to execution-token advantages, in [0, 1]. Default 0.5. */
-  readonly beta?: number;
-}
+/** The settings, stated once: validation, defaults, `--help` text and the TypeScript type come from here. */
+export const executionDampingSettings = defineSettings({
+  beta: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 0.5,
+    description: 'factor applied to execution-token advantages',
+  },
+});
+export type ExecutionDampingSettings = SettingsInputV1<typeof executionDampingSettings>;
 
 export function createExecutionDamping(settings: ExecutionDampingSettings = {}): CreditAssignerV1 {
-  const beta = settings.beta ?? 0.5;
-  if (!(beta >= 0 && beta <= 1)) {
-    throw new InvalidArgumentError(`beta must be in [0, 1], got ${beta}`, {
-      source: SOURCE,
-      details: { argument: 'beta' },
-    });
-  }
+  // Called directly, the factory validates with the same schema a registry uses.
+  const { beta } = parsePluginSettings(
+    { name: 'execution-damping', settings: executionDampingSettings },
+    settings,
+    { source: SOURCE },
+  );
   return {
     name: 'execution-damping',
     assign(batch, credit) {
@@ -50,19 +58,16 @@ export function createExecutionDamping(settings: ExecutionDampingSettings = {}):
   };
 }
 
-/** Add to a registry: `registry.register(executionDamping)`, then use `{ "name": "execution-damping", "beta": 0.5 }`. */
-export const executionDamping: CreditAssignerRegistrationV1 = {
+/**
+ * Add to a registry: `new CreditRegistry().register(executionDamping)`, then use
+ * `{ "name": "execution-damping", "beta": 0.5 }`; or load this module with
+ * `hicra train --plugin`. The conformance kit checks the invariants it declares.
+ */
+export const executionDamping = definePlugin({
   kind: 'assigner',
   name: 'execution-damping',
   description: 'scale execution-token advantages by beta, leaving planning tokens untouched',
-  settings: {
-    beta: {
-      type: 'number',
-      min: 0,
-      max: 1,
-      default: 0.5,
-      description: 'factor applied to execution-token advantages',
-    },
-  },
-  create: (settings) => createExecutionDamping({ beta: settings.beta as number }),
-};
+  settings: executionDampingSettings,
+  invariants: ['never-flips-sign', 'loss-mask-unchanged'],
+  create: (settings) => createExecutionDamping(settings),
+});

@@ -1,13 +1,32 @@
 import {
   formatValue,
+  type HicraSettingsSchemaV1,
+  type InferSettingsV1,
   InvalidValueError,
   NonFiniteError,
+  parsePluginSettings,
   type RolloutBatchV1,
+  type SettingsSchemaV1,
   validateRolloutBatch,
 } from '@hicra/spec';
 import { type MaskWords, maskWords, skipRun } from '@hicra/tensor/kernels';
 
 export const SOURCE = '@hicra/advantage';
+
+/**
+ * A plug-in's settings as its factory receives them when called directly, validated by the
+ * same schema its registration declares (one validator for both routes): defaults filled in,
+ * errors are `ConfigError`s naming the key.
+ */
+export function readSettings<F extends SettingsSchemaV1>(
+  plugin: string,
+  schema: HicraSettingsSchemaV1<F>,
+  given: object | undefined,
+): InferSettingsV1<F> {
+  return parsePluginSettings({ name: plugin, settings: schema }, given as Record<string, unknown>, {
+    source: SOURCE,
+  });
+}
 
 /**
  * Batches already validated whole. The contract treats a batch as immutable once built, so a
@@ -234,27 +253,4 @@ export function checkFiniteResult(
       });
     }
   }
-}
-
-/**
- * A setting checked where a component is built from code (the registry checks its schema
- * first): `InvalidValueError` naming the component, the key, the allowed range and the value.
- */
-export function checkNumberSetting(
-  who: string,
-  key: string,
-  value: number,
-  range: 'positive' | 'unit-interval',
-): number {
-  const ok =
-    typeof value === 'number' &&
-    (range === 'positive' ? Number.isFinite(value) && value > 0 : value >= 0 && value <= 1);
-  if (!ok) {
-    const allowed = range === 'positive' ? 'a finite number > 0' : 'a number in [0, 1]';
-    throw new InvalidValueError(`${who}: ${key} must be ${allowed}, got ${formatValue(value)}`, {
-      source: SOURCE,
-      details: { argument: key, value: formatValue(value), allowed },
-    });
-  }
-  return value;
 }

@@ -5,14 +5,13 @@ import {
   type CreditAssignerV1,
   type CreditPipelineConfigV1,
   type CreditV1,
-  checkRegistration,
+  createRegistry,
   type EstimatorRegistrationV1,
   type EstimatorResultV1,
   type PluginConfigV1,
+  type PluginRegistryV1,
   parseCreditPipelineConfig,
   type RolloutBatchV1,
-  UnknownNameError,
-  validateSettings,
 } from '@hicra/spec';
 import { SOURCE } from './batch-checks.js';
 import { builtinAssigners, builtinEstimators } from './builtins.js';
@@ -77,17 +76,26 @@ export function composeCredit(
 /** Registries that cannot change (the default one). */
 const SEALED = new WeakSet<object>();
 
-/** A typed registry of estimators and credit assigners, by kebab-case name. */
+/**
+ * The registry of estimators and credit assigners, by kebab-case name: `@hicra/spec`'s plug-in
+ * registry (`createRegistry`) for these two kinds, with the credit-specific builders
+ * (`estimator`, `assigner`, `pipeline`).
+ */
 export class CreditRegistry {
-  readonly #estimators = new Map<string, EstimatorRegistrationV1>();
-  readonly #assigners = new Map<string, CreditAssignerRegistrationV1>();
+  readonly #plugins: PluginRegistryV1;
 
   /** A registry holding the built-ins (default) or nothing. */
   constructor(options: { readonly builtins?: boolean } = {}) {
-    if (options.builtins ?? true) {
-      for (const registration of builtinEstimators) this.register(registration);
-      for (const registration of builtinAssigners) this.register(registration);
-    }
+    this.#plugins = createRegistry({
+      kinds: ['estimator', 'assigner'],
+      source: SOURCE,
+      registrations: (options.builtins ?? true) ? [...builtinEstimators, ...builtinAssigners] : [],
+    });
+  }
+
+  /** The plug-in registry underneath (e.g. to list registrations with their settings). */
+  get plugins(): PluginRegistryV1 {
+    return this.#plugins;
   }
 
   /**
@@ -104,50 +112,34 @@ export class CreditRegistry {
         `the default registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: new CreditRegistry() starts with the built-ins`,
         { source: SOURCE },
       );
-    checkRegistration(registration, SOURCE);
-    const table = registration.kind === 'estimator' ? this.#estimators : this.#assigners;
-    if (table.has(registration.name) && !options.replace) {
-      throw new ConfigError(
-        '',
-        `an ${registration.kind} named "${registration.name}" is already registered; pass { replace: true } to replace it`,
-        {
-          source: SOURCE,
-          details: { name: registration.name, kind: registration.kind },
-        },
-      );
-    }
-    (table as Map<string, typeof registration>).set(registration.name, registration);
+    this.#plugins.register(registration, options);
     return this;
   }
 
   estimatorNames(): string[] {
-    return [...this.#estimators.keys()].sort();
+    return this.#plugins.names('estimator');
   }
 
   assignerNames(): string[] {
-    return [...this.#assigners.keys()].sort();
+    return this.#plugins.names('assigner');
   }
 
-  /** The registration of an estimator or assigner (settings schema, description). */
+  /** The registration of an estimator or assigner (settings schema, description, invariants). */
   describe(
     kind: 'estimator' | 'assigner',
     name: string,
   ): EstimatorRegistrationV1 | CreditAssignerRegistrationV1 {
-    const table = kind === 'estimator' ? this.#estimators : this.#assigners;
-    const registration = table.get(name);
-    if (registration === undefined)
-      throw new UnknownNameError(kind, name, [...table.keys()], { source: SOURCE });
-    return registration;
+    return this.#plugins.get(kind, name) as EstimatorRegistrationV1 | CreditAssignerRegistrationV1;
   }
 
   /** Builds an estimator from `'grpo'` or `{ name: 'grpo', normByStd: false }`. */
   estimator(config: string | PluginConfigV1, path = 'estimator'): AdvantageEstimatorV1 {
-    return this.#build('estimator', config, path) as AdvantageEstimatorV1;
+    return this.#plugins.create('estimator', config, { path });
   }
 
   /** Builds an assigner from `'hicra'` or `{ name: 'hicra', alpha: 0.2 }`. */
   assigner(config: string | PluginConfigV1, path = 'assigner'): CreditAssignerV1 {
-    return this.#build('assigner', config, path) as CreditAssignerV1;
+    return this.#plugins.create('assigner', config, { path });
   }
 
   /** Builds a credit pipeline from its JSON config (`CreditPipelineConfigV1`). */
@@ -156,24 +148,6 @@ export class CreditRegistry {
     const estimator = this.estimator(parsed.estimator, 'estimator');
     const assigners = parsed.assigners.map((a, i) => this.assigner(a, `assigners[${i}]`));
     return composeCredit(estimator, assigners, parsed);
-  }
-
-  #build(kind: 'estimator' | 'assigner', config: string | PluginConfigV1, path: string): unknown {
-    const entry = typeof config === 'string' ? { name: config } : config;
-    const table = kind === 'estimator' ? this.#estimators : this.#assigners;
-    const registration = table.get(entry.name);
-    if (registration === undefined) {
-      throw new UnknownNameError(kind, entry.name, [...table.keys()], {
-        source: SOURCE,
-        details: { path: `${path}.name` },
-      });
-    }
-    const settings = validateSettings(registration.settings, entry, {
-      path,
-      plugin: entry.name,
-      source: SOURCE,
-    });
-    return registration.create(settings);
   }
 }
 

@@ -74,14 +74,23 @@ describe('numeric settings are checked where the estimator is configured', () =>
       '-0.1',
       () => createReinforcePlusPlusEstimator({ gamma: -0.1 }),
     ],
-  ])('%s checks %s = %s itself', (_factory, key, shown, make) => {
-    const error = expectHicraError(make);
-    expect(error.code).toBe(ErrorCode.InvalidValue);
-    expect(error.message).toContain(`${key} must be`);
-    expect(error.message).toMatch(key === 'epsilon' ? /a finite number > 0/ : /in \[0, 1\]/);
-    expect(error.message).toContain(`got ${shown}`);
-    expect(error.details).toMatchObject({ argument: key });
-  });
+  ])(
+    '%s checks %s = %s itself, with the schema its registration declares',
+    (_factory, key, shown, make) => {
+      const error = expectHicraError(make);
+      expect(error.code).toBe(ErrorCode.InvalidConfig);
+      expect(error.message).toContain(`config key ${key}`);
+      expect(error.message).toMatch(
+        shown === 'NaN' || shown === '-Infinity'
+          ? /a finite number/
+          : key === 'epsilon'
+            ? /a number > 0/
+            : /a number (>= 0|<= 1)/,
+      );
+      expect(error.message).toContain(`got ${shown}`);
+      expect(error.details).toMatchObject({ setting: key });
+    },
+  );
 
   it('epsilon > 0 keeps a group whose rewards are all equal finite (advantage 0)', () => {
     const batch = batchOf([1, 1, 0.5, 0.5], [0, 0, 1, 1]);

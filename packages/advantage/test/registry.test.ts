@@ -239,12 +239,18 @@ describe('bad input gets a clear error, never silent NaN', () => {
     ).toContain('values');
   });
 
-  it('alpha outside [0, 1] when constructed directly', () => {
-    for (const alpha of [-0.1, 1.01, Number.NaN]) {
-      const error = expectHicraError(() => createHicraAssigner({ alpha }));
-      expect(error.code).toBe(ErrorCode.InvalidArgument);
-      expect(error.message).toContain(
-        'alpha must be in [0, 1] (above 1 a negative advantage would flip sign)',
+  it('alpha outside [0, 1] when constructed directly, by the schema the registry uses', () => {
+    for (const [alpha, expected] of [
+      [-0.1, 'a number >= 0, got -0.1'],
+      [1.01, 'a number <= 1, got 1.01'],
+      [Number.NaN, 'a finite number, got NaN'],
+    ] as const) {
+      const error = expectHicraError(() => createHicraAssigner({ alpha }), {
+        code: ErrorCode.InvalidConfig,
+        message: ['config key alpha', 'hicra', expected],
+      });
+      expect(error.message).toBe(
+        expectHicraError(() => defaultRegistry.assigner({ name: 'hicra', alpha }, '')).message,
       );
     }
   });

@@ -1,21 +1,38 @@
 import {
+  definePlugin,
+  defineSettings,
   InvalidValueError,
   type PlanningClassifierV1,
   type PlanningInputV1,
   type PlanningResultV1,
+  parsePluginSettings,
+  type SettingsInputV1,
 } from '@hicra/spec';
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
 import { checkPlanningInput } from './check-planning-input.js';
-import { checkSettings, numberSetting, oneOfSetting } from './settings.js';
 import { SOURCE } from './source.js';
 
-/** Settings of {@link createEntropyForksClassifier}. */
-export interface EntropyForksSettings {
-  /** Share of valid tokens to mark, in (0, 1]. Default 0.3 (decision 0013). */
-  readonly q?: number;
-  /** `batch`: one threshold over all valid tokens; `sequence`: one per response. Default `batch`. */
-  readonly scope?: TopQScope;
-}
+/**
+ * Settings of {@link createEntropyForksClassifier}: `q`, the share of valid tokens to mark, in
+ * (0, 1], default 0.3 (decision 0013); `scope`, `batch` (one threshold over all valid tokens)
+ * or `sequence` (one per response), default `batch`.
+ */
+export const entropyForksSettings = defineSettings({
+  q: {
+    type: 'number',
+    greaterThan: 0,
+    max: 1,
+    default: 0.3,
+    description: 'share of valid tokens to mark (top q by entropy)',
+  },
+  scope: {
+    type: 'string',
+    oneOf: ['batch', 'sequence'] satisfies TopQScope[],
+    default: 'batch',
+    description: 'one threshold over the batch, or one per response',
+  },
+});
+export type EntropyForksSettings = SettingsInputV1<typeof entropyForksSettings>;
 
 export interface EntropyForksClassifier extends PlanningClassifierV1 {
   readonly name: 'entropy-forks';
@@ -32,15 +49,11 @@ export interface EntropyForksClassifier extends PlanningClassifierV1 {
 export function createEntropyForksClassifier(
   settings: EntropyForksSettings = {},
 ): EntropyForksClassifier {
-  const s = checkSettings('entropy-forks', settings, {
-    q: 'number in (0, 1], default 0.3',
-    scope: '"batch" or "sequence", default "batch"',
-  });
-  const q = numberSetting('entropy-forks', 'q', s.q, 0.3, { greaterThan: 0, max: 1 });
-  const scope = oneOfSetting<TopQScope>('entropy-forks', 'scope', s.scope, 'batch', [
-    'batch',
-    'sequence',
-  ]);
+  const { q, scope } = parsePluginSettings(
+    { name: 'entropy-forks', settings: entropyForksSettings },
+    settings,
+    { source: SOURCE },
+  );
   return {
     name: 'entropy-forks',
     requires: ['entropies'],
@@ -70,3 +83,12 @@ export function createEntropyForksClassifier(
 
 /** The default entropy-forks classifier: top 30% of the batch's valid tokens by entropy. */
 export const entropyForks: EntropyForksClassifier = createEntropyForksClassifier();
+
+/** The registration of `entropy-forks`. */
+export const entropyForksRegistration = definePlugin({
+  kind: 'classifier',
+  name: 'entropy-forks',
+  description: 'the top-q share of valid tokens by next-token entropy',
+  settings: entropyForksSettings,
+  create: (settings) => createEntropyForksClassifier(settings),
+});

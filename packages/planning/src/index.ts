@@ -26,6 +26,8 @@ export {
   type EntropyForksClassifier,
   type EntropyForksSettings,
   entropyForks,
+  entropyForksRegistration,
+  entropyForksSettings,
 } from './entropy-forks-classifier.js';
 export {
   createHashedNgramEmbedder,
@@ -61,14 +63,18 @@ export {
   type PlaceboNgramsClassifier,
   type PlaceboNgramsSettings,
   placeboNgrams,
+  placeboNgramsRegistration,
+  placeboNgramsSettings,
 } from './placebo-ngrams-classifier.js';
 export {
   type BuiltinPlanningClassifierConfig,
+  builtinClassifiers,
   createPlanningClassifier,
   createPlanningClassifierRegistry,
   type PlanningClassifierConfig,
   type PlanningClassifierFactory,
   type PlanningClassifierRegistry,
+  planningClassifierRegistry,
 } from './planning-classifier-registry.js';
 export { ENGLISH_STOP_WORDS } from './stop-words.js';
 export {
@@ -77,5 +83,7 @@ export {
   type StrategicGramsClassifier,
   type StrategicGramsSettings,
   strategicGrams,
+  strategicGramsRegistration,
+  strategicGramsSettings,
 } from './strategic-grams-classifier.js';
 export { wordSpans } from './word-spans.js';

@@ -1,37 +1,53 @@
-import type {
-  PlanningClassifierV1,
-  PlanningInputV1,
-  PlanningMatchV1,
-  PlanningResultV1,
+import {
+  ConfigError,
+  definePlugin,
+  defineSettings,
+  type PlanningClassifierV1,
+  type PlanningInputV1,
+  type PlanningMatchV1,
+  type PlanningResultV1,
+  parsePluginSettings,
+  type SettingsInputV1,
 } from '@hicra/spec';
-import { ConfigError } from '@hicra/spec';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { type CheckedPlanningInput, checkPlanningInput } from './check-planning-input.js';
-import { type LexiconInput, normalizePhrase } from './lexicon.js';
-import { checkSettings, numberSetting } from './settings.js';
+import { normalizePhrase } from './lexicon.js';
 import { SOURCE } from './source.js';
-import { createStrategicGramsClassifier } from './strategic-grams-classifier.js';
+import { createStrategicGramsClassifier, lexiconSetting } from './strategic-grams-classifier.js';
 
-/** Settings of {@link createPlaceboNgramsClassifier}. */
-export interface PlaceboNgramsSettings {
-  /**
-   * Seed of the placement, mixed with `input.step`: the same seed, step and input give the
-   * same result. Default 0.
-   */
-  readonly seed?: number;
-  /**
-   * @deprecated Ignored: span lengths now come from the Strategic-Gram matches of each
-   * response (decision 0069). Still accepted and checked (an integer >= 1) so existing
-   * configs keep validating.
-   */
-  readonly minN?: number;
-  /**
-   * @deprecated Ignored, as `minN`. Still accepted and checked (an integer >= `minN`).
-   */
-  readonly maxN?: number;
-  /** Lexicon of the Strategic-Gram classifier whose marked tokens the placebo copies. Default: the paper's. */
-  readonly lexicon?: LexiconInput;
-}
+/**
+ * Settings of {@link createPlaceboNgramsClassifier}: `seed` of the placement, mixed with
+ * `input.step` (the same seed, step and input give the same result), default 0; `lexicon` of
+ * the Strategic-Gram classifier whose marked tokens the placebo copies (default the paper's).
+ * `minN` and `maxN` are deprecated and ignored (span lengths come from the Strategic-Gram
+ * matches of each response, decision 0069), still accepted and checked so that existing
+ * configs keep validating.
+ */
+export const placeboNgramsSettings = defineSettings({
+  seed: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 0,
+    description: 'seed of the placement, mixed with the step',
+  },
+  minN: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 3,
+    description: 'deprecated and ignored',
+  },
+  maxN: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 5,
+    description: 'deprecated and ignored; >= minN',
+  },
+  lexicon: lexiconSetting,
+});
+export type PlaceboNgramsSettings = SettingsInputV1<typeof placeboNgramsSettings>;
 
 export interface PlaceboNgramsClassifier extends PlanningClassifierV1 {
   readonly name: 'placebo-ngrams';
@@ -65,24 +81,18 @@ export interface PlaceboNgramsClassifier extends PlanningClassifierV1 {
 export function createPlaceboNgramsClassifier(
   settings: PlaceboNgramsSettings = {},
 ): PlaceboNgramsClassifier {
-  const s = checkSettings('placebo-ngrams', settings, {
-    seed: 'non-negative integer, default 0',
-    minN: 'deprecated and ignored; integer >= 1',
-    maxN: 'deprecated and ignored; integer >= minN',
-    lexicon: 'lexicon object, phrase list or file path; default the paper lexicon',
-  });
-  const seed = numberSetting('placebo-ngrams', 'seed', s.seed, 0, { integer: true, min: 0 });
-  const minN = numberSetting('placebo-ngrams', 'minN', s.minN, 3, { integer: true, min: 1 });
-  const maxN = numberSetting('placebo-ngrams', 'maxN', s.maxN, 5, { integer: true, min: 1 });
+  const { seed, minN, maxN, lexicon } = parsePluginSettings(
+    { name: 'placebo-ngrams', settings: placeboNgramsSettings },
+    settings,
+    { source: SOURCE },
+  );
   if (maxN < minN) {
     throw new ConfigError('maxN', `placebo-ngrams: maxN (${maxN}) must be >= minN (${minN})`, {
       source: SOURCE,
       details: { plugin: 'placebo-ngrams', setting: 'maxN' },
     });
   }
-  const strategicGrams = createStrategicGramsClassifier(
-    s.lexicon === undefined ? {} : { lexicon: s.lexicon as LexiconInput },
-  );
+  const strategicGrams = createStrategicGramsClassifier(lexicon === undefined ? {} : { lexicon });
   return {
     name: 'placebo-ngrams',
     seed,
@@ -300,3 +310,13 @@ function placeSpans(lengths: readonly number[], n: number, generator: SeededGene
 
 /** The default placebo: seed 0, token counts and span lengths from the paper lexicon. */
 export const placeboNgrams: PlaceboNgramsClassifier = createPlaceboNgramsClassifier();
+
+/** The registration of `placebo-ngrams`. */
+export const placeboNgramsRegistration = definePlugin({
+  kind: 'classifier',
+  name: 'placebo-ngrams',
+  description:
+    "random spans covering as many tokens per response as strategic-grams, with its matches' lengths",
+  settings: placeboNgramsSettings,
+  create: (settings) => createPlaceboNgramsClassifier(settings),
+});

@@ -1,27 +1,28 @@
 import {
-  ConfigError,
-  formatValue,
+  type BuiltinPlanningClassifierName,
+  type ClassifierRegistrationV1,
+  createRegistry,
+  definePlugin,
   InvalidArgumentError,
-  isRegistryName,
-  PLANNING_CLASSIFIER_NAMES,
   type PlanningClassifierV1,
-  UnknownNameError,
+  type PluginRegistryV1,
+  type StandardSchemaV1,
 } from '@hicra/spec';
 import {
-  createEntropyForksClassifier,
   type EntropyForksClassifier,
   type EntropyForksSettings,
+  entropyForksRegistration,
 } from './entropy-forks-classifier.js';
 import {
-  createPlaceboNgramsClassifier,
   type PlaceboNgramsClassifier,
   type PlaceboNgramsSettings,
+  placeboNgramsRegistration,
 } from './placebo-ngrams-classifier.js';
 import { SOURCE } from './source.js';
 import {
-  createStrategicGramsClassifier,
   type StrategicGramsClassifier,
   type StrategicGramsSettings,
+  strategicGramsRegistration,
 } from './strategic-grams-classifier.js';
 
 /** A classifier config: its registry name plus that classifier's settings. */
@@ -36,17 +37,40 @@ export type BuiltinPlanningClassifierConfig =
   | ({ readonly name: 'entropy-forks' } & EntropyForksSettings)
   | ({ readonly name: 'placebo-ngrams' } & PlaceboNgramsSettings);
 
-/** Builds a classifier from its settings (the config without `name`). */
+/**
+ * Builds a classifier from its settings (the config without `name`).
+ * @deprecated Register a `ClassifierRegistrationV1` (`definePlugin({ kind: 'classifier', ... })`),
+ * whose settings schema validates the config; `register(name, factory)` is kept for one release.
+ */
 export type PlanningClassifierFactory = (
   settings: Readonly<Record<string, unknown>>,
 ) => PlanningClassifierV1;
+
+/**
+ * Registrations of the built-in classifiers, each defined in its classifier's file, under the
+ * names of `@hicra/spec` (typed against them, so a name cannot drift).
+ */
+export const builtinClassifiers: readonly ClassifierRegistrationV1[] = [
+  strategicGramsRegistration,
+  entropyForksRegistration,
+  placeboNgramsRegistration,
+] satisfies readonly (ClassifierRegistrationV1 & {
+  readonly name: BuiltinPlanningClassifierName;
+})[];
 
 /** Classifiers by name: the built-ins, plus whatever a user registers. */
 export interface PlanningClassifierRegistry {
   /** Every registered name, sorted. */
   readonly names: readonly string[];
+  /** The plug-in registry underneath (`@hicra/spec`'s one shape), e.g. to list settings. */
+  readonly plugins: PluginRegistryV1;
   has(name: string): boolean;
-  /** Adds a classifier under a new kebab-case name; returns the registry. */
+  /** Adds a classifier registration (a name already taken is an error unless `replace`); returns the registry. */
+  register(
+    registration: ClassifierRegistrationV1,
+    options?: { readonly replace?: boolean },
+  ): PlanningClassifierRegistry;
+  /** @deprecated Register a `ClassifierRegistrationV1` instead; kept for one release. */
   register(name: string, factory: PlanningClassifierFactory): PlanningClassifierRegistry;
   /** Creates a classifier from `{ name, ...settings }`; an unknown name lists the known ones. */
   create(
@@ -59,13 +83,53 @@ export interface PlanningClassifierRegistry {
   create(config: PlanningClassifierConfig): PlanningClassifierV1;
 }
 
-const BUILTINS: Readonly<
-  Record<(typeof PLANNING_CLASSIFIER_NAMES)[number], PlanningClassifierFactory>
-> = {
-  'strategic-grams': (s) => createStrategicGramsClassifier(s as StrategicGramsSettings),
-  'entropy-forks': (s) => createEntropyForksClassifier(s as EntropyForksSettings),
-  'placebo-ngrams': (s) => createPlaceboNgramsClassifier(s as PlaceboNgramsSettings),
+/** A schema that hands any settings object through, for the deprecated `(name, factory)` form. */
+const passThrough: StandardSchemaV1<unknown, Readonly<Record<string, unknown>>> = {
+  '~standard': {
+    version: 1,
+    vendor: 'hicra',
+    validate: (value) => ({ value: value as Readonly<Record<string, unknown>> }),
+  },
 };
+
+function wrap(plugins: PluginRegistryV1): PlanningClassifierRegistry {
+  const registry: PlanningClassifierRegistry = {
+    get names() {
+      return plugins.names('classifier');
+    },
+    plugins,
+    has: (name) => plugins.has('classifier', name),
+    register(
+      registration: ClassifierRegistrationV1 | string,
+      second?: PlanningClassifierFactory | { readonly replace?: boolean },
+    ) {
+      if (typeof registration === 'string') {
+        const factory = second;
+        if (typeof factory !== 'function')
+          throw new InvalidArgumentError(
+            `register: factory of "${registration}" must be a function`,
+            { source: SOURCE, details: { argument: 'factory', name: registration } },
+          );
+        plugins.register(
+          definePlugin({
+            kind: 'classifier',
+            name: registration,
+            description: `${registration} (registered with a factory)`,
+            settings: passThrough,
+            create: (settings) => factory(settings),
+          }),
+        );
+      } else {
+        plugins.register(registration, typeof second === 'object' ? second : {});
+      }
+      return registry;
+    },
+    create(config: PlanningClassifierConfig): never {
+      return plugins.create('classifier', config) as never;
+    },
+  };
+  return registry;
+}
 
 /**
  * A new registry holding the built-in classifiers: `strategic-grams` (the paper's phrases),
@@ -73,72 +137,24 @@ const BUILTINS: Readonly<
  * tokens per response as `strategic-grams`, with its matches' lengths, new each `input.step`).
  */
 export function createPlanningClassifierRegistry(): PlanningClassifierRegistry {
-  const factories = new Map<string, PlanningClassifierFactory>(
-    PLANNING_CLASSIFIER_NAMES.map((name) => [name, BUILTINS[name]]),
+  return wrap(
+    createRegistry({ kinds: ['classifier'], registrations: builtinClassifiers, source: SOURCE }),
   );
-  const registry: PlanningClassifierRegistry = {
-    get names() {
-      return [...factories.keys()].sort();
-    },
-    has: (name) => factories.has(name),
-    register(name, factory) {
-      if (!isRegistryName(name)) {
-        throw new InvalidArgumentError(
-          `register: classifier name must be kebab-case (e.g. "my-classifier"), got ${formatValue(name)}`,
-          { source: SOURCE, details: { argument: 'name' } },
-        );
-      }
-      if (factories.has(name)) {
-        throw new InvalidArgumentError(
-          `register: planning classifier "${name}" is already registered`,
-          {
-            source: SOURCE,
-            details: { argument: 'name', name },
-          },
-        );
-      }
-      if (typeof factory !== 'function') {
-        throw new InvalidArgumentError(`register: factory of "${name}" must be a function`, {
-          source: SOURCE,
-          details: { argument: 'factory', name },
-        });
-      }
-      factories.set(name, factory);
-      return registry;
-    },
-    create(config: { readonly name: string }): never {
-      if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-        throw new ConfigError(
-          '',
-          `a planning classifier config must be an object { name, ...settings }, got ${config === null ? 'null' : typeof config}`,
-          {
-            source: SOURCE,
-          },
-        );
-      }
-      if (typeof config.name !== 'string') {
-        throw new ConfigError(
-          'name',
-          `expected the classifier's registry name (a string), got ${formatValue(config.name)}`,
-          {
-            source: SOURCE,
-          },
-        );
-      }
-      const factory = factories.get(config.name);
-      if (factory === undefined) {
-        throw new UnknownNameError('planning classifier', config.name, [...factories.keys()], {
-          source: SOURCE,
-        });
-      }
-      const { name: _name, ...settings } = config as PlanningClassifierConfig;
-      return factory(settings) as never;
-    },
-  };
-  return registry;
 }
 
-const defaultRegistry = createPlanningClassifierRegistry();
+/**
+ * The registry of the built-in classifiers. It cannot change: `register` on it throws. Add
+ * classifiers to your own, `createPlanningClassifierRegistry()`, which starts with the built-ins.
+ */
+export const planningClassifierRegistry: PlanningClassifierRegistry = wrap(
+  createRegistry({
+    kinds: ['classifier'],
+    registrations: builtinClassifiers,
+    source: SOURCE,
+    sealed: true,
+    extendHint: 'createPlanningClassifierRegistry() starts with the built-ins',
+  }),
+);
 
 /** Creates a built-in classifier from `{ name, ...settings }` (e.g. `{ name: 'entropy-forks', q: 0.2 }`). */
 export function createPlanningClassifier(
@@ -152,5 +168,5 @@ export function createPlanningClassifier(
 ): PlaceboNgramsClassifier;
 export function createPlanningClassifier(config: PlanningClassifierConfig): PlanningClassifierV1;
 export function createPlanningClassifier(config: { readonly name: string }): PlanningClassifierV1 {
-  return defaultRegistry.create(config as PlanningClassifierConfig);
+  return planningClassifierRegistry.create(config as PlanningClassifierConfig);
 }

@@ -1,10 +1,14 @@
 import {
+  definePlugin,
+  defineSettings,
   describeValue,
   InvalidArgumentError,
   type PlanningClassifierV1,
   type PlanningInputV1,
   type PlanningMatchV1,
   type PlanningResultV1,
+  parsePluginSettings,
+  type SettingsInputV1,
 } from '@hicra/spec';
 import {
   type CheckedPlanningInput,
@@ -20,17 +24,23 @@ import {
 } from './lexicon.js';
 import { NormalizationBuffers, normalizeInto } from './normalize-text.js';
 import { OccurrenceBuffer, PhraseAutomaton } from './phrase-automaton.js';
-import { checkSettings } from './settings.js';
 import { SOURCE } from './source.js';
 
-/** Settings of {@link createStrategicGramsClassifier}. */
-export interface StrategicGramsSettings {
-  /**
-   * The phrases: a lexicon object, a list of phrases (or `{ phrase, classId?, score? }`), or
-   * the path of a lexicon JSON file. Default: the paper's 249 phrases ({@link paperLexicon}).
-   */
-  readonly lexicon?: LexiconInput;
-}
+/**
+ * The lexicon setting: a lexicon object, a list of phrases (or `{ phrase, classId?, score? }`),
+ * or the path of a lexicon JSON file; checked and loaded when the classifier is created.
+ */
+export const lexiconSetting = {
+  type: 'custom',
+  description:
+    "the phrases: a lexicon object, a list of phrases (or { phrase, classId?, score? }), or the path of a lexicon JSON file; default the paper's 249",
+  expects: 'lexicon object, phrase list or file path; default the paper lexicon',
+  parse: (value: LexiconInput) => resolveLexicon(value),
+} as const;
+
+/** Settings of {@link createStrategicGramsClassifier}: the lexicon (default: the paper's 249 phrases, {@link paperLexicon}). */
+export const strategicGramsSettings = defineSettings({ lexicon: lexiconSetting });
+export type StrategicGramsSettings = SettingsInputV1<typeof strategicGramsSettings>;
 
 /** One occurrence of a phrase, overlapping ones included (what the mask is built from). */
 export interface PhraseOccurrence extends PlanningMatchV1 {}
@@ -84,8 +94,12 @@ class Scratch {
 export function createStrategicGramsClassifier(
   settings: StrategicGramsSettings = {},
 ): StrategicGramsClassifier {
-  checkSettings('strategic-grams', settings, { lexicon: 'lexicon' });
-  const lexicon = settings.lexicon === undefined ? paperLexicon : resolveLexicon(settings.lexicon);
+  const given = parsePluginSettings(
+    { name: 'strategic-grams', settings: strategicGramsSettings },
+    settings,
+    { source: SOURCE },
+  );
+  const lexicon = given.lexicon ?? paperLexicon;
   // Built on first use, so importing the package (which creates the default instances) stays cheap.
   let automaton: PhraseAutomaton | undefined;
   const getAutomaton = (): PhraseAutomaton => {
@@ -345,3 +359,12 @@ function checkText(text: unknown): void {
 
 /** The default Strategic-Gram classifier, on the paper's lexicon. */
 export const strategicGrams: StrategicGramsClassifier = createStrategicGramsClassifier();
+
+/** The registration of `strategic-grams`. */
+export const strategicGramsRegistration = definePlugin({
+  kind: 'classifier',
+  name: 'strategic-grams',
+  description: "the paper's Strategic Grams: tokens overlapping a lexicon phrase",
+  settings: strategicGramsSettings,
+  create: (settings) => createStrategicGramsClassifier(settings),
+});

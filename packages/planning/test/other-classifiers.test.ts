@@ -1,14 +1,22 @@
-import { ErrorCode, PLANNING_CLASSIFIER_NAMES, UnknownNameError } from '@hicra/spec';
+import {
+  definePlugin,
+  defineSettings,
+  ErrorCode,
+  PLANNING_CLASSIFIER_NAMES,
+  UnknownNameError,
+} from '@hicra/spec';
 import { expectHicraError } from '@hicra/spec/testing';
 import { topQMask } from '@hicra/tensor/kernels';
 import { describe, expect, it } from 'vitest';
 import {
+  builtinClassifiers,
   createEntropyForksClassifier,
   createPlanningClassifier,
   createPlanningClassifierRegistry,
   createStrategicGramsClassifier,
   entropyForks,
   intersectClassifiers,
+  planningClassifierRegistry,
   unionClassifiers,
   wordSpans,
 } from '../src/index.js';
@@ -199,5 +207,49 @@ describe('registry', () => {
     expect(expectHicraError(() => registry.create({ name: 'other' })).message).toContain(
       '"everything"',
     );
+  });
+
+  it('takes the one registration shape, with its settings validated by the schema', () => {
+    const registry = createPlanningClassifierRegistry();
+    const firstTokens = definePlugin({
+      kind: 'classifier',
+      name: 'first-tokens',
+      description: 'the first n tokens of each response',
+      settings: defineSettings({
+        n: { type: 'number', integer: true, min: 1, default: 1, description: 'tokens to mark' },
+      }),
+      create: ({ n }) => ({
+        name: 'first-tokens',
+        classify: (input: { batchSize: number; seqLen: number }) => ({
+          mask: Uint8Array.from({ length: input.batchSize * input.seqLen }, (_, k) =>
+            k % input.seqLen < n ? 1 : 0,
+          ),
+          matches: Array.from({ length: input.batchSize }, () => []),
+        }),
+      }),
+    });
+    registry.register(firstTokens);
+    const input = batchOf(['a b c', 'd e'], whitespaceTokenizer);
+    expect([...registry.create({ name: 'first-tokens', n: 2 }).classify(input).mask]).toEqual([
+      1, 1, 0, 1, 1, 0,
+    ]);
+    expectHicraError(() => registry.create({ name: 'first-tokens', n: 0 }), {
+      code: ErrorCode.InvalidConfig,
+      message: ['config key n', 'first-tokens', 'a number >= 1, got 0'],
+    });
+    expect(registry.plugins.get('classifier', 'first-tokens').description).toContain('first n');
+  });
+
+  it('the default registry holds the built-ins, under the names of @hicra/spec, and cannot change', () => {
+    expect(builtinClassifiers.map((r) => r.name).sort()).toEqual(
+      [...PLANNING_CLASSIFIER_NAMES].sort(),
+    );
+    expect(planningClassifierRegistry.names).toEqual([...PLANNING_CLASSIFIER_NAMES].sort());
+    expectHicraError(() => planningClassifierRegistry.register(builtinClassifiers[0]!), {
+      message: 'cannot change',
+    });
+    expectHicraError(() => planningClassifierRegistry.register('x', () => entropyForks), {
+      message: 'cannot change',
+    });
   });
 });

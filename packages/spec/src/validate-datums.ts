@@ -5,6 +5,7 @@ import {
   MissingInputError,
   ShapeError,
 } from './errors.js';
+import { describeValue } from './format-value.js';
 
 /** The optional per-token float fields of a {@link DatumV1}. */
 export const DATUM_FLOAT_FIELDS = ['weights', 'logProbs', 'advantages', 'refLogProbs'] as const;
@@ -50,10 +51,13 @@ export function validateDatums(
     );
   }
   if (!Array.isArray(data)) {
-    throw new InvalidArgumentError(`datums must be an array of DatumV1, got ${describe(data)}`, {
-      source,
-      details: { argument: 'data' },
-    });
+    throw new InvalidArgumentError(
+      `datums must be an array of DatumV1, got ${describeValue(data)}`,
+      {
+        source,
+        details: { argument: 'data' },
+      },
+    );
   }
   if (data.length === 0) {
     throw new InvalidArgumentError('datums: the list is empty; pass at least one datum', {
@@ -77,17 +81,20 @@ function validateDatum(
 ): void {
   const where = `datum ${index}`;
   if (typeof datum !== 'object' || datum === null) {
-    throw new InvalidArgumentError(`${where} must be a DatumV1 object, got ${describe(datum)}`, {
-      source,
-      details: { datum: index },
-    });
+    throw new InvalidArgumentError(
+      `${where} must be a DatumV1 object, got ${describeValue(datum)}`,
+      {
+        source,
+        details: { datum: index },
+      },
+    );
   }
   for (const field of ['inputTokens', 'targetTokens'] as const) {
     const value = datum[field];
     if (!(value instanceof Int32Array)) {
       throw new InvalidArgumentError(
-        `${where}: ${field} must be an Int32Array, got ${describe(value)}`,
-        { source, details: { datum: index, field, actualType: describe(value) } },
+        `${where}: ${field} must be an Int32Array, got ${describeValue(value)}`,
+        { source, details: { datum: index, field, actualType: describeValue(value) } },
       );
     }
   }
@@ -131,8 +138,8 @@ function validateDatum(
     }
     if (!(value instanceof Float32Array)) {
       throw new InvalidArgumentError(
-        `${where}: ${field} must be a Float32Array, got ${describe(value)}`,
-        { source, details: { datum: index, field, actualType: describe(value) } },
+        `${where}: ${field} must be a Float32Array, got ${describeValue(value)}`,
+        { source, details: { datum: index, field, actualType: describeValue(value) } },
       );
     }
     if (value.length !== n) {
@@ -166,11 +173,4 @@ function validateDatum(
       }
     }
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (ArrayBuffer.isView(value)) return value.constructor.name;
-  return typeof value;
 }

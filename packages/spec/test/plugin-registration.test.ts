@@ -65,7 +65,7 @@ describe('checkRegistration', () => {
     name: 'my-strategy',
     description: 'x',
     settings: {},
-    create: () => ({}),
+    create: () => ({}) as never,
   };
   it('accepts a well-formed registration and rejects malformed ones', () => {
     expect(checkRegistration(good)).toBe(good);
@@ -73,7 +73,7 @@ describe('checkRegistration', () => {
       /name must be kebab-case/,
     );
     expect(() => checkRegistration({ ...good, kind: 'metric' as never })).toThrow(
-      /kind must be "estimator" or "assigner"/,
+      /kind must be "estimator" or "assigner" or "classifier" or "reward"/,
     );
     expect(() => checkRegistration({ ...good, create: 3 as never })).toThrow(
       /my-strategy: create must be a function/,

@@ -134,7 +134,7 @@ describe('validateDatums', () => {
       validateDatums([datum({ weights: new Float64Array(3) })], { vocabSize }),
     );
     expect(float64.code).toBe(ErrorCode.InvalidArgument);
-    expect(float64.details).toMatchObject({ field: 'weights', actualType: 'Float64Array' });
+    expect(float64.details).toMatchObject({ field: 'weights', actualType: 'Float64Array(3)' });
 
     expect(expectHicraError(() => validateDatums([null as never], { vocabSize })).code).toBe(
       ErrorCode.InvalidArgument,

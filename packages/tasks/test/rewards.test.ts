@@ -1,4 +1,11 @@
-import { ErrorCode, type RewardFunctionV1, type RewardResultV1 } from '@hicra/spec';
+import {
+  type ConfigError,
+  definePlugin,
+  defineSettings,
+  ErrorCode,
+  type RewardFunctionV1,
+  type RewardResultV1,
+} from '@hicra/spec';
 import { type BadInputCase, expectHicraError } from '@hicra/spec/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -323,6 +330,48 @@ describe('weighted combinations', () => {
 });
 
 describe('registry', () => {
+  it('takes the one registration shape; a weighted config builds its parts from the same registry', () => {
+    const registry = createRewardRegistry();
+    registry.register(
+      definePlugin({
+        kind: 'reward',
+        name: 'length-bonus',
+        description: 'a bonus per character',
+        settings: defineSettings({
+          perChar: { type: 'number', min: 0, default: 0.01, description: 'bonus per character' },
+        }),
+        create: ({ perChar }) => ({
+          name: 'length-bonus',
+          score: (input) => ({ kind: 'scored', reward: perChar * input.response.length }),
+        }),
+      }),
+    );
+    const reward = registry.create({
+      name: 'weighted',
+      components: [
+        { weight: 1, reward: { name: 'format' } },
+        { weight: 2, reward: { name: 'length-bonus', perChar: 0.5 } },
+      ],
+    });
+    expect(reward.score({ prompt: 'q', response: 'Answer: 4' })).toMatchObject({
+      kind: 'scored',
+      reward: 1 + 2 * 0.5 * 9,
+    });
+    const error = expectHicraError<ConfigError>(
+      () =>
+        registry.create({
+          name: 'weighted',
+          components: [{ weight: 1, reward: { name: 'length-bonus', perChar: -1 } }],
+        }),
+      { code: ErrorCode.InvalidConfig, message: 'length-bonus: expected a number >= 0, got -1' },
+    );
+    expect(error.path).toBe('components[0].reward.perChar');
+    // The sealed default knows only the built-ins.
+    expectHicraError(() => createReward({ name: 'length-bonus' }), {
+      code: ErrorCode.UnknownName,
+    });
+  });
+
   it('knows the built-in names and builds each from a config', () => {
     expect(rewardRegistry.names()).toEqual([...REWARD_NAMES].sort());
     const reward = createReward({
@@ -386,14 +435,18 @@ describe('rewards: bad input', () => {
     [
       'answer formats holding a non-finite number (printed as such, not null)',
       () => createFormatReward({ formats: [Number.POSITIVE_INFINITY] as never }),
-      ErrorCode.InvalidArgument,
-      ['createFormatReward: settings.formats must be a non-empty array', 'got [Infinity]'],
+      ErrorCode.InvalidConfig,
+      ['config key formats', 'format: expected a non-empty array', 'got [Infinity]'],
     ],
     [
       'an unknown setting',
       () => createReward({ name: 'format', bonus: 1 }),
       ErrorCode.InvalidConfig,
-      ['bonus', 'penalty, reward'],
+      [
+        'config key bonus',
+        'unknown setting',
+        'reward (number, default 1); penalty (number, default 0)',
+      ],
     ],
     [
       'a bad setting deep in a weighted config',
@@ -412,8 +465,8 @@ describe('rewards: bad input', () => {
       'an unknown name deep in a weighted config',
       () =>
         createReward({ name: 'weighted', components: [{ weight: 1, reward: { name: 'nope' } }] }),
-      ErrorCode.InvalidConfig,
-      ['components[0].reward', 'unknown reward "nope"'],
+      ErrorCode.UnknownName,
+      ['unknown reward "nope"', 'known rewards'],
     ],
     [
       'a component with an extra key',
@@ -446,13 +499,13 @@ describe('rewards: bad input', () => {
     [
       'a registered name that is not kebab-case',
       () => createRewardRegistry().register('Length_Bonus', () => formatReward),
-      ErrorCode.InvalidValue,
+      ErrorCode.InvalidConfig,
       ['kebab-case', 'Length_Bonus'],
     ],
     [
       'a name registered twice',
       () => createRewardRegistry().register('format', () => formatReward),
-      ErrorCode.InvalidValue,
+      ErrorCode.InvalidConfig,
       ['"format" is already registered'],
     ],
     [
@@ -500,14 +553,14 @@ describe('rewards: bad input', () => {
     [
       'a cache longer than L_max',
       () => createOverlongPenaltyReward({ maxLength: 10, cacheLength: 20 }),
-      ErrorCode.InvalidValue,
-      ['cacheLength', '<= 10', '20'],
+      ErrorCode.InvalidConfig,
+      ['cacheLength', '<= maxLength (10)', '20'],
     ],
     [
       'a bad missingAnswer',
       () => createMathCorrectnessReward({ missingAnswer: 'zero' as never }),
-      ErrorCode.InvalidValue,
-      ['missingAnswer', '"unscorable", "incorrect"', 'zero'],
+      ErrorCode.InvalidConfig,
+      ['missingAnswer', '"incorrect", "unscorable"', 'zero'],
     ],
   ] satisfies BadInputCase[])('%s', (_about, call, code, message) => {
     expectHicraError(call, { code, message });

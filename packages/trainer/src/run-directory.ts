@@ -488,7 +488,7 @@ function checkSettings(
   if (differences.length === 0) return;
   const lines = differences.map(
     ({ key, saved, requested }) =>
-      `  ${key}: saved ${describeValue(saved)}, requested ${describeValue(requested)}`,
+      `  ${key}: saved ${formatSetting(saved)}, requested ${formatSetting(requested)}`,
   );
   throw new RunMismatchError(
     `run directory ${directory} holds another run: its ${RUN_FILES.run} differs from the requested settings in ${differences.length} ${differences.length === 1 ? 'key' : 'keys'}:\n${lines.join('\n')}\nContinue that run with its saved settings, or start this one in a new directory.`,
@@ -523,7 +523,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describeValue(value: unknown): string {
+/** A saved or requested setting as the refusal prints it: its JSON, cut at 120 characters. */
+function formatSetting(value: unknown): string {
   if (value === undefined) return '(absent)';
   const text = JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;

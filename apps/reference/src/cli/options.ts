@@ -210,7 +210,7 @@ export const OPTIONS = {
   plugin: {
     value: 'FILE.js',
     description:
-      'an ES module exporting estimator or assigner registrations (@hicra/spec); its names can then be used in --estimator and the config\'s "credit" (repeatable)',
+      'an ES module exporting plug-in registrations (@hicra/spec\'s definePlugin: estimators, assigners, classifiers, rewards); their names can then be used in --estimator, the config\'s "credit", "classifier" and "reward", and annotate\'s --classifier (repeatable)',
     parse: (given, name) => {
       if (given === '') throw new UsageError(`${name} must not be empty`);
       return [given] as readonly string[];
@@ -276,6 +276,10 @@ export const OPTIONS = {
   title: text('TEXT', 'the page title'),
   tokenizer: text('FILE', 'a Hugging Face tokenizer.json (or its folder)'),
   credit: text('FILE.json', 'a credit-pipeline config (default GRPO + HICRA, alpha 0.2)'),
+  classifier: text(
+    'NAME|FILE.json',
+    'the planning classifier: a registry name (built-in or from --plugin), or a JSON file holding {"name": ..., ...settings} (default strategic-grams)',
+  ),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -1,28 +1,7 @@
-import { InvalidArgumentError, type RolloutBatchV1 } from '@hicra/spec';
+import type { RolloutBatchV1 } from '@hicra/spec';
 import { countOnes, maskWords, skipRun } from '@hicra/tensor/kernels';
-import { SOURCE, throwNonFiniteResult } from '../batch-checks.js';
+import { throwNonFiniteResult } from '../batch-checks.js';
 import { type CreditSums, emptySums, maskedOnes } from '../diagnostics.js';
-
-/** Checks HICRA's alpha: in [0, 1] so that a negative advantage is damped, never flipped. */
-export function checkAlpha(who: string, alpha: number): number {
-  if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) {
-    throw new InvalidArgumentError(
-      `${who}: alpha must be in [0, 1] (above 1 a negative advantage would flip sign), got ${String(alpha)}`,
-      { source: SOURCE, details: { argument: 'alpha', value: String(alpha) } },
-    );
-  }
-  return alpha;
-}
-
-export function checkShare(who: string, name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
-    throw new InvalidArgumentError(`${who}: ${name} must be in (0, 1], got ${String(value)}`, {
-      source: SOURCE,
-      details: { argument: name, value: String(value) },
-    });
-  }
-  return value;
-}
 
 /**
  * HICRA's rule on the selected tokens: `A + alpha·|A|`. Positive advantages grow by (1 + alpha),

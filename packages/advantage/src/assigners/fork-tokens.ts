@@ -1,14 +1,15 @@
-import type { CreditAssignerV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type CreditAssignerV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { topQMask } from '@hicra/tensor/kernels';
+import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { checkShare } from './amplify.js';
 
-export interface ForkTokensSettings {
-  /** Share of tokens that keep their gradient: those at or above the batch's (1 - rho) entropy quantile. Default 0.2. */
-  readonly rho?: number;
-}
-
-export const forkTokensSettingsSchema: SettingsSchemaV1 = {
+/** `rho`: share of tokens that keep their gradient, those at or above the batch's (1 - rho) entropy quantile; default 0.2. */
+export const forkTokensSettings = defineSettings({
   rho: {
     type: 'number',
     greaterThan: 0,
@@ -16,7 +17,8 @@ export const forkTokensSettingsSchema: SettingsSchemaV1 = {
     default: 0.2,
     description: 'share of highest-entropy tokens that keep their gradient',
   },
-};
+});
+export type ForkTokensSettings = SettingsInputV1<typeof forkTokensSettings>;
 
 /**
  * The 80/20 rule (Wang et al. 2025, arXiv 2506.01939): gradient only on "forking" tokens, whose
@@ -25,7 +27,7 @@ export const forkTokensSettingsSchema: SettingsSchemaV1 = {
  * normaliser still counts every response token.
  */
 export function createForkTokensAssigner(settings: ForkTokensSettings = {}): CreditAssignerV1 {
-  const rho = checkShare('fork-tokens', 'rho', settings.rho ?? 0.2);
+  const { rho } = readSettings('fork-tokens', forkTokensSettings, settings);
   return defineAssigner({
     name: 'fork-tokens',
     requires: ['entropies'],
@@ -46,3 +48,13 @@ export function createForkTokensAssigner(settings: ForkTokensSettings = {}): Cre
 }
 
 export const forkTokens: CreditAssignerV1 = createForkTokensAssigner();
+
+/** The registration of `fork-tokens`. */
+export const forkTokensRegistration = definePlugin({
+  kind: 'assigner',
+  name: 'fork-tokens',
+  description: 'the 80/20 rule: gradient only on the top-rho entropy tokens',
+  settings: forkTokensSettings,
+  invariants: ['advantages-unchanged'],
+  create: (settings) => createForkTokensAssigner(settings),
+});

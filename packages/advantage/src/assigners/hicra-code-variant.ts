@@ -1,16 +1,15 @@
-import type { CreditAssignerV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type CreditAssignerV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { topQMask } from '@hicra/tensor/kernels';
+import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { checkAlpha, checkShare } from './amplify.js';
 
-export interface HicraCodeVariantSettings {
-  /** Amplification, in [0, 1]. Default 0.2. */
-  readonly alpha?: number;
-  /** Share of each response's tokens selected by entropy. Default 0.3. */
-  readonly q?: number;
-}
-
-export const hicraCodeVariantSettingsSchema: SettingsSchemaV1 = {
+/** `alpha` in [0, 1] (default 0.2); `q`, the share of each response's tokens selected by entropy (default 0.3). */
+export const hicraCodeVariantSettings = defineSettings({
   alpha: {
     type: 'number',
     min: 0,
@@ -25,7 +24,8 @@ export const hicraCodeVariantSettingsSchema: SettingsSchemaV1 = {
     default: 0.3,
     description: "share of each response's tokens selected by entropy",
   },
-};
+});
+export type HicraCodeVariantSettings = SettingsInputV1<typeof hicraCodeVariantSettings>;
 
 /**
  * The variant described second-hand for the HICRA authors' code (not verified; see HICRA.md
@@ -37,8 +37,7 @@ export const hicraCodeVariantSettingsSchema: SettingsSchemaV1 = {
 export function createHicraCodeVariantAssigner(
   settings: HicraCodeVariantSettings = {},
 ): CreditAssignerV1 {
-  const alpha = checkAlpha('hicra-code-variant', settings.alpha ?? 0.2);
-  const q = checkShare('hicra-code-variant', 'q', settings.q ?? 0.3);
+  const { alpha, q } = readSettings('hicra-code-variant', hicraCodeVariantSettings, settings);
   return defineAssigner({
     name: 'hicra-code-variant',
     requires: ['planningMask', 'entropies'],
@@ -93,3 +92,14 @@ export function createHicraCodeVariantAssigner(
 }
 
 export const hicraCodeVariant: CreditAssignerV1 = createHicraCodeVariantAssigner();
+
+/** The registration of `hicra-code-variant`. */
+export const hicraCodeVariantRegistration = definePlugin({
+  kind: 'assigner',
+  name: 'hicra-code-variant',
+  description:
+    "the authors' code as described second-hand: long positive responses, planning or top-q entropy tokens",
+  settings: hicraCodeVariantSettings,
+  invariants: ['never-flips-sign', 'loss-mask-unchanged'],
+  create: (settings) => createHicraCodeVariantAssigner(settings),
+});

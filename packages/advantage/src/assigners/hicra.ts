@@ -1,13 +1,15 @@
-import type { CreditAssignerV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type CreditAssignerV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
+import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify, amplifyFused, checkAlpha } from './amplify.js';
+import { amplify, amplifyFused } from './amplify.js';
 
-export interface HicraSettings {
-  /** Amplification of planning-token advantages, in [0, 1]. Default 0.2 (the paper's). */
-  readonly alpha?: number;
-}
-
-export const hicraSettingsSchema: SettingsSchemaV1 = {
+/** HICRA's settings: `alpha` in [0, 1] (above 1 a negative advantage would flip sign), default 0.2 (the paper's). */
+export const hicraSettings = defineSettings({
   alpha: {
     type: 'number',
     min: 0,
@@ -15,7 +17,8 @@ export const hicraSettingsSchema: SettingsSchemaV1 = {
     default: 0.2,
     description: 'planning-token amplification A + alpha·|A|',
   },
-};
+});
+export type HicraSettings = SettingsInputV1<typeof hicraSettings>;
 
 /**
  * HICRA (Wang et al. 2025): on planning tokens (the batch's `planningMask`, from any planning
@@ -24,7 +27,7 @@ export const hicraSettingsSchema: SettingsSchemaV1 = {
  * sign flips for alpha in [0, 1]. `lossMask` is unchanged.
  */
 export function createHicraAssigner(settings: HicraSettings = {}): CreditAssignerV1 {
-  const alpha = checkAlpha('hicra', settings.alpha ?? 0.2);
+  const { alpha } = readSettings('hicra', hicraSettings, settings);
   return defineAssigner({
     name: 'hicra',
     requires: ['planningMask'],
@@ -35,3 +38,13 @@ export function createHicraAssigner(settings: HicraSettings = {}): CreditAssigne
 }
 
 export const hicra: CreditAssignerV1 = createHicraAssigner();
+
+/** The registration of `hicra`. */
+export const hicraRegistration = definePlugin({
+  kind: 'assigner',
+  name: 'hicra',
+  description: 'HICRA: A + alpha·|A| on planning tokens',
+  settings: hicraSettings,
+  invariants: ['never-flips-sign', 'execution-untouched', 'loss-mask-unchanged'],
+  create: (settings) => createHicraAssigner(settings),
+});

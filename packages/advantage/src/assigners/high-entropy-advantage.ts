@@ -1,18 +1,17 @@
-import type { CreditAssignerV1, RolloutBatchV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type CreditAssignerV1,
+  definePlugin,
+  defineSettings,
+  type RolloutBatchV1,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
+import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify, amplifyFused, checkAlpha, checkShare } from './amplify.js';
+import { amplify, amplifyFused } from './amplify.js';
 
-export interface HighEntropyAdvantageSettings {
-  /** Amplification, in [0, 1]. Default 0.2. */
-  readonly alpha?: number;
-  /** Share of tokens amplified: the top q by entropy. Default 0.3. */
-  readonly q?: number;
-  /** Threshold over the whole batch or per response. Default `batch`. */
-  readonly scope?: TopQScope;
-}
-
-export const highEntropyAdvantageSettingsSchema: SettingsSchemaV1 = {
+/** `alpha` in [0, 1] (default 0.2), `q` the share amplified (top q by entropy, default 0.3), `scope` of the threshold. */
+export const highEntropyAdvantageSettings = defineSettings({
   alpha: {
     type: 'number',
     min: 0,
@@ -29,11 +28,12 @@ export const highEntropyAdvantageSettingsSchema: SettingsSchemaV1 = {
   },
   scope: {
     type: 'string',
-    oneOf: ['batch', 'sequence'],
+    oneOf: ['batch', 'sequence'] satisfies TopQScope[],
     default: 'batch',
     description: 'where the entropy threshold is drawn',
   },
-};
+});
+export type HighEntropyAdvantageSettings = SettingsInputV1<typeof highEntropyAdvantageSettings>;
 
 /**
  * The paper's high-entropy baseline: HICRA's amplification applied to the top-q tokens by
@@ -42,9 +42,11 @@ export const highEntropyAdvantageSettingsSchema: SettingsSchemaV1 = {
 export function createHighEntropyAdvantageAssigner(
   settings: HighEntropyAdvantageSettings = {},
 ): CreditAssignerV1 {
-  const alpha = checkAlpha('high-entropy-advantage', settings.alpha ?? 0.2);
-  const q = checkShare('high-entropy-advantage', 'q', settings.q ?? 0.3);
-  const scope = settings.scope ?? 'batch';
+  const { alpha, q, scope } = readSettings(
+    'high-entropy-advantage',
+    highEntropyAdvantageSettings,
+    settings,
+  );
   const selectTop = (batch: RolloutBatchV1): Uint8Array =>
     topQMask({
       values: batch.entropies!,
@@ -71,3 +73,13 @@ export function createHighEntropyAdvantageAssigner(
 }
 
 export const highEntropyAdvantage: CreditAssignerV1 = createHighEntropyAdvantageAssigner();
+
+/** The registration of `high-entropy-advantage`. */
+export const highEntropyAdvantageRegistration = definePlugin({
+  kind: 'assigner',
+  name: 'high-entropy-advantage',
+  description: 'HICRA amplification on the top-q entropy tokens',
+  settings: highEntropyAdvantageSettings,
+  invariants: ['never-flips-sign', 'loss-mask-unchanged'],
+  create: (settings) => createHighEntropyAdvantageAssigner(settings),
+});

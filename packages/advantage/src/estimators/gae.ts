@@ -1,19 +1,19 @@
-import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type AdvantageEstimatorV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { maskedWhiten } from '@hicra/tensor/kernels';
-import { checkNumberSetting, throwNonFiniteResult, tokenLevelRewards } from '../batch-checks.js';
+import { readSettings, throwNonFiniteResult, tokenLevelRewards } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
-export interface GaeSettings {
-  /** Discount. Default 1. */
-  readonly gamma?: number;
-  /** GAE λ. Default 1. */
-  readonly lambda?: number;
-}
-
-export const gaeSettingsSchema: SettingsSchemaV1 = {
+/** `gamma`, the discount, and `lambda`, GAE's λ: both in [0, 1], default 1. */
+export const gaeSettings = defineSettings({
   gamma: { type: 'number', min: 0, max: 1, default: 1, description: 'discount' },
   lambda: { type: 'number', min: 0, max: 1, default: 1, description: 'GAE lambda' },
-};
+});
+export type GaeSettings = SettingsInputV1<typeof gaeSettings>;
 
 /**
  * Generalised advantage estimation from critic values, as verl's `compute_gae_advantage_return`:
@@ -23,8 +23,7 @@ export const gaeSettingsSchema: SettingsSchemaV1 = {
  * whitened values in padding); `returns` keep verl's values there (the values themselves).
  */
 export function createGaeEstimator(settings: GaeSettings = {}): AdvantageEstimatorV1 {
-  const gamma = checkNumberSetting('gae', 'gamma', settings.gamma ?? 1, 'unit-interval');
-  const lambda = checkNumberSetting('gae', 'lambda', settings.lambda ?? 1, 'unit-interval');
+  const { gamma, lambda } = readSettings('gae', gaeSettings, settings);
   return defineEstimator({
     name: 'gae',
     requires: ['values'],
@@ -69,3 +68,13 @@ export function createGaeEstimator(settings: GaeSettings = {}): AdvantageEstimat
 }
 
 export const gae: AdvantageEstimatorV1 = createGaeEstimator();
+
+/** The registration of `gae`. */
+export const gaeRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'gae',
+  description: 'generalised advantage estimation from critic values, whitened',
+  settings: gaeSettings,
+  invariants: [],
+  create: (settings) => createGaeEstimator(settings),
+});

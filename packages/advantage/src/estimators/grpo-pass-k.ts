@@ -1,16 +1,15 @@
-import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type AdvantageEstimatorV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, checkNumberSetting, outcomeScores } from '../batch-checks.js';
+import { broadcastOverMask, outcomeScores, readSettings } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
-export interface GrpoPassKSettings {
-  /** Divide by the group's unbiased std. Default true. */
-  readonly normByStd?: boolean;
-  /** Added to the std; a finite number > 0. Default 1e-6. */
-  readonly epsilon?: number;
-}
-
-export const grpoPassKSettingsSchema: SettingsSchemaV1 = {
+/** `normByStd` (default true) and `epsilon`, added to the std: a finite number > 0, default 1e-6. */
+export const grpoPassKSettings = defineSettings({
   normByStd: { type: 'boolean', default: true, description: "divide by the group's unbiased std" },
   epsilon: {
     type: 'number',
@@ -18,7 +17,8 @@ export const grpoPassKSettingsSchema: SettingsSchemaV1 = {
     default: 1e-6,
     description: 'added to the std before dividing',
   },
-};
+});
+export type GrpoPassKSettings = SettingsInputV1<typeof grpoPassKSettings>;
 
 /**
  * GRPO for pass@k (as verl's `compute_grpo_passk_outcome_advantage`): only the best response of
@@ -27,13 +27,7 @@ export const grpoPassKSettingsSchema: SettingsSchemaV1 = {
  * (nothing to compare with), so that groups of one stay valid data everywhere.
  */
 export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): AdvantageEstimatorV1 {
-  const normByStd = settings.normByStd ?? true;
-  const epsilon = checkNumberSetting(
-    'grpo-pass-k',
-    'epsilon',
-    settings.epsilon ?? 1e-6,
-    'positive',
-  );
+  const { normByStd, epsilon } = readSettings('grpo-pass-k', grpoPassKSettings, settings);
   return defineEstimator({
     name: 'grpo-pass-k',
     compute(batch) {
@@ -64,3 +58,13 @@ export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): Adva
 }
 
 export const grpoPassK: AdvantageEstimatorV1 = createGrpoPassKEstimator();
+
+/** The registration of `grpo-pass-k`. */
+export const grpoPassKRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'grpo-pass-k',
+  description: 'only the best response of each group gets r_max - r_second',
+  settings: grpoPassKSettings,
+  invariants: ['group-shift-invariant'],
+  create: (settings) => createGrpoPassKEstimator(settings),
+});

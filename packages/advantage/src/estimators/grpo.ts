@@ -1,19 +1,19 @@
-import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type AdvantageEstimatorV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, checkNumberSetting, outcomeScores } from '../batch-checks.js';
+import { broadcastOverMask, outcomeScores, readSettings } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
-export interface GrpoSettings {
-  /** Divide by the group's unbiased std (verl's default). False gives Dr.GRPO. Default true. */
-  readonly normByStd?: boolean;
-  /**
-   * Added to the std; a finite number > 0, so that a group whose rewards are all equal (std 0)
-   * gets advantage 0 rather than 0/0 = NaN. Default 1e-6.
-   */
-  readonly epsilon?: number;
-}
-
-export const grpoSettingsSchema: SettingsSchemaV1 = {
+/**
+ * GRPO's settings: `normByStd`, divide by the group's unbiased std (verl's default; false gives
+ * Dr.GRPO), default true; `epsilon`, added to the std, a finite number > 0 so that a group whose
+ * rewards are all equal (std 0) gets advantage 0 rather than 0/0 = NaN, default 1e-6.
+ */
+export const grpoSettings = defineSettings({
   normByStd: {
     type: 'boolean',
     default: true,
@@ -25,7 +25,11 @@ export const grpoSettingsSchema: SettingsSchemaV1 = {
     default: 1e-6,
     description: 'added to the std before dividing',
   },
-};
+});
+export type GrpoSettings = SettingsInputV1<typeof grpoSettings>;
+
+/** Dr.GRPO's settings: GRPO's `epsilon` (it never divides by the std). */
+export const drGrpoSettings = defineSettings({ epsilon: grpoSettings.fields.epsilon });
 
 /**
  * GRPO's group-relative outcome advantage, as verl's `compute_grpo_outcome_advantage`:
@@ -36,8 +40,7 @@ export function createGrpoEstimator(
   settings: GrpoSettings = {},
   name = 'grpo',
 ): AdvantageEstimatorV1 {
-  const normByStd = settings.normByStd ?? true;
-  const epsilon = checkNumberSetting(name, 'epsilon', settings.epsilon ?? 1e-6, 'positive');
+  const { normByStd, epsilon } = readSettings(name, grpoSettings, settings);
   return defineEstimator({
     name,
     compute(batch) {
@@ -58,9 +61,30 @@ export const grpo: AdvantageEstimatorV1 = createGrpoEstimator();
 
 /** Dr.GRPO: the group-mean baseline without the std division. */
 export function createDrGrpoEstimator(
-  settings: Omit<GrpoSettings, 'normByStd'> = {},
+  settings: SettingsInputV1<typeof drGrpoSettings> = {},
 ): AdvantageEstimatorV1 {
-  return createGrpoEstimator({ ...settings, normByStd: false }, 'dr-grpo');
+  const { epsilon } = readSettings('dr-grpo', drGrpoSettings, settings);
+  return createGrpoEstimator({ epsilon, normByStd: false }, 'dr-grpo');
 }
 
 export const drGrpo: AdvantageEstimatorV1 = createDrGrpoEstimator();
+
+/** The registration of `grpo`. */
+export const grpoRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'grpo',
+  description: 'group-relative outcome advantage (r - mean) / (std + eps), as verl',
+  settings: grpoSettings,
+  invariants: ['group-shift-invariant'],
+  create: (settings) => createGrpoEstimator(settings),
+});
+
+/** The registration of `dr-grpo`. */
+export const drGrpoRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'dr-grpo',
+  description: 'Dr.GRPO: the group-mean baseline without std division',
+  settings: drGrpoSettings,
+  invariants: ['group-shift-invariant'],
+  create: (settings) => createDrGrpoEstimator(settings),
+});

@@ -1,5 +1,9 @@
-import type { AdvantageEstimatorV1 } from '@hicra/spec';
-import { responseLengths } from '@hicra/spec';
+import {
+  type AdvantageEstimatorV1,
+  definePlugin,
+  defineSettings,
+  responseLengths,
+} from '@hicra/spec';
 import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
@@ -35,3 +39,13 @@ export function createOpoEstimator(): AdvantageEstimatorV1 {
 }
 
 export const opo: AdvantageEstimatorV1 = createOpoEstimator();
+
+/** The registration of `opo` (no settings). */
+export const opoRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'opo',
+  description: 'length-weighted group baseline',
+  settings: defineSettings({}),
+  invariants: ['group-shift-invariant'],
+  create: () => createOpoEstimator(),
+});

@@ -1,4 +1,4 @@
-import type { AdvantageEstimatorV1 } from '@hicra/spec';
+import { type AdvantageEstimatorV1, definePlugin, defineSettings } from '@hicra/spec';
 import { maskedWhiten, segmentMeanStd } from '@hicra/tensor/kernels';
 import { broadcastOverMask64, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
@@ -23,3 +23,13 @@ export function createReinforcePlusPlusBaselineEstimator(): AdvantageEstimatorV1
 
 export const reinforcePlusPlusBaseline: AdvantageEstimatorV1 =
   createReinforcePlusPlusBaselineEstimator();
+
+/** The registration of `reinforce-plus-plus-baseline` (no settings). */
+export const reinforcePlusPlusBaselineRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'reinforce-plus-plus-baseline',
+  description: 'group mean removed, then whitened over the batch',
+  settings: defineSettings({}),
+  invariants: ['group-shift-invariant'],
+  create: () => createReinforcePlusPlusBaselineEstimator(),
+});

@@ -1,14 +1,15 @@
-import type { AdvantageEstimatorV1, SettingsSchemaV1 } from '@hicra/spec';
+import {
+  type AdvantageEstimatorV1,
+  definePlugin,
+  defineSettings,
+  type SettingsInputV1,
+} from '@hicra/spec';
 import { maskedDiscountedCumulativeSum, maskedWhiten } from '@hicra/tensor/kernels';
-import { checkNumberSetting, throwNonFiniteResult, tokenLevelRewards } from '../batch-checks.js';
+import { readSettings, throwNonFiniteResult, tokenLevelRewards } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
-export interface ReinforcePlusPlusSettings {
-  /** Discount of the return-to-go. Default 1. */
-  readonly gamma?: number;
-}
-
-export const reinforcePlusPlusSettingsSchema: SettingsSchemaV1 = {
+/** `gamma`, the discount of the return-to-go, in [0, 1]; default 1. */
+export const reinforcePlusPlusSettings = defineSettings({
   gamma: {
     type: 'number',
     min: 0,
@@ -16,7 +17,8 @@ export const reinforcePlusPlusSettingsSchema: SettingsSchemaV1 = {
     default: 1,
     description: 'discount of the return-to-go',
   },
-};
+});
+export type ReinforcePlusPlusSettings = SettingsInputV1<typeof reinforcePlusPlusSettings>;
 
 /**
  * REINFORCE++: the discounted return-to-go of the token rewards (reset after the last valid
@@ -26,12 +28,7 @@ export const reinforcePlusPlusSettingsSchema: SettingsSchemaV1 = {
 export function createReinforcePlusPlusEstimator(
   settings: ReinforcePlusPlusSettings = {},
 ): AdvantageEstimatorV1 {
-  const gamma = checkNumberSetting(
-    'reinforce-plus-plus',
-    'gamma',
-    settings.gamma ?? 1,
-    'unit-interval',
-  );
+  const { gamma } = readSettings('reinforce-plus-plus', reinforcePlusPlusSettings, settings);
   return defineEstimator({
     name: 'reinforce-plus-plus',
     compute(batch) {
@@ -64,3 +61,13 @@ export function createReinforcePlusPlusEstimator(
 }
 
 export const reinforcePlusPlus: AdvantageEstimatorV1 = createReinforcePlusPlusEstimator();
+
+/** The registration of `reinforce-plus-plus`. */
+export const reinforcePlusPlusRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'reinforce-plus-plus',
+  description: 'discounted return-to-go whitened over the batch, no group baseline',
+  settings: reinforcePlusPlusSettings,
+  invariants: [],
+  create: (settings) => createReinforcePlusPlusEstimator(settings),
+});

@@ -1,4 +1,4 @@
-import type { AdvantageEstimatorV1 } from '@hicra/spec';
+import { type AdvantageEstimatorV1, definePlugin, defineSettings } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
 import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
@@ -25,3 +25,13 @@ export function createRlooEstimator(): AdvantageEstimatorV1 {
 }
 
 export const rloo: AdvantageEstimatorV1 = createRlooEstimator();
+
+/** The registration of `rloo` (no settings). */
+export const rlooRegistration = definePlugin({
+  kind: 'estimator',
+  name: 'rloo',
+  description: 'leave-one-out group mean baseline',
+  settings: defineSettings({}),
+  invariants: ['group-shift-invariant'],
+  create: () => createRlooEstimator(),
+});

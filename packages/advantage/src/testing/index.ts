@@ -8,37 +8,31 @@ import {
   type CreditAssignerRegistrationV1,
   type CreditAssignerV1,
   type CreditV1,
+  createRegistry,
   type EstimatorRegistrationV1,
+  type PluginInvariantV1,
   type RolloutBatchV1,
   validateRolloutBatch,
-  validateSettings,
 } from '@hicra/spec';
 import { SeededGenerator } from '@hicra/tensor/kernels';
 import { createGrpoEstimator } from '../estimators/grpo.js';
 import { creditFromEstimate } from '../registry.js';
 
-/** Documented invariants a component can declare; each is checked on every generated batch. */
-export type Invariant =
-  /**
-   * Estimators: adding a constant to every reward of a group (of two or more; a group of one
-   * keeps its raw score by verl's rule) leaves the advantages unchanged.
-   */
-  | 'group-shift-invariant'
-  /** Assigners: no advantage changes sign, and zero stays zero. */
-  | 'never-flips-sign'
-  /** Assigners: tokens outside the planning mask keep their advantage. */
-  | 'execution-untouched'
-  /** Assigners: advantages are returned unchanged (loss-mask strategies). */
-  | 'advantages-unchanged'
-  /** Assigners: the loss mask is returned unchanged. */
-  | 'loss-mask-unchanged';
+/**
+ * The invariants a component can declare (`PluginInvariantV1` of `@hicra/spec`, where each is
+ * documented); each declared one is checked on every generated batch.
+ */
+export type Invariant = PluginInvariantV1;
 
 export interface ConformanceOptions {
   /** Seed of the generated batches. Default 20250903. */
   readonly seed?: number;
   /** Number of random batches. Default 25. */
   readonly batches?: number;
-  /** The invariants this component documents. */
+  /**
+   * The invariants this component documents. A registration's own `invariants` are always
+   * checked; these are checked as well (for a bare estimator or assigner, they are the only ones).
+   */
   readonly invariants?: readonly Invariant[];
   /** Absolute tolerance for invariants that compare advantages. Default 1e-4 (float32 after whitening). */
   readonly tolerance?: number;
@@ -152,16 +146,23 @@ function isRegistration(
   return 'kind' in target && 'create' in target;
 }
 
+/** The invariants a registration declares (none for a bare component). */
+function declaredInvariants(target: Target): readonly Invariant[] {
+  return isRegistration(target) ? (target.invariants ?? []) : [];
+}
+
 function instantiate(
   target: Target,
 ):
   | { kind: 'estimator'; value: AdvantageEstimatorV1 }
   | { kind: 'assigner'; value: CreditAssignerV1 } {
   if (isRegistration(target)) {
-    const settings = validateSettings(target.settings, {}, { plugin: target.name });
+    // Through a registry, as users build it: the registration's shape is checked, its settings
+    // schema fills the defaults, and what `create` returns must be the kind's object.
+    const registry = createRegistry({ registrations: [target], kinds: [target.kind] });
     return target.kind === 'estimator'
-      ? { kind: 'estimator', value: (target as EstimatorRegistrationV1).create(settings) }
-      : { kind: 'assigner', value: (target as CreditAssignerRegistrationV1).create(settings) };
+      ? { kind: 'estimator', value: registry.create('estimator', target.name) }
+      : { kind: 'assigner', value: registry.create('assigner', target.name) };
   }
   return 'estimate' in target
     ? { kind: 'estimator', value: target }
@@ -221,7 +222,7 @@ export function checkConformance(
   const name = component.value.name;
   const generator = new SeededGenerator(options.seed ?? 20250903);
   const tolerance = options.tolerance ?? 1e-4;
-  const invariants = new Set(options.invariants ?? []);
+  const invariants = new Set([...declaredInvariants(target), ...(options.invariants ?? [])]);
   const upstream = options.upstream ?? createGrpoEstimator();
   const failures: ConformanceFailure[] = [];
   const checks = new Set<string>();
@@ -427,7 +428,9 @@ export function describeConformance(
       ...('estimate' in target || (isRegistration(target) && target.kind === 'estimator')
         ? []
         : ['loss mask is a subset of the response mask']),
-      ...(options.invariants ?? []).map((i) => `invariant: ${i}`),
+      ...[...new Set([...declaredInvariants(target), ...(options.invariants ?? [])])].map(
+        (i) => `invariant: ${i}`,
+      ),
       'accepts an empty batch',
     ];
     for (const check of names) {

@@ -1,8 +1,12 @@
 import {
+  definePlugin,
+  defineSettings,
   InvalidArgumentError,
+  parsePluginSettings,
   type RewardFunctionV1,
   type RewardInputV1,
   type RewardResultV1,
+  type SettingsInputV1,
 } from '@hicra/spec';
 import type { CountdownReference } from '../countdown/countdown-problem.js';
 import {
@@ -15,25 +19,41 @@ import {
   extractFinalAnswer,
 } from '../math/extract-final-answer.js';
 import { createMathVerifier, type MathVerifierSettings } from '../math/math-verifier.js';
-import { describe, readSettings, SOURCE } from '../settings.js';
-import {
-  type CorrectnessRewardSettings,
-  checkRewardInput,
-  readCorrectnessSettings,
-  requireReference,
-} from './reward-input.js';
+import { describe, SOURCE } from '../settings.js';
+import { checkRewardInput, correctnessSettingFields, requireReference } from './reward-input.js';
 
-export interface MathCorrectnessRewardSettings extends CorrectnessRewardSettings {
-  /** Settings of the math verifier (time limit, answer length, tolerance, formats). */
-  readonly verifier?: MathVerifierSettings;
-}
+/** Settings of `math-correctness`: the correctness settings and the math verifier's (time limit, answer length, tolerance, formats). */
+export const mathCorrectnessSettings = defineSettings({
+  ...correctnessSettingFields,
+  verifier: {
+    type: 'custom',
+    description: "the math verifier's settings",
+    expects: 'an object of math verifier settings',
+    // Checked by building the verifier once; the reward builds its own from the same settings.
+    parse: (value: MathVerifierSettings) => {
+      createMathVerifier(value);
+      return value;
+    },
+  },
+});
+export type MathCorrectnessRewardSettings = SettingsInputV1<typeof mathCorrectnessSettings>;
 
-export interface CountdownCorrectnessRewardSettings extends CorrectnessRewardSettings {
-  /** Settings of the Countdown verifier (`useAllNumbers` default, `requireDerivation`). */
-  readonly verifier?: CountdownVerifierSettings;
-}
-
-const CORRECTNESS_KEYS = ['correctReward', 'incorrectReward', 'missingAnswer', 'verifier'] as const;
+/** Settings of `countdown-correctness`: the correctness settings and the Countdown verifier's (`useAllNumbers` default, `requireDerivation`). */
+export const countdownCorrectnessSettings = defineSettings({
+  ...correctnessSettingFields,
+  verifier: {
+    type: 'custom',
+    description: "the Countdown verifier's settings",
+    expects: 'an object of Countdown verifier settings',
+    parse: (value: CountdownVerifierSettings) => {
+      createCountdownVerifier(value);
+      return value;
+    },
+  },
+});
+export type CountdownCorrectnessRewardSettings = SettingsInputV1<
+  typeof countdownCorrectnessSettings
+>;
 
 /** A math reference: the answer string or number, or an object with an `answer` field. */
 function mathReference(input: RewardInputV1, name: string): string {
@@ -63,10 +83,12 @@ export function createMathCorrectnessReward(
   settings?: MathCorrectnessRewardSettings,
 ): RewardFunctionV1 {
   const name = 'math-correctness';
-  const where = 'createMathCorrectnessReward: settings';
-  const raw = readSettings(settings, where, CORRECTNESS_KEYS);
-  const values = readCorrectnessSettings(raw, where);
-  const verifier = createMathVerifier(raw.verifier);
+  const { verifier: verifierSettings, ...values } = parsePluginSettings(
+    { name, settings: mathCorrectnessSettings },
+    settings,
+    { source: SOURCE },
+  );
+  const verifier = createMathVerifier(verifierSettings);
   return {
     name,
     score(input: RewardInputV1): RewardResultV1 {
@@ -75,9 +97,7 @@ export function createMathCorrectnessReward(
       return toResult(verdict, values, name);
     },
     // The formats the verifier looks for (validated by createMathVerifier above).
-    extractAnswer: finalAnswerOf(
-      (raw.verifier as MathVerifierSettings | undefined)?.formats ?? ANSWER_FORMATS,
-    ),
+    extractAnswer: finalAnswerOf(verifierSettings?.formats ?? ANSWER_FORMATS),
   };
 }
 
@@ -90,10 +110,12 @@ export function createCountdownCorrectnessReward(
   settings?: CountdownCorrectnessRewardSettings,
 ): RewardFunctionV1 {
   const name = 'countdown-correctness';
-  const where = 'createCountdownCorrectnessReward: settings';
-  const raw = readSettings(settings, where, CORRECTNESS_KEYS);
-  const values = readCorrectnessSettings(raw, where);
-  const verifier = createCountdownVerifier(raw.verifier);
+  const { verifier: verifierSettings, ...values } = parsePluginSettings(
+    { name, settings: countdownCorrectnessSettings },
+    settings,
+    { source: SOURCE },
+  );
+  const verifier = createCountdownVerifier(verifierSettings);
   return {
     name,
     score(input: RewardInputV1): RewardResultV1 {
@@ -122,7 +144,11 @@ function toResult(
   verdict:
     | { status: 'unscorable'; reason: string; cause: string }
     | { status: 'checked'; correct: boolean },
-  values: Required<CorrectnessRewardSettings>,
+  values: {
+    readonly correctReward: number;
+    readonly incorrectReward: number;
+    readonly missingAnswer: 'incorrect' | 'unscorable';
+  },
   name: string,
 ): RewardResultV1 {
   if (verdict.status === 'unscorable') {
@@ -146,3 +172,21 @@ export const mathCorrectnessReward: RewardFunctionV1 = createMathCorrectnessRewa
 
 /** Countdown correctness with the defaults. */
 export const countdownCorrectnessReward: RewardFunctionV1 = createCountdownCorrectnessReward();
+
+/** The registration of `math-correctness`. */
+export const mathCorrectnessRegistration = definePlugin({
+  kind: 'reward',
+  name: 'math-correctness',
+  description: 'the final answer verified equivalent to the reference (\\boxed{} or Answer:)',
+  settings: mathCorrectnessSettings,
+  create: (settings) => createMathCorrectnessReward(settings),
+});
+
+/** The registration of `countdown-correctness`. */
+export const countdownCorrectnessRegistration = definePlugin({
+  kind: 'reward',
+  name: 'countdown-correctness',
+  description: 'a correct final Countdown expression and, with shown steps, a correct last attempt',
+  settings: countdownCorrectnessSettings,
+  create: (settings) => createCountdownCorrectnessReward(settings),
+});

@@ -1,9 +1,13 @@
 import {
+  ConfigError,
+  definePlugin,
+  defineSettings,
   formatValue,
-  InvalidArgumentError,
+  parsePluginSettings,
   type RewardFunctionV1,
   type RewardInputV1,
   type RewardResultV1,
+  type SettingsInputV1,
 } from '@hicra/spec';
 import { parseCountdownExpression } from '../countdown/countdown-expression.js';
 import {
@@ -11,32 +15,49 @@ import {
   type AnswerFormat,
   extractFinalAnswer,
 } from '../math/extract-final-answer.js';
-import { readNumber, readSettings, SOURCE } from '../settings.js';
+import { SOURCE } from '../settings.js';
 import { checkRewardInput } from './reward-input.js';
 
-export interface FormatRewardSettings {
-  /** Reward when the response ends with a usable final answer. Default 1. */
-  readonly reward?: number;
-  /** Reward otherwise. Default 0. */
-  readonly penalty?: number;
-  /** Where the final answer may be written (default both `boxed` and `answer-line`). */
-  readonly formats?: readonly AnswerFormat[];
-}
+const rewardAndPenalty = {
+  reward: {
+    type: 'number',
+    default: 1,
+    description: 'reward when the response ends with a usable final answer',
+  },
+  penalty: { type: 'number', default: 0, description: 'reward otherwise' },
+} as const;
 
-function readFormats(value: unknown, where: string): readonly AnswerFormat[] {
-  if (value === undefined) return ANSWER_FORMATS;
-  if (
-    !Array.isArray(value) ||
-    value.length === 0 ||
-    value.some((f) => !ANSWER_FORMATS.includes(f))
-  ) {
-    throw new InvalidArgumentError(
-      `${where} must be a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${formatValue(value)}`,
-      { source: SOURCE, details: { argument: where } },
-    );
-  }
-  return value;
-}
+/**
+ * Settings of `format`: `reward` (default 1) when the response ends with a usable final answer,
+ * `penalty` (default 0) otherwise, and the `formats` the answer may be written in (default both
+ * `boxed` and `answer-line`).
+ */
+export const formatRewardSettings = defineSettings({
+  ...rewardAndPenalty,
+  formats: {
+    type: 'custom',
+    description: 'where the final answer may be written',
+    expects: `a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}`,
+    parse: (value: readonly AnswerFormat[], path): readonly AnswerFormat[] => {
+      if (
+        !Array.isArray(value) ||
+        value.length === 0 ||
+        value.some((f) => !ANSWER_FORMATS.includes(f))
+      ) {
+        throw new ConfigError(
+          path,
+          `format: expected a non-empty array of ${ANSWER_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${formatValue(value)}`,
+          { source: SOURCE, details: { setting: 'formats' } },
+        );
+      }
+      return value;
+    },
+  },
+});
+export type FormatRewardSettings = SettingsInputV1<typeof formatRewardSettings>;
+
+/** Settings of `countdown-format`: `reward` (default 1) for a well-formed answer, `penalty` (default 0) otherwise. */
+export const countdownFormatRewardSettings = defineSettings(rewardAndPenalty);
 
 /**
  * Format reward: `reward` when a final answer can be extracted (a balanced, non-empty
@@ -44,11 +65,13 @@ function readFormats(value: unknown, where: string): readonly AnswerFormat[] {
  * judging the format is possible for every response. Registry name `format`.
  */
 export function createFormatReward(settings?: FormatRewardSettings): RewardFunctionV1 {
-  const where = 'createFormatReward: settings';
-  const raw = readSettings(settings, where, ['reward', 'penalty', 'formats']);
-  const reward = readNumber(raw.reward, `${where}.reward`, 1);
-  const penalty = readNumber(raw.penalty, `${where}.penalty`, 0);
-  const formats = readFormats(raw.formats, `${where}.formats`);
+  const {
+    reward,
+    penalty,
+    formats = ANSWER_FORMATS,
+  } = parsePluginSettings({ name: 'format', settings: formatRewardSettings }, settings, {
+    source: SOURCE,
+  });
   return {
     name: 'format',
     score(input: RewardInputV1): RewardResultV1 {
@@ -65,12 +88,13 @@ export function createFormatReward(settings?: FormatRewardSettings): RewardFunct
  * Registry name `countdown-format`.
  */
 export function createCountdownFormatReward(
-  settings?: Omit<FormatRewardSettings, 'formats'>,
+  settings?: SettingsInputV1<typeof countdownFormatRewardSettings>,
 ): RewardFunctionV1 {
-  const where = 'createCountdownFormatReward: settings';
-  const raw = readSettings(settings, where, ['reward', 'penalty']);
-  const reward = readNumber(raw.reward, `${where}.reward`, 1);
-  const penalty = readNumber(raw.penalty, `${where}.penalty`, 0);
+  const { reward, penalty } = parsePluginSettings(
+    { name: 'countdown-format', settings: countdownFormatRewardSettings },
+    settings,
+    { source: SOURCE },
+  );
   return {
     name: 'countdown-format',
     score(input: RewardInputV1): RewardResultV1 {
@@ -89,3 +113,22 @@ export function createCountdownFormatReward(
 
 export const formatReward: RewardFunctionV1 = createFormatReward();
 export const countdownFormatReward: RewardFunctionV1 = createCountdownFormatReward();
+
+/** The registration of `format`. */
+export const formatRewardRegistration = definePlugin({
+  kind: 'reward',
+  name: 'format',
+  description:
+    'reward when a final answer can be extracted (\\boxed{} or Answer:), penalty otherwise',
+  settings: formatRewardSettings,
+  create: (settings) => createFormatReward(settings),
+});
+
+/** The registration of `countdown-format`. */
+export const countdownFormatRewardRegistration = definePlugin({
+  kind: 'reward',
+  name: 'countdown-format',
+  description: 'reward when the last Answer: line holds a well-formed Countdown expression',
+  settings: countdownFormatRewardSettings,
+  create: (settings) => createCountdownFormatReward(settings),
+});

@@ -1,23 +1,48 @@
 import {
+  ConfigError,
+  definePlugin,
+  defineSettings,
   InvalidValueError,
   MissingInputError,
+  parsePluginSettings,
   type RewardFunctionV1,
   type RewardInputV1,
   type RewardResultV1,
+  type SettingsInputV1,
 } from '@hicra/spec';
-import { readNumber, readSettings, SOURCE } from '../settings.js';
+import { readNumber, SOURCE } from '../settings.js';
 import { checkRewardInput } from './reward-input.js';
 
-export interface OverlongPenaltySettings {
-  /** L_max, the generation limit in tokens. Default: `input.maxResponseLength`. */
-  readonly maxLength?: number;
-  /** L_cache, the soft band before L_max. Default: `cacheFraction * L_max`, rounded. */
-  readonly cacheLength?: number;
-  /** L_cache as a share of L_max when `cacheLength` is not given. Default 0.2 (DAPO: 4096 / 20480). */
-  readonly cacheFraction?: number;
-  /** Scale of the penalty (verl's `overlong_buffer.penalty_factor`). Default 1. */
-  readonly penaltyFactor?: number;
-}
+/**
+ * Settings of `overlong-penalty`: `maxLength`, L_max, the generation limit in tokens (default:
+ * `input.maxResponseLength`); `cacheLength`, L_cache, the soft band before L_max (default:
+ * `cacheFraction * L_max`, rounded); `cacheFraction`, L_cache as a share of L_max when
+ * `cacheLength` is not given (default 0.2, DAPO: 4096 / 20480); `penaltyFactor`, the scale of
+ * the penalty (verl's `overlong_buffer.penalty_factor`, default 1).
+ */
+export const overlongPenaltySettings = defineSettings({
+  maxLength: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    description: 'L_max in tokens (default: the input maxResponseLength)',
+  },
+  cacheLength: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    description: 'L_cache, the soft band before L_max (default: cacheFraction · L_max)',
+  },
+  cacheFraction: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 0.2,
+    description: 'L_cache as a share of L_max',
+  },
+  penaltyFactor: { type: 'number', min: 0, default: 1, description: 'scale of the penalty' },
+});
+export type OverlongPenaltySettings = SettingsInputV1<typeof overlongPenaltySettings>;
 
 /**
  * DAPO's soft overlong punishment (Yu et al. 2025, eq. 13), scaled by `penaltyFactor`:
@@ -32,30 +57,17 @@ export interface OverlongPenaltySettings {
  */
 export function createOverlongPenaltyReward(settings?: OverlongPenaltySettings): RewardFunctionV1 {
   const name = 'overlong-penalty';
-  const where = 'createOverlongPenaltyReward: settings';
-  const raw = readSettings(settings, where, [
-    'maxLength',
-    'cacheLength',
-    'cacheFraction',
-    'penaltyFactor',
-  ]);
-  const maxLength =
-    raw.maxLength === undefined
-      ? undefined
-      : readNumber(raw.maxLength, `${where}.maxLength`, undefined, { integer: true, min: 1 });
-  const cacheLength =
-    raw.cacheLength === undefined
-      ? undefined
-      : readNumber(raw.cacheLength, `${where}.cacheLength`, undefined, {
-          integer: true,
-          min: 0,
-          max: maxLength,
-        });
-  const cacheFraction = readNumber(raw.cacheFraction, `${where}.cacheFraction`, 0.2, {
-    min: 0,
-    max: 1,
-  });
-  const penaltyFactor = readNumber(raw.penaltyFactor, `${where}.penaltyFactor`, 1, { min: 0 });
+  const { maxLength, cacheLength, cacheFraction, penaltyFactor } = parsePluginSettings(
+    { name, settings: overlongPenaltySettings },
+    settings,
+    { source: SOURCE },
+  );
+  if (maxLength !== undefined && cacheLength !== undefined && cacheLength > maxLength)
+    throw new ConfigError(
+      'cacheLength',
+      `${name}: expected a number <= maxLength (${maxLength}), got ${cacheLength}`,
+      { source: SOURCE, details: { setting: 'cacheLength' } },
+    );
   return {
     name,
     score(input: RewardInputV1): RewardResultV1 {
@@ -107,3 +119,12 @@ export function createOverlongPenaltyReward(settings?: OverlongPenaltySettings):
 
 /** The overlong penalty with DAPO's proportions (L_cache = 20% of L_max from the input). */
 export const overlongPenaltyReward: RewardFunctionV1 = createOverlongPenaltyReward();
+
+/** The registration of `overlong-penalty`. */
+export const overlongPenaltyRegistration = definePlugin({
+  kind: 'reward',
+  name: 'overlong-penalty',
+  description: "DAPO's soft overlong punishment, to add to a correctness reward",
+  settings: overlongPenaltySettings,
+  create: (settings) => createOverlongPenaltyReward(settings),
+});

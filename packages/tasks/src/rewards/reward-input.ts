@@ -1,5 +1,10 @@
-import { InvalidArgumentError, MissingInputError, type RewardInputV1 } from '@hicra/spec';
-import { describe, readChoice, readNumber, SOURCE } from '../settings.js';
+import {
+  InvalidArgumentError,
+  MissingInputError,
+  type RewardInputV1,
+  type SettingsInputV1,
+} from '@hicra/spec';
+import { describe, SOURCE } from '../settings.js';
 
 /** Checks the parts of a reward input every reward function reads. */
 export function checkRewardInput(input: RewardInputV1, rewardName: string): void {
@@ -34,34 +39,31 @@ export function requireReference(
   return input.reference;
 }
 
-/** What a correctness reward gives, and what it does with a response without a final answer. */
-export interface CorrectnessRewardSettings {
-  /** Reward of a verified-correct response. Default 1. */
-  readonly correctReward?: number;
-  /** Reward of a verified-incorrect response. Default 0. */
-  readonly incorrectReward?: number;
-  /**
-   * A response with no usable final answer (none, empty, unbalanced braces, too long, a
-   * truncated response): `incorrect` (default, scored `incorrectReward` as verl and the paper
-   * do, with the reason in `missingAnswer` of the result so trainers can count it) or
-   * `unscorable` (reported with the reason and dropped from the update and the group baseline,
-   * decision 0005). A verifier timeout is always unscorable. Decision 0070.
-   */
-  readonly missingAnswer?: 'unscorable' | 'incorrect';
-}
-
-export function readCorrectnessSettings(
-  raw: CorrectnessRewardSettings,
-  where: string,
-): Required<CorrectnessRewardSettings> {
-  return {
-    correctReward: readNumber(raw.correctReward, `${where}.correctReward`, 1),
-    incorrectReward: readNumber(raw.incorrectReward, `${where}.incorrectReward`, 0),
-    missingAnswer: readChoice(
-      raw.missingAnswer,
-      `${where}.missingAnswer`,
-      ['unscorable', 'incorrect'],
-      'incorrect',
-    ),
-  };
-}
+/**
+ * What a correctness reward gives, and what it does with a response without a final answer:
+ * `correctReward` (default 1), `incorrectReward` (default 0), and `missingAnswer`. A response
+ * with no usable final answer (none, empty, unbalanced braces, too long, a truncated response)
+ * is `incorrect` (default, scored `incorrectReward` as verl and the paper do, with the reason in
+ * `missingAnswer` of the result so trainers can count it) or `unscorable` (reported with the
+ * reason and dropped from the update and the group baseline, decision 0005). A verifier timeout
+ * is always unscorable. Decision 0070.
+ */
+export const correctnessSettingFields = {
+  correctReward: {
+    type: 'number',
+    default: 1,
+    description: 'reward of a verified-correct response',
+  },
+  incorrectReward: {
+    type: 'number',
+    default: 0,
+    description: 'reward of a verified-incorrect response',
+  },
+  missingAnswer: {
+    type: 'string',
+    oneOf: ['incorrect', 'unscorable'],
+    default: 'incorrect',
+    description: 'a response without a usable final answer: scored incorrect, or unscorable',
+  },
+} as const;
+export type CorrectnessRewardSettings = SettingsInputV1<typeof correctnessSettingFields>;

@@ -1,8 +1,13 @@
 import {
+  ConfigError,
+  definePlugin,
+  defineSettings,
+  formatValue,
   InvalidArgumentError,
   InvalidValueError,
   isRegistryName,
   NonFiniteError,
+  type PluginConfigV1,
   type RewardFunctionV1,
   type RewardInputV1,
   type RewardResultV1,
@@ -123,3 +128,73 @@ export function createWeightedReward(settings: WeightedRewardSettings): RewardFu
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
+
+/** One part of a weighted reward's config: a finite weight and a reward config. */
+export interface WeightedRewardComponentConfig {
+  readonly weight: number;
+  readonly reward: string | PluginConfigV1;
+}
+
+function parseComponents(
+  value: readonly WeightedRewardComponentConfig[],
+  path: string,
+): readonly WeightedRewardComponentConfig[] {
+  const fail = (at: string, message: string): never => {
+    throw new ConfigError(at, `weighted: ${message}`, { source: SOURCE });
+  };
+  if (!Array.isArray(value) || value.length === 0)
+    fail(path, `expected a non-empty array of { weight, reward }, got ${formatValue(value)}`);
+  value.forEach((component: unknown, i) => {
+    const at = `${path}[${i}]`;
+    if (typeof component !== 'object' || component === null || Array.isArray(component))
+      fail(at, `expected { weight, reward }, got ${formatValue(component)}`);
+    const { weight, reward, ...unknown } = component as Record<string, unknown>;
+    const extra = Object.keys(unknown)[0];
+    if (extra !== undefined) fail(`${at}.${extra}`, 'unknown key; known keys: reward, weight');
+    if (typeof weight !== 'number' || !Number.isFinite(weight))
+      fail(`${at}.weight`, `expected a finite number, got ${formatValue(weight)}`);
+    if (reward === undefined)
+      fail(`${at}.reward`, 'a reward config { name, ...settings } is required');
+  });
+  return value;
+}
+
+/**
+ * Settings of `weighted` as a config: `components`, `[{ weight, reward: { name, ...settings } }]`
+ * whose rewards the registry builds, and an optional `name` for the combination.
+ */
+export const weightedRewardSettings = defineSettings({
+  components: {
+    type: 'custom',
+    description: 'the parts, each { weight, reward: { name, ...settings } }',
+    expects: 'a non-empty array of { weight, reward }',
+    parse: parseComponents,
+  },
+  name: { type: 'string', description: 'registry name of the combination (default "weighted")' },
+});
+
+/** The registration of `weighted`: its parts are built by the registry it is created in. */
+export const weightedRewardRegistration = definePlugin({
+  kind: 'reward',
+  name: 'weighted',
+  description: 'a weighted sum of other rewards, unscorable when any part is',
+  settings: weightedRewardSettings,
+  create: ({ components, name }, context) => {
+    const at = (key: string) => (context.path ? `${context.path}.${key}` : key);
+    if (components === undefined)
+      throw new ConfigError(
+        at('components'),
+        'weighted: expected a non-empty array of { weight, reward }, got undefined',
+        {
+          source: SOURCE,
+        },
+      );
+    return createWeightedReward({
+      ...(name === undefined ? {} : { name }),
+      components: components.map((component, i) => ({
+        weight: component.weight,
+        reward: context.create('reward', component.reward, at(`components[${i}].reward`)),
+      })),
+    });
+  },
+});

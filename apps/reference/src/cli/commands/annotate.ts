@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { HicraError, type PlanningClassifierV1 } from '@hicra/spec';
 import { annotateRollouts } from '../../annotate.js';
 import { isAnnotatedParquet } from '../../annotated-parquet.js';
 import { defineCommand, readJsonObjectFile, requireCheckpointFolder } from '../command.js';
@@ -21,13 +22,23 @@ function isAnnotatedRollouts(path: string): boolean {
 export const annotateCommand = defineCommand({
   spec: {
     command: 'annotate',
-    options: ['out', 'tokenizer', 'from', 'from-format', 'span-unit', 'credit', 'plugin', 'force'],
+    options: [
+      'out',
+      'tokenizer',
+      'from',
+      'from-format',
+      'span-unit',
+      'credit',
+      'classifier',
+      'plugin',
+      'force',
+    ],
     positionals: { name: 'rollouts file or verl dump folder', min: 1, max: 1 },
   },
   summary:
     'planning matches, phrase counts, strategy entropy and credit for rollouts from elsewhere',
   usage:
-    'hicra annotate ROLLOUTS [--out FILE.jsonl|FILE.parquet] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--plugin FILE.js ...] [--force]',
+    'hicra annotate ROLLOUTS [--out FILE.jsonl|FILE.parquet] [--tokenizer tokenizer.json | --from MODEL] [--from-format auto|hicra|verl] [--span-unit utf16|codepoint] [--credit pipeline.json] [--classifier NAME|FILE.json] [--plugin FILE.js ...] [--force]',
   description:
     'Rollouts in; planning matches and mask, credit (GRPO + HICRA by default) out, plus phrase\n' +
     'counts and strategy semantic entropy. ROLLOUTS is a file in the rollout JSON Lines schema\n' +
@@ -42,7 +53,9 @@ export const annotateCommand = defineCommand({
     'UTF-16 code units, or in code points with --span-unit codepoint (for Python readers).\n' +
     '--out FILE.parquet writes Parquet, one row per response with per-token list columns\n' +
     '(token ids, advantages, planning mask, matches; docs/formats.md) for pandas or pyarrow.\n' +
-    'Up to 10 bad records are listed with their file and line, then a count of the rest.',
+    'Up to 10 bad records are listed with their file and line, then a count of the rest.\n' +
+    '--classifier picks the planning classifier (default strategic-grams): a registry name, or a\n' +
+    'JSON file {"name": ..., ...settings}; --plugin adds classifiers, estimators and assigners.',
   examples: [
     'hicra annotate rollouts.jsonl --out annotated.jsonl --tokenizer ./model/tokenizer.json',
     'hicra annotate rollouts.jsonl --from ./my-qwen',
@@ -57,7 +70,23 @@ export const annotateCommand = defineCommand({
       throw new InputError(
         `${positionals[0]}: is a directory; rollout records come in one file (a folder is read as verl rollout dumps)`,
       );
-    const { registry } = await pluginRegistry(values.plugin);
+    const { registry, classifiers } = await pluginRegistry(values.plugin);
+    let classifier: PlanningClassifierV1 | undefined;
+    if (values.classifier !== undefined) {
+      const given = values.classifier;
+      const config = given.endsWith('.json')
+        ? readJsonObjectFile(given, '--classifier')
+        : { name: given };
+      try {
+        classifier = classifiers.create(config as { name: string });
+      } catch (error) {
+        if (HicraError.isInstance(error))
+          throw new UsageError(
+            `--classifier ${given}: ${error.message.replace(/^@hicra\/[\w-]+: (config: )?/, '')}`,
+          );
+        throw error;
+      }
+    }
     let credit: Record<string, unknown> | undefined;
     if (values.credit !== undefined) {
       credit = readJsonObjectFile(values.credit, '--credit');
@@ -99,6 +128,7 @@ export const annotateCommand = defineCommand({
       ...(values.from ? { from: resolve(values.from) } : {}),
       ...(credit ? { credit } : {}),
       registry,
+      ...(classifier ? { classifier } : {}),
       ...(values['from-format'] ? { format: values['from-format'] } : {}),
       ...(values['span-unit'] ? { spanUnit: values['span-unit'] } : {}),
     });

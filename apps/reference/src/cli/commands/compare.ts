@@ -134,7 +134,7 @@ export const compareCommand = defineCommand({
     const strategies = values.strategies ?? ['grpo', 'hicra'];
     const seeds = values.seeds ?? [0, 1, 2];
     // Check what every run will be given once, here, rather than fail in every child.
-    const { registry, plugins } = await pluginRegistry(values.plugin);
+    const { registry, classifiers, rewards, plugins } = await pluginRegistry(values.plugin);
     for (const strategy of strategies) {
       const { engine } = checkTrainSettings({
         strategy,
@@ -142,6 +142,8 @@ export const compareCommand = defineCommand({
         seed: seeds[0]!,
         configPath: values.config,
         registry,
+        classifiers,
+        rewards,
       });
       if (engine !== undefined && engine.kind !== 'local')
         throw new UsageError(

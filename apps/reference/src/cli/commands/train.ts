@@ -1,9 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CreditRegistry } from '@hicra/advantage';
-import { ConfigError, type HicraError, InvalidValueError, UnknownNameError } from '@hicra/spec';
+import type { PlanningClassifierRegistry } from '@hicra/planning';
+import {
+  ConfigError,
+  HicraError,
+  InvalidValueError,
+  type PluginConfigV1,
+  UnknownNameError,
+} from '@hicra/spec';
+import type { RewardRegistry } from '@hicra/tasks';
 import type { AppLevel } from '../../countdown-setup.js';
-import { PluginError, registryWithPlugins } from '../../plugins.js';
+import { PluginError, type PluginRegistries, registryWithPlugins } from '../../plugins.js';
 import { resolveTrainConfig, train } from '../../train.js';
 import {
   type CommandContext,
@@ -17,16 +25,15 @@ import { formatProgress, progress } from '../output.js';
 import { interruptOnSignals, onForcedExit } from '../signals.js';
 
 /**
- * The registry a command builds credit pipelines from: the built-ins plus `--plugin` files.
+ * The registries a command builds its plug-ins from: the built-ins plus `--plugin` files.
  * A missing file is an input error (exit 1); a file that is not a plug-in, a usage error (2).
  */
-export async function pluginRegistry(files: readonly string[] | undefined): Promise<{
-  registry: CreditRegistry;
-  plugins: string[];
-}> {
+export async function pluginRegistry(
+  files: readonly string[] | undefined,
+): Promise<PluginRegistries & { plugins: string[] }> {
   try {
-    const { registry, loaded } = await registryWithPlugins(files ?? []);
-    return { registry, plugins: loaded.map((p) => p.file) };
+    const { registry, classifiers, rewards, loaded } = await registryWithPlugins(files ?? []);
+    return { registry, classifiers, rewards, plugins: loaded.map((p) => p.file) };
   } catch (error) {
     if (error instanceof PluginError)
       throw error.missing ? new InputError(error.message) : new UsageError(error.message);
@@ -95,9 +102,43 @@ function engineSection(value: unknown, configPath: string): EngineSection {
 }
 
 /**
+ * A config file's `classifier` or `reward` section: a plug-in config `{ name, ...settings }`
+ * (or a bare name), built once here so that an unknown name or a bad setting fails before any
+ * work, naming the file and the key.
+ */
+function pluginSection(
+  value: unknown,
+  key: 'classifier' | 'reward',
+  configPath: string,
+  build: (config: PluginConfigV1) => unknown,
+): PluginConfigV1 {
+  const where = `--config ${configPath}: ${key}`;
+  const config = typeof value === 'string' ? { name: value } : value;
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new UsageError(
+      `${where} must be a name or an object like {"name": "${key === 'classifier' ? 'strategic-grams' : 'math-correctness'}", ...settings}`,
+    );
+  try {
+    build(config as PluginConfigV1);
+  } catch (error) {
+    if (isSettingsError(error) || HicraError.isInstance(error)) {
+      const path =
+        ConfigError.isInstance(error) && (error as ConfigError).path
+          ? `.${(error as ConfigError).path}`
+          : '';
+      throw new UsageError(
+        `${where}${path}: ${error.message.replace(/^@hicra\/[\w-]+: (config( key [^:]*)?: )?/, '')}`,
+      );
+    }
+    throw error;
+  }
+  return config as PluginConfigV1;
+}
+
+/**
  * Checks `--estimator` and the config file before any work, as `hicra train` and
  * `hicra compare` both do: errors name the flag, the file and the key, and exit 2. Returns the
- * RL overrides of the file and, apart, its `engine` section.
+ * RL overrides of the file and, apart, its `engine`, `classifier` and `reward` sections.
  */
 export function checkTrainSettings(settings: {
   strategy: string;
@@ -105,7 +146,14 @@ export function checkTrainSettings(settings: {
   seed: number;
   configPath?: string | undefined;
   registry: CreditRegistry;
-}): { config: Record<string, unknown> | undefined; engine: EngineSection | undefined } {
+  classifiers?: PlanningClassifierRegistry;
+  rewards?: RewardRegistry;
+}): {
+  config: Record<string, unknown> | undefined;
+  engine: EngineSection | undefined;
+  classifier: PluginConfigV1 | undefined;
+  reward: PluginConfigV1 | undefined;
+} {
   const estimatorNames = [...settings.registry.estimatorNames()];
   if (settings.estimator !== undefined && !estimatorNames.includes(settings.estimator)) {
     const near = nearest(settings.estimator, estimatorNames);
@@ -115,10 +163,31 @@ export function checkTrainSettings(settings: {
   }
   let config: Record<string, unknown> | undefined;
   let engine: EngineSection | undefined;
+  let classifier: PluginConfigV1 | undefined;
+  let reward: PluginConfigV1 | undefined;
   if (settings.configPath !== undefined) {
-    const { engine: section, ...rest } = readJsonObjectFile(settings.configPath, '--config');
+    const {
+      engine: section,
+      classifier: classifierSection,
+      reward: rewardSection,
+      ...rest
+    } = readJsonObjectFile(settings.configPath, '--config');
     config = rest;
     if (section !== undefined) engine = engineSection(section, settings.configPath);
+    if (classifierSection !== undefined) {
+      const classifiers = settings.classifiers;
+      classifier = pluginSection(classifierSection, 'classifier', settings.configPath, (c) =>
+        classifiers === undefined
+          ? undefined
+          : classifiers.create(c as { name: string; [k: string]: unknown }),
+      );
+    }
+    if (rewardSection !== undefined) {
+      const rewards = settings.rewards;
+      reward = pluginSection(rewardSection, 'reward', settings.configPath, (c) =>
+        rewards === undefined ? undefined : rewards.create(c as { name: string }),
+      );
+    }
   }
   try {
     const resolved = resolveTrainConfig({
@@ -137,7 +206,7 @@ export function checkTrainSettings(settings: {
     }
     throw error;
   }
-  return { config, engine };
+  return { config, engine, classifier, reward };
 }
 
 export const trainCommand = defineCommand({
@@ -180,8 +249,11 @@ export const trainCommand = defineCommand({
     "are the model's chat template over each row's messages (the last user message without\n" +
     'one), rewards the math verifier against reward_model.ground_truth (\\boxed{}, Answer:,\n' +
     '#### lines); --eval-dataset, or the last rows held out, for the evaluations.\n' +
-    '--plugin FILE.js (repeatable) adds the estimators and assigners a module exports: name them\n' +
-    'in --estimator or in the config file\'s "credit" pipeline.',
+    'The config file\'s "classifier" and "reward" ({"name": ..., ...settings}) replace the\n' +
+    "strategy's planning classifier and the task's reward (evaluations use that reward too).\n" +
+    '--plugin FILE.js (repeatable) adds the plug-ins a module exports (estimators, assigners,\n' +
+    'classifiers, rewards): name them in --estimator or the config\'s "credit", "classifier"\n' +
+    'and "reward".',
   examples: [
     'hicra train --from runs/base --out runs/hicra-0 --strategy hicra --seed 0 --steps 40',
     'hicra train --from runs/base --out runs/grpo-0 --strategy grpo --seed 0 --config rl.json',
@@ -202,13 +274,20 @@ export const trainCommand = defineCommand({
       if (path !== undefined && (!existsSync(path) || statSync(path).isDirectory()))
         throw new InputError(`--${flag} ${path}: no such file (a Parquet file in verl's layout)`);
     }
-    const { registry, plugins } = await pluginRegistry(values.plugin);
-    const { config, engine: fromFile } = checkTrainSettings({
+    const { registry, classifiers, rewards, plugins } = await pluginRegistry(values.plugin);
+    const {
+      config,
+      engine: fromFile,
+      classifier,
+      reward,
+    } = checkTrainSettings({
       strategy: values.strategy!,
       estimator: values.estimator,
       seed,
       configPath: values.config,
       registry,
+      classifiers,
+      rewards,
     });
     // The engine's settings: flags, else the config file's `engine` section.
     const engineSettings = {
@@ -265,6 +344,10 @@ export const trainCommand = defineCommand({
         out: resolve(values.out!),
         strategy: values.strategy!,
         registry,
+        classifiers,
+        rewards,
+        ...(classifier === undefined ? {} : { classifier }),
+        ...(reward === undefined ? {} : { reward }),
         ...(plugins.length === 0 ? {} : { plugins }),
         ...(values.estimator ? { estimator: values.estimator } : {}),
         seed,
