@@ -9,6 +9,7 @@ import {
   type SettingsSchemaV1,
   validateRolloutBatch,
 } from '@hicra/spec';
+import { type MaskWords, maskWords, skipRun } from '@hicra/tensor/kernels';
 
 export const SOURCE = '@hicra/advantage';
 
@@ -63,11 +64,17 @@ export function outcomeScores(batch: RolloutBatchV1): Float64Array {
     for (let i = 0; i < batchSize; i++) scores[i] = rewards[i]!;
     return scores;
   }
+  const view = maskWords(responseMask);
   for (let i = 0; i < batchSize; i++) {
+    // In token order over the valid tokens (float64), crossing padding word-wide.
     let sum = 0;
     const offset = i * seqLen;
-    for (let t = 0; t < seqLen; t++)
-      if (responseMask[offset + t] === 1) sum += tokenRewards[offset + t]!;
+    const last = offset + seqLen;
+    for (let k = skipRun(view, offset, last, 0); k < last; k = skipRun(view, k, last, 0)) {
+      const end = skipRun(view, k, last, 1);
+      for (let t = k; t < end; t++) sum += tokenRewards[t]!;
+      k = end === k ? k + 1 : end;
+    }
     scores[i] = sum;
   }
   return scores;
@@ -93,6 +100,40 @@ export function tokenLevelRewards(batch: RolloutBatchV1): Float32Array {
 }
 
 /**
+ * Arrays made by {@link broadcastOverMask}: new, not shared with anything, and finite by
+ * construction. `checkFiniteResult` skips them once, and a pipeline may take them over (and
+ * amplify in place); an estimator that writes into one after broadcasting must not return it.
+ */
+const freshFinite = new WeakSet<Float32Array>();
+
+/** Whether `values` came from {@link broadcastOverMask} and nobody has claimed it; claims it. */
+export function claimFresh(values: Float32Array): boolean {
+  return freshFinite.delete(values);
+}
+
+/**
+ * Calls `fill(start, end)` for each run of ones of `mask` in `[from, to)`, in order; padding
+ * and whole runs are crossed four entries at a time.
+ */
+function fillRuns(
+  out: Float32Array | Float64Array,
+  view: MaskWords,
+  from: number,
+  to: number,
+  value: number,
+): void {
+  for (let k = skipRun(view, from, to, 0); k < to; k = skipRun(view, k, to, 0)) {
+    const end = skipRun(view, k, to, 1);
+    if (end === k) {
+      k++; // not a 0/1 mask here: only entries equal to 1 are valid
+      continue;
+    }
+    out.fill(value, k, end);
+    k = end;
+  }
+}
+
+/**
  * Broadcasts one value per response over its valid tokens (zero elsewhere), as float32. A value
  * that float32 cannot hold (finite rewards near ±3.4e38 whose differences overflow) is a
  * `NonFiniteError` naming `who`, the response and its group, never an Infinity in the result.
@@ -105,13 +146,15 @@ export function broadcastOverMask(
 ): Float32Array {
   const { batchSize, seqLen, responseMask } = batch;
   const out = new Float32Array(batchSize * seqLen);
+  const view = maskWords(responseMask);
   for (let i = 0; i < batchSize; i++) {
     const value = Math.fround(perResponse[i]!);
     if (!Number.isFinite(value))
       throwNonFiniteResult({ who, quantity, batch, response: i, value: perResponse[i]! });
-    const offset = i * seqLen;
-    for (let t = 0; t < seqLen; t++) if (responseMask[offset + t] === 1) out[offset + t] = value;
+    // Runs are filled natively; padding is never written (the array starts at zero).
+    if (!Object.is(value, 0)) fillRuns(out, view, i * seqLen, (i + 1) * seqLen, value);
   }
+  freshFinite.add(out);
   return out;
 }
 
@@ -126,10 +169,10 @@ export function broadcastOverMask64(
 ): Float64Array {
   const { batchSize, seqLen, responseMask } = batch;
   const out = new Float64Array(batchSize * seqLen);
+  const view = maskWords(responseMask);
   for (let i = 0; i < batchSize; i++) {
     const value = perResponse[i]!;
-    const offset = i * seqLen;
-    for (let t = 0; t < seqLen; t++) if (responseMask[offset + t] === 1) out[offset + t] = value;
+    if (!Object.is(value, 0)) fillRuns(out, view, i * seqLen, (i + 1) * seqLen, value);
   }
   return out;
 }
@@ -196,6 +239,8 @@ export function checkFiniteResult(
   values: Float32Array,
   check?: Uint8Array,
 ): void {
+  // Finite by construction (a fresh broadcast): nothing to check.
+  if (check === undefined && freshFinite.has(values)) return;
   for (let k = 0; k < values.length; k++) {
     if (!Number.isFinite(values[k]!) && (check === undefined || check[k] === 1)) {
       throwNonFiniteResult({

@@ -8,8 +8,10 @@ import {
   ShapeError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
+import { firstNonFinite, firstOutsideSubset, maskWords } from '@hicra/tensor/kernels';
 import { checkBatch, checkFiniteResult, SOURCE } from './batch-checks.js';
-import { creditStatistics, tokenShare } from './diagnostics.js';
+import { type CreditSums, creditStatistics, tokenShare } from './diagnostics.js';
+import { checkedAssigners } from './pipeline-internals.js';
 
 export interface AssignerDefinition {
   readonly name: string;
@@ -23,6 +25,18 @@ export interface AssignerDefinition {
     batch: RolloutBatchV1,
     credit: CreditV1,
   ) => { advantages?: Float32Array; lossMask?: Uint8Array; amplified?: Uint8Array };
+  /**
+   * Optional, for the built-ins: the same computation in one pass over a credit that a pipeline
+   * has already checked, with the statistics of the result accumulated on the way. It may write
+   * into `credit.advantages` when `inPlace` is true (the pipeline owns that array) and must
+   * otherwise leave it alone; the loss mask must stay as it is. Its advantages must equal
+   * `compute`'s bit for bit and its `sums` those of `creditStatistics` on the result.
+   */
+  readonly fused?: (
+    batch: RolloutBatchV1,
+    credit: { readonly advantages: Float32Array; readonly lossMask: Uint8Array },
+    inPlace: boolean,
+  ) => { advantages: Float32Array; amplifiedShare: number; sums: CreditSums };
 }
 
 /** Checks that a credit fits a batch: lengths, 0/1 loss mask inside the response mask, finite advantages. */
@@ -47,6 +61,14 @@ export function checkCredit(batch: RolloutBatchV1, credit: CreditV1, who: string
     );
   }
   const { responseMask, seqLen } = batch;
+  // Word-wide, four mask entries at a time, and one subtraction per advantage; the loop below
+  // runs only to name the first bad entry.
+  if (
+    responseMask.length === tokens &&
+    firstOutsideSubset(maskWords(credit.lossMask), maskWords(responseMask)) < 0 &&
+    firstNonFinite(credit.advantages) < 0
+  )
+    return;
   for (let k = 0; k < tokens; k++) {
     const m = credit.lossMask[k]!;
     if (m > 1 || m > responseMask[k]!) {
@@ -67,7 +89,7 @@ export function checkCredit(batch: RolloutBatchV1, credit: CreditV1, who: string
 /** Wraps a computation into a `CreditAssignerV1` with validation and diagnostics. */
 export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1 {
   const who = `assigner ${definition.name}`;
-  return {
+  const assigner: CreditAssignerV1 = {
     name: definition.name,
     ...(definition.requires ? { requires: [...definition.requires] } : {}),
     assign(batch: RolloutBatchV1, credit: CreditV1): CreditV1 {
@@ -94,4 +116,28 @@ export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1
       return { advantages, lossMask, diagnostics, warnings: credit.warnings };
     },
   };
+  const fused = definition.fused;
+  if (fused !== undefined) {
+    checkedAssigners.set(assigner, {
+      name: definition.name,
+      assign(batch, credit) {
+        // As `assign`: the batch (validated once, cached), then the credit. A pipeline's credit
+        // comes from checked stages; only its shape can still be wrong (an estimator returning
+        // the wrong length), and then checkCredit names it as `assign` would.
+        checkBatch(batch, definition.requires);
+        const tokens = batch.batchSize * batch.seqLen;
+        if (!(credit.advantages instanceof Float32Array) || credit.advantages.length !== tokens)
+          checkCredit(batch, { ...credit, diagnostics: {}, warnings: [] }, who);
+        const result = fused(batch, credit, credit.ownsAdvantages);
+        return {
+          advantages: result.advantages,
+          lossMask: credit.lossMask,
+          ownsAdvantages: true,
+          amplifiedShare: result.amplifiedShare,
+          sums: result.sums,
+        };
+      },
+    });
+  }
+  return assigner;
 }

@@ -6,6 +6,7 @@ import type {
 } from '@hicra/spec';
 import { checkBatch, checkFiniteResult } from './batch-checks.js';
 import { advantageStatistics } from './diagnostics.js';
+import { type CheckedEstimate, checkedEstimators } from './pipeline-internals.js';
 
 export interface EstimatorDefinition {
   readonly name: string;
@@ -26,25 +27,31 @@ const ESTIMATOR_INPUTS: readonly (keyof RolloutBatchV1)[] = ['values'];
 /** Wraps a computation into an `AdvantageEstimatorV1` with validation, diagnostics and warnings. */
 export function defineEstimator(definition: EstimatorDefinition): AdvantageEstimatorV1 {
   const reads = new Set(definition.reads ?? []);
-  return {
+  // Everything but the diagnostics: what a pipeline runs (it computes the final credit's
+  // statistics once, after its last stage, and these would be overwritten).
+  const estimateChecked = (batch: RolloutBatchV1): CheckedEstimate => {
+    checkBatch(batch, definition.requires);
+    const { advantages, returns } = definition.compute(batch);
+    checkFiniteResult(definition.name, 'advantage', batch, advantages);
+    if (returns !== undefined)
+      checkFiniteResult(definition.name, 'return', batch, returns, batch.responseMask);
+    const warnings: HicraWarningV1[] = [];
+    for (const field of ESTIMATOR_INPUTS) {
+      if (batch[field] !== undefined && !reads.has(field)) {
+        warnings.push({
+          code: 'ignored-input',
+          message: `${definition.name} does not use RolloutBatchV1.${field}; it was ignored`,
+          source: `estimator:${definition.name}`,
+        });
+      }
+    }
+    return { advantages, returns, warnings };
+  };
+  const estimator: AdvantageEstimatorV1 = {
     name: definition.name,
     ...(definition.requires ? { requires: [...definition.requires] } : {}),
     estimate(batch: RolloutBatchV1): EstimatorResultV1 {
-      checkBatch(batch, definition.requires);
-      const { advantages, returns } = definition.compute(batch);
-      checkFiniteResult(definition.name, 'advantage', batch, advantages);
-      if (returns !== undefined)
-        checkFiniteResult(definition.name, 'return', batch, returns, batch.responseMask);
-      const warnings: HicraWarningV1[] = [];
-      for (const field of ESTIMATOR_INPUTS) {
-        if (batch[field] !== undefined && !reads.has(field)) {
-          warnings.push({
-            code: 'ignored-input',
-            message: `${definition.name} does not use RolloutBatchV1.${field}; it was ignored`,
-            source: `estimator:${definition.name}`,
-          });
-        }
-      }
+      const { advantages, returns, warnings } = estimateChecked(batch);
       return {
         advantages,
         ...(returns === undefined ? {} : { returns }),
@@ -53,4 +60,6 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
       };
     },
   };
+  checkedEstimators.set(estimator, estimateChecked);
+  return estimator;
 }

@@ -16,6 +16,7 @@ import {
 import { SOURCE } from './batch-checks.js';
 import { builtinAssigners, builtinEstimators } from './builtins.js';
 import { creditStatistics } from './diagnostics.js';
+import { runFusedPipeline } from './pipeline-run.js';
 
 /** Credit produced by a pipeline; `returns` is the estimator's, when it defines them. */
 export interface PipelineCreditV1 extends CreditV1 {
@@ -55,6 +56,9 @@ export function composeCredit(
     estimator,
     assigners,
     run(batch) {
+      // Built-in stages (and plug-ins defined alike) run fused; the same result, less work.
+      const fused = runFusedPipeline(estimator, assigners, batch);
+      if (fused !== undefined) return fused;
       const estimate = estimator.estimate(batch);
       let credit = creditFromEstimate(batch, estimate);
       for (const assigner of assigners) credit = assigner.assign(batch, credit);

@@ -8,8 +8,11 @@ import { ASCII_KIND, leadingWords, SYMBOL, WHITESPACE, WORD_CHAR } from './split
  * Why not a Map<string, number>: a batch has ~100,000 phrase occurrences, each with its own
  * continuation. Building each continuation as a string and hashing it in a Map dominated the
  * whole step's metrics. Here the canonical form is hashed while the text is scanned, and
- * compared in place against the stored key, so a string is made only for a new key (or when
- * the text is not already in canonical spacing, or is not ASCII).
+ * compared in place against the stored key, so a string is made only when the text is not
+ * already in canonical spacing, or is not ASCII. A new canonical ASCII key is not made a string
+ * either: its lower-cased characters are appended to one byte arena (a batch adds ~100,000
+ * mostly new keys; as strings they were most of the garbage the collector had to copy), and
+ * made a string only when a caller asks for the key.
  */
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -31,12 +34,22 @@ function mix(h: number, gram: number): number {
 }
 
 export class ContinuationTable {
-  /** Entry index + 1 per bucket; 0 is empty. */
-  #buckets = new Int32Array(1024);
+  /**
+   * Per bucket, two entries: the entry index + 1 (0: empty) and the entry's hash, so that a probe
+   * compares hashes without a second random memory access (with ~100,000 keys the table is far
+   * larger than the cache, and each such access was a miss).
+   */
+  #buckets = new Int32Array(2 * 1024);
   #hashes = new Int32Array(256);
   #grams = new Int32Array(256);
   #counts = new Float64Array(256);
-  readonly #keys: string[] = [];
+  /** Where an arena key starts in `#chars` (-1: the key is in `#keys`). */
+  #offsets = new Int32Array(256);
+  #lengths = new Int32Array(256);
+  #chars = new Uint8Array(4096);
+  #used = 0;
+  /** Keys kept as strings (from `add`, or not canonical ASCII); `undefined` for arena keys. */
+  readonly #keys: (string | undefined)[] = [];
   #size = 0;
 
   /** Distinct (phrase, continuation) pairs. */
@@ -86,47 +99,43 @@ export class ContinuationTable {
     }
     if (found === 0) return false;
     const hash = mix(h, gram);
-    const mask = this.#buckets.length - 1;
+    const buckets = this.#buckets;
+    const mask = (buckets.length >> 1) - 1;
     const length = previousEnd - first;
     let joined: string | undefined;
     for (let b = hash & mask; ; b = (b + 1) & mask) {
-      const slot = this.#buckets[b]!;
+      const slot = buckets[2 * b]!;
       if (slot === 0) break;
+      if (buckets[2 * b + 1] !== hash) continue;
       const e = slot - 1;
-      if (this.#hashes[e] !== hash || this.#grams[e] !== gram) continue;
-      const key = this.#keys[e]!;
+      if (this.#grams[e] !== gram) continue;
       let equal: boolean;
       if (canonical) {
-        equal = key.length === length;
-        for (let i = 0; equal && i < length; i++) {
-          const c = text.charCodeAt(first + i);
-          equal = (c >= 65 && c <= 90 ? c + 32 : c) === key.charCodeAt(i);
-        }
+        equal = this.#equalsText(e, text, first, length);
       } else {
         joined ??= leadingWords(text, from, to, n);
-        equal = key === joined;
+        equal = this.#equalsString(e, joined);
       }
       if (equal) {
         this.#counts[e]! += 1;
         return true;
       }
     }
-    const key = canonical
-      ? text.slice(first, previousEnd).toLowerCase()
-      : (joined ?? leadingWords(text, from, to, n));
-    this.#insert(hash, gram, key, 1);
+    if (canonical) this.#insertText(hash, gram, text, first, length);
+    else this.#insert(hash, gram, joined ?? leadingWords(text, from, to, n), 1);
     return true;
   }
 
   /** Adds `count` to (gram, key); `key` must be a canonical continuation. */
   add(gram: number, key: string, count: number): void {
     const hash = mix(hashKey(key), gram);
-    const mask = this.#buckets.length - 1;
+    const buckets = this.#buckets;
+    const mask = (buckets.length >> 1) - 1;
     for (let b = hash & mask; ; b = (b + 1) & mask) {
-      const slot = this.#buckets[b]!;
+      const slot = buckets[2 * b]!;
       if (slot === 0) break;
       const e = slot - 1;
-      if (this.#hashes[e] === hash && this.#grams[e] === gram && this.#keys[e] === key) {
+      if (buckets[2 * b + 1] === hash && this.#grams[e] === gram && this.#equalsString(e, key)) {
         this.#counts[e]! += count;
         return;
       }
@@ -136,15 +145,69 @@ export class ContinuationTable {
 
   /** Makes room for `extra` more pairs without rehashing on the way. */
   reserve(extra: number): void {
-    let capacity = this.#buckets.length;
+    let capacity = this.#buckets.length >> 1;
     while ((this.#size + extra) * 2 > capacity) capacity *= 2;
-    if (capacity !== this.#buckets.length) this.#rehash(capacity);
+    if (capacity !== this.#buckets.length >> 1) this.#rehash(capacity);
     if (this.#size + extra > this.#hashes.length) this.#growEntries(this.#size + extra);
   }
 
   /** Calls `fn` for every pair, in insertion order. */
   forEach(fn: (gram: number, key: string, count: number) => void): void {
-    for (let e = 0; e < this.#size; e++) fn(this.#grams[e]!, this.#keys[e]!, this.#counts[e]!);
+    for (let e = 0; e < this.#size; e++) fn(this.#grams[e]!, this.#keyAt(e), this.#counts[e]!);
+  }
+
+  /** As {@link forEach} without the keys (no key is made a string). */
+  forEachCount(fn: (gram: number, count: number) => void): void {
+    for (let e = 0; e < this.#size; e++) fn(this.#grams[e]!, this.#counts[e]!);
+  }
+
+  /** The key of entry `e`, made a string (and kept) when it lives in the arena. */
+  #keyAt(e: number): string {
+    const kept = this.#keys[e];
+    if (kept !== undefined) return kept;
+    const start = this.#offsets[e]!;
+    let key = '';
+    const chars = this.#chars;
+    for (let i = start; i < start + this.#lengths[e]!; i += 4096)
+      key += String.fromCharCode.apply(
+        null,
+        chars.subarray(i, Math.min(i + 4096, start + this.#lengths[e]!)) as unknown as number[],
+      );
+    this.#keys[e] = key;
+    return key;
+  }
+
+  /** Whether entry `e`'s key is `text[first, first + length)` lower-cased (ASCII). */
+  #equalsText(e: number, text: string, first: number, length: number): boolean {
+    const kept = this.#keys[e];
+    if (kept !== undefined) {
+      if (kept.length !== length) return false;
+      for (let i = 0; i < length; i++) {
+        const c = text.charCodeAt(first + i);
+        if ((c >= 65 && c <= 90 ? c + 32 : c) !== kept.charCodeAt(i)) return false;
+      }
+      return true;
+    }
+    if (this.#lengths[e] !== length) return false;
+    const chars = this.#chars;
+    const start = this.#offsets[e]!;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(first + i);
+      if ((c >= 65 && c <= 90 ? c + 32 : c) !== chars[start + i]) return false;
+    }
+    return true;
+  }
+
+  /** Whether entry `e`'s key equals `key`. */
+  #equalsString(e: number, key: string): boolean {
+    const kept = this.#keys[e];
+    if (kept !== undefined) return kept === key;
+    const length = this.#lengths[e]!;
+    if (key.length !== length) return false;
+    const chars = this.#chars;
+    const start = this.#offsets[e]!;
+    for (let i = 0; i < length; i++) if (key.charCodeAt(i) !== chars[start + i]) return false;
+    return true;
   }
 
   #addSlow(gram: number, text: string, from: number, to: number, n: number): boolean {
@@ -155,15 +218,48 @@ export class ContinuationTable {
   }
 
   #insert(hash: number, gram: number, key: string, count: number): void {
+    const e = this.#newEntry(hash, gram, count);
+    this.#keys[e] = key;
+    this.#offsets[e] = -1;
+    this.#lengths[e] = key.length;
+    this.#place(e);
+  }
+
+  /** Inserts the canonical ASCII key `text[first, first + length)` lower-cased, into the arena. */
+  #insertText(hash: number, gram: number, text: string, first: number, length: number): void {
+    const e = this.#newEntry(hash, gram, 1);
+    if (this.#used + length > this.#chars.length) {
+      const chars = new Uint8Array(Math.max(2 * this.#chars.length, this.#used + length));
+      chars.set(this.#chars.subarray(0, this.#used));
+      this.#chars = chars;
+    }
+    const chars = this.#chars;
+    const start = this.#used;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(first + i);
+      chars[start + i] = c >= 65 && c <= 90 ? c + 32 : c;
+    }
+    this.#used = start + length;
+    this.#keys[e] = undefined;
+    this.#offsets[e] = start;
+    this.#lengths[e] = length;
+    this.#place(e);
+  }
+
+  #newEntry(hash: number, gram: number, count: number): number {
     const e = this.#size;
     if (e === this.#hashes.length) this.#growEntries(e * 2);
     this.#hashes[e] = hash;
     this.#grams[e] = gram;
     this.#counts[e] = count;
-    this.#keys.push(key);
     this.#size = e + 1;
-    if (this.#size * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2);
-    else this.#place(e, this.#buckets);
+    return e;
+  }
+
+  #place(e: number): void {
+    const capacity = this.#buckets.length >> 1;
+    if (this.#size * 2 > capacity) this.#rehash(capacity * 2);
+    else this.#placeIn(e, this.#buckets);
   }
 
   #growEntries(capacity: number): void {
@@ -175,18 +271,23 @@ export class ContinuationTable {
     this.#hashes = grow(this.#hashes);
     this.#grams = grow(this.#grams);
     this.#counts = grow(this.#counts);
+    this.#offsets = grow(this.#offsets);
+    this.#lengths = grow(this.#lengths);
   }
 
-  #place(e: number, buckets: Int32Array): void {
-    const mask = buckets.length - 1;
-    let b = this.#hashes[e]! & mask;
-    while (buckets[b] !== 0) b = (b + 1) & mask;
-    buckets[b] = e + 1;
+  #placeIn(e: number, buckets: Int32Array): void {
+    const mask = (buckets.length >> 1) - 1;
+    const hash = this.#hashes[e]!;
+    let b = hash & mask;
+    while (buckets[2 * b] !== 0) b = (b + 1) & mask;
+    buckets[2 * b] = e + 1;
+    buckets[2 * b + 1] = hash;
   }
 
+  /** Rebuilds the buckets with `capacity` buckets (a power of two). */
   #rehash(capacity: number): void {
-    const buckets = new Int32Array(capacity);
-    for (let e = 0; e < this.#size; e++) this.#place(e, buckets);
+    const buckets = new Int32Array(2 * capacity);
+    for (let e = 0; e < this.#size; e++) this.#placeIn(e, buckets);
     this.#buckets = buckets;
   }
 }

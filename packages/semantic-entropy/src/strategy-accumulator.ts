@@ -304,7 +304,7 @@ export class StrategyAccumulator {
     const joint = new CountLogCountSum();
     const perSlot: number[] = [];
     let total = 0;
-    this.#continuations.forEach((slot, _key, count) => {
+    this.#continuations.forEachCount((slot, count) => {
       joint.add(count);
       perSlot[slot] = (perSlot[slot] ?? 0) + count;
       total += count;
@@ -319,7 +319,7 @@ export class StrategyAccumulator {
   /** Occurrences followed by at least one execution word (the weights' denominator). */
   get continuedMatches(): number {
     let total = 0;
-    this.#continuations.forEach((_slot, _key, count) => {
+    this.#continuations.forEachCount((_slot, count) => {
       total += count;
     });
     return total;

@@ -5,7 +5,7 @@ import {
   MissingInputError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
-import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
+import { type TopQScope, topQMask, topQThreshold } from '@hicra/tensor/kernels';
 import { checkCount, checkLayout, checkTypedArray, SOURCE } from './check.js';
 
 /** Default share of tokens in the top-entropy ("fork") set, as in the paper: 30%. */
@@ -112,7 +112,6 @@ const scratch: {
   float32?: Float32Array;
   float64?: Float64Array;
   planning?: Uint8Array;
-  ones?: Uint8Array;
 } = {};
 
 function scratchValues(
@@ -134,11 +133,27 @@ function scratchBytes(name: 'planning', size: number): Uint8Array {
   return scratch[name];
 }
 
-/** A view of `n` ones (the all-valid mask of the compacted candidates). */
-function scratchOnes(n: number): Uint8Array {
-  if (!scratch.ones || scratch.ones.length < n) scratch.ones = new Uint8Array(n).fill(1);
-  return scratch.ones.subarray(0, n);
+const COUNTS = new Float64Array(2);
+
+/** How many `values` are at least `threshold`, and how many of those are planning tokens. */
+function countAtLeast(
+  values: Float32Array | Float64Array,
+  planning: Uint8Array,
+  threshold: number,
+): Float64Array {
+  let top = 0;
+  let planningTop = 0;
+  for (let j = 0; j < values.length; j++) {
+    const selected = values[j]! >= threshold ? 1 : 0;
+    top += selected;
+    planningTop += selected & planning[j]!;
+  }
+  COUNTS[0] = top;
+  COUNTS[1] = planningTop;
+  return COUNTS;
 }
+
+const NO_WORDS = new Int32Array(0);
 
 // Slots of the sums array filled by sumTokens.
 const TOKENS = 0;
@@ -185,46 +200,64 @@ function sumTokens(
   let nllAll = 0;
   let nllPlanning = 0;
   let nllExecution = 0;
-  for (let k = 0; k < size; k++) {
-    const response = responseMask[k]!;
-    const planning = planningMask === null ? 0 : planningMask[k]!;
-    if (response !== 1) {
-      if ((response | planning) !== 0) {
-        out[PROBLEM] = response !== 0 ? 0 : planning > 1 ? 1 : 2;
+  // Padding (both masks zero) is crossed four positions at a time when the masks are aligned;
+  // everything else is read position by position.
+  const aligned =
+    (responseMask.byteOffset & 3) === 0 &&
+    (planningMask === null || (planningMask.byteOffset & 3) === 0);
+  const responseWords = aligned
+    ? new Int32Array(responseMask.buffer, responseMask.byteOffset, size >>> 2)
+    : NO_WORDS;
+  const planningWords =
+    planningMask === null || !aligned
+      ? responseWords
+      : new Int32Array(planningMask.buffer, planningMask.byteOffset, size >>> 2);
+  const words = responseWords.length;
+  for (let k = 0; k < size; ) {
+    while (k >>> 2 < words && (responseWords[k >>> 2]! | planningWords[k >>> 2]!) === 0) k += 4;
+    const stop = k >>> 2 < words ? k + 4 : size;
+    for (; k < stop; k++) {
+      const response = responseMask[k]!;
+      const planning = planningMask === null ? 0 : planningMask[k]!;
+      if (response !== 1) {
+        if ((response | planning) !== 0) {
+          out[PROBLEM] = response !== 0 ? 0 : planning > 1 ? 1 : 2;
+          return k;
+        }
+        continue;
+      }
+      if (planning > 1) {
+        out[PROBLEM] = 1;
         return k;
       }
-      continue;
-    }
-    if (planning > 1) {
-      out[PROBLEM] = 1;
-      return k;
-    }
-    if (entropies !== null) {
-      const h = entropies[k]!;
-      if (!(h >= 0 && h < Number.POSITIVE_INFINITY)) {
-        out[PROBLEM] = 3;
-        return k;
+      if (entropies !== null) {
+        const h = entropies[k]!;
+        if (!(h >= 0 && h < Number.POSITIVE_INFINITY)) {
+          out[PROBLEM] = 3;
+          return k;
+        }
+        entropyAll += h;
+        // No branch on the class (mispredicted token to token): the other sum gains an exact 0.
+        entropyPlanning += planning * h;
+        entropyExecution += (1 - planning) * h;
+        if (compactValues !== null) {
+          compactValues[tokens] = h;
+          compactPlanning![tokens] = planning;
+        }
       }
-      entropyAll += h;
-      if (planning === 1) entropyPlanning += h;
-      else entropyExecution += h;
-      if (compactValues !== null) {
-        compactValues[tokens] = h;
-        compactPlanning![tokens] = planning;
+      if (logProbs !== null) {
+        const lp = logProbs[k]!;
+        if (!(lp <= 0 && lp > Number.NEGATIVE_INFINITY)) {
+          out[PROBLEM] = 4;
+          return k;
+        }
+        nllAll -= lp;
+        nllPlanning -= planning * lp;
+        nllExecution -= (1 - planning) * lp;
       }
+      tokens++;
+      planningTokens += planning;
     }
-    if (logProbs !== null) {
-      const lp = logProbs[k]!;
-      if (!(lp <= 0 && lp > Number.NEGATIVE_INFINITY)) {
-        out[PROBLEM] = 4;
-        return k;
-      }
-      nllAll -= lp;
-      if (planning === 1) nllPlanning -= lp;
-      else nllExecution -= lp;
-    }
-    tokens++;
-    planningTokens += planning;
   }
   out[TOKENS] = tokens;
   out[PLANNING_TOKENS] = planningTokens;
@@ -371,27 +404,28 @@ export class TokenClassAccumulator {
     if (entropies !== undefined && planningMask !== undefined && tokens > 0) {
       // The tensor core's top-q selection (one definition for the project); in batch scope it
       // sees only the response tokens, which selects exactly what the padded layout would.
-      const top = compactValues
-        ? topQMask({
-            values: compactValues.subarray(0, tokens),
-            mask: scratchOnes(tokens),
-            batchSize: 1,
-            seqLen: tokens,
-            q: this.topQ,
-          })
-        : topQMask({
-            values: entropies,
-            mask: responseMask,
-            batchSize,
-            seqLen,
-            q: this.topQ,
-            scope: this.topQScope,
-          });
-      const flags = compactPlanning ?? planningMask;
-      for (let j = 0; j < top.length; j++) {
-        if (top[j] === 1) {
-          topTokens++;
-          planningTopTokens += flags[j]!;
+      if (compactValues !== null) {
+        // Batch scope: only the counts are needed, so the threshold topQMask would draw over the
+        // response tokens and one counting pass (no mask built).
+        const values = compactValues.subarray(0, tokens);
+        const threshold = topQThreshold(values, this.topQ);
+        const counts = countAtLeast(values, compactPlanning!, threshold);
+        topTokens = counts[0]!;
+        planningTopTokens = counts[1]!;
+      } else {
+        const top = topQMask({
+          values: entropies,
+          mask: responseMask,
+          batchSize,
+          seqLen,
+          q: this.topQ,
+          scope: this.topQScope,
+        });
+        for (let j = 0; j < top.length; j++) {
+          if (top[j] === 1) {
+            topTokens++;
+            planningTopTokens += planningMask[j]!;
+          }
         }
       }
     }

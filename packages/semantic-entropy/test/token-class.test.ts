@@ -332,3 +332,62 @@ describe('token-class bad input', () => {
     });
   });
 });
+
+describe('token-class sums over padded layouts (padding crossed four positions at a time)', () => {
+  const shifted = <T extends Uint8Array | Float32Array>(a: T, shift: number): T => {
+    const Ctor = a.constructor as new (n: number) => T;
+    const out = new Ctor(a.length + shift).subarray(shift) as T;
+    out.set(a);
+    return out;
+  };
+
+  it('gives the same metrics with masks at any byte offset, and names the same bad position', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat(13), { minLength: 1, maxLength: 9 }),
+        fc.integer({ min: 1, max: 13 }),
+        fc.nat(3),
+        fc.nat(500),
+        (lengths, seqLen, shift, at) => {
+          const batchSize = lengths.length;
+          const size = batchSize * seqLen;
+          const responseMask = new Uint8Array(size);
+          const planningMask = new Uint8Array(size);
+          const entropies = new Float32Array(size).fill(Number.NaN); // garbage in padding
+          const logProbs = new Float32Array(size);
+          lengths.forEach((length, i) => {
+            for (let t = 0; t < Math.min(length, seqLen); t++) {
+              const k = i * seqLen + t;
+              responseMask[k] = 1;
+              planningMask[k] = (k * 7) % 3 === 0 ? 1 : 0;
+              entropies[k] = ((k * 13) % 17) / 5;
+              logProbs[k] = -((k * 11) % 7) / 4;
+            }
+          });
+          const run = (rm: Uint8Array, pm: Uint8Array) => {
+            try {
+              return new TokenClassAccumulator()
+                .add({ batchSize, seqLen, responseMask: rm, planningMask: pm, entropies, logProbs })
+                .metrics();
+            } catch (error) {
+              return (error as Error).message;
+            }
+          };
+          const expected = run(responseMask, planningMask);
+          expect(run(shifted(responseMask, shift), shifted(planningMask, (shift * 3) % 4))).toEqual(
+            expected,
+          );
+          // A planning token in the padding, wherever it falls, is the same error either way.
+          const bad = new Uint8Array(planningMask);
+          const k = at % size;
+          if (responseMask[k] === 0) {
+            bad[k] = 1;
+            const message = run(responseMask, bad);
+            expect(message).toContain(`planningMask[${k}] = 1 where responseMask[${k}] = 0`);
+            expect(run(shifted(responseMask, shift), shifted(bad, shift))).toEqual(message);
+          }
+        },
+      ),
+    );
+  });
+});

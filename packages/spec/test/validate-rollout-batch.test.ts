@@ -304,3 +304,34 @@ describe('responseLengths', () => {
     expect(Array.from(responseLengths(makeBatch()))).toEqual([4, 2, 1]);
   });
 });
+
+describe('validateRolloutBatch mask checks, four entries at a time', () => {
+  it('names the first entry above 1 at every position and byte offset of a long mask', () => {
+    const batchSize = 3;
+    const seqLen = 11; // rows that straddle the mask words
+    const tokens = batchSize * seqLen;
+    for (const shift of [0, 1, 2, 3]) {
+      for (let at = 0; at < tokens; at++) {
+        const responseMask = new Uint8Array(tokens + shift).subarray(shift);
+        responseMask.fill(1);
+        responseMask[at] = 2 + (at % 254);
+        if (at + 3 < tokens) responseMask[at + 3] = 7; // a later bad entry is not the one named
+        const error = expectHicraError(() =>
+          validateRolloutBatch({
+            batchSize,
+            seqLen,
+            groupIds: new Int32Array(batchSize),
+            prompts: { groupIds: Int32Array.of(0), texts: [''] },
+            tokenIds: new Int32Array(tokens),
+            responseMask,
+            rewards: new Float32Array(batchSize),
+          }),
+        );
+        const row = Math.floor(at / seqLen);
+        expect(error.message).toContain(
+          `RolloutBatchV1.responseMask holds ${responseMask[at]} at response ${row}, token ${at - row * seqLen} (flat index ${at}); masks hold only 0 and 1`,
+        );
+      }
+    }
+  });
+});

@@ -2,12 +2,13 @@ import {
   type CreditAssignerV1,
   definePlugin,
   defineSettings,
+  type RolloutBatchV1,
   type SettingsInputV1,
 } from '@hicra/spec';
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
 import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify } from './amplify.js';
+import { amplify, amplifyFused } from './amplify.js';
 
 /** `alpha` in [0, 1] (default 0.2), `q` the share amplified (top q by entropy, default 0.3), `scope` of the threshold. */
 export const highEntropyAdvantageSettings = defineSettings({
@@ -46,20 +47,28 @@ export function createHighEntropyAdvantageAssigner(
     highEntropyAdvantageSettings,
     settings,
   );
+  const selectTop = (batch: RolloutBatchV1): Uint8Array =>
+    topQMask({
+      values: batch.entropies!,
+      mask: batch.responseMask,
+      batchSize: batch.batchSize,
+      seqLen: batch.seqLen,
+      q,
+      scope,
+    });
   return defineAssigner({
     name: 'high-entropy-advantage',
     requires: ['entropies'],
-    compute(batch, credit) {
-      const selected = topQMask({
-        values: batch.entropies!,
-        mask: batch.responseMask,
-        batchSize: batch.batchSize,
-        seqLen: batch.seqLen,
-        q,
-        scope,
-      });
-      return amplify(credit.advantages, selected, alpha);
-    },
+    compute: (batch, credit) => amplify(credit.advantages, selectTop(batch), alpha),
+    fused: (batch, credit, inPlace) =>
+      amplifyFused(
+        batch,
+        credit,
+        selectTop(batch),
+        alpha,
+        inPlace,
+        'assigner high-entropy-advantage',
+      ),
   });
 }
 

@@ -4,7 +4,16 @@
  */
 
 export { maskedDiscountedCumulativeSum } from './discounted-cumulative-sum.js';
+export { firstNonFinite } from './finite.js';
 export { klValues } from './kl-values.js';
+export {
+  countOnes,
+  firstNonBinary,
+  firstOutsideSubset,
+  type MaskWords,
+  maskWords,
+  skipRun,
+} from './mask-words.js';
 export {
   maskCount,
   maskedMean,
@@ -13,6 +22,12 @@ export {
   maskedWhiten,
   type WhitenOptions,
 } from './masked-statistics.js';
-export { quantile, type TopQOptions, type TopQScope, topQMask } from './quantile.js';
+export {
+  quantile,
+  type TopQOptions,
+  type TopQScope,
+  topQMask,
+  topQThreshold,
+} from './quantile.js';
 export { SeededGenerator, type SeededGeneratorState } from './seeded-generator.js';
 export { type SegmentStatistics, segmentMeanStd } from './segment-statistics.js';

@@ -1,0 +1,50 @@
+import type {
+  AdvantageEstimatorV1,
+  CreditAssignerV1,
+  HicraWarningV1,
+  RolloutBatchV1,
+} from '@hicra/spec';
+import type { CreditSums } from './diagnostics.js';
+
+/**
+ * The paths a pipeline takes through components built by `defineEstimator` and
+ * `defineAssigner`: the same computations and checks as their public `estimate` and `assign`,
+ * minus the work a pipeline does once for all its stages (validating the batch is cached
+ * already; re-checking a credit that the previous stage produced and checked; the statistics
+ * of intermediate credits, which the final ones overwrite). Kept in module-private maps, so
+ * the public objects are exactly what they were.
+ */
+
+export interface CheckedEstimate {
+  readonly advantages: Float32Array;
+  readonly returns: Float32Array | undefined;
+  readonly warnings: HicraWarningV1[];
+}
+
+export const checkedEstimators = new WeakMap<
+  AdvantageEstimatorV1,
+  (batch: RolloutBatchV1) => CheckedEstimate
+>();
+
+/** A credit between stages of a pipeline. */
+export interface StageCredit {
+  readonly advantages: Float32Array;
+  readonly lossMask: Uint8Array;
+  /** The stage may write into `advantages` (a fresh array nobody else holds). */
+  readonly ownsAdvantages: boolean;
+}
+
+export interface StageResult extends StageCredit {
+  /** The share of response tokens amplified. */
+  readonly amplifiedShare: number;
+  /** The sums behind the statistics of the result, accumulated in the stage's pass. */
+  readonly sums: CreditSums;
+}
+
+export interface CheckedAssigner {
+  readonly name: string;
+  assign(batch: RolloutBatchV1, credit: StageCredit): StageResult;
+}
+
+/** Assigners with a fused pass (`AssignerDefinition.fused`). */
+export const checkedAssigners = new WeakMap<CreditAssignerV1, CheckedAssigner>();

@@ -1,0 +1,64 @@
+import {
+  type AdvantageEstimatorV1,
+  type CreditAssignerV1,
+  type CreditV1,
+  type RolloutBatchV1,
+  TRAIN_METRIC_KEYS,
+} from '@hicra/spec';
+import { claimFresh } from './batch-checks.js';
+import { type CreditSums, creditEntries, creditStatistics } from './diagnostics.js';
+import { type CheckedAssigner, checkedAssigners, checkedEstimators } from './pipeline-internals.js';
+
+/**
+ * Runs a pipeline whose estimator comes from `defineEstimator` and whose assigners all have a
+ * fused pass (`AssignerDefinition.fused`); `undefined` for any other pipeline, which then runs
+ * stage by stage through the public `estimate` and `assign`.
+ *
+ * The result equals the stage-by-stage one exactly (advantages, loss mask, every diagnostic
+ * and its key order, warnings, returns, and the first error for bad input), with less work:
+ * the batch is validated once (as before); the estimator's statistics are not computed (the
+ * final ones replace them); a stage's credit is not re-checked, having been produced and
+ * checked by the stage before; the estimator's fresh array is amplified in place; and the
+ * last stage's pass accumulates the final statistics, which are computed once.
+ */
+export function runFusedPipeline(
+  estimator: AdvantageEstimatorV1,
+  assigners: readonly CreditAssignerV1[],
+  batch: RolloutBatchV1,
+): (CreditV1 & { readonly returns?: Float32Array }) | undefined {
+  const estimate = checkedEstimators.get(estimator);
+  if (estimate === undefined) return undefined;
+  const stages: CheckedAssigner[] = [];
+  for (const assigner of assigners) {
+    const stage = checkedAssigners.get(assigner);
+    if (stage === undefined) return undefined;
+    stages.push(stage);
+  }
+  const estimated = estimate(batch);
+  let advantages = estimated.advantages;
+  let ownsAdvantages = claimFresh(advantages);
+  const lossMask = new Uint8Array(batch.responseMask);
+  let sums: CreditSums | undefined;
+  // The assigners' own entries, in the order and with the sums `defineAssigner` gives them.
+  const extras: Record<string, number> = {};
+  for (const stage of stages) {
+    const result = stage.assign(batch, { advantages, lossMask, ownsAdvantages });
+    advantages = result.advantages;
+    ownsAdvantages = result.ownsAdvantages;
+    sums = result.sums;
+    extras[TRAIN_METRIC_KEYS.amplifiedTokenShare] =
+      (extras[TRAIN_METRIC_KEYS.amplifiedTokenShare] ?? 0) + result.amplifiedShare;
+    extras[`credit/${stage.name}/amplified_token_share`] = result.amplifiedShare;
+  }
+  const statistics =
+    sums === undefined
+      ? creditStatistics(batch, { advantages, lossMask })
+      : creditEntries(sums, batch.planningMask !== undefined);
+  const credit: CreditV1 = {
+    advantages,
+    lossMask,
+    diagnostics: { ...statistics, ...extras },
+    warnings: estimated.warnings,
+  };
+  return estimated.returns === undefined ? credit : { ...credit, returns: estimated.returns };
+}
