@@ -2,7 +2,6 @@ import {
   formatValue,
   type HicraSettingsSchemaV1,
   type InferSettingsV1,
-  InvalidValueError,
   NonFiniteError,
   parsePluginSettings,
   type RolloutBatchV1,
