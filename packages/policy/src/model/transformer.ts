@@ -1,7 +1,13 @@
 import {
   embeddingLookup,
+  geluTanh,
+  layerNorm,
   matMul,
+  mergeHeads,
+  rmsNorm,
+  rotaryEmbedding,
   SeededGenerator,
+  splitHeads,
   type Tensor,
   tf,
   type Variable,
@@ -120,20 +126,16 @@ export class Transformer {
       const p = `layers.${l}`;
       const normed = this.#norm(x, `${p}.attn_norm`);
       const qkv = this.#linear(normed, `${p}.attn.qkv`, config.attentionBias !== 'none');
-      const [qFlat, kFlat, vFlat] = tf.split(
-        qkv,
-        [heads * headDim, kvHeads * headDim, kvHeads * headDim],
-        2,
-      );
-      let q = this.#heads(qFlat!, batch, length, heads);
-      let k = this.#heads(kFlat!, batch, length, kvHeads);
+      // [B, L, (heads + 2·kvHeads)·Dh] -> q [B, heads, L, Dh], k and v [B, kvHeads, L, Dh].
+      let q = splitHeads(qkv, 0, heads, headDim);
+      let k = splitHeads(qkv, heads * headDim, kvHeads, headDim);
       if (config.qkNorm) {
         q = this.#rmsNorm(q, `${p}.attn.q_norm.weight`);
         k = this.#rmsNorm(k, `${p}.attn.k_norm.weight`);
       }
-      q = applyRotary(q, cos, sin);
-      k = applyRotary(k, cos, sin);
-      let v = this.#heads(vFlat!, batch, length, kvHeads);
+      q = rotaryEmbedding(q, cos, sin);
+      k = rotaryEmbedding(k, cos, sin);
+      let v = splitHeads(qkv, (heads + kvHeads) * headDim, kvHeads, headDim);
       const layerCache = input.cache?.[l];
       if (layerCache) {
         k = tf.concat([layerCache.keys, k], 2);
@@ -149,11 +151,7 @@ export class Transformer {
       if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
       let attended = matMul(weights, v);
       if (group !== 1) attended = tf.reshape(attended, [batch, heads, length, headDim]);
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [
-        batch,
-        length,
-        heads * headDim,
-      ]);
+      const merged = mergeHeads(attended);
       x = tf.add(x, this.#linear(merged, `${p}.attn.out`, config.attentionBias === 'all'));
       const normed2 = this.#norm(x, `${p}.mlp_norm`);
       let hiddenMlp: Tensor;
@@ -164,7 +162,7 @@ export class Transformer {
           this.#linear(normed2, `${p}.mlp.up`, config.mlpBias),
         );
       } else {
-        hiddenMlp = gelu(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
+        hiddenMlp = geluTanh(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
       }
       x = tf.add(x, this.#linear(hiddenMlp, `${p}.mlp.down`, config.mlpBias));
     }
@@ -185,32 +183,28 @@ export class Transformer {
       : matMul(hidden, this.#param('lm_head.weight'));
   }
 
-  /** `[B, L, count·headDim]` -> `[B, count, L, headDim]`. */
-  #heads(t: Tensor, batch: number, length: number, count: number): Tensor {
-    return tf.transpose(tf.reshape(t, [batch, length, count, this.config.headDim]), [0, 2, 1, 3]);
-  }
-
   /** RMSNorm over the last axis: `x · rsqrt(mean(x²) + eps) · weight`. */
   #rmsNorm(x: Tensor, weightName: string): Tensor {
-    const rms = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.config.normEpsilon));
-    return tf.mul(tf.mul(x, rms), this.#param(weightName));
+    return rmsNorm(x, this.#param(weightName), this.config.normEpsilon);
   }
 
+  /** The block's norm (LayerNorm or RMSNorm), one fused op on the WASM and CPU backends. */
   #norm(x: Tensor, prefix: string): Tensor {
     if (this.config.norm === 'rmsnorm') return this.#rmsNorm(x, `${prefix}.weight`);
-    const eps = this.config.normEpsilon;
-    const weight = this.#param(`${prefix}.weight`);
-    const mean = tf.mean(x, -1, true);
-    const centred = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centred), -1, true);
-    return tf.add(
-      tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), weight),
+    return layerNorm(
+      x,
+      this.#param(`${prefix}.weight`),
       this.#param(`${prefix}.bias`),
+      this.config.normEpsilon,
     );
   }
 
-  /** cos and sin tables `[B, 1, L, headDim/2]` for the given absolute positions. */
-  #rotary(positions: Int32Array, batch: number, length: number): { cos: Tensor; sin: Tensor } {
+  /** cos and sin tables `[B, L, headDim/2]` for the given absolute positions. */
+  #rotary(
+    positions: Int32Array,
+    batch: number,
+    length: number,
+  ): { cos: Float32Array; sin: Float32Array } {
     const half = this.config.headDim / 2;
     const cos = new Float32Array(batch * length * half);
     const sin = new Float32Array(batch * length * half);
@@ -222,10 +216,7 @@ export class Transformer {
         sin[k * half + i] = Math.sin(angle);
       }
     }
-    return {
-      cos: tf.tensor4d(cos, [batch, 1, length, half]),
-      sin: tf.tensor4d(sin, [batch, 1, length, half]),
-    };
+    return { cos, sin };
   }
 }
 
@@ -237,28 +228,6 @@ let modelCounter = 0;
  */
 export function uniqueVariableName(parameter: string): string {
   return `m${modelCounter++}/${parameter}`;
-}
-
-/** Rotates the two halves of the last axis by the position angles (the "rotate half" convention). */
-function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const half = x.shape[3]! / 2;
-  const [first, second] = tf.split(x, [half, half], 3);
-  return tf.concat(
-    [
-      tf.sub(tf.mul(first!, cos), tf.mul(second!, sin)),
-      tf.add(tf.mul(second!, cos), tf.mul(first!, sin)),
-    ],
-    3,
-  );
-}
-
-/** GELU, tanh approximation. */
-function gelu(x: Tensor): Tensor {
-  const inner = tf.mul(
-    Math.sqrt(2 / Math.PI),
-    tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))),
-  );
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
 /**
