@@ -30,7 +30,43 @@ function heapBackend(): HeapBackend | undefined {
  */
 export function hostMemoryBackend(): boolean {
   const name = tf.getBackend();
-  return name === 'wasm' || name === 'cpu';
+  if (name === 'wasm') {
+    shareIdentityOnWasm();
+    return true;
+  }
+  return name === 'cpu';
+}
+
+let identityShared = false;
+
+/**
+ * Replaces the WASM backend's `Identity` kernel (a full copy of the input) with one that shares
+ * the input's buffer and counts the reference, as the CPU backend's does and as WASM's own
+ * `Reshape` already does. tfjs clones every tensor a kernel or custom gradient saves for the
+ * backward pass, so on WASM a training step copied each saved activation once more (the
+ * profile's `Identity` row). Values are unchanged: no WASM kernel writes into its inputs, and
+ * buffers are freed when their last reference goes. Done once, the first time a host-memory op
+ * runs on WASM; a no-op if the kernel is not registered.
+ */
+function shareIdentityOnWasm(): void {
+  if (identityShared) return;
+  identityShared = true;
+  const original = tf.getKernel('Identity', 'wasm');
+  if (original === undefined) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: TensorInfoLike };
+      const backend = args.backend as unknown as { incRef?: (dataId: object) => void };
+      if (x.dtype === 'string' || typeof backend.incRef !== 'function') {
+        return (original.kernelFunc as (a: typeof args) => TensorInfoLike)(args) as never;
+      }
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as never;
+    },
+  });
 }
 
 export interface HostOutput {
@@ -74,4 +110,21 @@ export function hostCompute(
   return outViews.map((values, i) =>
     tf.tensor(values, outputs[i]!.shape, outputs[i]!.dtype ?? 'float32'),
   );
+}
+
+/**
+ * A writable view of a tensor's own values, for ops that update a buffer they own in place (a
+ * KV cache). WASM: the heap itself; CPU: the backend's array. Anything else has no such view
+ * (`undefined`). Never use it on a tensor that anything else may read as immutable.
+ */
+export function hostWritableView(t: Tensor): Float32Array | undefined {
+  if (t.dtype !== 'float32') return undefined;
+  if (tf.getBackend() === 'wasm') {
+    const heap = heapBackend();
+    return heap
+      ? (heap.typedArrayFromHeap(t as unknown as TensorInfoLike) as Float32Array)
+      : undefined;
+  }
+  if (tf.getBackend() === 'cpu') return t.dataSync() as Float32Array;
+  return undefined;
 }
