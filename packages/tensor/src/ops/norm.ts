@@ -184,37 +184,42 @@ const GELU_A = 0.044715;
 
 /**
  * GELU, tanh approximation (PyTorch's `gelu(approximate='tanh')`, GPT-2's `gelu_new`):
- * `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`. One loop each way on the WASM and CPU backends
- * (float64 inside); tfjs ops elsewhere. Differentiable.
+ * `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`. The forward is tfjs ops (WASM's `Tanh` kernel
+ * beats a JavaScript loop of `Math.tanh`); on the WASM and CPU backends the backward is one loop
+ * over host memory from the saved input and tanh, instead of the dozen kernels autodiff records.
+ * Differentiable.
  */
 export function geluTanh(x: Tensor): Tensor {
   assertTensor('geluTanh', 'x', x, { dtype: 'float32' });
-  if (!hostMemoryBackend()) {
-    return tf.tidy(() => {
-      const inner = tf.mul(GELU_C, tf.add(x, tf.mul(GELU_A, tf.mul(tf.mul(x, x), x))));
-      return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-    });
-  }
+  const parts = (input: Tensor) => {
+    const inner = tf.mul(
+      GELU_C,
+      tf.add(input, tf.mul(GELU_A, tf.mul(tf.mul(input, input), input))),
+    );
+    const t = tf.tanh(inner);
+    return { t, y: tf.mul(tf.mul(0.5, input), tf.add(1, t)) };
+  };
+  if (!hostMemoryBackend()) return tf.tidy(() => parts(x).y);
   const n = x.size;
   const fused = customGradient(([input]: [Tensor], save) => {
-    save([input]);
-    const [value] = hostCompute([input], [{ shape: input.shape }], ([xs], [out]) => {
-      for (let i = 0; i < n; i++) {
-        const v = xs![i]!;
-        out![i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + GELU_A * v * v * v)));
-      }
-    });
+    const { t, y } = parts(input);
+    save([input, t]);
     return {
-      value: value!,
+      value: y,
       gradFunc: (dy: Tensor, saved: Tensor[]) =>
-        hostCompute([saved[0]!, dy], [{ shape: saved[0]!.shape }], ([xs, dys], [dx]) => {
-          for (let i = 0; i < n; i++) {
-            const v = xs![i]!;
-            const t = Math.tanh(GELU_C * (v + GELU_A * v * v * v));
-            const slope = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * v * v);
-            dx![i] = dys![i]! * slope;
-          }
-        })[0]!,
+        hostCompute(
+          [saved[0]!, saved[1]!, dy],
+          [{ shape: saved[0]!.shape }],
+          ([xs, ts, dys], [dx]) => {
+            for (let i = 0; i < n; i++) {
+              const v = xs![i]!;
+              const th = ts![i]!;
+              const slope =
+                0.5 * (1 + th) + 0.5 * v * (1 - th * th) * GELU_C * (1 + 3 * GELU_A * v * v);
+              dx![i] = dys![i]! * slope;
+            }
+          },
+        )[0]!,
     };
   });
   return fused(x);
