@@ -26,12 +26,14 @@ export * from './kernels/index.js';
 export { type AggregateLossOptions, aggregateLoss } from './ops/aggregate-loss.js';
 export { mergeHeads, splitHeads } from './ops/attention-heads.js';
 export { DEFAULT_CHUNK_ELEMENTS, defaultChunkRows } from './ops/chunk-rows.js';
+export { decodeAttention, type KvCacheBuffers } from './ops/decode-attention.js';
 export { embeddingLookup } from './ops/embedding-lookup.js';
 export {
   type EngineLossInput,
   type EngineLossResult,
   engineLoss,
 } from './ops/engine-loss.js';
+export { hostMemoryBackend } from './ops/host-memory.js';
 export { klPenalty } from './ops/kl-penalty.js';
 export { matMul } from './ops/mat-mul.js';
 export { geluTanh, layerNorm, rmsNorm } from './ops/norm.js';

@@ -1,6 +1,8 @@
 import {
+  decodeAttention,
   embeddingLookup,
   geluTanh,
+  type KvCacheBuffers,
   layerNorm,
   matMul,
   mergeHeads,
@@ -123,51 +125,116 @@ export class Transformer {
     let x = embeddingLookup(this.#param('embed.weight'), input.ids);
     const cache: LayerCache[] = [];
     for (let l = 0; l < config.layers; l++) {
-      const p = `layers.${l}`;
-      const normed = this.#norm(x, `${p}.attn_norm`);
-      const qkv = this.#linear(normed, `${p}.attn.qkv`, config.attentionBias !== 'none');
-      // [B, L, (heads + 2·kvHeads)·Dh] -> q [B, heads, L, Dh], k and v [B, kvHeads, L, Dh].
-      let q = splitHeads(qkv, 0, heads, headDim);
-      let k = splitHeads(qkv, heads * headDim, kvHeads, headDim);
-      if (config.qkNorm) {
-        q = this.#rmsNorm(q, `${p}.attn.q_norm.weight`);
-        k = this.#rmsNorm(k, `${p}.attn.k_norm.weight`);
-      }
-      q = rotaryEmbedding(q, cos, sin);
-      k = rotaryEmbedding(k, cos, sin);
-      let v = splitHeads(qkv, (heads + kvHeads) * headDim, kvHeads, headDim);
-      const layerCache = input.cache?.[l];
-      if (layerCache) {
-        k = tf.concat([layerCache.keys, k], 2);
-        v = tf.concat([layerCache.values, v], 2);
-      }
-      if (keepCache) cache.push({ keys: k, values: v });
-      // Grouped-query attention without copying keys: the `group` query heads that share a
-      // key/value head are consecutive, so [B, heads, L, Dh] regroups as [B, kvHeads, group·L, Dh].
-      const grouped = group === 1 ? q : tf.reshape(q, [batch, kvHeads, group * length, headDim]);
-      let scores = tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim));
-      if (group !== 1) scores = tf.reshape(scores, [batch, heads, length, total]);
-      let weights = tf.softmax(tf.add(scores, mask));
-      if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
-      let attended = matMul(weights, v);
-      if (group !== 1) attended = tf.reshape(attended, [batch, heads, length, headDim]);
-      const merged = mergeHeads(attended);
-      x = tf.add(x, this.#linear(merged, `${p}.attn.out`, config.attentionBias === 'all'));
-      const normed2 = this.#norm(x, `${p}.mlp_norm`);
-      let hiddenMlp: Tensor;
-      if (config.mlp === 'swiglu') {
-        const gate = this.#linear(normed2, `${p}.mlp.gate`, config.mlpBias);
-        hiddenMlp = tf.mul(
-          tf.mul(gate, tf.sigmoid(gate)),
-          this.#linear(normed2, `${p}.mlp.up`, config.mlpBias),
-        );
-      } else {
-        hiddenMlp = geluTanh(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
-      }
-      x = tf.add(x, this.#linear(hiddenMlp, `${p}.mlp.down`, config.mlpBias));
+      x = this.#block(x, l, cos, sin, (q, newKeys, newValues) => {
+        let k = newKeys;
+        let v = newValues;
+        const layerCache = input.cache?.[l];
+        if (layerCache) {
+          k = tf.concat([layerCache.keys, k], 2);
+          v = tf.concat([layerCache.values, v], 2);
+        }
+        if (keepCache) cache.push({ keys: k, values: v });
+        // Grouped-query attention without copying keys: the `group` query heads that share a
+        // key/value head are consecutive, so [B, heads, L, Dh] regroups as [B, kvHeads, group·L, Dh].
+        const grouped = group === 1 ? q : tf.reshape(q, [batch, kvHeads, group * length, headDim]);
+        let scores = tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim));
+        if (group !== 1) scores = tf.reshape(scores, [batch, heads, length, total]);
+        let weights = tf.softmax(tf.add(scores, mask));
+        if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
+        const attended = matMul(weights, v);
+        return group === 1 ? attended : tf.reshape(attended, [batch, heads, length, headDim]);
+      });
     }
     const hidden = this.#norm(x, 'final_norm');
     return keepCache ? { hidden, cache } : { hidden };
+  }
+
+  /**
+   * One pre-norm block over `x` `[B, L, width]`: attention (queries, keys and values after any
+   * q/k norm and the rotary embedding go to `attend`, which returns `[B, heads, L, Dh]`), then
+   * the MLP, each added to the residual stream.
+   */
+  #block(
+    input: Tensor,
+    l: number,
+    cos: Float32Array,
+    sin: Float32Array,
+    attend: (q: Tensor, k: Tensor, v: Tensor) => Tensor,
+  ): Tensor {
+    const { config } = this;
+    const { heads, kvHeads, headDim } = config;
+    const p = `layers.${l}`;
+    let x = input;
+    const normed = this.#norm(x, `${p}.attn_norm`);
+    const qkv = this.#linear(normed, `${p}.attn.qkv`, config.attentionBias !== 'none');
+    // [B, L, (heads + 2·kvHeads)·Dh] -> q [B, heads, L, Dh], k and v [B, kvHeads, L, Dh].
+    let q = splitHeads(qkv, 0, heads, headDim);
+    let k = splitHeads(qkv, heads * headDim, kvHeads, headDim);
+    if (config.qkNorm) {
+      q = this.#rmsNorm(q, `${p}.attn.q_norm.weight`);
+      k = this.#rmsNorm(k, `${p}.attn.k_norm.weight`);
+    }
+    q = rotaryEmbedding(q, cos, sin);
+    k = rotaryEmbedding(k, cos, sin);
+    const v = splitHeads(qkv, (heads + kvHeads) * headDim, kvHeads, headDim);
+    const merged = mergeHeads(attend(q, k, v));
+    x = tf.add(x, this.#linear(merged, `${p}.attn.out`, config.attentionBias === 'all'));
+    const normed2 = this.#norm(x, `${p}.mlp_norm`);
+    let hiddenMlp: Tensor;
+    if (config.mlp === 'swiglu') {
+      const gate = this.#linear(normed2, `${p}.mlp.gate`, config.mlpBias);
+      hiddenMlp = tf.mul(
+        tf.mul(gate, tf.sigmoid(gate)),
+        this.#linear(normed2, `${p}.mlp.up`, config.mlpBias),
+      );
+    } else {
+      hiddenMlp = geluTanh(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
+    }
+    return tf.add(x, this.#linear(hiddenMlp, `${p}.mlp.down`, config.mlpBias));
+  }
+
+  /**
+   * Preallocated KV-cache buffers of `capacity` positions for every layer, holding a prefill's
+   * cache (`[B, kvHeads, past, Dh]` per layer) in columns `0 .. past - 1`; the rest is zero.
+   * WASM and CPU backends only (see {@link decode}). The caller disposes the buffers.
+   */
+  allocateCache(prefill: readonly LayerCache[], capacity: number): KvCacheBuffers[] {
+    return prefill.map(({ keys, values }) =>
+      tf.tidy(() => {
+        const [batch, kvHeads, past, headDim] = keys.shape as [number, number, number, number];
+        const pad = tf.zeros([batch, kvHeads, capacity - past, headDim]);
+        return { keys: tf.concat([keys, pad], 2), values: tf.concat([values, pad], 2) };
+      }),
+    );
+  }
+
+  /**
+   * One decoding step: the next token of every row (`ids` `[B]`, at `positions`), attending to
+   * the `past` positions in `cache` (written by {@link allocateCache} and earlier steps), whose
+   * column `past` this step fills in place. `keyMask` `[B·capacity]` marks the real tokens.
+   * Returns the final-normed hidden states `[B, width]`. Inference only, on the backends whose
+   * tensors live in host memory (WASM, CPU); elsewhere use {@link forward} with a cache.
+   */
+  decode(
+    ids: Int32Array,
+    positions: Int32Array,
+    keyMask: Uint8Array,
+    cache: readonly KvCacheBuffers[],
+    past: number,
+  ): Tensor {
+    const batch = ids.length;
+    const { cos, sin } = this.#rotary(positions, batch, 1);
+    let x = tf.reshape(embeddingLookup(this.#param('embed.weight'), ids), [
+      batch,
+      1,
+      this.config.width,
+    ]);
+    for (let l = 0; l < this.config.layers; l++) {
+      x = this.#block(x, l, cos, sin, (q, k, v) =>
+        decodeAttention(q, k, v, cache[l]!, past, keyMask),
+      );
+    }
+    return tf.reshape(this.#norm(x, 'final_norm'), [batch, this.config.width]);
   }
 
   /** `x · W (+ b)` for the parameter pair `<name>.weight` / `<name>.bias`. */
