@@ -99,38 +99,40 @@ export function decodeAttention(
           values.set((vs as Float32Array).subarray(from, from + dim), at);
         }
       }
+      const q = qs as Float32Array;
+      const o = outs as Float32Array;
       const weights = new Float64Array(past + 1);
       const acc = new Float64Array(dim);
+      // The real columns 0..past of each row, shared by its heads.
+      const columns = new Int32Array(past + 1);
       for (let b = 0; b < batch; b++) {
-        const mask = b * capacity;
+        let count = 0;
+        for (let c = 0; c <= past; c++) if (keyMask[b * capacity + c] === 1) columns[count++] = c;
         for (let h = 0; h < heads; h++) {
           const row = (b * kvHeads + Math.floor(h / group)) * capacity;
-          const q = (b * heads + h) * dim;
+          const qBase = (b * heads + h) * dim;
           let max = Number.NEGATIVE_INFINITY;
-          for (let c = 0; c <= past; c++) {
-            if (keyMask[mask + c] !== 1) continue;
-            const k = (row + c) * dim;
+          for (let n = 0; n < count; n++) {
+            const k = (row + columns[n]!) * dim;
             let dot = 0;
-            for (let d = 0; d < dim; d++) dot += qs![q + d]! * keys[k + d]!;
+            for (let d = 0; d < dim; d++) dot += q[qBase + d]! * keys[k + d]!;
             const s = dot * scale;
-            weights[c] = s;
+            weights[n] = s;
             if (s > max) max = s;
           }
           let sum = 0;
-          for (let c = 0; c <= past; c++) {
-            if (keyMask[mask + c] !== 1) continue;
-            const w = Math.exp(weights[c]! - max);
-            weights[c] = w;
+          for (let n = 0; n < count; n++) {
+            const w = Math.exp(weights[n]! - max);
+            weights[n] = w;
             sum += w;
           }
           acc.fill(0);
-          for (let c = 0; c <= past; c++) {
-            if (keyMask[mask + c] !== 1) continue;
-            const w = weights[c]! / sum;
-            const v = (row + c) * dim;
+          for (let n = 0; n < count; n++) {
+            const w = weights[n]! / sum;
+            const v = (row + columns[n]!) * dim;
             for (let d = 0; d < dim; d++) acc[d] = acc[d]! + w * values[v + d]!;
           }
-          for (let d = 0; d < dim; d++) outs![q + d] = acc[d]!;
+          for (let d = 0; d < dim; d++) o[qBase + d] = acc[d]!;
         }
       }
     },
