@@ -10,6 +10,8 @@ import {
 } from '@hicra/spec';
 import {
   type DifferentiablePolicy,
+  hostMemoryBackend,
+  type KvCacheBuffers,
   SeededGenerator,
   type Tensor,
   type TokenStatisticsTensors,
@@ -475,7 +477,11 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
       return out;
     };
 
+    // On WASM and CPU the cache is preallocated for the whole run and each step writes its
+    // column in place (`Transformer.decode`); elsewhere each step concatenates a new cache.
+    const inPlace = hostMemoryBackend();
     let cache: LayerCache[] = [];
+    let buffers: KvCacheBuffers[] = [];
     let lastLogits: Float32Array;
     {
       const result = tf.tidy(() => {
@@ -494,6 +500,11 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
         return { logits: this.model.logits(last), cache: filled! };
       });
       cache = result.cache;
+      if (inPlace) {
+        buffers = this.model.allocateCache(cache, S + T);
+        tf.dispose(cache.flatMap((c) => [c.keys, c.values]));
+        cache = [];
+      }
       lastLogits = (await result.logits.data()) as Float32Array;
       result.logits.dispose();
     }
@@ -519,6 +530,14 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
         }
         if (t === T - 1 || finished.every((f) => f === 1)) break;
         const positions = Int32Array.from({ length: B }, (_, r) => lengths[promptIndex[r]!]! + t);
+        if (inPlace) {
+          const logits = tf.tidy(() =>
+            this.model.logits(this.model.decode(next, positions, keyMask, buffers, S + t)),
+          );
+          lastLogits = (await logits.data()) as Float32Array;
+          logits.dispose();
+          continue;
+        }
         const step = tf.tidy(() => {
           const { hidden, cache: extended } = this.model.forward(
             {
@@ -541,6 +560,7 @@ export class TransformerPolicy implements PolicyV1, DifferentiablePolicy {
       }
     } finally {
       tf.dispose(cache.flatMap((c) => [c.keys, c.values]));
+      tf.dispose(buffers.flatMap((c) => [c.keys, c.values]));
     }
     return { batchSize: B, seqLen: T, promptIndex, tokenIds, responseMask, logProbs, finished };
   }

@@ -24,21 +24,26 @@ export {
 export type { DifferentiablePolicy, TokenStatisticsTensors } from './differentiable-policy.js';
 export * from './kernels/index.js';
 export { type AggregateLossOptions, aggregateLoss } from './ops/aggregate-loss.js';
+export { mergeHeads, splitHeads } from './ops/attention-heads.js';
 export { DEFAULT_CHUNK_ELEMENTS, defaultChunkRows } from './ops/chunk-rows.js';
+export { decodeAttention, type KvCacheBuffers } from './ops/decode-attention.js';
 export { embeddingLookup } from './ops/embedding-lookup.js';
 export {
   type EngineLossInput,
   type EngineLossResult,
   engineLoss,
 } from './ops/engine-loss.js';
+export { hostMemoryBackend } from './ops/host-memory.js';
 export { klPenalty } from './ops/kl-penalty.js';
 export { matMul } from './ops/mat-mul.js';
+export { geluTanh, layerNorm, rmsNorm } from './ops/norm.js';
 export {
   type PolicyLossInput,
   type PolicyLossOptions,
   type PolicyLossResult,
   policyLoss,
 } from './ops/policy-loss.js';
+export { rotaryEmbedding } from './ops/rotary.js';
 export type { Labels, SoftmaxStatisticsOptions } from './ops/softmax-statistics.js';
 export { tokenEntropy } from './ops/token-entropy.js';
 export { tokenLogProbs } from './ops/token-log-probs.js';

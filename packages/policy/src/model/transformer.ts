@@ -1,7 +1,15 @@
 import {
+  decodeAttention,
   embeddingLookup,
+  geluTanh,
+  type KvCacheBuffers,
+  layerNorm,
   matMul,
+  mergeHeads,
+  rmsNorm,
+  rotaryEmbedding,
   SeededGenerator,
+  splitHeads,
   type Tensor,
   tf,
   type Variable,
@@ -117,59 +125,116 @@ export class Transformer {
     let x = embeddingLookup(this.#param('embed.weight'), input.ids);
     const cache: LayerCache[] = [];
     for (let l = 0; l < config.layers; l++) {
-      const p = `layers.${l}`;
-      const normed = this.#norm(x, `${p}.attn_norm`);
-      const qkv = this.#linear(normed, `${p}.attn.qkv`, config.attentionBias !== 'none');
-      const [qFlat, kFlat, vFlat] = tf.split(
-        qkv,
-        [heads * headDim, kvHeads * headDim, kvHeads * headDim],
-        2,
-      );
-      let q = this.#heads(qFlat!, batch, length, heads);
-      let k = this.#heads(kFlat!, batch, length, kvHeads);
-      if (config.qkNorm) {
-        q = this.#rmsNorm(q, `${p}.attn.q_norm.weight`);
-        k = this.#rmsNorm(k, `${p}.attn.k_norm.weight`);
-      }
-      q = applyRotary(q, cos, sin);
-      k = applyRotary(k, cos, sin);
-      let v = this.#heads(vFlat!, batch, length, kvHeads);
-      const layerCache = input.cache?.[l];
-      if (layerCache) {
-        k = tf.concat([layerCache.keys, k], 2);
-        v = tf.concat([layerCache.values, v], 2);
-      }
-      if (keepCache) cache.push({ keys: k, values: v });
-      // Grouped-query attention without copying keys: the `group` query heads that share a
-      // key/value head are consecutive, so [B, heads, L, Dh] regroups as [B, kvHeads, group·L, Dh].
-      const grouped = group === 1 ? q : tf.reshape(q, [batch, kvHeads, group * length, headDim]);
-      let scores = tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim));
-      if (group !== 1) scores = tf.reshape(scores, [batch, heads, length, total]);
-      let weights = tf.softmax(tf.add(scores, mask));
-      if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
-      let attended = matMul(weights, v);
-      if (group !== 1) attended = tf.reshape(attended, [batch, heads, length, headDim]);
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [
-        batch,
-        length,
-        heads * headDim,
-      ]);
-      x = tf.add(x, this.#linear(merged, `${p}.attn.out`, config.attentionBias === 'all'));
-      const normed2 = this.#norm(x, `${p}.mlp_norm`);
-      let hiddenMlp: Tensor;
-      if (config.mlp === 'swiglu') {
-        const gate = this.#linear(normed2, `${p}.mlp.gate`, config.mlpBias);
-        hiddenMlp = tf.mul(
-          tf.mul(gate, tf.sigmoid(gate)),
-          this.#linear(normed2, `${p}.mlp.up`, config.mlpBias),
-        );
-      } else {
-        hiddenMlp = gelu(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
-      }
-      x = tf.add(x, this.#linear(hiddenMlp, `${p}.mlp.down`, config.mlpBias));
+      x = this.#block(x, l, cos, sin, (q, newKeys, newValues) => {
+        let k = newKeys;
+        let v = newValues;
+        const layerCache = input.cache?.[l];
+        if (layerCache) {
+          k = tf.concat([layerCache.keys, k], 2);
+          v = tf.concat([layerCache.values, v], 2);
+        }
+        if (keepCache) cache.push({ keys: k, values: v });
+        // Grouped-query attention without copying keys: the `group` query heads that share a
+        // key/value head are consecutive, so [B, heads, L, Dh] regroups as [B, kvHeads, group·L, Dh].
+        const grouped = group === 1 ? q : tf.reshape(q, [batch, kvHeads, group * length, headDim]);
+        let scores = tf.mul(matMul(grouped, k, false, true), 1 / Math.sqrt(headDim));
+        if (group !== 1) scores = tf.reshape(scores, [batch, heads, length, total]);
+        let weights = tf.softmax(tf.add(scores, mask));
+        if (group !== 1) weights = tf.reshape(weights, [batch, kvHeads, group * length, total]);
+        const attended = matMul(weights, v);
+        return group === 1 ? attended : tf.reshape(attended, [batch, heads, length, headDim]);
+      });
     }
     const hidden = this.#norm(x, 'final_norm');
     return keepCache ? { hidden, cache } : { hidden };
+  }
+
+  /**
+   * One pre-norm block over `x` `[B, L, width]`: attention (queries, keys and values after any
+   * q/k norm and the rotary embedding go to `attend`, which returns `[B, heads, L, Dh]`), then
+   * the MLP, each added to the residual stream.
+   */
+  #block(
+    input: Tensor,
+    l: number,
+    cos: Float32Array,
+    sin: Float32Array,
+    attend: (q: Tensor, k: Tensor, v: Tensor) => Tensor,
+  ): Tensor {
+    const { config } = this;
+    const { heads, kvHeads, headDim } = config;
+    const p = `layers.${l}`;
+    let x = input;
+    const normed = this.#norm(x, `${p}.attn_norm`);
+    const qkv = this.#linear(normed, `${p}.attn.qkv`, config.attentionBias !== 'none');
+    // [B, L, (heads + 2·kvHeads)·Dh] -> q [B, heads, L, Dh], k and v [B, kvHeads, L, Dh].
+    let q = splitHeads(qkv, 0, heads, headDim);
+    let k = splitHeads(qkv, heads * headDim, kvHeads, headDim);
+    if (config.qkNorm) {
+      q = this.#rmsNorm(q, `${p}.attn.q_norm.weight`);
+      k = this.#rmsNorm(k, `${p}.attn.k_norm.weight`);
+    }
+    q = rotaryEmbedding(q, cos, sin);
+    k = rotaryEmbedding(k, cos, sin);
+    const v = splitHeads(qkv, (heads + kvHeads) * headDim, kvHeads, headDim);
+    const merged = mergeHeads(attend(q, k, v));
+    x = tf.add(x, this.#linear(merged, `${p}.attn.out`, config.attentionBias === 'all'));
+    const normed2 = this.#norm(x, `${p}.mlp_norm`);
+    let hiddenMlp: Tensor;
+    if (config.mlp === 'swiglu') {
+      const gate = this.#linear(normed2, `${p}.mlp.gate`, config.mlpBias);
+      hiddenMlp = tf.mul(
+        tf.mul(gate, tf.sigmoid(gate)),
+        this.#linear(normed2, `${p}.mlp.up`, config.mlpBias),
+      );
+    } else {
+      hiddenMlp = geluTanh(this.#linear(normed2, `${p}.mlp.up`, config.mlpBias));
+    }
+    return tf.add(x, this.#linear(hiddenMlp, `${p}.mlp.down`, config.mlpBias));
+  }
+
+  /**
+   * Preallocated KV-cache buffers of `capacity` positions for every layer, holding a prefill's
+   * cache (`[B, kvHeads, past, Dh]` per layer) in columns `0 .. past - 1`; the rest is zero.
+   * WASM and CPU backends only (see {@link decode}). The caller disposes the buffers.
+   */
+  allocateCache(prefill: readonly LayerCache[], capacity: number): KvCacheBuffers[] {
+    return prefill.map(({ keys, values }) =>
+      tf.tidy(() => {
+        const [batch, kvHeads, past, headDim] = keys.shape as [number, number, number, number];
+        const pad = tf.zeros([batch, kvHeads, capacity - past, headDim]);
+        return { keys: tf.concat([keys, pad], 2), values: tf.concat([values, pad], 2) };
+      }),
+    );
+  }
+
+  /**
+   * One decoding step: the next token of every row (`ids` `[B]`, at `positions`), attending to
+   * the `past` positions in `cache` (written by {@link allocateCache} and earlier steps), whose
+   * column `past` this step fills in place. `keyMask` `[B·capacity]` marks the real tokens.
+   * Returns the final-normed hidden states `[B, width]`. Inference only, on the backends whose
+   * tensors live in host memory (WASM, CPU); elsewhere use {@link forward} with a cache.
+   */
+  decode(
+    ids: Int32Array,
+    positions: Int32Array,
+    keyMask: Uint8Array,
+    cache: readonly KvCacheBuffers[],
+    past: number,
+  ): Tensor {
+    const batch = ids.length;
+    const { cos, sin } = this.#rotary(positions, batch, 1);
+    let x = tf.reshape(embeddingLookup(this.#param('embed.weight'), ids), [
+      batch,
+      1,
+      this.config.width,
+    ]);
+    for (let l = 0; l < this.config.layers; l++) {
+      x = this.#block(x, l, cos, sin, (q, k, v) =>
+        decodeAttention(q, k, v, cache[l]!, past, keyMask),
+      );
+    }
+    return tf.reshape(this.#norm(x, 'final_norm'), [batch, this.config.width]);
   }
 
   /** `x · W (+ b)` for the parameter pair `<name>.weight` / `<name>.bias`. */
@@ -185,32 +250,28 @@ export class Transformer {
       : matMul(hidden, this.#param('lm_head.weight'));
   }
 
-  /** `[B, L, count·headDim]` -> `[B, count, L, headDim]`. */
-  #heads(t: Tensor, batch: number, length: number, count: number): Tensor {
-    return tf.transpose(tf.reshape(t, [batch, length, count, this.config.headDim]), [0, 2, 1, 3]);
-  }
-
   /** RMSNorm over the last axis: `x · rsqrt(mean(x²) + eps) · weight`. */
   #rmsNorm(x: Tensor, weightName: string): Tensor {
-    const rms = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.config.normEpsilon));
-    return tf.mul(tf.mul(x, rms), this.#param(weightName));
+    return rmsNorm(x, this.#param(weightName), this.config.normEpsilon);
   }
 
+  /** The block's norm (LayerNorm or RMSNorm), one fused op on the WASM and CPU backends. */
   #norm(x: Tensor, prefix: string): Tensor {
     if (this.config.norm === 'rmsnorm') return this.#rmsNorm(x, `${prefix}.weight`);
-    const eps = this.config.normEpsilon;
-    const weight = this.#param(`${prefix}.weight`);
-    const mean = tf.mean(x, -1, true);
-    const centred = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centred), -1, true);
-    return tf.add(
-      tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), weight),
+    return layerNorm(
+      x,
+      this.#param(`${prefix}.weight`),
       this.#param(`${prefix}.bias`),
+      this.config.normEpsilon,
     );
   }
 
-  /** cos and sin tables `[B, 1, L, headDim/2]` for the given absolute positions. */
-  #rotary(positions: Int32Array, batch: number, length: number): { cos: Tensor; sin: Tensor } {
+  /** cos and sin tables `[B, L, headDim/2]` for the given absolute positions. */
+  #rotary(
+    positions: Int32Array,
+    batch: number,
+    length: number,
+  ): { cos: Float32Array; sin: Float32Array } {
     const half = this.config.headDim / 2;
     const cos = new Float32Array(batch * length * half);
     const sin = new Float32Array(batch * length * half);
@@ -222,10 +283,7 @@ export class Transformer {
         sin[k * half + i] = Math.sin(angle);
       }
     }
-    return {
-      cos: tf.tensor4d(cos, [batch, 1, length, half]),
-      sin: tf.tensor4d(sin, [batch, 1, length, half]),
-    };
+    return { cos, sin };
   }
 }
 
@@ -237,28 +295,6 @@ let modelCounter = 0;
  */
 export function uniqueVariableName(parameter: string): string {
   return `m${modelCounter++}/${parameter}`;
-}
-
-/** Rotates the two halves of the last axis by the position angles (the "rotate half" convention). */
-function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const half = x.shape[3]! / 2;
-  const [first, second] = tf.split(x, [half, half], 3);
-  return tf.concat(
-    [
-      tf.sub(tf.mul(first!, cos), tf.mul(second!, sin)),
-      tf.add(tf.mul(second!, cos), tf.mul(first!, sin)),
-    ],
-    3,
-  );
-}
-
-/** GELU, tanh approximation. */
-function gelu(x: Tensor): Tensor {
-  const inner = tf.mul(
-    Math.sqrt(2 / Math.PI),
-    tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))),
-  );
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
 /**

@@ -5,6 +5,7 @@ import { assertFiniteNumber, assertTensor, SOURCE } from './assert.js';
 import { defaultChunkRows } from './chunk-rows.js';
 import { customGradient } from './custom-gradient.js';
 import { floatOneHot } from './float-one-hot.js';
+import { hostCompute, hostMemoryBackend } from './host-memory.js';
 
 /** Options of the log-prob and entropy ops. */
 export interface SoftmaxStatisticsOptions {
@@ -105,6 +106,10 @@ type Kind = 'logProbs' | 'entropy' | 'both';
  * gradient so that neither pass materialises more than one chunk of softmax at a time and no
  * kernel outside the common set is needed (the gradient of `gather` fails on WASM).
  * Returns [N] for one statistic, [N, 2] (log-prob, entropy) for both.
+ *
+ * On the backends whose tensors live in host memory (WASM, CPU) the whole op, forward and
+ * backward, is one fused loop over the rows ({@link hostSoftmaxStatistics}): no softmax is
+ * materialised at all and `chunkRows` has nothing left to bound.
  */
 export function softmaxStatistics(
   rows: Tensor2D,
@@ -112,6 +117,7 @@ export function softmaxStatistics(
   chunkRows: number,
   kind: Kind,
 ): Tensor {
+  if (hostMemoryBackend()) return hostSoftmaxStatistics(rows, labels, kind);
   const [n, vocabSize] = rows.shape;
   const chunks: [number, number][] = [];
   for (let start = 0; start < n; start += chunkRows)
@@ -203,6 +209,90 @@ export function softmaxStatistics(
           );
         }
         return concatAndDispose(gradParts);
+      },
+    };
+  });
+  return op(rows);
+}
+
+/**
+ * {@link softmaxStatistics} as two fused loops over host memory. Forward, per row: the max, then
+ * one pass accumulating (in float64) `s = Σ exp(x - max)` and `t = Σ exp(x - max)·(x - max)`,
+ * giving `logsumexp = max + log s`, the label's log-prob `x_label - logsumexp` and the entropy
+ * `log s - t / s` (shifted logits, so ±1000 keep full precision). Backward, per entry:
+ * `dlogp·(1[j = label] - p_j) - dH·p_j·(log p_j + H)`, with `p_j` recomputed from the saved
+ * log-sum-exp. A `-Infinity` logit has p = 0 and contributes nothing (its gradient is 0); a row
+ * with a NaN, or of only `-Infinity`, is NaN.
+ */
+function hostSoftmaxStatistics(rows: Tensor2D, labels: Tensor1D | undefined, kind: Kind): Tensor {
+  const [n, vocabSize] = rows.shape;
+  const labelValues = labels ? (labels.dataSync() as Int32Array).slice() : undefined;
+  const width = kind === 'both' ? 2 : 1;
+  const logProbColumn = kind === 'entropy' ? -1 : 0;
+  const entropyColumn = kind === 'logProbs' ? -1 : kind === 'both' ? 1 : 0;
+  const op = customGradient(([x]: [Tensor], save) => {
+    save([x]);
+    const lse = new Float64Array(n);
+    const entropy = new Float64Array(n);
+    const [value] = hostCompute([x], [{ shape: width === 2 ? [n, 2] : [n] }], ([xs], [out]) => {
+      for (let i = 0; i < n; i++) {
+        const base = i * vocabSize;
+        let max = Number.NEGATIVE_INFINITY;
+        let nan = false;
+        for (let j = 0; j < vocabSize; j++) {
+          const v = xs![base + j]!;
+          if (v > max) max = v;
+          else if (Number.isNaN(v)) nan = true;
+        }
+        let rowLse = Number.NaN;
+        let rowEntropy = Number.NaN;
+        if (!nan && max !== Number.NEGATIVE_INFINITY) {
+          let s = 0;
+          let t = 0;
+          for (let j = 0; j < vocabSize; j++) {
+            const d = xs![base + j]! - max;
+            if (d === Number.NEGATIVE_INFINITY) continue;
+            const e = Math.exp(d);
+            s += e;
+            t += e * d;
+          }
+          const logS = Math.log(s);
+          rowLse = max + logS;
+          rowEntropy = logS - t / s;
+        }
+        lse[i] = rowLse;
+        entropy[i] = rowEntropy;
+        if (logProbColumn >= 0) out![i * width] = xs![base + labelValues![i]!]! - rowLse;
+        if (entropyColumn >= 0) out![i * width + entropyColumn] = rowEntropy;
+      }
+    });
+    return {
+      value: value!,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [grad] = hostCompute(
+          [saved[0]!, dy],
+          [{ shape: [n, vocabSize] }],
+          ([xs, dys], [out]) => {
+            for (let i = 0; i < n; i++) {
+              const base = i * vocabSize;
+              const gLogProb = logProbColumn >= 0 ? dys![i * width]! : 0;
+              const gEntropy = entropyColumn >= 0 ? dys![i * width + entropyColumn]! : 0;
+              const rowLse = lse[i]!;
+              const h = entropy[i]!;
+              for (let j = 0; j < vocabSize; j++) {
+                const logP = xs![base + j]! - rowLse;
+                const p = Math.exp(logP);
+                // p = 0 (a -Infinity logit, or one far below the rest): no contribution.
+                out![base + j] = p === 0 ? 0 : -gLogProb * p - gEntropy * p * (logP + h);
+              }
+              if (logProbColumn >= 0) {
+                const at = base + labelValues![i]!;
+                out![at] = out![at]! + gLogProb;
+              }
+            }
+          },
+        );
+        return grad!;
       },
     };
   });
