@@ -24,8 +24,9 @@ function heapBackend(): HeapBackend | undefined {
 }
 
 /**
- * Whether the current backend keeps tensors in this process's memory (`wasm`, `cpu`), so an op
- * can run as one plain loop over the values instead of a chain of kernels. Elsewhere (a GPU
+ * Whether the current backend keeps tensors in this process's memory (`wasm`, `cpu`, and
+ * `native`, which is the WASM backend with native kernels, its tensors on the same heap), so an
+ * op can run as one plain loop over the values instead of a chain of kernels. Elsewhere (a GPU
  * backend, tfjs-node) the ops keep their kernel path.
  */
 export function hostMemoryBackend(): boolean {
@@ -34,7 +35,8 @@ export function hostMemoryBackend(): boolean {
     shareIdentityOnWasm();
     return true;
   }
-  return name === 'cpu';
+  // `native` registers its own storage-sharing Identity (decision 0077).
+  return name === 'cpu' || (name === 'native' && heapBackend() !== undefined);
 }
 
 let identityShared = false;
@@ -69,6 +71,12 @@ function shareIdentityOnWasm(): void {
   });
 }
 
+/** Whether the current backend keeps tensors on the WASM heap (`wasm`, and `native` over it). */
+function onHeap(): boolean {
+  const name = tf.getBackend();
+  return name === 'wasm' || name === 'native';
+}
+
 export interface HostOutput {
   readonly shape: number[];
   readonly dtype?: 'float32' | 'int32';
@@ -86,7 +94,7 @@ export function hostCompute(
   outputs: readonly HostOutput[],
   fill: (inputs: HostArray[], outputs: HostArray[]) => void,
 ): Tensor[] {
-  const heap = tf.getBackend() === 'wasm' ? heapBackend() : undefined;
+  const heap = onHeap() ? heapBackend() : undefined;
   if (heap) {
     // Allocate first: a heap growth replaces the buffer every earlier view points into.
     const infos = outputs.map((o) => heap.makeOutput(o.shape, o.dtype ?? 'float32'));
@@ -119,7 +127,7 @@ export function hostCompute(
  */
 export function hostWritableView(t: Tensor): Float32Array | undefined {
   if (t.dtype !== 'float32') return undefined;
-  if (tf.getBackend() === 'wasm') {
+  if (onHeap()) {
     const heap = heapBackend();
     return heap
       ? (heap.typedArrayFromHeap(t as unknown as TensorInfoLike) as Float32Array)
