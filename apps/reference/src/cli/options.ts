@@ -116,7 +116,7 @@ function listOf<T>(
 }
 
 const STRATEGY_NAMES = STRATEGIES.map((s) => s.name);
-const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+const BACKENDS = ['auto', 'cpu', 'wasm', 'native', 'tensorflow', 'tensorflow-gpu'] as const;
 
 function strategyName(given: string, name: string): string {
   if (STRATEGY_NAMES.includes(given)) return given;
@@ -140,7 +140,7 @@ export const OPTIONS = {
   help: flag("this text, or a command's help with `hicra <command> --help`", 'h'),
   backend: oneOf(
     'NAME',
-    'auto | cpu | wasm | tensorflow | tensorflow-gpu (default: HICRA_BACKEND or auto)',
+    'auto | cpu | wasm | native (WASM with OpenBLAS kernels, @hicra/tensor-native, linux-x64) | tensorflow | tensorflow-gpu (default: HICRA_BACKEND or auto)',
     BACKENDS,
   ),
   force: flag('replace what --out names although it exists'),
