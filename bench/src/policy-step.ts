@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '@hicra/tensor';
-import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { count, forEachFlag, list, measureFlag, runScript } from './lib/args.js';
 import { median } from './lib/measure.js';
 import {
   availableBackends,
@@ -77,13 +77,8 @@ function parse(argv: readonly string[]): Options {
     help: false,
   };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (measureFlag(options, flag, value)) return true;
     switch (flag) {
-      case '--runs':
-        options.runs = count(flag, value(), 1);
-        return true;
-      case '--warmup':
-        options.warmup = count(flag, value(), 0);
-        return true;
       case '--cpu-runs':
         options.cpuRuns = count(flag, value(), 1);
         return true;
@@ -95,13 +90,6 @@ function parse(argv: readonly string[]): Options {
         return true;
       case '--threads':
         options.threads = count(flag, value(), 1);
-        return true;
-      case '--json':
-        options.json = value();
-        return true;
-      case '--help':
-      case '-h':
-        options.help = true;
         return true;
       default:
         return false;

@@ -18,7 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { tf } from '@hicra/tensor';
-import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { count, forEachFlag, list, measureFlag, runScript } from './lib/args.js';
 import { median } from './lib/measure.js';
 import {
   availableBackends,
@@ -61,6 +61,7 @@ function parse(argv: readonly string[]): Options {
     help: false,
   };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (measureFlag(options, flag, value)) return true;
     switch (flag) {
       case '--steps':
         options.steps = count(flag, value(), 2);
@@ -73,13 +74,6 @@ function parse(argv: readonly string[]): Options {
         return true;
       case '--rss-growth-mb':
         options.rssGrowthMb = count(flag, value(), 0);
-        return true;
-      case '--json':
-        options.json = value();
-        return true;
-      case '--help':
-      case '-h':
-        options.help = true;
         return true;
       default:
         return false;

@@ -21,7 +21,7 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { tf } from '@hicra/tensor';
-import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { count, forEachFlag, list, measureFlag, runScript } from './lib/args.js';
 import { median } from './lib/measure.js';
 import {
   availableBackends,
@@ -74,6 +74,7 @@ function parse(argv: readonly string[]): Options {
     help: false,
   };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (measureFlag(options, flag, value)) return true;
     switch (flag) {
       case '--backend':
         options.backend = list(flag, value(), POLICY_BACKENDS)[0]!;
@@ -81,21 +82,8 @@ function parse(argv: readonly string[]): Options {
       case '--cases':
         options.cases = list(flag, value(), CASES);
         return true;
-      case '--runs':
-        options.runs = count(flag, value(), 1);
-        return true;
-      case '--warmup':
-        options.warmup = count(flag, value(), 0);
-        return true;
       case '--top':
         options.top = count(flag, value(), 1);
-        return true;
-      case '--json':
-        options.json = value();
-        return true;
-      case '--help':
-      case '-h':
-        options.help = true;
         return true;
       default:
         return false;

@@ -114,27 +114,57 @@ export interface CommonOptions {
   help: boolean;
 }
 
+/** What `measureFlag` fills: the timing flags (for scripts that take them) and `--help`. */
+export interface MeasureOptions {
+  runs?: number;
+  warmup?: number;
+  help: boolean;
+}
+
+/**
+ * Handles `--runs` (>= 1), `--warmup` (>= 0) and `--help` (`-h`), plus `--json FILE` for a
+ * script whose options have a `json` key; false for any other flag (the script's own).
+ * `--runs` and `--warmup` are taken only by scripts whose options have those keys.
+ */
+export function measureFlag(
+  options: MeasureOptions & { json?: string | undefined },
+  flag: string,
+  value: () => string,
+): boolean {
+  switch (flag) {
+    case '--runs':
+      if (!('runs' in options)) return false;
+      options.runs = count(flag, value(), 1);
+      return true;
+    case '--warmup':
+      if (!('warmup' in options)) return false;
+      options.warmup = count(flag, value(), 0);
+      return true;
+    case '--json':
+      if (!('json' in options)) return false;
+      options.json = value();
+      return true;
+    case '--help':
+    case '-h':
+      options.help = true;
+      return true;
+    default:
+      return false;
+  }
+}
+
 /**
  * Handles `--runs`, `--warmup`, `--out`, `--keep-data` and `--help` (`-h`) into `options`;
  * false for any other flag (the script's own).
  */
 export function commonFlag(options: CommonOptions, flag: string, value: () => string): boolean {
+  if (measureFlag(options, flag, value)) return true;
   switch (flag) {
-    case '--runs':
-      options.runs = count(flag, value(), 1);
-      return true;
-    case '--warmup':
-      options.warmup = count(flag, value(), 0);
-      return true;
     case '--out':
       options.out = value();
       return true;
     case '--keep-data':
       options.keepData = true;
-      return true;
-    case '--help':
-    case '-h':
-      options.help = true;
       return true;
     default:
       return false;
