@@ -1,6 +1,5 @@
 import {
   type AdvantageEstimatorV1,
-  ConfigError,
   type CreditAssignerRegistrationV1,
   type CreditAssignerV1,
   type CreditPipelineConfigV1,
@@ -73,8 +72,7 @@ export function composeCredit(
   };
 }
 
-/** Registries that cannot change (the default one). */
-const SEALED = new WeakSet<object>();
+let sealedDefault: CreditRegistry;
 
 /**
  * The registry of estimators and credit assigners, by kebab-case name: `@hicra/spec`'s plug-in
@@ -82,15 +80,27 @@ const SEALED = new WeakSet<object>();
  * (`estimator`, `assigner`, `pipeline`).
  */
 export class CreditRegistry {
-  readonly #plugins: PluginRegistryV1;
+  #plugins: PluginRegistryV1;
 
   /** A registry holding the built-ins (default) or nothing. */
   constructor(options: { readonly builtins?: boolean } = {}) {
-    this.#plugins = createRegistry({
+    this.#plugins = CreditRegistry.#create(options.builtins ?? true, false);
+  }
+
+  static #create(builtins: boolean, sealed: boolean): PluginRegistryV1 {
+    return createRegistry({
       kinds: ['estimator', 'assigner'],
       source: SOURCE,
-      registrations: (options.builtins ?? true) ? [...builtinEstimators, ...builtinAssigners] : [],
+      registrations: builtins ? [...builtinEstimators, ...builtinAssigners] : [],
+      sealed,
+      extendHint: 'new CreditRegistry() starts with the built-ins',
     });
+  }
+
+  // `defaultRegistry`: the built-ins, in a plug-in registry that refuses `register`.
+  static {
+    sealedDefault = new CreditRegistry({ builtins: false });
+    sealedDefault.#plugins = CreditRegistry.#create(true, true);
   }
 
   /** The plug-in registry underneath (e.g. to list registrations with their settings). */
@@ -106,12 +116,6 @@ export class CreditRegistry {
     registration: EstimatorRegistrationV1 | CreditAssignerRegistrationV1,
     options: { readonly replace?: boolean } = {},
   ): this {
-    if (SEALED.has(this))
-      throw new ConfigError(
-        '',
-        `the default registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: new CreditRegistry() starts with the built-ins`,
-        { source: SOURCE },
-      );
     this.#plugins.register(registration, options);
     return this;
   }
@@ -155,8 +159,7 @@ export class CreditRegistry {
  * The registry with every built-in. It cannot change: `register` on it throws. Add plug-ins to
  * your own, `new CreditRegistry()`, which starts with the built-ins.
  */
-export const defaultRegistry = new CreditRegistry();
-SEALED.add(defaultRegistry);
+export const defaultRegistry: CreditRegistry = sealedDefault;
 
 /** Shorthand: a pipeline from a config, with the built-in registry. */
 export function createCreditPipeline(

@@ -114,7 +114,7 @@ export function createRegistry(options: CreateRegistryOptions = {}): PluginRegis
       if (sealed)
         throw new ConfigError(
           '',
-          `this registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: ${options.extendHint ?? 'registry.extend() gives one that starts with the built-ins'}`,
+          `the default registry holds the built-ins and cannot change (importing a plug-in must not change what other modules resolve); register "${(registration as { name?: unknown })?.name}" in your own: ${options.extendHint ?? 'registry.extend() gives one that starts with the built-ins'}`,
           { source },
         );
       add(registration, registerOptions.replace ?? false);
