@@ -1,4 +1,5 @@
 import { InvalidValueError, ShapeError } from '@hicra/spec';
+import { heapKernels, onKernelHeap } from '../simd/heap-kernels.js';
 import type { Tensor, Tensor1D, Tensor2D } from '../tf.js';
 import { tf } from '../tf.js';
 import { assertFiniteNumber, assertTensor, SOURCE } from './assert.js';
@@ -234,69 +235,141 @@ function hostSoftmaxStatistics(rows: Tensor2D, labels: Tensor1D | undefined, kin
     save([x]);
     const lse = new Float64Array(n);
     const entropy = new Float64Array(n);
-    const [value] = hostCompute([x], [{ shape: width === 2 ? [n, 2] : [n] }], ([xs], [out]) => {
-      for (let i = 0; i < n; i++) {
-        const base = i * vocabSize;
-        let max = Number.NEGATIVE_INFINITY;
-        let nan = false;
-        for (let j = 0; j < vocabSize; j++) {
-          const v = xs![base + j]!;
-          if (v > max) max = v;
-          else if (Number.isNaN(v)) nan = true;
-        }
-        let rowLse = Number.NaN;
-        let rowEntropy = Number.NaN;
-        if (!nan && max !== Number.NEGATIVE_INFINITY) {
-          let s = 0;
-          let t = 0;
-          for (let j = 0; j < vocabSize; j++) {
-            const d = xs![base + j]! - max;
-            if (d === Number.NEGATIVE_INFINITY) continue;
-            const e = Math.exp(d);
-            s += e;
-            t += e * d;
+    // Each row's max, NaN where the row's statistics are NaN (the SIMD gradient shifts by it).
+    const maxes = new Float64Array(n);
+    const kernels = heapKernels();
+    // The SIMD kernel's per-row sums (three float64 a row), allocated with the output: a
+    // later allocation could grow the heap and detach the views.
+    const scratch = kernels ? [{ shape: [n * 6] }] : [];
+    const [value, sums] = hostCompute(
+      [x],
+      [{ shape: width === 2 ? [n, 2] : [n] }, ...scratch],
+      ([xs], [out, scratchView]) => {
+        const stats =
+          kernels && scratchView && onKernelHeap(kernels, xs!) && scratchView.byteOffset % 8 === 0
+            ? new Float64Array(scratchView.buffer, scratchView.byteOffset, n * 3)
+            : undefined;
+        if (stats) kernels!.softmaxRowStats(xs!.byteOffset, n, vocabSize, stats.byteOffset);
+        for (let i = 0; i < n; i++) {
+          const [rowMax, rowLse, rowEntropy] = stats
+            ? statisticsFromSums(stats[3 * i]!, stats[3 * i + 1]!, stats[3 * i + 2]!)
+            : rowStatistics(xs!, i * vocabSize, vocabSize);
+          maxes[i] = rowMax;
+          lse[i] = rowLse;
+          entropy[i] = rowEntropy;
+          if (logProbColumn >= 0) {
+            out![i * width] = xs![i * vocabSize + labelValues![i]!]! - rowLse;
           }
-          const logS = Math.log(s);
-          rowLse = max + logS;
-          rowEntropy = logS - t / s;
+          if (entropyColumn >= 0) out![i * width + entropyColumn] = rowEntropy;
         }
-        lse[i] = rowLse;
-        entropy[i] = rowEntropy;
-        if (logProbColumn >= 0) out![i * width] = xs![base + labelValues![i]!]! - rowLse;
-        if (entropyColumn >= 0) out![i * width + entropyColumn] = rowEntropy;
-      }
-    });
+      },
+    );
+    sums?.dispose();
     return {
       value: value!,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [grad] = hostCompute(
+        const kernels = heapKernels();
+        // Four float64 coefficients a row for the SIMD kernel.
+        const scratch = kernels ? [{ shape: [n * 8] }] : [];
+        const [grad, coefficients] = hostCompute(
           [saved[0]!, dy],
-          [{ shape: [n, vocabSize] }],
-          ([xs, dys], [out]) => {
+          [{ shape: [n, vocabSize] }, ...scratch],
+          ([xs, dys], [out, scratchView]) => {
+            const onHeap =
+              kernels !== undefined &&
+              scratchView !== undefined &&
+              onKernelHeap(kernels, xs!) &&
+              onKernelHeap(kernels, out!) &&
+              scratchView.byteOffset % 8 === 0;
+            const coef = onHeap
+              ? new Float64Array(scratchView.buffer, scratchView.byteOffset, n * 4)
+              : undefined;
             for (let i = 0; i < n; i++) {
               const base = i * vocabSize;
               const gLogProb = logProbColumn >= 0 ? dys![i * width]! : 0;
               const gEntropy = entropyColumn >= 0 ? dys![i * width + entropyColumn]! : 0;
               const rowLse = lse[i]!;
               const h = entropy[i]!;
-              for (let j = 0; j < vocabSize; j++) {
-                const logP = xs![base + j]! - rowLse;
-                const p = Math.exp(logP);
-                // p = 0 (a -Infinity logit, or one far below the rest): no contribution.
-                out![base + j] = p === 0 ? 0 : -gLogProb * p - gEntropy * p * (logP + h);
+              if (coef) {
+                // -g·p - gH·p·(log p + H) = p·(a + b·log p)
+                coef[4 * i] = maxes[i]!;
+                coef[4 * i + 1] = rowLse - maxes[i]!;
+                coef[4 * i + 2] = -(gLogProb + gEntropy * h);
+                coef[4 * i + 3] = -gEntropy;
+              } else {
+                for (let j = 0; j < vocabSize; j++) {
+                  const logP = xs![base + j]! - rowLse;
+                  const p = Math.exp(logP);
+                  // p = 0 (a -Infinity logit, or one far below the rest): no contribution.
+                  out![base + j] = p === 0 ? 0 : -gLogProb * p - gEntropy * p * (logP + h);
+                }
               }
-              if (logProbColumn >= 0) {
-                const at = base + labelValues![i]!;
-                out![at] = out![at]! + gLogProb;
+            }
+            if (coef) {
+              kernels!.softmaxStatsGrad(
+                xs!.byteOffset,
+                n,
+                vocabSize,
+                coef.byteOffset,
+                out!.byteOffset,
+              );
+            }
+            if (logProbColumn >= 0) {
+              for (let i = 0; i < n; i++) {
+                const at = i * vocabSize + labelValues![i]!;
+                out![at] = out![at]! + dys![i * width]!;
               }
             }
           },
         );
+        coefficients?.dispose();
         return grad!;
       },
     };
   });
   return op(rows);
+}
+
+/**
+ * One row's max, log-sum-exp and entropy from its max, `s = Σ exp(x - max)` and
+ * `t = Σ exp(x - max)·(x - max)`: `max + log s` and `log s - t / s` (shifted logits, so ±1000
+ * keep full precision). A NaN max (a NaN in the row) or a -Infinity one (only -Infinity) gives
+ * NaN for all three.
+ */
+function statisticsFromSums(max: number, s: number, t: number): [number, number, number] {
+  if (Number.isNaN(max) || max === Number.NEGATIVE_INFINITY) {
+    return [Number.NaN, Number.NaN, Number.NaN];
+  }
+  const logS = Math.log(s);
+  return [max, max + logS, logS - t / s];
+}
+
+/** {@link statisticsFromSums} of the row at `base`, the sums taken in float64 here. */
+function rowStatistics(
+  xs: ArrayLike<number>,
+  base: number,
+  vocabSize: number,
+): [number, number, number] {
+  let max = Number.NEGATIVE_INFINITY;
+  let nan = false;
+  for (let j = 0; j < vocabSize; j++) {
+    const v = xs[base + j]!;
+    if (v > max) max = v;
+    else if (Number.isNaN(v)) nan = true;
+  }
+  if (nan) return [Number.NaN, Number.NaN, Number.NaN];
+  let s = 0;
+  let t = 0;
+  if (max !== Number.NEGATIVE_INFINITY) {
+    for (let j = 0; j < vocabSize; j++) {
+      const d = xs[base + j]! - max;
+      if (d === Number.NEGATIVE_INFINITY) continue;
+      const e = Math.exp(d);
+      s += e;
+      t += e * d;
+    }
+  }
+  return statisticsFromSums(max, s, t);
 }
 
 /**

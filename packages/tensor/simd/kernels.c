@@ -1,0 +1,187 @@
+// WASM SIMD kernels for @hicra/tensor's host-memory ops on the WASM backend (and `native`,
+// which shares its heap). Built by scripts/build-simd.mjs with clang into src/simd/binary.ts.
+//
+// The module imports the WASM backend's own linear memory and works on tensors where they
+// lie, so every pointer below is a byte offset into that heap. Because the memory belongs to
+// tfjs, the module must own no part of it: no static data (no data segment: constant tables
+// would be written over tfjs's own data at instantiation) and no stack (clang's shadow stack
+// would live at a fixed address in tfjs's memory). Every function is a leaf with scalar and
+// v128 locals only, and the build script refuses a binary with a data section or any
+// global access. Scratch space, where a caller needs it, is allocated by the caller with the
+// backend's own malloc.
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(name))) __attribute__((visibility("default")))
+
+// exp(x) for four float32 lanes: x = n·ln2 + r with |r| <= ln2/2, a degree-6 polynomial for
+// e^r (Cephes' expf coefficients; relative error about 2 float32 ulp), and 2^n written into
+// the exponent bits. n is rounded by adding 1.5·2^23 (the float's own rounding), which also
+// leaves n + 127 in the low bits, so no float/int conversion is needed. x below -87.3 gives
+// exactly 0 (float32 denormals are flushed), x above 88.37 is clamped (callers pass x <= 0),
+// and NaN stays NaN (wasm's min and max propagate NaN, and NaN < c is false).
+static inline v128_t exp4(v128_t x) {
+  const v128_t lowest = wasm_f32x4_splat(-87.33654475f);
+  const v128_t magic = wasm_f32x4_splat(12582912.0f);
+  const v128_t underflow = wasm_f32x4_lt(x, lowest);
+  x = wasm_f32x4_min(wasm_f32x4_max(x, lowest), wasm_f32x4_splat(88.37626266f));
+  const v128_t shifted =
+      wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), magic);
+  const v128_t n = wasm_f32x4_sub(shifted, magic);
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_add(r, wasm_f32x4_mul(n, wasm_f32x4_splat(2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r),
+                     wasm_f32x4_splat(1.0f));
+  // The bits of `shifted` minus those of (1.5·2^23 - 127) are n + 127: 2^n's biased exponent.
+  const v128_t scale =
+      wasm_i32x4_shl(wasm_i32x4_sub(shifted, wasm_f32x4_splat(12582912.0f - 127.0f)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, scale), underflow);
+}
+
+// Four floats from row[j..j+count) with the missing lanes set to `fill` (count in 1..3), built
+// lane by lane: a local array would need the stack, which this module must not touch.
+static inline v128_t load_tail(const float* row, int j, int count, float fill) {
+  return wasm_f32x4_make(row[j], count > 1 ? row[j + 1] : fill, count > 2 ? row[j + 2] : fill,
+                         fill);
+}
+
+static inline double sum_f32x4_as_f64(v128_t lo, v128_t hi) {
+  return (wasm_f64x2_extract_lane(lo, 0) + wasm_f64x2_extract_lane(lo, 1)) +
+         (wasm_f64x2_extract_lane(hi, 0) + wasm_f64x2_extract_lane(hi, 1));
+}
+
+// Accumulates four float32 lanes into two float64x2 sums.
+static inline void add_f64(v128_t* lo, v128_t* hi, v128_t v) {
+  *lo = wasm_f64x2_add(*lo, wasm_f64x2_promote_low_f32x4(v));
+  *hi = wasm_f64x2_add(*hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)));
+}
+
+// Row statistics of the log-softmax, per row of x [rows, cols]:
+//   out[3i] = max, out[3i+1] = s = Σ exp(x - max), out[3i+2] = t = Σ exp(x - max)·(x - max),
+// s and t summed in float64. A row with a NaN has max NaN; a row of only -Infinity has max
+// -Infinity (s and t are then meaningless); the caller turns both into NaN statistics.
+// An entry of -Infinity contributes 0 to s and t (its exp is 0; its shifted value is raised to
+// the lowest float32 first, so 0·(x - max) is 0, not NaN).
+EXPORT("softmax_row_stats")
+void softmax_row_stats(const float* x, int rows, int cols, double* out) {
+  const int body = cols & ~3;
+  const v128_t lowest = wasm_f32x4_splat(-3.40282347e38f);
+  for (int i = 0; i < rows; i++) {
+    const float* row = x + (uintptr_t)i * (uintptr_t)cols;
+    v128_t m = wasm_f32x4_splat(-__builtin_inff());
+    for (int j = 0; j < body; j += 4) m = wasm_f32x4_max(m, wasm_v128_load(row + j));
+    if (body < cols) m = wasm_f32x4_max(m, load_tail(row, body, cols - body, -__builtin_inff()));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    const float max = wasm_f32x4_extract_lane(m, 0);
+    out[3 * i] = max;
+    if (max != max || max == -__builtin_inff()) {
+      out[3 * i + 1] = 0;
+      out[3 * i + 2] = 0;
+      continue;
+    }
+    v128_t s_lo = wasm_f64x2_splat(0), s_hi = s_lo, t_lo = s_lo, t_hi = s_lo;
+    for (int j = 0; j < body; j += 4) {
+      const v128_t d = wasm_f32x4_max(wasm_f32x4_sub(wasm_v128_load(row + j), m), lowest);
+      const v128_t e = exp4(d);
+      add_f64(&s_lo, &s_hi, e);
+      add_f64(&t_lo, &t_hi, wasm_f32x4_mul(e, d));
+    }
+    if (body < cols) {
+      // Missing lanes read as -Infinity: exp 0, contribution 0.
+      const v128_t tail = load_tail(row, body, cols - body, -__builtin_inff());
+      const v128_t d = wasm_f32x4_max(wasm_f32x4_sub(tail, m), lowest);
+      const v128_t e = exp4(d);
+      add_f64(&s_lo, &s_hi, e);
+      add_f64(&t_lo, &t_hi, wasm_f32x4_mul(e, d));
+    }
+    out[3 * i + 1] = sum_f32x4_as_f64(s_lo, s_hi);
+    out[3 * i + 2] = sum_f32x4_as_f64(t_lo, t_hi);
+  }
+}
+
+// The gradient of the log-prob / entropy statistics with respect to x [rows, cols]:
+//   out[i, j] = p·(a_i + b_i·log p), log p = (x[i, j] - max_i) - log s_i, p = exp(log p),
+// with per-row coefficients coef[4i..4i+3] = (max_i, log s_i, a_i, b_i), float64 (rounded to
+// float32 here). Shifting by the max first keeps large logits (±1000) precise: x - lse in
+// float32 would lose ulp(lse). The caller folds the log-prob's gradient g and the entropy's
+// gradient gH of entropy H in as a = -(g + gH·H), b = -gH, and adds g at the label
+// afterwards. p = 0 (a -Infinity entry, or one far below the rest) gives exactly 0; a NaN
+// coefficient gives NaN.
+EXPORT("softmax_stats_grad")
+void softmax_stats_grad(const float* x, int rows, int cols, const double* coef, float* out) {
+  const int body = cols & ~3;
+  const v128_t zero = wasm_f32x4_splat(0);
+  for (int i = 0; i < rows; i++) {
+    const float* row = x + (uintptr_t)i * (uintptr_t)cols;
+    float* dst = out + (uintptr_t)i * (uintptr_t)cols;
+    const v128_t max = wasm_f32x4_splat((float)coef[4 * i]);
+    const v128_t log_s = wasm_f32x4_splat((float)coef[4 * i + 1]);
+    const v128_t a = wasm_f32x4_splat((float)coef[4 * i + 2]);
+    const v128_t b = wasm_f32x4_splat((float)coef[4 * i + 3]);
+    for (int j = 0; j < body; j += 4) {
+      const v128_t log_p = wasm_f32x4_sub(wasm_f32x4_sub(wasm_v128_load(row + j), max), log_s);
+      const v128_t p = exp4(log_p);
+      const v128_t g = wasm_f32x4_mul(p, wasm_f32x4_add(a, wasm_f32x4_mul(b, log_p)));
+      wasm_v128_store(dst + j, wasm_v128_andnot(g, wasm_f32x4_eq(p, zero)));
+    }
+    for (int j = body; j < cols; j += 4) {
+      const int count = cols - j;
+      const v128_t log_p =
+          wasm_f32x4_sub(wasm_f32x4_sub(load_tail(row, j, count, 0), max), log_s);
+      const v128_t p = exp4(log_p);
+      const v128_t g = wasm_v128_andnot(
+          wasm_f32x4_mul(p, wasm_f32x4_add(a, wasm_f32x4_mul(b, log_p))), wasm_f32x4_eq(p, zero));
+      dst[j] = wasm_f32x4_extract_lane(g, 0);
+      if (count > 1) dst[j + 1] = wasm_f32x4_extract_lane(g, 1);
+      if (count > 2) dst[j + 2] = wasm_f32x4_extract_lane(g, 2);
+    }
+  }
+}
+
+// out[b, c, r] = in[b, r, c] for `batch` matrices of [rows, cols]: 4 × 4 blocks transposed in
+// registers, walked in 32 × 32 tiles so that both the reads and the writes stay in cache.
+EXPORT("transpose")
+void transpose(const float* in, int batch, int rows, int cols, float* out) {
+  const uintptr_t size = (uintptr_t)rows * (uintptr_t)cols;
+  const int rows4 = rows & ~3, cols4 = cols & ~3;
+  for (int n = 0; n < batch; n++) {
+    const float* src = in + n * size;
+    float* dst = out + n * size;
+    for (int r0 = 0; r0 < rows4; r0 += 32) {
+      const int r1 = r0 + 32 < rows4 ? r0 + 32 : rows4;
+      for (int c0 = 0; c0 < cols4; c0 += 32) {
+        const int c1 = c0 + 32 < cols4 ? c0 + 32 : cols4;
+        for (int r = r0; r < r1; r += 4) {
+          for (int c = c0; c < c1; c += 4) {
+            const float* s = src + (uintptr_t)r * cols + c;
+            const v128_t a = wasm_v128_load(s);
+            const v128_t b = wasm_v128_load(s + cols);
+            const v128_t cc = wasm_v128_load(s + 2 * cols);
+            const v128_t d = wasm_v128_load(s + 3 * cols);
+            const v128_t ab_lo = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5);
+            const v128_t ab_hi = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+            const v128_t cd_lo = wasm_i32x4_shuffle(cc, d, 0, 4, 1, 5);
+            const v128_t cd_hi = wasm_i32x4_shuffle(cc, d, 2, 6, 3, 7);
+            float* t = dst + (uintptr_t)c * rows + r;
+            wasm_v128_store(t, wasm_i64x2_shuffle(ab_lo, cd_lo, 0, 2));
+            wasm_v128_store(t + rows, wasm_i64x2_shuffle(ab_lo, cd_lo, 1, 3));
+            wasm_v128_store(t + 2 * rows, wasm_i64x2_shuffle(ab_hi, cd_hi, 0, 2));
+            wasm_v128_store(t + 3 * rows, wasm_i64x2_shuffle(ab_hi, cd_hi, 1, 3));
+          }
+        }
+      }
+    }
+    // The edges: the last cols % 4 columns of every row, and the last rows % 4 rows.
+    for (int r = 0; r < rows4; r++)
+      for (int c = cols4; c < cols; c++) dst[(uintptr_t)c * rows + r] = src[(uintptr_t)r * cols + c];
+    for (int r = rows4; r < rows; r++)
+      for (int c = 0; c < cols; c++) dst[(uintptr_t)c * rows + r] = src[(uintptr_t)r * cols + c];
+  }
+}

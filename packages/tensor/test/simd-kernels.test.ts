@@ -1,0 +1,209 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { matMul, type Tensor, tf, tokenLogProbsAndEntropy } from '../src/index.js';
+import { KERNELS_BASE64, SOURCE_SHA256 } from '../src/simd/binary.js';
+import { heapKernels, setHeapKernelsEnabled } from '../src/simd/heap-kernels.js';
+import { expectClose, randomTensor, SeededGenerator } from '../src/testing/index.js';
+import { BACKENDS, useBackend } from './helpers.js';
+
+/** The WebAssembly API's module reflection (the package's `lib` has no DOM types). */
+interface WasmModuleApi {
+  readonly Module: {
+    new (bytes: Uint8Array): object;
+    imports(module: object): { module: string; name: string; kind: string }[];
+    exports(module: object): { name: string; kind: string }[];
+  };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmModuleApi }).WebAssembly;
+
+const HEAP_BACKENDS = BACKENDS.filter((name) => name === 'wasm' || name === 'native');
+
+/** `f` with the SIMD kernels on and off, as plain arrays (the JS loops are the reference). */
+function bothPaths<T>(f: () => T): { simd: T; plain: T } {
+  expect(heapKernels(), 'the SIMD kernels load on this backend').toBeDefined();
+  const simd = f();
+  const previous = setHeapKernelsEnabled(false);
+  try {
+    expect(heapKernels()).toBeUndefined();
+    return { simd, plain: f() };
+  } finally {
+    setHeapKernelsEnabled(previous);
+  }
+}
+
+/** Log-probs, entropies and the gradient of a random weighting of both, as arrays. */
+function statistics(logits: Tensor, labels: Int32Array, weights: [Tensor, Tensor]) {
+  return tf.tidy(() => {
+    const { logProbs, entropies } = tokenLogProbsAndEntropy(logits, labels);
+    const grad = tf.grad((x: Tensor) => {
+      const r = tokenLogProbsAndEntropy(x, labels);
+      return tf.add(
+        tf.sum(tf.mul(r.logProbs, weights[0])),
+        tf.sum(tf.mul(r.entropies, weights[1])),
+      );
+    })(logits);
+    return {
+      logProbs: Array.from(logProbs.dataSync()),
+      entropies: Array.from(entropies.dataSync()),
+      grad: Array.from(grad.dataSync()),
+    };
+  });
+}
+
+/** |a - b| <= atol + rtol·|b| elementwise, NaN only where NaN (reports the first miss). */
+function expectNear(got: number[], want: number[], label: string, atol = 1e-6, rtol = 2e-5): void {
+  expect(got.length, label).toBe(want.length);
+  const miss = want.findIndex((b, i) => {
+    const a = got[i]!;
+    return Number.isNaN(b) ? !Number.isNaN(a) : !(Math.abs(a - b) <= atol + rtol * Math.abs(b));
+  });
+  expect(miss === -1 ? 'all equal' : `${label}[${miss}]: ${got[miss]} vs ${want[miss]}`).toBe(
+    'all equal',
+  );
+}
+
+describe('the WASM SIMD kernels module', () => {
+  it('was built from the committed simd/kernels.c', () => {
+    const source = readFileSync(new URL('../simd/kernels.c', import.meta.url));
+    expect(createHash('sha256').update(source).digest('hex')).toBe(SOURCE_SHA256);
+  });
+
+  it('imports only its memory, owns no data segment, and exports the three kernels', () => {
+    const bytes = Buffer.from(KERNELS_BASE64, 'base64');
+    const module = new wasm.Module(bytes);
+    expect(wasm.Module.imports(module)).toEqual([
+      { module: 'env', name: 'memory', kind: 'memory' },
+    ]);
+    expect(wasm.Module.exports(module).map((e) => e.name)).toEqual([
+      'softmax_row_stats',
+      'softmax_stats_grad',
+      'transpose',
+    ]);
+    const sections: number[] = [];
+    for (let at = 8; at < bytes.length; ) {
+      sections.push(bytes[at++]!);
+      let size = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = bytes[at++]!;
+        size += (byte & 0x7f) * 2 ** shift;
+        if ((byte & 0x80) === 0) break;
+      }
+      at += size;
+    }
+    expect(sections).not.toContain(11); // data
+  });
+
+  it('the build script checks that the binary matches the source', () => {
+    const script = fileURLToPath(new URL('../scripts/build-simd.mjs', import.meta.url));
+    expect(execFileSync(process.execPath, [script, '--check'], { encoding: 'utf8' })).toContain(
+      'matches',
+    );
+  });
+});
+
+describe.each(HEAP_BACKENDS)('SIMD kernels on %s equal the plain loops', (backend) => {
+  afterEach(() => {
+    setHeapKernelsEnabled(true);
+  });
+
+  it('log-probs, entropies and their gradient, every vocabulary tail and special value', async () => {
+    await useBackend(backend);
+    const generator = new SeededGenerator(19);
+    for (const vocab of [1, 2, 3, 4, 5, 7, 8, 63, 64, 257]) {
+      const rows = 9;
+      const values = Float32Array.from({ length: rows * vocab }, () => generator.nextNormal() * 6);
+      // Row 1: a masked entry; row 2: every entry but one masked; row 3: a NaN; row 4: only
+      // -Infinity; row 5: far-apart logits (most probabilities underflow); row 6: ±1000.
+      if (vocab > 1) values[1 * vocab + vocab - 1] = Number.NEGATIVE_INFINITY;
+      for (let j = 1; j < vocab; j++) values[2 * vocab + j] = Number.NEGATIVE_INFINITY;
+      values[3 * vocab + Math.floor(vocab / 2)] = Number.NaN;
+      for (let j = 0; j < vocab; j++) values[4 * vocab + j] = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < vocab; j++) values[5 * vocab + j] = -200 * j;
+      for (let j = 0; j < vocab; j++) values[6 * vocab + j] = j % 2 === 0 ? 1000 : -1000;
+      const labels = Int32Array.from({ length: rows }, (_, i) =>
+        i === 1 || i === 2 ? 0 : generator.nextInt(vocab),
+      );
+      const { simd, plain } = bothPaths(() =>
+        tf.tidy(() => {
+          const logits = tf.tensor2d(values, [rows, vocab]);
+          const weights: [Tensor, Tensor] = [
+            randomTensor(new SeededGenerator(vocab), [rows]),
+            randomTensor(new SeededGenerator(vocab + 1), [rows]),
+          ];
+          return statistics(logits, labels, weights);
+        }),
+      );
+      expectNear(simd.logProbs, plain.logProbs, `V=${vocab} log-probs`);
+      expectNear(simd.entropies, plain.entropies, `V=${vocab} entropies`);
+      expectNear(simd.grad, plain.grad, `V=${vocab} gradient`);
+    }
+  });
+
+  it('a 32k-vocabulary head: the statistics and the gradient agree to float32 rounding', async () => {
+    await useBackend(backend);
+    const rows = 6;
+    const vocab = 32_000;
+    const generator = new SeededGenerator(7);
+    const values = Float32Array.from({ length: rows * vocab }, () => generator.nextNormal() * 3);
+    const labels = Int32Array.from({ length: rows }, () => generator.nextInt(vocab));
+    const { simd, plain } = bothPaths(() =>
+      tf.tidy(() =>
+        statistics(tf.tensor2d(values, [rows, vocab]), labels, [
+          tf.fill([rows], 0.5),
+          tf.fill([rows], -0.25),
+        ]),
+      ),
+    );
+    expectNear(simd.logProbs, plain.logProbs, 'log-probs', 1e-5);
+    expectNear(simd.entropies, plain.entropies, 'entropies', 1e-5);
+    expectNear(simd.grad, plain.grad, 'gradient', 1e-9, 1e-4);
+  });
+
+  it('transposes every shape exactly, batched or not, and its gradient is the transpose', async () => {
+    await useBackend(backend);
+    const generator = new SeededGenerator(3);
+    const shapes = [
+      [1, 1],
+      [3, 5],
+      [4, 4],
+      [7, 9],
+      [33, 65],
+      [64, 128],
+      [2, 63, 32],
+      [2, 3, 5, 7],
+    ];
+    for (const shape of shapes) {
+      tf.tidy(() => {
+        const x = randomTensor(generator, shape);
+        const inner = shape.slice(0, -2);
+        const [m, k] = shape.slice(-2) as [number, number];
+        // x · I through matMul's transposeA path: the transpose is all it computes.
+        const identity = tf.eye(m);
+        const batchedIdentity =
+          inner.length === 0 ? identity : tf.broadcastTo(identity, [...inner, m, m]);
+        const { simd, plain } = bothPaths(() => {
+          const value = matMul(x, batchedIdentity, true, false);
+          const grad = tf.grad((a: Tensor) =>
+            tf.sum(
+              tf.mul(
+                matMul(a, batchedIdentity, true, false),
+                tf.reshape(tf.range(0, value.size), value.shape),
+              ),
+            ),
+          )(x);
+          return { value: Array.from(value.dataSync()), grad: Array.from(grad.dataSync()) };
+        });
+        expect(simd.value, `[${shape}]`).toEqual(plain.value);
+        expect(simd.grad, `[${shape}] gradient`).toEqual(plain.grad);
+        expectClose(
+          tf.tensor(simd.value, [...inner, k, m]),
+          tf.transpose(x, [...inner.map((_, i) => i), inner.length + 1, inner.length]),
+          { atol: 0, label: `[${shape}]` },
+        );
+      });
+    }
+  });
+});
