@@ -44,6 +44,8 @@ try {
     '-O3',
     '-msimd128',
     '-nostdlib',
+    // No libc to link: keep clang from turning loops into memset/memcpy calls.
+    '-fno-builtin',
     '-Wall',
     '-Werror',
     '-Wl,--no-entry',

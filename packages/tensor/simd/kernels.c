@@ -145,6 +145,72 @@ void softmax_stats_grad(const float* x, int rows, int cols, const double* coef, 
   }
 }
 
+// Sums the four lanes of v.
+static inline float lane_sum(v128_t v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+// One decoding step of attention for one sequence: for each of its `heads` query heads,
+//   out[h] = Σ_n softmax_n(scale·q[h]·k[c_n]) · v[c_n]
+// over the cached columns c_n = columns[0..count) (the real tokens, the new one included).
+// q and out are [heads, dim]; keys and values are this sequence's cache, [kvHeads, capacity,
+// dim], head h reading kv head h / group. `weights` is caller-provided scratch of `count`
+// floats (the module has no stack). count = 0 gives zeros.
+EXPORT("decode_attention_row")
+void decode_attention_row(const float* q, const float* keys, const float* values, float* out,
+                          int heads, int group, int capacity, int dim, const int* columns,
+                          int count, float scale, float* weights) {
+  const int body = dim & ~3;
+  for (int h = 0; h < heads; h++) {
+    const float* qh = q + (uintptr_t)h * dim;
+    float* oh = out + (uintptr_t)h * dim;
+    const uintptr_t kv = (uintptr_t)(h / group) * (uintptr_t)capacity * (uintptr_t)dim;
+    float max = -__builtin_inff();
+    for (int n = 0; n < count; n++) {
+      const float* k = keys + kv + (uintptr_t)columns[n] * dim;
+      v128_t acc = wasm_f32x4_splat(0);
+      for (int d = 0; d < body; d += 4)
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(qh + d), wasm_v128_load(k + d)));
+      float dot = lane_sum(acc);
+      for (int d = body; d < dim; d++) dot += qh[d] * k[d];
+      const float s = dot * scale;
+      weights[n] = s;
+      if (s > max) max = s;
+    }
+    const v128_t vmax = wasm_f32x4_splat(max);
+    v128_t sums = wasm_f32x4_splat(0);
+    int n = 0;
+    for (; n + 4 <= count; n += 4) {
+      const v128_t w = exp4(wasm_f32x4_sub(wasm_v128_load(weights + n), vmax));
+      wasm_v128_store(weights + n, w);
+      sums = wasm_f32x4_add(sums, w);
+    }
+    float sum = lane_sum(sums);
+    if (n < count) {
+      const v128_t w =
+          exp4(wasm_f32x4_sub(load_tail(weights, n, count - n, -__builtin_inff()), vmax));
+      weights[n] = wasm_f32x4_extract_lane(w, 0);
+      if (count - n > 1) weights[n + 1] = wasm_f32x4_extract_lane(w, 1);
+      if (count - n > 2) weights[n + 2] = wasm_f32x4_extract_lane(w, 2);
+      sum += lane_sum(w);
+    }
+    for (int d = 0; d < dim; d++) oh[d] = 0;
+    if (count == 0) continue;
+    const float inverse = 1.0f / sum;
+    for (int m = 0; m < count; m++) {
+      const float* v = values + kv + (uintptr_t)columns[m] * dim;
+      const float w = weights[m] * inverse;
+      const v128_t vw = wasm_f32x4_splat(w);
+      for (int d = 0; d < body; d += 4)
+        wasm_v128_store(oh + d, wasm_f32x4_add(wasm_v128_load(oh + d),
+                                               wasm_f32x4_mul(vw, wasm_v128_load(v + d))));
+      for (int d = body; d < dim; d++) oh[d] += w * v[d];
+    }
+  }
+}
+
 // out[b, c, r] = in[b, r, c] for `batch` matrices of [rows, cols]: 4 × 4 blocks transposed in
 // registers, walked in 32 × 32 tiles so that both the reads and the writes stay in cache.
 EXPORT("transpose")

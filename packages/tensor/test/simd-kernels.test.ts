@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { matMul, type Tensor, tf, tokenLogProbsAndEntropy } from '../src/index.js';
+import { decodeAttention, matMul, type Tensor, tf, tokenLogProbsAndEntropy } from '../src/index.js';
 import { KERNELS_BASE64, SOURCE_SHA256 } from '../src/simd/binary.js';
 import { heapKernels, setHeapKernelsEnabled } from '../src/simd/heap-kernels.js';
 import { expectClose, randomTensor, SeededGenerator } from '../src/testing/index.js';
@@ -71,7 +71,7 @@ describe('the WASM SIMD kernels module', () => {
     expect(createHash('sha256').update(source).digest('hex')).toBe(SOURCE_SHA256);
   });
 
-  it('imports only its memory, owns no data segment, and exports the three kernels', () => {
+  it('imports only its memory, owns no data segment, and exports the four kernels', () => {
     const bytes = Buffer.from(KERNELS_BASE64, 'base64');
     const module = new wasm.Module(bytes);
     expect(wasm.Module.imports(module)).toEqual([
@@ -80,6 +80,7 @@ describe('the WASM SIMD kernels module', () => {
     expect(wasm.Module.exports(module).map((e) => e.name)).toEqual([
       'softmax_row_stats',
       'softmax_stats_grad',
+      'decode_attention_row',
       'transpose',
     ]);
     const sections: number[] = [];
@@ -204,6 +205,57 @@ describe.each(HEAP_BACKENDS)('SIMD kernels on %s equal the plain loops', (backen
           { atol: 0, label: `[${shape}]` },
         );
       });
+    }
+  });
+
+  it('decode attention: grouped heads, odd widths, padded and empty rows, every cache length', async () => {
+    await useBackend(backend);
+    for (const [heads, kvHeads, dim] of [
+      [4, 2, 32],
+      [3, 3, 6],
+      [2, 1, 5],
+      [8, 2, 16],
+    ] as const) {
+      const [batch, capacity] = [3, 11];
+      // Row 1: a padded prefix; row 2: no real column at all (its output is zero).
+      const keyMask = new Uint8Array(batch * capacity);
+      for (let c = 0; c < capacity; c++) {
+        keyMask[c] = 1;
+        keyMask[capacity + c] = c < 3 ? 0 : 1;
+      }
+      for (let past = 0; past < capacity; past += 3) {
+        const step = () =>
+          tf.tidy(() => {
+            const seed = new SeededGenerator(heads * 100 + past);
+            const cache = {
+              keys: randomTensor(seed, [batch, kvHeads, capacity, dim]),
+              values: randomTensor(seed, [batch, kvHeads, capacity, dim]),
+            };
+            const out = decodeAttention(
+              randomTensor(seed, [batch, heads, 1, dim]),
+              randomTensor(seed, [batch, kvHeads, 1, dim]),
+              randomTensor(seed, [batch, kvHeads, 1, dim]),
+              cache,
+              past,
+              keyMask,
+            );
+            return {
+              out: Array.from(out.dataSync()),
+              keys: Array.from(cache.keys.dataSync()),
+              values: Array.from(cache.values.dataSync()),
+            };
+          });
+        const { simd, plain } = bothPaths(step);
+        const label = `heads ${heads}/${kvHeads}, dim ${dim}, past ${past}`;
+        expectNear(simd.out, plain.out, label, 1e-6, 1e-5);
+        expect(simd.keys, `${label}: the cache written in place`).toEqual(plain.keys);
+        expect(simd.values, `${label}: the cache written in place`).toEqual(plain.values);
+        const rowSize = heads * dim;
+        expect(
+          simd.out.slice(2 * rowSize).every((x) => x === 0),
+          `${label}: empty row`,
+        ).toBe(true);
+      }
     }
   });
 });

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, ShapeError } from '@hicra/spec';
+import { heapKernels, onKernelHeap } from '../simd/heap-kernels.js';
 import type { Tensor } from '../tf.js';
 import { assertTensor, SOURCE } from './assert.js';
 import { hostCompute, hostMemoryBackend, hostWritableView } from './host-memory.js';
@@ -17,6 +18,7 @@ export interface KvCacheBuffers {
  * attends the query to columns `0 ..= past` whose `keyMask` is 1, `softmax(q·kᵀ/√Dh)·v` in one
  * loop (grouped-query heads share their key/value head). Inference only (no gradient), and only
  * on the WASM and CPU backends, whose tensors live in host memory ({@link hostMemoryBackend}).
+ * On WASM the loop is a SIMD kernel in float32; elsewhere a JavaScript loop in float64.
  *
  * @param query `[B, heads, 1, Dh]`
  * @param key `[B, kvHeads, 1, Dh]` the new token's key (after any norm and rotary embedding)
@@ -83,10 +85,13 @@ export function decodeAttention(
   }
   const group = heads / kvHeads;
   const scale = 1 / Math.sqrt(dim);
-  const [out] = hostCompute(
+  const kernels = heapKernels();
+  // The SIMD kernel's scratch: a row's real columns (int32) and their weights.
+  const scratch = kernels ? [{ shape: [2 * (past + 1)] }] : [];
+  const [out, scratchTensor] = hostCompute(
     [query, key, value],
-    [{ shape: [batch, heads, 1, dim] }],
-    ([qs, ks, vs], [outs]) => {
+    [{ shape: [batch, heads, 1, dim] }, ...scratch],
+    ([qs, ks, vs], [outs, scratchView]) => {
       // Views after the output's allocation (a heap growth would detach earlier ones).
       const keys = hostWritableView(cache.keys)!;
       const values = hostWritableView(cache.values)!;
@@ -101,13 +106,38 @@ export function decodeAttention(
       }
       const q = qs as Float32Array;
       const o = outs as Float32Array;
-      const weights = new Float64Array(past + 1);
-      const acc = new Float64Array(dim);
+      const heap =
+        kernels !== undefined &&
+        scratchView !== undefined &&
+        [q, o, keys, values, scratchView].every((view) => onKernelHeap(kernels, view));
       // The real columns 0..past of each row, shared by its heads.
-      const columns = new Int32Array(past + 1);
+      const columns = heap
+        ? new Int32Array(scratchView!.buffer, scratchView!.byteOffset, past + 1)
+        : new Int32Array(past + 1);
+      const weights = new Float64Array(heap ? 0 : past + 1);
+      const acc = new Float64Array(heap ? 0 : dim);
       for (let b = 0; b < batch; b++) {
         let count = 0;
         for (let c = 0; c <= past; c++) if (keyMask[b * capacity + c] === 1) columns[count++] = c;
+        if (heap) {
+          const cacheOffset = b * kvHeads * capacity * dim * 4;
+          const rowOffset = b * heads * dim * 4;
+          kernels!.decodeAttentionRow(
+            q.byteOffset + rowOffset,
+            keys.byteOffset + cacheOffset,
+            values.byteOffset + cacheOffset,
+            o.byteOffset + rowOffset,
+            heads,
+            group,
+            capacity,
+            dim,
+            columns.byteOffset,
+            count,
+            scale,
+            columns.byteOffset + (past + 1) * 4,
+          );
+          continue;
+        }
         for (let h = 0; h < heads; h++) {
           const row = (b * kvHeads + Math.floor(h / group)) * capacity;
           const qBase = (b * heads + h) * dim;
@@ -137,5 +167,6 @@ export function decodeAttention(
       }
     },
   );
+  scratchTensor?.dispose();
   return out!;
 }

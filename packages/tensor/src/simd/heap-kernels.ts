@@ -19,6 +19,26 @@ export interface HeapKernels {
    * float64 per row, (max_i, log s_i, a_i, b_i). p = 0 gives 0.
    */
   softmaxStatsGrad(xPtr: number, rows: number, cols: number, coefPtr: number, outPtr: number): void;
+  /**
+   * One sequence's decoding-step attention: `out[h] = softmax(scale·q[h]·kᵀ)·v` over the cache
+   * columns listed (int32) at `columnsPtr`; q and out `[heads, dim]`, the cache
+   * `[kvHeads, capacity, dim]`, `group` query heads a kv head; `weightsPtr`: `count` floats of
+   * scratch.
+   */
+  decodeAttentionRow(
+    qPtr: number,
+    keysPtr: number,
+    valuesPtr: number,
+    outPtr: number,
+    heads: number,
+    group: number,
+    capacity: number,
+    dim: number,
+    columnsPtr: number,
+    count: number,
+    scale: number,
+    weightsPtr: number,
+  ): void;
   /** out[b, c, r] = in[b, r, c] for `batch` matrices of [rows, cols]. */
   transpose(inPtr: number, batch: number, rows: number, cols: number, outPtr: number): void;
 }
@@ -67,6 +87,7 @@ export function heapKernels(): HeapKernels | undefined {
     memory,
     softmaxRowStats: exports.softmax_row_stats as HeapKernels['softmaxRowStats'],
     softmaxStatsGrad: exports.softmax_stats_grad as HeapKernels['softmaxStatsGrad'],
+    decodeAttentionRow: exports.decode_attention_row as HeapKernels['decodeAttentionRow'],
     transpose: exports.transpose as HeapKernels['transpose'],
   };
   instances.set(memory, kernels);
