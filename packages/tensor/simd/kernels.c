@@ -251,3 +251,157 @@ void transpose(const float* in, int batch, int rows, int cols, float* out) {
       for (int c = 0; c < cols; c++) dst[(uintptr_t)c * rows + r] = src[(uintptr_t)r * cols + c];
   }
 }
+
+// Σ x[0..n) in float32 lanes, the lanes added in float64.
+static inline double sum_row(const float* x, int n) {
+  const int body = n & ~3;
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int k = 0; k < body; k += 4) acc = wasm_f32x4_add(acc, wasm_v128_load(x + k));
+  double sum = (double)wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) +
+               wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
+  for (int k = body; k < n; k++) sum += x[k];
+  return sum;
+}
+
+// Σ (x - c)² over x[0..n), as sum_row.
+static inline double sum_squares(const float* x, int n, float c) {
+  const int body = n & ~3;
+  const v128_t vc = wasm_f32x4_splat(c);
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int k = 0; k < body; k += 4) {
+    const v128_t d = wasm_f32x4_sub(wasm_v128_load(x + k), vc);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(d, d));
+  }
+  double sum = (double)wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) +
+               wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
+  for (int k = body; k < n; k++) sum += (double)(x[k] - c) * (x[k] - c);
+  return sum;
+}
+
+// Layer normalisation of each row of x [rows, width]: out = (x - mean)·scale·w + b with
+// scale = 1/√(var + eps) (biased variance). stats, when not null, receives (mean, scale) per
+// row in float64 for the backward pass. With rms != 0 it is RMS normalisation instead: no
+// mean is taken off, no bias is added (b is ignored), and stats receives (0, scale).
+EXPORT("norm_forward")
+void norm_forward(const float* x, const float* w, const float* b, float* out, int rows,
+                  int width, double eps, int rms, double* stats) {
+  const int body = width & ~3;
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + (uintptr_t)r * width;
+    float* o = out + (uintptr_t)r * width;
+    const double mean = rms ? 0 : sum_row(xr, width) / width;
+    const float mean32 = (float)mean;
+    const double scale = 1 / __builtin_sqrt(sum_squares(xr, width, mean32) / width + eps);
+    if (stats) {
+      stats[2 * r] = mean;
+      stats[2 * r + 1] = scale;
+    }
+    const v128_t vm = wasm_f32x4_splat(mean32);
+    const v128_t vs = wasm_f32x4_splat((float)scale);
+    for (int k = 0; k < body; k += 4) {
+      v128_t y = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + k), vm), vs),
+                                wasm_v128_load(w + k));
+      if (!rms) y = wasm_f32x4_add(y, wasm_v128_load(b + k));
+      wasm_v128_store(o + k, y);
+    }
+    for (int k = body; k < width; k++) {
+      const float y = (xr[k] - mean32) * (float)scale * w[k];
+      o[k] = rms ? y : y + b[k];
+    }
+  }
+}
+
+// The backward pass of norm_forward, from x, w, the upstream gradient dy and the forward's
+// stats: per row, with x̂ = (x - mean)·scale and g = dy·w,
+//   dx = scale·(g - mean(g) - x̂·mean(g·x̂))      (RMS: scale·(g - x̂·mean(g·x̂)))
+// and over the rows dw = Σ dy·x̂, db = Σ dy (RMS: no db; db may be null). acc is scratch of
+// 2·width float64, where dw and db are summed before they are written as float32.
+EXPORT("norm_backward")
+void norm_backward(const float* x, const float* w, const float* dy, const double* stats,
+                   int rows, int width, int rms, float* dx, float* dw, float* db, double* acc) {
+  const int body = width & ~3;
+  const int body2 = width & ~1;
+  for (int k = 0; k < 2 * width; k++) acc[k] = 0;
+  double* gw = acc;
+  double* gb = acc + width;
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + (uintptr_t)r * width;
+    const float* dr = dy + (uintptr_t)r * width;
+    float* out = dx + (uintptr_t)r * width;
+    const v128_t vm = wasm_f32x4_splat((float)stats[2 * r]);
+    const v128_t vs = wasm_f32x4_splat((float)stats[2 * r + 1]);
+    v128_t sum_g = wasm_f32x4_splat(0);
+    v128_t sum_gx = wasm_f32x4_splat(0);
+    for (int k = 0; k < body; k += 4) {
+      const v128_t xhat = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + k), vm), vs);
+      const v128_t d = wasm_v128_load(dr + k);
+      const v128_t g = wasm_f32x4_mul(d, wasm_v128_load(w + k));
+      sum_g = wasm_f32x4_add(sum_g, g);
+      sum_gx = wasm_f32x4_add(sum_gx, wasm_f32x4_mul(g, xhat));
+    }
+    double total_g = (double)lane_sum(sum_g);
+    double total_gx = (double)lane_sum(sum_gx);
+    for (int k = body; k < width; k++) {
+      const float xhat = (xr[k] - (float)stats[2 * r]) * (float)stats[2 * r + 1];
+      const float g = dr[k] * w[k];
+      total_g += g;
+      total_gx += g * xhat;
+    }
+    const v128_t mean_g = wasm_f32x4_splat(rms ? 0.0f : (float)(total_g / width));
+    const v128_t mean_gx = wasm_f32x4_splat((float)(total_gx / width));
+    for (int k = 0; k < body; k += 4) {
+      const v128_t xhat = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + k), vm), vs);
+      const v128_t d = wasm_v128_load(dr + k);
+      const v128_t g = wasm_f32x4_mul(d, wasm_v128_load(w + k));
+      wasm_v128_store(out + k, wasm_f32x4_mul(vs, wasm_f32x4_sub(wasm_f32x4_sub(g, mean_g),
+                                                                 wasm_f32x4_mul(xhat, mean_gx))));
+    }
+    for (int k = body; k < width; k++) {
+      const float xhat = (xr[k] - (float)stats[2 * r]) * (float)stats[2 * r + 1];
+      const float g = dr[k] * w[k];
+      out[k] = (float)stats[2 * r + 1] *
+               (g - wasm_f32x4_extract_lane(mean_g, 0) - xhat * wasm_f32x4_extract_lane(mean_gx, 0));
+    }
+    // dw += dy·x̂ and db += dy, in float64 pairs.
+    for (int k = 0; k < body2; k += 2) {
+      const float x0 = (xr[k] - (float)stats[2 * r]) * (float)stats[2 * r + 1];
+      const float x1 = (xr[k + 1] - (float)stats[2 * r]) * (float)stats[2 * r + 1];
+      const v128_t d = wasm_f64x2_make(dr[k], dr[k + 1]);
+      wasm_v128_store(gw + k, wasm_f64x2_add(wasm_v128_load(gw + k),
+                                             wasm_f64x2_mul(d, wasm_f64x2_make(x0, x1))));
+      wasm_v128_store(gb + k, wasm_f64x2_add(wasm_v128_load(gb + k), d));
+    }
+    for (int k = body2; k < width; k++) {
+      gw[k] += (double)dr[k] * ((xr[k] - (float)stats[2 * r]) * (float)stats[2 * r + 1]);
+      gb[k] += dr[k];
+    }
+  }
+  for (int k = 0; k < width; k++) {
+    dw[k] = (float)gw[k];
+    if (db) db[k] = (float)gb[k];
+  }
+}
+
+// The gradient of GELU's x·σ(2u), u = c·(x + a·x³), from x, the forward's s = σ(2u) and dy:
+//   dx = dy·(s + 2·x·s·(1 - s)·c·(1 + 3a·x²)).
+EXPORT("gelu_backward")
+void gelu_backward(const float* x, const float* s, const float* dy, float* dx, int n, float c,
+                   float a) {
+  const int body = n & ~3;
+  const v128_t one = wasm_f32x4_splat(1);
+  const v128_t two_c = wasm_f32x4_splat(2 * c);
+  const v128_t three_a = wasm_f32x4_splat(3 * a);
+  for (int i = 0; i < body; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    const v128_t sg = wasm_v128_load(s + i);
+    const v128_t inner = wasm_f32x4_add(one, wasm_f32x4_mul(three_a, wasm_f32x4_mul(v, v)));
+    const v128_t slope = wasm_f32x4_add(
+        sg, wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_mul(v, sg), wasm_f32x4_sub(one, sg)),
+                           wasm_f32x4_mul(two_c, inner)));
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), slope));
+  }
+  for (int i = body; i < n; i++) {
+    const float v = x[i], sg = s[i];
+    dx[i] = dy[i] * (sg + 2 * v * sg * (1 - sg) * c * (1 + 3 * a * v * v));
+  }
+}

@@ -3,7 +3,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeAttention, matMul, type Tensor, tf, tokenLogProbsAndEntropy } from '../src/index.js';
+import {
+  decodeAttention,
+  geluTanh,
+  layerNorm,
+  matMul,
+  rmsNorm,
+  type Tensor,
+  tf,
+  tokenLogProbsAndEntropy,
+} from '../src/index.js';
 import { KERNELS_BASE64, SOURCE_SHA256 } from '../src/simd/binary.js';
 import { heapKernels, setHeapKernelsEnabled } from '../src/simd/heap-kernels.js';
 import { expectClose, randomTensor, SeededGenerator } from '../src/testing/index.js';
@@ -71,7 +80,7 @@ describe('the WASM SIMD kernels module', () => {
     expect(createHash('sha256').update(source).digest('hex')).toBe(SOURCE_SHA256);
   });
 
-  it('imports only its memory, owns no data segment, and exports the four kernels', () => {
+  it('imports only its memory, owns no data segment, and exports its kernels', () => {
     const bytes = Buffer.from(KERNELS_BASE64, 'base64');
     const module = new wasm.Module(bytes);
     expect(wasm.Module.imports(module)).toEqual([
@@ -82,6 +91,9 @@ describe('the WASM SIMD kernels module', () => {
       'softmax_stats_grad',
       'decode_attention_row',
       'transpose',
+      'norm_forward',
+      'norm_backward',
+      'gelu_backward',
     ]);
     const sections: number[] = [];
     for (let at = 8; at < bytes.length; ) {
@@ -255,6 +267,44 @@ describe.each(HEAP_BACKENDS)('SIMD kernels on %s equal the plain loops', (backen
           simd.out.slice(2 * rowSize).every((x) => x === 0),
           `${label}: empty row`,
         ).toBe(true);
+      }
+    }
+  });
+
+  it('layer and RMS norms and GELU: values and every gradient, any width', async () => {
+    await useBackend(backend);
+    for (const width of [1, 3, 4, 6, 128]) {
+      const shape = [3, 5, width];
+      const run = () =>
+        tf.tidy(() => {
+          const seed = new SeededGenerator(width);
+          const x = randomTensor(seed, shape, 0.5, 2);
+          const weight = randomTensor(seed, [width]);
+          const bias = randomTensor(seed, [width]);
+          const dy = randomTensor(seed, shape);
+          const arrays = (ts: Tensor[]) => ts.map((t) => Array.from(t.dataSync()));
+          const weighted = (y: Tensor) => tf.sum(tf.mul(y, dy));
+          return {
+            layer: arrays([
+              layerNorm(x, weight, bias),
+              ...tf.grads((a: Tensor, w: Tensor, b: Tensor) => weighted(layerNorm(a, w, b)))([
+                x,
+                weight,
+                bias,
+              ]),
+            ]),
+            rms: arrays([
+              rmsNorm(x, weight),
+              ...tf.grads((a: Tensor, w: Tensor) => weighted(rmsNorm(a, w)))([x, weight]),
+            ]),
+            gelu: arrays([geluTanh(x), tf.grad((a: Tensor) => weighted(geluTanh(a)))(x)]),
+          };
+        });
+      const { simd, plain } = bothPaths(run);
+      for (const op of ['layer', 'rms', 'gelu'] as const) {
+        simd[op].forEach((values, i) => {
+          expectNear(values, plain[op][i]!, `width ${width}: ${op} output ${i}`, 1e-5, 1e-4);
+        });
       }
     }
   });

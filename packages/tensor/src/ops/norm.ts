@@ -1,4 +1,10 @@
 import { ShapeError } from '@hicra/spec';
+import {
+  allOnKernelHeap,
+  float64Scratch,
+  type HeapKernels,
+  heapKernels,
+} from '../simd/heap-kernels.js';
 import type { Tensor } from '../tf.js';
 import { tf } from '../tf.js';
 import { assertFiniteNumber, assertTensor, SOURCE } from './assert.js';
@@ -59,31 +65,65 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, epsilon = 1e-
     save([input, w]);
     const means = new Float64Array(rows);
     const scales = new Float64Array(rows);
-    const [value] = hostCompute([input, w, b], [{ shape: input.shape }], ([xs, ws, bs], [out]) => {
-      for (let r = 0; r < rows; r++) {
-        const base = r * width;
-        let sum = 0;
-        for (let k = 0; k < width; k++) sum += xs![base + k]!;
-        const mean = sum / width;
-        let squares = 0;
-        for (let k = 0; k < width; k++) {
-          const c = xs![base + k]! - mean;
-          squares += c * c;
+    const kernels = heapKernels();
+    const [value, scratch] = hostCompute(
+      [input, w, b],
+      [{ shape: input.shape }, ...statsScratch(kernels, rows)],
+      ([xs, ws, bs], [out, scratchView]) => {
+        const stats = heapStats(kernels, [xs, ws, bs, out], scratchView, rows);
+        if (stats) {
+          kernels!.normForward(
+            xs!.byteOffset,
+            ws!.byteOffset,
+            bs!.byteOffset,
+            out!.byteOffset,
+            rows,
+            width,
+            epsilon,
+            0,
+            stats.byteOffset,
+          );
+          for (let r = 0; r < rows; r++) {
+            means[r] = stats[2 * r]!;
+            scales[r] = stats[2 * r + 1]!;
+          }
+          return;
         }
-        const scale = 1 / Math.sqrt(squares / width + epsilon);
-        means[r] = mean;
-        scales[r] = scale;
-        for (let k = 0; k < width; k++)
-          out![base + k] = (xs![base + k]! - mean) * scale * ws![k]! + bs![k]!;
-      }
-    });
+        for (let r = 0; r < rows; r++) {
+          const base = r * width;
+          let sum = 0;
+          for (let k = 0; k < width; k++) sum += xs![base + k]!;
+          const mean = sum / width;
+          let squares = 0;
+          for (let k = 0; k < width; k++) {
+            const c = xs![base + k]! - mean;
+            squares += c * c;
+          }
+          const scale = 1 / Math.sqrt(squares / width + epsilon);
+          means[r] = mean;
+          scales[r] = scale;
+          for (let k = 0; k < width; k++)
+            out![base + k] = (xs![base + k]! - mean) * scale * ws![k]! + bs![k]!;
+        }
+      },
+    );
+    scratch?.dispose();
     return {
       value: value!,
-      gradFunc: (dy: Tensor, saved: Tensor[]) =>
-        hostCompute(
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const kernels = heapKernels();
+        const [dx, dw, db, scratch] = hostCompute(
           [saved[0]!, saved[1]!, dy],
-          [{ shape: saved[0]!.shape }, { shape: [width] }, { shape: [width] }],
-          ([xs, ws, dys], [dx, dw, db]) => {
+          [
+            { shape: saved[0]!.shape },
+            { shape: [width] },
+            { shape: [width] },
+            ...backwardScratch(kernels, rows, width),
+          ],
+          ([xs, ws, dys], [dx, dw, db, scratchView]) => {
+            if (heapBackward(kernels, [xs, ws, dys, dx, dw, db], scratchView, means, scales, 0)) {
+              return;
+            }
             const gw = new Float64Array(width);
             const gb = new Float64Array(width);
             for (let r = 0; r < rows; r++) {
@@ -111,7 +151,10 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, epsilon = 1e-
             dw!.set(gw);
             db!.set(gb);
           },
-        ),
+        );
+        scratch?.dispose();
+        return [dx!, dw!, db!];
+      },
     };
   });
   return fused(x, weight, bias);
@@ -137,23 +180,53 @@ export function rmsNorm(x: Tensor, weight: Tensor, epsilon = 1e-6): Tensor {
   const fused = customGradient(([input, w]: [Tensor, Tensor], save) => {
     save([input, w]);
     const scales = new Float64Array(rows);
-    const [value] = hostCompute([input, w], [{ shape: input.shape }], ([xs, ws], [out]) => {
-      for (let r = 0; r < rows; r++) {
-        const base = r * width;
-        let squares = 0;
-        for (let k = 0; k < width; k++) squares += xs![base + k]! * xs![base + k]!;
-        const scale = 1 / Math.sqrt(squares / width + epsilon);
-        scales[r] = scale;
-        for (let k = 0; k < width; k++) out![base + k] = xs![base + k]! * scale * ws![k]!;
-      }
-    });
+    const kernels = heapKernels();
+    const [value, scratch] = hostCompute(
+      [input, w],
+      [{ shape: input.shape }, ...statsScratch(kernels, rows)],
+      ([xs, ws], [out, scratchView]) => {
+        const stats = heapStats(kernels, [xs, ws, out], scratchView, rows);
+        if (stats) {
+          kernels!.normForward(
+            xs!.byteOffset,
+            ws!.byteOffset,
+            0,
+            out!.byteOffset,
+            rows,
+            width,
+            epsilon,
+            1,
+            stats.byteOffset,
+          );
+          for (let r = 0; r < rows; r++) scales[r] = stats[2 * r + 1]!;
+          return;
+        }
+        for (let r = 0; r < rows; r++) {
+          const base = r * width;
+          let squares = 0;
+          for (let k = 0; k < width; k++) squares += xs![base + k]! * xs![base + k]!;
+          const scale = 1 / Math.sqrt(squares / width + epsilon);
+          scales[r] = scale;
+          for (let k = 0; k < width; k++) out![base + k] = xs![base + k]! * scale * ws![k]!;
+        }
+      },
+    );
+    scratch?.dispose();
     return {
       value: value!,
-      gradFunc: (dy: Tensor, saved: Tensor[]) =>
-        hostCompute(
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const kernels = heapKernels();
+        const [dx, dw, scratch] = hostCompute(
           [saved[0]!, saved[1]!, dy],
-          [{ shape: saved[0]!.shape }, { shape: [width] }],
-          ([xs, ws, dys], [dx, dw]) => {
+          [
+            { shape: saved[0]!.shape },
+            { shape: [width] },
+            ...backwardScratch(kernels, rows, width),
+          ],
+          ([xs, ws, dys], [dx, dw, scratchView]) => {
+            if (heapBackward(kernels, [xs, ws, dys, dx, dw], scratchView, undefined, scales, 1)) {
+              return;
+            }
             const gw = new Float64Array(width);
             for (let r = 0; r < rows; r++) {
               const base = r * width;
@@ -173,7 +246,10 @@ export function rmsNorm(x: Tensor, weight: Tensor, epsilon = 1e-6): Tensor {
             }
             dw!.set(gw);
           },
-        ),
+        );
+        scratch?.dispose();
+        return [dx!, dw!];
+      },
     };
   });
   return fused(x, weight);
@@ -210,6 +286,19 @@ export function geluTanh(x: Tensor): Tensor {
           [saved[0]!, saved[1]!, dy],
           [{ shape: saved[0]!.shape }],
           ([xs, ss, dys], [dx]) => {
+            const kernels = heapKernels();
+            if (kernels && allOnKernelHeap(kernels, [xs, ss, dys, dx])) {
+              kernels.geluBackward(
+                xs!.byteOffset,
+                ss!.byteOffset,
+                dys!.byteOffset,
+                dx!.byteOffset,
+                n,
+                GELU_C,
+                GELU_A,
+              );
+              return;
+            }
             for (let i = 0; i < n; i++) {
               const v = xs![i]!;
               const sg = ss![i]!;
@@ -221,4 +310,68 @@ export function geluTanh(x: Tensor): Tensor {
     };
   });
   return fused(x);
+}
+
+type HostView = Float32Array | Int32Array | Uint8Array;
+
+/** Scratch for the forward's per-row (mean, scale), as a float32 tensor of 4 per row. */
+function statsScratch(kernels: HeapKernels | undefined, rows: number) {
+  return kernels ? [{ shape: [rows * 4] }] : [];
+}
+
+/** Scratch for the backward: the rows' stats, then 2·width float64 accumulators. */
+function backwardScratch(kernels: HeapKernels | undefined, rows: number, width: number) {
+  return kernels ? [{ shape: [rows * 4 + width * 4] }] : [];
+}
+
+/** The float64 stats view of the forward's scratch when every view is on the kernels' heap. */
+function heapStats(
+  kernels: HeapKernels | undefined,
+  views: (HostView | undefined)[],
+  scratch: HostView | undefined,
+  rows: number,
+): Float64Array | undefined {
+  if (kernels === undefined || scratch === undefined) return undefined;
+  if (!allOnKernelHeap(kernels, [...views, scratch])) return undefined;
+  return float64Scratch(scratch, rows * 2);
+}
+
+/**
+ * Runs the SIMD backward of a norm when every view is on the kernels' heap: writes the
+ * forward's `means` (none for RMS) and `scales` into the scratch and calls the kernel; false
+ * (nothing written) otherwise. `views`: x, weight, dy, dx, dw and, for layer norm, db.
+ */
+function heapBackward(
+  kernels: HeapKernels | undefined,
+  views: (HostView | undefined)[],
+  scratch: HostView | undefined,
+  means: Float64Array | undefined,
+  scales: Float64Array,
+  rms: 0 | 1,
+): boolean {
+  if (kernels === undefined || scratch === undefined) return false;
+  if (!allOnKernelHeap(kernels, [...views, scratch])) return false;
+  const rows = scales.length;
+  const [xs, ws, dys, dx, dw, db] = views;
+  const width = ws!.length;
+  const space = float64Scratch(scratch, rows * 2 + width * 2);
+  if (space === undefined) return false;
+  for (let r = 0; r < rows; r++) {
+    space[2 * r] = means ? means[r]! : 0;
+    space[2 * r + 1] = scales[r]!;
+  }
+  kernels.normBackward(
+    xs!.byteOffset,
+    ws!.byteOffset,
+    dys!.byteOffset,
+    space.byteOffset,
+    rows,
+    width,
+    rms,
+    dx!.byteOffset,
+    dw!.byteOffset,
+    db ? db.byteOffset : 0,
+    space.byteOffset + rows * 2 * 8,
+  );
+  return true;
 }

@@ -39,6 +39,49 @@ export interface HeapKernels {
     scale: number,
     weightsPtr: number,
   ): void;
+  /**
+   * Layer normalisation (or, with `rms` 1, RMS normalisation: no mean, no bias) of each row of
+   * x [rows, width]; `statsPtr` (or 0) receives (mean, 1/√(var + eps)) per row as float64.
+   */
+  normForward(
+    xPtr: number,
+    weightPtr: number,
+    biasPtr: number,
+    outPtr: number,
+    rows: number,
+    width: number,
+    epsilon: number,
+    rms: number,
+    statsPtr: number,
+  ): void;
+  /**
+   * The gradient of {@link normForward} from x, the weight, dy and the forward's stats:
+   * dx [rows, width], dw and db [width] (`dbPtr` 0 for RMS); `accPtr`: 2·width float64 of
+   * scratch.
+   */
+  normBackward(
+    xPtr: number,
+    weightPtr: number,
+    dyPtr: number,
+    statsPtr: number,
+    rows: number,
+    width: number,
+    rms: number,
+    dxPtr: number,
+    dwPtr: number,
+    dbPtr: number,
+    accPtr: number,
+  ): void;
+  /** dx = dy·(s + 2x·s(1 − s)·c·(1 + 3a·x²)): GELU's gradient from x and its s = σ(2u). */
+  geluBackward(
+    xPtr: number,
+    sPtr: number,
+    dyPtr: number,
+    dxPtr: number,
+    n: number,
+    c: number,
+    a: number,
+  ): void;
   /** out[b, c, r] = in[b, r, c] for `batch` matrices of [rows, cols]. */
   transpose(inPtr: number, batch: number, rows: number, cols: number, outPtr: number): void;
 }
@@ -89,6 +132,9 @@ export function heapKernels(): HeapKernels | undefined {
     softmaxStatsGrad: exports.softmax_stats_grad as HeapKernels['softmaxStatsGrad'],
     decodeAttentionRow: exports.decode_attention_row as HeapKernels['decodeAttentionRow'],
     transpose: exports.transpose as HeapKernels['transpose'],
+    normForward: exports.norm_forward as HeapKernels['normForward'],
+    normBackward: exports.norm_backward as HeapKernels['normBackward'],
+    geluBackward: exports.gelu_backward as HeapKernels['geluBackward'],
   };
   instances.set(memory, kernels);
   return kernels;
@@ -108,6 +154,28 @@ export function setHeapKernelsEnabled(on: boolean): boolean {
 /** Whether `view` lies in the kernels' memory (so its `byteOffset` is a pointer there). */
 export function onKernelHeap(kernels: HeapKernels, view: ArrayBufferView): boolean {
   return view.buffer === kernels.memory.buffer;
+}
+
+/**
+ * Whether every view lies in the kernels' memory: the test before handing their `byteOffset`s
+ * to a kernel.
+ */
+export function allOnKernelHeap(
+  kernels: HeapKernels,
+  views: readonly (ArrayBufferView | undefined)[],
+): boolean {
+  for (const view of views) if (view === undefined || !onKernelHeap(kernels, view)) return false;
+  return true;
+}
+
+/**
+ * `length` float64 values over the start of `view` (scratch allocated as a float32 tensor of
+ * twice the length), or `undefined` when `view` is not 8-byte aligned.
+ */
+export function float64Scratch(view: ArrayBufferView, length: number): Float64Array | undefined {
+  return view.byteOffset % 8 === 0
+    ? new Float64Array(view.buffer, view.byteOffset, length)
+    : undefined;
 }
 
 function backendMemory(): WasmMemory | undefined {
