@@ -99,6 +99,13 @@ export function matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = fa
     );
   }
   return tf.tidy(() => {
+    if (tf.getBackend() === 'native') {
+      // OpenBLAS takes the transposes as flags at no cost: no copy either way.
+      if (!linear) return flaggedMatMul(a, b, transposeA, transposeB);
+      const flat = tf.reshape(a, [-1, a.shape[a.rank - 1]!]);
+      const product = flaggedMatMul(flat, b, false, transposeB);
+      return tf.reshape(product, [...a.shape.slice(0, -1), product.shape[1]!]);
+    }
     const left = transposeA ? transposeLast(a) : a;
     const right = transposeB ? transposeLast(b) : b;
     if (linear) {
@@ -109,6 +116,28 @@ export function matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = fa
     return plainMatMul(left, right);
   });
 }
+
+/**
+ * `op(a) · op(b)` (op a transpose where flagged) with a gradient that is also products with
+ * flags, for the native backend, whose BatchMatMul hands the flags to sgemm.
+ */
+const flaggedMatMul = (a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
+  customGradient(([x, y]: [Tensor, Tensor], save) => {
+    save([x, y]);
+    return {
+      value: tf.matMul(x, y, transposeA, transposeB),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [l, r] = saved as [Tensor, Tensor];
+        // C = op(A)·op(B): dA = dC·op(B)ᵀ (transposed back when A was), likewise dB.
+        if (!transposeA && !transposeB) {
+          return [tf.matMul(dy, r, false, true), tf.matMul(l, dy, true, false)];
+        }
+        if (!transposeA) return [tf.matMul(dy, r), tf.matMul(dy, l, true, false)];
+        if (!transposeB) return [tf.matMul(r, dy, false, true), tf.matMul(l, dy)];
+        return [tf.matMul(r, dy, true, true), tf.matMul(dy, l, true, true)];
+      },
+    };
+  })(a, b);
 
 /** `x · y` with a gradient written without transpose flags. */
 const plainMatMul = (x: Tensor, y: Tensor): Tensor =>
