@@ -405,3 +405,67 @@ void gelu_backward(const float* x, const float* s, const float* dy, float* dx, i
     dx[i] = dy[i] * (sg + 2 * v * sg * (1 - sg) * c * (1 + 3 * a * v * v));
   }
 }
+
+// Copies `n` floats (dst and src do not overlap).
+static inline void copy_floats(float* dst, const float* src, int n) {
+  const int body = n & ~3;
+  for (int k = 0; k < body; k += 4) wasm_v128_store(dst + k, wasm_v128_load(src + k));
+  for (int k = body; k < n; k++) dst[k] = src[k];
+}
+
+// Attention heads between a projection [batch, length, width] (columns offset + h·dim + d)
+// and [batch, count, length, dim]: to_heads 1 copies wide -> heads, 0 heads -> wide (the
+// columns outside the heads are left as they are).
+EXPORT("copy_heads")
+void copy_heads(float* wide, float* heads, int batch, int length, int width, int offset,
+                int count, int dim, int to_heads) {
+  for (int b = 0; b < batch; b++) {
+    for (int h = 0; h < count; h++) {
+      for (int l = 0; l < length; l++) {
+        float* w = wide + ((uintptr_t)b * length + l) * width + offset + (uintptr_t)h * dim;
+        float* t = heads + (((uintptr_t)b * count + h) * length + l) * dim;
+        if (to_heads)
+          copy_floats(t, w, dim);
+        else
+          copy_floats(w, t, dim);
+      }
+    }
+  }
+}
+
+// Rotary embedding, "rotate half": for each [batch, heads, length, 2·half] row the halves
+// x1, x2 become x1·cos - x2·s and x2·cos + x1·s with s = direction·sin, the angle tables
+// [batch, length, half] shared by the heads. direction -1 is the inverse rotation (the
+// gradient).
+EXPORT("rotary")
+void rotary(const float* from, float* to, const float* cos, const float* sin, int batch,
+            int heads, int length, int half, float direction) {
+  const int body = half & ~3;
+  const v128_t dir = wasm_f32x4_splat(direction);
+  for (int b = 0; b < batch; b++) {
+    for (int h = 0; h < heads; h++) {
+      for (int l = 0; l < length; l++) {
+        const uintptr_t base = (((uintptr_t)b * heads + h) * length + l) * 2 * half;
+        const uintptr_t angle = ((uintptr_t)b * length + l) * half;
+        const float* x1 = from + base;
+        const float* x2 = x1 + half;
+        float* y1 = to + base;
+        float* y2 = y1 + half;
+        for (int i = 0; i < body; i += 4) {
+          const v128_t c = wasm_v128_load(cos + angle + i);
+          const v128_t s = wasm_f32x4_mul(dir, wasm_v128_load(sin + angle + i));
+          const v128_t a = wasm_v128_load(x1 + i);
+          const v128_t bb = wasm_v128_load(x2 + i);
+          wasm_v128_store(y1 + i, wasm_f32x4_sub(wasm_f32x4_mul(a, c), wasm_f32x4_mul(bb, s)));
+          wasm_v128_store(y2 + i, wasm_f32x4_add(wasm_f32x4_mul(bb, c), wasm_f32x4_mul(a, s)));
+        }
+        for (int i = body; i < half; i++) {
+          const float c = cos[angle + i], s = direction * sin[angle + i];
+          const float a = x1[i], bb = x2[i];
+          y1[i] = a * c - bb * s;
+          y2[i] = bb * c + a * s;
+        }
+      }
+    }
+  }
+}

@@ -8,7 +8,10 @@ import {
   geluTanh,
   layerNorm,
   matMul,
+  mergeHeads,
   rmsNorm,
+  rotaryEmbedding,
+  splitHeads,
   type Tensor,
   tf,
   tokenLogProbsAndEntropy,
@@ -94,6 +97,8 @@ describe('the WASM SIMD kernels module', () => {
       'norm_forward',
       'norm_backward',
       'gelu_backward',
+      'copy_heads',
+      'rotary',
     ]);
     const sections: number[] = [];
     for (let at = 8; at < bytes.length; ) {
@@ -306,6 +311,40 @@ describe.each(HEAP_BACKENDS)('SIMD kernels on %s equal the plain loops', (backen
           expectNear(values, plain[op][i]!, `width ${width}: ${op} output ${i}`, 1e-5, 1e-4);
         });
       }
+    }
+  });
+
+  it('head splits and merges and the rotary embedding: values and gradients, odd widths', async () => {
+    await useBackend(backend);
+    for (const [count, dim] of [
+      [4, 32],
+      [3, 6],
+      [2, 5],
+    ] as const) {
+      const [batch, length] = [2, 7];
+      const width = 3 * count * dim + 1; // a spare column the heads do not cover
+      const run = () =>
+        tf.tidy(() => {
+          const seed = new SeededGenerator(count * dim);
+          const x = randomTensor(seed, [batch, length, width]);
+          const half = Math.floor(dim / 2);
+          const angles = Float32Array.from({ length: batch * length * half }, () =>
+            seed.nextNormal(),
+          );
+          const cos = angles.map(Math.cos);
+          const sin = angles.map(Math.sin);
+          const heads = (input: Tensor) => splitHeads(input, count * dim, count, dim);
+          const rotated = (input: Tensor) =>
+            dim % 2 === 0 ? rotaryEmbedding(heads(input), cos, sin) : heads(input);
+          const merged = (input: Tensor) => mergeHeads(rotated(input));
+          const dy = randomTensor(seed, [batch, length, count * dim]);
+          return [merged(x), tf.grad((input: Tensor) => tf.sum(tf.mul(merged(input), dy)))(x)].map(
+            (t) => Array.from(t.dataSync()),
+          );
+        });
+      const { simd, plain } = bothPaths(run);
+      expectNear(simd[0]!, plain[0]!, `${count} heads of ${dim}: value`, 1e-6, 1e-5);
+      expectNear(simd[1]!, plain[1]!, `${count} heads of ${dim}: gradient`, 1e-6, 1e-5);
     }
   });
 });

@@ -1,4 +1,5 @@
 import { ShapeError } from '@hicra/spec';
+import { allOnKernelHeap, heapKernels } from '../simd/heap-kernels.js';
 import type { Tensor } from '../tf.js';
 import { tf } from '../tf.js';
 import { assertTensor, SOURCE } from './assert.js';
@@ -20,6 +21,21 @@ function copyHeads(
   toHeads: boolean,
 ): void {
   const { batch, length, width, offset, count, dim } = shape;
+  const kernels = heapKernels();
+  if (kernels && allOnKernelHeap(kernels, [wide, heads])) {
+    kernels.copyHeads(
+      wide.byteOffset,
+      heads.byteOffset,
+      batch,
+      length,
+      width,
+      offset,
+      count,
+      dim,
+      toHeads ? 1 : 0,
+    );
+    return;
+  }
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < count; h++) {
       for (let l = 0; l < length; l++) {

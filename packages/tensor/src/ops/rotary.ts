@@ -1,4 +1,5 @@
 import { ShapeError } from '@hicra/spec';
+import { allOnKernelHeap, heapKernels } from '../simd/heap-kernels.js';
 import type { Tensor } from '../tf.js';
 import { tf } from '../tf.js';
 import { assertTensor, SOURCE } from './assert.js';
@@ -69,17 +70,41 @@ export function rotaryEmbedding(x: Tensor, cos: Float32Array, sin: Float32Array)
       }
     }
   };
-  const fused = customGradient(([input]: [Tensor]) => {
-    const [value] = hostCompute([input], [{ shape: input.shape }], ([xs], [out]) =>
-      rotate(xs!, out as Float32Array, 1),
+  // On WASM a SIMD kernel, with the angle tables copied into scratch on the heap next to the
+  // output (allocated with it, so that no later allocation detaches the views).
+  const rotateOnHeap = (input: Tensor, direction: number): Tensor => {
+    const kernels = heapKernels();
+    const scratch = kernels ? [{ shape: [2 * tableSize] }] : [];
+    const [out, tables] = hostCompute(
+      [input],
+      [{ shape: input.shape }, ...scratch],
+      ([xs], [ys, tableView]) => {
+        if (kernels && tableView && allOnKernelHeap(kernels, [xs, ys, tableView])) {
+          const table = tableView as Float32Array;
+          table.set(cos, 0);
+          table.set(sin, tableSize);
+          kernels.rotary(
+            xs!.byteOffset,
+            ys!.byteOffset,
+            table.byteOffset,
+            table.byteOffset + tableSize * 4,
+            batch,
+            heads,
+            length,
+            half,
+            direction,
+          );
+          return;
+        }
+        rotate(xs!, ys as Float32Array, direction);
+      },
     );
-    return {
-      value: value!,
-      gradFunc: (dy: Tensor) =>
-        hostCompute([dy], [{ shape: dy.shape }], ([dys], [dx]) =>
-          rotate(dys!, dx as Float32Array, -1),
-        )[0]!,
-    };
-  });
+    tables?.dispose();
+    return out!;
+  };
+  const fused = customGradient(([input]: [Tensor]) => ({
+    value: rotateOnHeap(input, 1),
+    gradFunc: (dy: Tensor) => rotateOnHeap(dy, -1),
+  }));
   return fused(x);
 }

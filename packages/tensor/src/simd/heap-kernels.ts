@@ -82,6 +82,36 @@ export interface HeapKernels {
     c: number,
     a: number,
   ): void;
+  /**
+   * Heads between `wide` [batch, length, width] (columns `offset + h·dim + d`) and `heads`
+   * [batch, count, length, dim]; `toHeads` 1 copies wide → heads, 0 heads → wide.
+   */
+  copyHeads(
+    widePtr: number,
+    headsPtr: number,
+    batch: number,
+    length: number,
+    width: number,
+    offset: number,
+    count: number,
+    dim: number,
+    toHeads: number,
+  ): void;
+  /**
+   * Rotary embedding ("rotate half") of [batch, heads, length, 2·half] by the angle tables
+   * [batch, length, half]; `direction` -1 rotates back (the gradient).
+   */
+  rotary(
+    fromPtr: number,
+    toPtr: number,
+    cosPtr: number,
+    sinPtr: number,
+    batch: number,
+    heads: number,
+    length: number,
+    half: number,
+    direction: number,
+  ): void;
   /** out[b, c, r] = in[b, r, c] for `batch` matrices of [rows, cols]. */
   transpose(inPtr: number, batch: number, rows: number, cols: number, outPtr: number): void;
 }
@@ -135,6 +165,8 @@ export function heapKernels(): HeapKernels | undefined {
     normForward: exports.norm_forward as HeapKernels['normForward'],
     normBackward: exports.norm_backward as HeapKernels['normBackward'],
     geluBackward: exports.gelu_backward as HeapKernels['geluBackward'],
+    copyHeads: exports.copy_heads as HeapKernels['copyHeads'],
+    rotary: exports.rotary as HeapKernels['rotary'],
   };
   instances.set(memory, kernels);
   return kernels;
