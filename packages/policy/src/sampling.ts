@@ -35,6 +35,23 @@ export function sampleToken(
   }
 
   const inverse = 1 / options.temperature;
+  if (!(options.topK > 0 && options.topK < vocab) && !(options.topP < 1)) {
+    // No truncation: the weights are the tempered normaliser's own terms, computed once, and
+    // the draw is over the vocabulary itself (no index pool). The same values and the same
+    // draw as the general path below.
+    const weights = scratchWeights(vocab);
+    let temperedSum = 0;
+    for (let v = 0; v < vocab; v++) {
+      const w = Math.exp((logits[v]! - max) * inverse);
+      weights[v] = w;
+      temperedSum += w;
+    }
+    const choice = generator.nextCategorical(weights);
+    return {
+      token: choice,
+      logProb: (logits[choice]! - max) * inverse - Math.log(temperedSum),
+    };
+  }
   // The tempered normaliser over the whole vocabulary (before truncation).
   let temperedSum = 0;
   for (let v = 0; v < vocab; v++) temperedSum += Math.exp((logits[v]! - max) * inverse);
@@ -68,4 +85,12 @@ export function sampleToken(
   }
   const choice = pool[generator.nextCategorical(weights)]!;
   return { token: choice, logProb: (logits[choice]! - max) * inverse - logNormaliser };
+}
+
+let scratch = new Float64Array(0);
+
+/** A reused weights buffer of exactly `length` entries (a view when a longer one exists). */
+function scratchWeights(length: number): Float64Array {
+  if (scratch.length < length) scratch = new Float64Array(length);
+  return scratch.length === length ? scratch : scratch.subarray(0, length);
 }
