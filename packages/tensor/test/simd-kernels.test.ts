@@ -99,6 +99,7 @@ describe('the WASM SIMD kernels module', () => {
       'gelu_backward',
       'copy_heads',
       'rotary',
+      'batch_matmul',
     ]);
     const sections: number[] = [];
     for (let at = 8; at < bytes.length; ) {
@@ -345,6 +346,40 @@ describe.each(HEAP_BACKENDS)('SIMD kernels on %s equal the plain loops', (backen
       const { simd, plain } = bothPaths(run);
       expectNear(simd[0]!, plain[0]!, `${count} heads of ${dim}: value`, 1e-6, 1e-5);
       expectNear(simd[1]!, plain[1]!, `${count} heads of ${dim}: gradient`, 1e-6, 1e-5);
+    }
+  });
+
+  it('batched matrix products: every tail of m, k and n, and their gradients', async () => {
+    await useBackend(backend);
+    for (const [batch, m, k, n] of [
+      [2, 1, 1, 1],
+      [3, 2, 5, 16],
+      [2, 3, 4, 17],
+      [4, 63, 32, 63],
+      [2, 5, 7, 35],
+    ] as const) {
+      const run = () =>
+        tf.tidy(() => {
+          const seed = new SeededGenerator(m * 1000 + n);
+          const a = randomTensor(seed, [batch, m, k]);
+          const b = randomTensor(seed, [batch, k, n]);
+          const dy = randomTensor(seed, [batch, m, n]);
+          const [da, db] = tf.grads((x: Tensor, y: Tensor) => tf.sum(tf.mul(matMul(x, y), dy)))([
+            a,
+            b,
+          ]);
+          return [matMul(a, b), da!, db!].map((t) => Array.from(t.dataSync()));
+        });
+      const { simd, plain } = bothPaths(run);
+      simd.forEach((values, i) => {
+        expectNear(
+          values,
+          plain[i]!,
+          `[${batch}, ${m}, ${k}] · [${k}, ${n}] output ${i}`,
+          1e-5,
+          1e-5,
+        );
+      });
     }
   });
 });

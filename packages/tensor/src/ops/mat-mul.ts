@@ -1,5 +1,5 @@
 import { ShapeError } from '@hicra/spec';
-import { heapKernels, onKernelHeap } from '../simd/heap-kernels.js';
+import { allOnKernelHeap, heapKernels, onKernelHeap } from '../simd/heap-kernels.js';
 import type { Tensor } from '../tf.js';
 import { tf } from '../tf.js';
 import { assertTensor, SOURCE } from './assert.js';
@@ -181,6 +181,31 @@ function batchMatMul(a: Tensor, b: Tensor): Tensor {
   }
   const [m, k] = a.shape.slice(-2) as [number, number];
   const n = b.shape[b.rank - 1]!;
+  if (heapKernels() !== undefined) {
+    // One SIMD kernel call for the whole batch: no split, no join, no call per matrix.
+    const [product] = hostCompute(
+      [a, b],
+      [{ shape: [...a.shape.slice(0, -2), m, n] }],
+      ([as, bs], [cs]) => {
+        const kernels = heapKernels()!;
+        if (allOnKernelHeap(kernels, [as, bs, cs])) {
+          kernels.batchMatMul(as!.byteOffset, bs!.byteOffset, cs!.byteOffset, batch, m, k, n);
+          return;
+        }
+        for (let t = 0; t < batch; t++) {
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let sum = 0;
+              for (let p = 0; p < k; p++)
+                sum += as![(t * m + i) * k + p]! * bs![(t * k + p) * n + j]!;
+              cs![(t * m + i) * n + j] = sum;
+            }
+          }
+        }
+      },
+    );
+    return product!;
+  }
   return tf.tidy(() => {
     const left = splitBatch(a, batch, m * k, [m, k]);
     const right = splitBatch(b, batch, k * n, [k, n]);

@@ -112,6 +112,16 @@ export interface HeapKernels {
     half: number,
     direction: number,
   ): void;
+  /** c[t] = a[t] · b[t] for `batch` row-major products [m, k] · [k, n]. */
+  batchMatMul(
+    aPtr: number,
+    bPtr: number,
+    cPtr: number,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+  ): void;
   /** out[b, c, r] = in[b, r, c] for `batch` matrices of [rows, cols]. */
   transpose(inPtr: number, batch: number, rows: number, cols: number, outPtr: number): void;
 }
@@ -167,6 +177,7 @@ export function heapKernels(): HeapKernels | undefined {
     geluBackward: exports.gelu_backward as HeapKernels['geluBackward'],
     copyHeads: exports.copy_heads as HeapKernels['copyHeads'],
     rotary: exports.rotary as HeapKernels['rotary'],
+    batchMatMul: exports.batch_matmul as HeapKernels['batchMatMul'],
   };
   instances.set(memory, kernels);
   return kernels;
