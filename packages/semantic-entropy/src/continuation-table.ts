@@ -146,15 +146,17 @@ class Staging {
 
 const staging = new Staging();
 
+const NO_BUCKETS = new Int32Array(2);
+
 export class ContinuationTable {
   /**
    * Per bucket, two entries: the entry index + 1 (0: empty) and the entry's hash, so that a probe
    * compares hashes without a second memory access. A key's first bucket is the top bits of its
-   * hash (see `commitBatch` for why the top).
+   * hash (see `commitBatch` for why the top). Undefined until a lookup needs them.
    */
-  #buckets = new Int32Array(2 * 1024);
+  #buckets: Int32Array | undefined;
   /** 32 - log2(bucket count): `hash >>> #shift` is a hash's first bucket. */
-  #shift = 22;
+  #shift = 0;
   #hashes = new Int32Array(256);
   #grams = new Int32Array(256);
   #counts = new Float64Array(256);
@@ -274,52 +276,66 @@ export class ContinuationTable {
     const count = s.count;
     s.owner = undefined;
     if (count === 0) return;
-    this.reserve(count);
+    // Into an empty table (every table's first batch, and all of stepMetrics) no bucket is
+    // needed: the sorted batch brings equal keys together, so each occurrence is compared with
+    // the entries just made for its run of equal hash prefixes. The buckets are built only when
+    // a later lookup needs them. Otherwise occurrences are looked up in bucket order.
+    const probing = this.#buckets !== undefined || this.#size > 0;
+    if (probing) this.#ensureBuckets(count);
+    if (this.#size + count > this.#hashes.length) this.#growEntries(this.#size + count);
     s.sortByHash();
     // The staged bytes join the arena as they are (one copy, no per-key gather); the bytes of
     // occurrences that turn out to be repeats are dead space, reclaimed by #compact.
     const base = this.#appendBytes(s.chars, s.used);
-    const chars = this.#chars;
     const records = s.records;
-    const buckets = this.#buckets;
+    const buckets = this.#buckets ?? NO_BUCKETS;
     const shift = this.#shift;
     const mask = (buckets.length >> 1) - 1;
+    const hashes = this.#hashes;
     const grams = this.#grams;
     const counts = this.#counts;
+    const sequences = this.#sequence;
     const offsets = this.#offsets;
     const lengths = this.#lengths;
     const first = this.#next;
-    let lastSequence = this.#size === 0 ? -1 : this.#sequence[this.#size - 1]!;
+    let size = this.#size;
+    let lastSequence = size === 0 ? -1 : sequences[size - 1]!;
     let inOrder = this.#inOrder;
     let live = this.#live;
+    let run = -1;
+    let runStart = size;
     next: for (let r = 0; r < FIELDS * count; r += FIELDS) {
       const hash = records[r + HASH]!;
       const gram = records[r + GRAM]!;
       const start = base + records[r + START]!;
       const length = records[r + LENGTH]!;
-      let b = hash >>> shift;
-      for (; ; b = (b + 1) & mask) {
-        const slot = buckets[2 * b]!;
-        if (slot === 0) break;
-        const e = slot - 1;
-        if (buckets[2 * b + 1] !== hash || grams[e] !== gram) continue;
-        let equal: boolean;
-        if (length < 0) equal = this.#equalsString(e, s.strings[-length - 1]!);
-        else if (offsets[e]! < 0)
-          equal = stringEqualsBytes(this.#strings[-offsets[e]! - 1]!, chars, start, length);
-        else if (lengths[e] !== length) equal = false;
-        else {
-          const offset = offsets[e]!;
-          let i = 0;
-          while (i < length && chars[offset + i] === chars[start + i]) i++;
-          equal = i === length;
+      let b = 0;
+      if (probing) {
+        for (b = hash >>> shift; ; b = (b + 1) & mask) {
+          const slot = buckets[2 * b]!;
+          if (slot === 0) break;
+          const e = slot - 1;
+          if (buckets[2 * b + 1] === hash && grams[e] === gram && this.#sameKey(e, start, length)) {
+            counts[e]! += 1;
+            continue next;
+          }
         }
-        if (equal) {
-          counts[e]! += 1;
-          continue next;
+      } else {
+        if (hash >>> 10 !== run) {
+          run = hash >>> 10;
+          runStart = size;
+        }
+        for (let e = runStart; e < size; e++) {
+          if (hashes[e] === hash && grams[e] === gram && this.#sameKey(e, start, length)) {
+            counts[e]! += 1;
+            continue next;
+          }
         }
       }
-      const e = this.#newEntry(hash, gram, 1);
+      const e = size++;
+      hashes[e] = hash;
+      grams[e] = gram;
+      counts[e] = 1;
       if (length < 0) this.#setString(e, s.strings[-length - 1]!);
       else {
         offsets[e] = start;
@@ -327,12 +343,15 @@ export class ContinuationTable {
         live += length;
       }
       const sequence = first + records[r + START]!;
-      this.#sequence[e] = sequence;
+      sequences[e] = sequence;
       if (sequence < lastSequence) inOrder = false;
       lastSequence = sequence;
-      buckets[2 * b] = e + 1;
-      buckets[2 * b + 1] = hash;
+      if (probing) {
+        buckets[2 * b] = e + 1;
+        buckets[2 * b + 1] = hash;
+      }
     }
+    this.#size = size;
     this.#inOrder = inOrder;
     this.#live = live;
     this.#next = first + s.used;
@@ -340,10 +359,22 @@ export class ContinuationTable {
     if (this.#used > 2 * live + 65536) this.#compact();
   }
 
+  /** Whether entry `e`'s key is the staged key at `start` in the arena (`length` >= 0) or a staged string. */
+  #sameKey(e: number, start: number, length: number): boolean {
+    if (length < 0) return this.#equalsString(e, staging.strings[-length - 1]!);
+    const offset = this.#offsets[e]!;
+    const chars = this.#chars;
+    if (offset < 0) return stringEqualsBytes(this.#strings[-offset - 1]!, chars, start, length);
+    if (this.#lengths[e] !== length) return false;
+    for (let i = 0; i < length; i++) if (chars[offset + i] !== chars[start + i]) return false;
+    return true;
+  }
+
   /** Adds `count` to (gram, key); `key` must be a canonical continuation. */
   add(gram: number, key: string, count: number): void {
     const hash = mix(hashKey(key), gram);
-    const buckets = this.#buckets;
+    this.#ensureBuckets(0);
+    const buckets = this.#buckets!;
     const mask = (buckets.length >> 1) - 1;
     for (let b = hash >>> this.#shift; ; b = (b + 1) & mask) {
       const slot = buckets[2 * b]!;
@@ -354,19 +385,25 @@ export class ContinuationTable {
         return;
       }
     }
-    if ((this.#size + 1) * 2 > buckets.length >> 1) this.#rehash(buckets.length);
+    this.#ensureBuckets(1);
     const e = this.#newEntry(hash, gram, count);
     this.#setString(e, key);
     this.#sequence[e] = this.#next++;
-    this.#placeIn(e, this.#buckets);
+    this.#placeIn(e, this.#buckets!);
   }
 
-  /** Makes room for `extra` more pairs without rehashing on the way. */
+  /** Makes room for `extra` more pairs without growing on the way. */
   reserve(extra: number): void {
-    let capacity = this.#buckets.length >> 1;
-    while ((this.#size + extra) * 2 > capacity) capacity *= 2;
-    if (capacity !== this.#buckets.length >> 1) this.#rehash(capacity);
+    if (this.#buckets !== undefined) this.#ensureBuckets(extra);
     if (this.#size + extra > this.#hashes.length) this.#growEntries(this.#size + extra);
+  }
+
+  /** Builds or grows the buckets so that `extra` more pairs keep the load at most 1/2. */
+  #ensureBuckets(extra: number): void {
+    const current = this.#buckets === undefined ? 0 : this.#buckets.length >> 1;
+    let capacity = Math.max(current, 1024);
+    while ((this.#size + extra) * 2 > capacity) capacity *= 2;
+    if (capacity !== current) this.#rehash(capacity);
   }
 
   /** Calls `fn` for every pair, in the order their keys first occurred. */
