@@ -23,6 +23,17 @@ import { ASCII_KIND, leadingWords, SYMBOL, WHITESPACE } from './split-words.js';
  * in the order they first occurred.
  */
 
+/**
+ * Per ASCII character, what `stage` does with it, in one load: 0 whitespace (skipped), 1 a
+ * symbol (a word on its own), otherwise `0x80 | lower-case form` for a word character.
+ */
+const FOLD = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const kind = ASCII_KIND[c];
+  FOLD[c] =
+    kind === WHITESPACE ? 0 : kind === SYMBOL ? 1 : 0x80 | (c >= 65 && c <= 90 ? c + 32 : c);
+}
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -104,9 +115,9 @@ class Staging {
     this.spare = new Int32Array(FIELDS * capacity);
   }
 
-  /** A larger byte arena holding the first `used` bytes; returns it. */
-  growChars(used: number): Uint8Array {
-    const chars = new Uint8Array(2 * this.chars.length);
+  /** A byte arena of at least `size` bytes (default: twice the size) holding the first `used`. */
+  growChars(used: number, size = 0): Uint8Array {
+    const chars = new Uint8Array(Math.max(2 * this.chars.length, size));
     chars.set(this.chars.subarray(0, used));
     this.chars = chars;
     return chars;
@@ -196,10 +207,13 @@ export class ContinuationTable {
     const s = staging;
     const item = s.count;
     if (FIELDS * (item + 1) > s.records.length) s.growRecords(2 * item);
+    const start = s.used;
+    // Room for the longest canonical form of the range (a byte and a space per character), so
+    // that the loop below writes without a check per byte.
+    if (start + 2 * (to - from) > s.chars.length) s.growChars(start, start + 2 * (to - from));
+    const chars = s.chars;
     let h = FNV_OFFSET;
     let found = 0;
-    let chars = s.chars;
-    const start = s.used;
     let w = start;
     let k = from;
     // ASCII text: the canonical form (lower-cased words, single spaces) is written as it is
@@ -207,33 +221,30 @@ export class ContinuationTable {
     while (found < n && k < to) {
       let code = text.charCodeAt(k);
       if (code >= 128) return this.#stageString(item, gram, text, from, to, n);
-      const kind = ASCII_KIND[code]!;
-      if (kind === WHITESPACE) {
+      let fold = FOLD[code]!;
+      if (fold === 0) {
         k++;
         continue;
       }
       if (found > 0) {
         h = Math.imul(h ^ 32, FNV_PRIME);
-        if (w === chars.length) chars = s.growChars(w);
         chars[w++] = 32;
       }
-      if (kind === SYMBOL) {
+      if (fold === 1) {
         h = Math.imul(h ^ code, FNV_PRIME);
-        if (w === chars.length) chars = s.growChars(w);
         chars[w++] = code;
         k++;
       } else {
         for (;;) {
-          const lower = code >= 65 && code <= 90 ? code + 32 : code;
+          const lower = fold & 0x7f;
           h = Math.imul(h ^ lower, FNV_PRIME);
-          if (w === chars.length) chars = s.growChars(w);
           chars[w++] = lower;
           k++;
           if (k >= to) break;
           code = text.charCodeAt(k);
           if (code >= 128) return this.#stageString(item, gram, text, from, to, n);
-          // Only word characters (kind 1) continue a word.
-          if (ASCII_KIND[code] !== 1) break;
+          fold = FOLD[code]!;
+          if (fold < 0x80) break;
         }
       }
       found++;
