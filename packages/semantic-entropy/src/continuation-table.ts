@@ -98,13 +98,17 @@ class Staging {
   used = 0;
   /** Keys that are not ASCII, as strings (rare). */
   readonly strings: string[] = [];
-  readonly histogram = new Int32Array(DIGITS);
+  /** How many staged hashes have each value of bits 10..20, and of bits 21..31 (for the sort). */
+  readonly lowDigits = new Int32Array(DIGITS);
+  readonly highDigits = new Int32Array(DIGITS);
 
   reset(owner: ContinuationTable | undefined, expected: number): void {
     this.owner = owner;
     this.count = 0;
     this.used = 0;
     this.strings.length = 0;
+    this.lowDigits.fill(0);
+    this.highDigits.fill(0);
     if (FIELDS * expected > this.records.length) this.growRecords(expected);
   }
 
@@ -125,33 +129,37 @@ class Staging {
 
   /**
    * Sorts the staged records by the top 22 bits of their hash (LSD radix sort, stable: records
-   * with equal hashes stay in text order), in place.
+   * with equal hashes stay in text order), in place. The digit counts were kept by `stage`.
    */
   sortByHash(): void {
     const n = this.count;
-    this.#pass(this.records, this.spare, n, 10);
-    this.#pass(this.spare, this.records, n, 21);
+    this.#pass(this.records, this.spare, n, 10, this.lowDigits);
+    this.#pass(this.spare, this.records, n, 21, this.highDigits);
   }
 
-  /** One counting pass on the 11 hash bits from `shift`, moving whole records `from` -> `to`. */
-  #pass(from: Int32Array, to: Int32Array, n: number, shift: number): void {
-    const histogram = this.histogram;
-    histogram.fill(0);
-    for (let i = 0; i < n; i++) histogram[(from[FIELDS * i]! >>> shift) & (DIGITS - 1)]!++;
+  /** One scatter pass on the 11 hash bits from `shift`, moving whole records `from` -> `to`. */
+  #pass(from: Int32Array, to: Int32Array, n: number, shift: number, digits: Int32Array): void {
     let sum = 0;
     for (let d = 0; d < DIGITS; d++) {
-      const c = histogram[d]!;
-      histogram[d] = FIELDS * sum;
+      const c = digits[d]!;
+      digits[d] = FIELDS * sum;
       sum += c;
     }
     for (let i = 0; i < FIELDS * n; i += FIELDS) {
-      const at = histogram[(from[i]! >>> shift) & (DIGITS - 1)]!;
-      histogram[(from[i]! >>> shift) & (DIGITS - 1)] = at + FIELDS;
+      const digit = (from[i]! >>> shift) & (DIGITS - 1);
+      const at = digits[digit]!;
+      digits[digit] = at + FIELDS;
       to[at] = from[i]!;
       to[at + 1] = from[i + 1]!;
       to[at + 2] = from[i + 2]!;
       to[at + 3] = from[i + 3]!;
     }
+  }
+
+  /** Records a staged record's hash in the digit counts of the sort. */
+  countDigits(hash: number): void {
+    this.lowDigits[(hash >>> 10) & (DIGITS - 1)]!++;
+    this.highDigits[hash >>> 21]!++;
   }
 }
 
@@ -252,7 +260,9 @@ export class ContinuationTable {
     if (found === 0) return false;
     const r = FIELDS * item;
     const records = s.records;
-    records[r + HASH] = mix(h, gram);
+    const hash = mix(h, gram);
+    records[r + HASH] = hash;
+    s.countDigits(hash);
     records[r + GRAM] = gram;
     records[r + START] = start;
     records[r + LENGTH] = w - start;
@@ -271,7 +281,9 @@ export class ContinuationTable {
     s.chars[s.used] = 0;
     const r = FIELDS * item;
     const records = s.records;
-    records[r + HASH] = mix(hashKey(key), gram);
+    const hash = mix(hashKey(key), gram);
+    records[r + HASH] = hash;
+    s.countDigits(hash);
     records[r + GRAM] = gram;
     records[r + START] = s.used++;
     records[r + LENGTH] = -(s.strings.length + 1);

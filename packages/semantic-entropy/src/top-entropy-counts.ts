@@ -95,11 +95,23 @@ export function countTopEntropy(
   }
   const { bits, stride, offset, shift } = layout;
   let m = 0;
-  for (let t = 0; t < n; t++) {
-    if ((bits[stride * t + offset]! & 0x7fffffff) >>> shift === bucket) {
-      members[m] = values[t]!;
-      memberPlanning[m] = planning[t]!;
-      m++;
+  // The two layouts in loops of their own: this pass reads every token, and a plain index
+  // keeps it a tight loop.
+  if (stride === 1 && offset === 0) {
+    for (let t = 0; t < n; t++) {
+      if ((bits[t]! & 0x7fffffff) >>> shift === bucket) {
+        members[m] = values[t]!;
+        memberPlanning[m] = planning[t]!;
+        m++;
+      }
+    }
+  } else {
+    for (let t = 0; t < n; t++) {
+      if ((bits[stride * t + offset]! & 0x7fffffff) >>> shift === bucket) {
+        members[m] = values[t]!;
+        memberPlanning[m] = planning[t]!;
+        m++;
+      }
     }
   }
   for (let i = 0; i < size; i++) work[i] = members[i]!;
