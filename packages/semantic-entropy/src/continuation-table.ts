@@ -1,3 +1,4 @@
+import type { CountLogCountSum } from './entropy-from-counts.js';
 import { ASCII_KIND, leadingWords, SYMBOL, WHITESPACE } from './split-words.js';
 
 /*
@@ -191,6 +192,8 @@ export class ContinuationTable {
   /** Keys kept as strings: from `add`, or not ASCII. */
   readonly #strings: string[] = [];
   #size = 0;
+  /** Sum of all counts. */
+  #total = 0;
   /** Sequence number of the next occurrence. */
   #next = 0;
   /** Whether the entries are in sequence order already (no batch has reordered them). */
@@ -375,6 +378,7 @@ export class ContinuationTable {
       }
     }
     this.#size = size;
+    this.#total += count;
     this.#inOrder = inOrder;
     this.#live = live;
     this.#next = first + s.used;
@@ -405,9 +409,11 @@ export class ContinuationTable {
       const e = slot - 1;
       if (buckets[2 * b + 1] === hash && this.#grams[e] === gram && this.#equalsString(e, key)) {
         this.#counts[e]! += count;
+        this.#total += count;
         return;
       }
     }
+    this.#total += count;
     this.#ensureBuckets(1);
     const e = this.#newEntry(hash, gram, count);
     this.#setString(e, key);
@@ -446,6 +452,26 @@ export class ContinuationTable {
   /** Every pair's gram and count, in no particular order (no key is made a string). */
   forEachCount(fn: (gram: number, count: number) => void): void {
     for (let e = 0; e < this.#size; e++) fn(this.#grams[e]!, this.#counts[e]!);
+  }
+
+  /** Sum of all counts. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /**
+   * Adds every pair's count to `joint` and to its gram's entry of `perGram` (which must have
+   * room for every gram): the sums of the conditional entropy, in a loop without a callback
+   * (one call per pair was most of the time `metrics` took).
+   */
+  sumCounts(joint: CountLogCountSum, perGram: Float64Array): void {
+    const grams = this.#grams;
+    const counts = this.#counts;
+    for (let e = 0; e < this.#size; e++) {
+      const count = counts[e]!;
+      joint.add(count);
+      perGram[grams[e]!]! += count;
+    }
   }
 
   /** The key of entry `e` as a string. */

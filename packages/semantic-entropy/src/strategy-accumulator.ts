@@ -455,28 +455,21 @@ export class StrategyAccumulator {
     const divisor = logBaseDivisor(options.base, 'conditionalProceduralEntropy');
     this.#requireTexts('conditionalProceduralEntropy');
     // H(X|G) = (Σ_g N_g ln N_g - Σ_{g,x} c_gx ln c_gx) / N, each sum in multiset order.
-    const joint = new CountLogCountSum();
-    const perSlot: number[] = [];
-    let total = 0;
-    this.#continuations.forEachCount((slot, count) => {
-      joint.add(count);
-      perSlot[slot] = (perSlot[slot] ?? 0) + count;
-      total += count;
-    });
+    const total = this.#continuations.total;
     if (total === 0) return 0;
+    const joint = new CountLogCountSum();
+    const perSlot = new Float64Array(this.#slotGrams.length);
+    this.#continuations.sumCounts(joint, perSlot);
+    // Slots without a continuation add 0, as they contribute 0 (and 1s too).
     const perGram = new CountLogCountSum();
-    for (const count of perSlot) if (count !== undefined) perGram.add(count);
+    for (const count of perSlot) perGram.add(count);
     const h = (perGram.value - joint.value) / total;
     return h > 0 ? h / divisor : 0;
   }
 
   /** Occurrences followed by at least one execution word (the weights' denominator). */
   get continuedMatches(): number {
-    let total = 0;
-    this.#continuations.forEachCount((_slot, count) => {
-      total += count;
-    });
-    return total;
+    return this.#continuations.total;
   }
 
   /** The continuation counts of `gram` (empty when it never had one). */

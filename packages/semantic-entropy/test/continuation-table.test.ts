@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ContinuationTable } from '../src/continuation-table.js';
+import { CountLogCountSum, sumCountLogCount } from '../src/entropy-from-counts.js';
 import { leadingWords } from '../src/split-words.js';
 
 /** One step of a table's life: a batch of texts (staged, then committed) or string keys added one by one. */
@@ -119,6 +120,15 @@ describe('ContinuationTable', () => {
             seen.map(([gram, , count]): [number, number] => [gram, count]).sort(byPair),
           );
           expect(table.size).toBe(seen.length);
+          expect(table.total).toBe(seen.reduce((sum, [, , count]) => sum + count, 0));
+          // sumCounts: the same counts, by gram.
+          const perGram = new Float64Array(4);
+          const joint = new CountLogCountSum();
+          table.sumCounts(joint, perGram);
+          const expectedPerGram = new Float64Array(4);
+          for (const [gram, , count] of seen) expectedPerGram[gram]! += count;
+          expect(perGram).toEqual(expectedPerGram);
+          expect(joint.value).toBe(sumCountLogCount(seen.map(([, , count]) => count)));
         },
       ),
     );
