@@ -11,13 +11,14 @@ import { ASCII_KIND, leadingWords, SYMBOL, WHITESPACE } from './split-words.js';
  * dominated the whole step's metrics. Here a batch goes in two steps:
  *
  * 1. `stage`, per occurrence in text order: the continuation is scanned once, its canonical
- *    form hashed and, for ASCII text, written as bytes to a scratch arena (no string). Only
- *    sequential memory is touched.
+ *    form hashed and, for ASCII text, written as bytes to a scratch arena (no string; other
+ *    text goes through a string, rarely). Only sequential memory is touched.
  * 2. `commitBatch`: the staged occurrences are radix-sorted by the high bits of their hashes,
  *    which are also the bucket index, and probed in that order. With ~100,000 keys the buckets
  *    and entries are larger than the L2 cache; probed in text order every occurrence cost a
  *    few cache misses (most of the step's time), probed in bucket order the buckets and the
- *    entries just made are walked nearly sequentially.
+ *    entries just made are walked nearly sequentially. Into an empty table (stepMetrics' only
+ *    batch) the sorted order alone finds the repeats, and no bucket is made at all.
  *
  * Entries made by a batch are therefore in hash order; each keeps the sequence number of the
  * occurrence that made it, and `forEach` visits them in that order, so callers still see keys
