@@ -8,7 +8,7 @@ import {
 import { checkCount, checkLayout, checkList, SOURCE } from './check.js';
 import { type LogBase, logBaseDivisor } from './entropy-from-counts.js';
 import {
-  countValidatedStrategy,
+  prepareStrategy,
   StrategyAccumulator,
   type StrategyAccumulatorJson,
   type StrategyInput,
@@ -126,8 +126,10 @@ export class StepMetricsAccumulator {
         : { planningMatches, ...(responseTexts === undefined ? {} : { responseTexts }) };
     // Everything is checked before anything is counted: a bad input changes nothing.
     const commitTokens = prepareTokens(this.#tokens, input);
-    if (strategyInput) this.#strategy.validate(strategyInput);
-    if (strategyInput) countValidatedStrategy(this.#strategy, strategyInput);
+    const commitStrategy = strategyInput
+      ? prepareStrategy(this.#strategy, strategyInput)
+      : undefined;
+    commitStrategy?.();
     commitTokens();
     this.#responses += input.batchSize;
     return this;

@@ -16,8 +16,42 @@ import { CountLogCountSum, type EntropyOptions, logBaseDivisor } from './entropy
 /** Default n of the conditional procedural entropy: execution words taken after each phrase. */
 export const DEFAULT_CONTINUATION_LENGTH = 3;
 
-/** Counts an input that `validate` accepted (for StepMetricsAccumulator; not exported from the package). */
-export let countValidatedStrategy: (acc: StrategyAccumulator, input: StrategyInput) => void;
+/**
+ * Validates a batch and returns the function that counts it (for StepMetricsAccumulator, which
+ * checks every input before adding any; not exported from the package).
+ */
+export let prepareStrategy: (acc: StrategyAccumulator, input: StrategyInput) => () => void;
+
+const noCommit = (): void => {};
+
+/** gramIds up to this are remembered as a shortcut to their slot (lexicons are far smaller). */
+const SLOT_BY_ID_LIMIT = 1 << 20;
+
+/**
+ * Per-slot occurrence counts of the batch being prepared: scratch reused across calls (calls
+ * are synchronous), so that a batch allocates nothing per match. Entries below `slotCountsUsed`
+ * may hold an earlier batch's counts (also one abandoned by an error) and are zeroed on reuse.
+ */
+let slotCounts = new Float64Array(256);
+let slotCountsUsed = 0;
+
+/** The scratch counts, zeroed, for at least `slots` slots. */
+function beginSlotCounts(slots: number): Float64Array {
+  slotCounts.fill(0, 0, slotCountsUsed);
+  slotCountsUsed = 0;
+  return growSlotCounts(slots);
+}
+
+/** The scratch counts, for at least `slots` slots (the counts so far kept). */
+function growSlotCounts(slots: number): Float64Array {
+  if (slotCounts.length < slots) {
+    const grown = new Float64Array(Math.max(slots, 2 * slotCounts.length));
+    grown.set(slotCounts);
+    slotCounts = grown;
+  }
+  if (slots > slotCountsUsed) slotCountsUsed = slots;
+  return slotCounts;
+}
 
 export interface StrategySettings {
   /**
@@ -87,6 +121,10 @@ export class StrategyAccumulator {
   /** Phrase -> slot, and back: the continuation table and per-batch counts use slots. */
   readonly #slots = new Map<string, number>();
   readonly #slotGrams: string[] = [];
+  /** Per slot, whether its phrase passed the once-per-phrase checks of `add` (classOf). */
+  readonly #slotChecked: boolean[] = [];
+  /** gramId -> slot + 1 (0: not known), a shortcut that is checked against the gram before use. */
+  #slotById = new Int32Array(0);
   /** Per slot, the continuations that followed the phrase. */
   readonly #continuations = new ContinuationTable();
 
@@ -135,13 +173,38 @@ export class StrategyAccumulator {
 
   /** Counts one batch. Throws on malformed input before changing any count. */
   add(input: StrategyInput): this {
-    this.validate(input);
-    this.#count(input);
+    this.#prepare(input, true)();
     return this;
   }
 
   /** Checks one batch as {@link StrategyAccumulator.add} would, without counting it. */
   validate(input: StrategyInput): void {
+    this.#prepare(input, false);
+  }
+
+  static {
+    prepareStrategy = (acc, input) => acc.#prepare(input, true);
+  }
+
+  /** The slot of `gram`, made when new. */
+  #slotOf(gram: string): number {
+    let slot = this.#slots.get(gram);
+    if (slot === undefined) {
+      slot = this.#slotGrams.length;
+      this.#slots.set(gram, slot);
+      this.#slotGrams.push(gram);
+      this.#slotChecked.push(false);
+    }
+    return slot;
+  }
+
+  /**
+   * Validates a batch and, when `count` is set, gathers its counts in scratch space, in one
+   * pass over the matches; returns the function that adds them. Nothing changes before that
+   * function runs (new phrases get a slot, which is not a count), so a bad batch, whose error
+   * is thrown here, changes nothing.
+   */
+  #prepare(input: StrategyInput, count: boolean): () => void {
     const where = 'StrategyAccumulator.add';
     if (typeof input !== 'object' || input === null) {
       throw new InvalidArgumentError(
@@ -171,68 +234,159 @@ export class StrategyAccumulator {
         }
       }
     }
-    validateMatches(planningMatches, responseTexts, this.#classOf, where);
-  }
-
-  static {
-    countValidatedStrategy = (acc, input) => acc.#count(input);
-  }
-
-  #slotOf(gram: string): number {
-    let slot = this.#slots.get(gram);
-    if (slot === undefined) {
-      slot = this.#slotGrams.length;
-      this.#slots.set(gram, slot);
-      this.#slotGrams.push(gram);
-    }
-    return slot;
-  }
-
-  #count(input: StrategyInput): void {
-    const { planningMatches, responseTexts } = input;
-    const batchSize = planningMatches.length;
-    const n = this.continuationLength;
     const classOf = this.#classOf;
+    const n = this.continuationLength;
     const table = this.#continuations;
-    // Occurrences per slot in this batch; added to the phrase (and class) counts at the end.
-    const perSlot: number[] = [];
-    let matches = 0;
-    if (responseTexts !== undefined) {
-      for (let i = 0; i < batchSize; i++) matches += planningMatches[i]!.length;
-      table.reserve(matches);
-      matches = 0;
+    const stage = count && responseTexts !== undefined;
+    if (stage) {
+      let expected = 0;
+      for (let i = 0; i < batchSize; i++) {
+        const list = planningMatches[i];
+        if (Array.isArray(list)) expected += list.length;
+      }
+      table.beginBatch(expected);
     }
+    // Occurrences per slot in this batch (scratch), and per classId when the matches carry them.
+    let perSlot = beginSlotCounts(this.#slotGrams.length);
+    const perClass = classOf === undefined ? new CountMap<number>() : undefined;
+    let matches = 0;
     for (let i = 0; i < batchSize; i++) {
-      const list = planningMatches[i]!;
-      const text = responseTexts?.[i];
+      const list = planningMatches[i];
+      if (!Array.isArray(list)) {
+        throw new InvalidArgumentError(
+          `${where}: planningMatches[${i}] must be an array of matches, got ${describeValue(list)}`,
+          { source: SOURCE, details: { where, argument: 'planningMatches', index: i } },
+        );
+      }
+      const text = responseTexts === undefined ? undefined : responseTexts[i]!;
+      const textLength = text === undefined ? -1 : text.length;
+      let previousStart = 0;
+      // A match's continuation ends where the next match starts: it is staged once the next
+      // match has been checked (or the list has ended).
+      let pendingSlot = -1;
+      let pendingEnd = 0;
       for (let j = 0; j < list.length; j++) {
-        const match = list[j]!;
-        const slot = this.#slotOf(match.gram);
-        perSlot[slot] = (perSlot[slot] ?? 0) + 1;
-        if (classOf === undefined && match.classId !== undefined) {
-          this.#classes.increment(match.classId);
-          this.#classifiedMatches++;
+        const match = list[j] as PlanningMatchV1;
+        if (typeof match !== 'object' || match === null) {
+          throw new InvalidArgumentError(
+            `${where}: planningMatches[${i}][${j}] must be a match object, got ${describeValue(match)}`,
+            {
+              source: SOURCE,
+              details: { where, argument: 'planningMatches', response: i, match: j },
+            },
+          );
         }
-        if (text !== undefined) {
-          const segmentEnd = j + 1 < list.length ? list[j + 1]!.start : text.length;
-          table.addFromText(slot, text, match.end, segmentEnd, n);
+        const { start, end, gram } = match;
+        if (
+          !Number.isSafeInteger(start) ||
+          !Number.isSafeInteger(end) ||
+          start < 0 ||
+          end < start
+        ) {
+          throw new InvalidValueError(
+            `${where}: planningMatches[${i}][${j}] has start ${String(start)} and end ${String(end)}; expected integers with 0 <= start <= end`,
+            { source: SOURCE, details: { where, response: i, match: j, start, end } },
+          );
+        }
+        if (textLength >= 0 && end > textLength) {
+          throw new ShapeError(
+            `${where}: planningMatches[${i}][${j}] ends at ${end}, past the end of responseTexts[${i}] (length ${textLength})`,
+            {
+              source: SOURCE,
+              details: { where, response: i, match: j, expected: textLength, actual: end },
+            },
+          );
+        }
+        if (start < previousStart) {
+          throw new InvalidValueError(
+            `${where}: planningMatches[${i}] is not sorted by start (match ${j} starts at ${start}, before ${previousStart})`,
+            { source: SOURCE, details: { where, response: i, match: j } },
+          );
+        }
+        previousStart = start;
+        // The slot: through gramId, a hint checked against the gram itself (the same string
+        // object, as a rule, so one comparison), else the map.
+        const id = match.gramId;
+        const known = (id | 0) === id && id >= 0 && id < this.#slotById.length;
+        let slot = known ? this.#slotById[id]! - 1 : -1;
+        if (slot < 0 || this.#slotGrams[slot] !== gram) {
+          slot = this.#checkedSlot(gram, i, j, where);
+          if ((id | 0) === id && id >= 0 && id < SLOT_BY_ID_LIMIT) this.#rememberSlot(id, slot);
+          if (slot >= slotCountsUsed) perSlot = growSlotCounts(slot + 1);
+        }
+        if (classOf === undefined && match.classId !== undefined) {
+          if (!Number.isSafeInteger(match.classId)) {
+            throw new InvalidValueError(
+              `${where}: planningMatches[${i}][${j}].classId must be an integer when present, got ${String(match.classId)}`,
+              { source: SOURCE, details: { where, response: i, match: j } },
+            );
+          }
+          perClass!.increment(match.classId);
+        }
+        perSlot[slot]! += 1;
+        if (stage) {
+          if (pendingSlot >= 0) table.stage(pendingSlot, text!, pendingEnd, start, n);
+          pendingSlot = slot;
+          pendingEnd = end;
         }
       }
+      if (stage && pendingSlot >= 0) table.stage(pendingSlot, text!, pendingEnd, textLength, n);
       matches += list.length;
     }
-    for (let slot = 0; slot < perSlot.length; slot++) {
-      const count = perSlot[slot];
-      if (count === undefined) continue;
-      const gram = this.#slotGrams[slot]!;
-      this.#grams.increment(gram, count);
-      if (classOf !== undefined) {
-        this.#classes.increment(classOf.get(gram)!, count);
-        this.#classifiedMatches += count;
+    if (!count) return noCommit;
+    const slots = this.#slotGrams.length;
+    const counts = perSlot.slice(0, slots);
+    return () => {
+      if (stage) table.commitBatch();
+      for (let slot = 0; slot < slots; slot++) {
+        const c = counts[slot]!;
+        if (c === 0) continue;
+        const gram = this.#slotGrams[slot]!;
+        this.#grams.increment(gram, c);
+        if (classOf !== undefined) {
+          this.#classes.increment(classOf.get(gram)!, c);
+          this.#classifiedMatches += c;
+        }
       }
+      if (perClass !== undefined) {
+        this.#classes.merge(perClass);
+        this.#classifiedMatches += perClass.total;
+      }
+      this.#matches += matches;
+      this.#responses += batchSize;
+      if (responseTexts !== undefined) this.#responsesWithTexts += batchSize;
+    };
+  }
+
+  #rememberSlot(id: number, slot: number): void {
+    if (id >= this.#slotById.length) {
+      const grown = new Int32Array(Math.min(SLOT_BY_ID_LIMIT, Math.max(64, 2 * id + 1)));
+      grown.set(this.#slotById);
+      this.#slotById = grown;
     }
-    this.#matches += matches;
-    this.#responses += batchSize;
-    if (responseTexts !== undefined) this.#responsesWithTexts += batchSize;
+    this.#slotById[id] = slot + 1;
+  }
+
+  /** The slot of a matched `gram`, after the checks a phrase needs once per accumulator. */
+  #checkedSlot(gram: unknown, i: number, j: number, where: string): number {
+    if (typeof gram !== 'string' || gram === '') {
+      throw new InvalidValueError(
+        `${where}: planningMatches[${i}][${j}].gram must be a non-empty string, got ${typeof gram === 'string' ? JSON.stringify(gram) : describeValue(gram)}`,
+        { source: SOURCE, details: { where, response: i, match: j } },
+      );
+    }
+    const slot = this.#slotOf(gram);
+    if (!this.#slotChecked[slot]) {
+      const classOf = this.#classOf;
+      if (classOf !== undefined && !classOf.has(gram)) {
+        throw new MissingInputError(
+          `${where}: planningMatches[${i}][${j}].gram ${JSON.stringify(gram)} has no class in classOf (${classOf.size} grams)`,
+          { source: SOURCE, details: { where, response: i, match: j, gram } },
+        );
+      }
+      this.#slotChecked[slot] = true;
+    }
+    return slot;
   }
 
   /** Adds the counts of `other` (same `continuationLength`); returns this. */
@@ -301,28 +455,21 @@ export class StrategyAccumulator {
     const divisor = logBaseDivisor(options.base, 'conditionalProceduralEntropy');
     this.#requireTexts('conditionalProceduralEntropy');
     // H(X|G) = (Σ_g N_g ln N_g - Σ_{g,x} c_gx ln c_gx) / N, each sum in multiset order.
-    const joint = new CountLogCountSum();
-    const perSlot: number[] = [];
-    let total = 0;
-    this.#continuations.forEachCount((slot, count) => {
-      joint.add(count);
-      perSlot[slot] = (perSlot[slot] ?? 0) + count;
-      total += count;
-    });
+    const total = this.#continuations.total;
     if (total === 0) return 0;
+    const joint = new CountLogCountSum();
+    const perSlot = new Float64Array(this.#slotGrams.length);
+    this.#continuations.sumCounts(joint, perSlot);
+    // Slots without a continuation add 0, as they contribute 0 (and 1s too).
     const perGram = new CountLogCountSum();
-    for (const count of perSlot) if (count !== undefined) perGram.add(count);
+    for (const count of perSlot) perGram.add(count);
     const h = (perGram.value - joint.value) / total;
     return h > 0 ? h / divisor : 0;
   }
 
   /** Occurrences followed by at least one execution word (the weights' denominator). */
   get continuedMatches(): number {
-    let total = 0;
-    this.#continuations.forEachCount((_slot, count) => {
-      total += count;
-    });
-    return total;
+    return this.#continuations.total;
   }
 
   /** The continuation counts of `gram` (empty when it never had one). */
@@ -508,85 +655,4 @@ export function checkContinuationLength(value: unknown, where: string): number {
     );
   }
   return value as number;
-}
-
-/** Checks every match of a batch before anything is counted (so a failed add changes nothing). */
-function validateMatches(
-  planningMatches: readonly (readonly PlanningMatchV1[])[],
-  responseTexts: readonly string[] | undefined,
-  classOf: ReadonlyMap<string, number> | undefined,
-  where: string,
-): void {
-  const seenGrams = new Set<string>();
-  for (let i = 0; i < planningMatches.length; i++) {
-    const list = planningMatches[i];
-    if (!Array.isArray(list)) {
-      throw new InvalidArgumentError(
-        `${where}: planningMatches[${i}] must be an array of matches, got ${describeValue(list)}`,
-        { source: SOURCE, details: { where, argument: 'planningMatches', index: i } },
-      );
-    }
-    const textLength = responseTexts === undefined ? undefined : responseTexts[i]!.length;
-    let previousStart = 0;
-    for (let j = 0; j < list.length; j++) {
-      const match = list[j] as PlanningMatchV1;
-      if (typeof match !== 'object' || match === null) {
-        throw new InvalidArgumentError(
-          `${where}: planningMatches[${i}][${j}] must be a match object, got ${describeValue(match)}`,
-          {
-            source: SOURCE,
-            details: { where, argument: 'planningMatches', response: i, match: j },
-          },
-        );
-      }
-      const { start, end, gram } = match;
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-        throw new InvalidValueError(
-          `${where}: planningMatches[${i}][${j}] has start ${String(start)} and end ${String(end)}; expected integers with 0 <= start <= end`,
-          { source: SOURCE, details: { where, response: i, match: j, start, end } },
-        );
-      }
-      if (textLength !== undefined && end > textLength) {
-        throw new ShapeError(
-          `${where}: planningMatches[${i}][${j}] ends at ${end}, past the end of responseTexts[${i}] (length ${textLength})`,
-          {
-            source: SOURCE,
-            details: { where, response: i, match: j, expected: textLength, actual: end },
-          },
-        );
-      }
-      if (start < previousStart) {
-        throw new InvalidValueError(
-          `${where}: planningMatches[${i}] is not sorted by start (match ${j} starts at ${start}, before ${previousStart})`,
-          { source: SOURCE, details: { where, response: i, match: j } },
-        );
-      }
-      previousStart = start;
-      if (!seenGrams.has(gram)) {
-        if (typeof gram !== 'string' || gram === '') {
-          throw new InvalidValueError(
-            `${where}: planningMatches[${i}][${j}].gram must be a non-empty string, got ${typeof gram === 'string' ? JSON.stringify(gram) : describeValue(gram)}`,
-            { source: SOURCE, details: { where, response: i, match: j } },
-          );
-        }
-        if (classOf !== undefined && !classOf.has(gram)) {
-          throw new MissingInputError(
-            `${where}: planningMatches[${i}][${j}].gram ${JSON.stringify(gram)} has no class in classOf (${classOf.size} grams)`,
-            { source: SOURCE, details: { where, response: i, match: j, gram } },
-          );
-        }
-        seenGrams.add(gram);
-      }
-      if (
-        classOf === undefined &&
-        match.classId !== undefined &&
-        !Number.isSafeInteger(match.classId)
-      ) {
-        throw new InvalidValueError(
-          `${where}: planningMatches[${i}][${j}].classId must be an integer when present, got ${String(match.classId)}`,
-          { source: SOURCE, details: { where, response: i, match: j } },
-        );
-      }
-    }
-  }
 }

@@ -5,8 +5,16 @@ import {
   MissingInputError,
   TRAIN_METRIC_KEYS,
 } from '@hicra/spec';
-import { type TopQScope, topQMask, topQThreshold } from '@hicra/tensor/kernels';
+import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
 import { checkCount, checkLayout, checkTypedArray, SOURCE } from './check.js';
+import {
+  type BucketLayout,
+  bucketLayout,
+  countTopEntropy,
+  LITTLE_ENDIAN,
+  topHistogram,
+  topPlanningHistogram,
+} from './top-entropy-counts.js';
 
 /** Default share of tokens in the top-entropy ("fork") set, as in the paper: 30%. */
 export const DEFAULT_TOP_Q = 0.3;
@@ -133,26 +141,6 @@ function scratchBytes(name: 'planning', size: number): Uint8Array {
   return scratch[name];
 }
 
-const COUNTS = new Float64Array(2);
-
-/** How many `values` are at least `threshold`, and how many of those are planning tokens. */
-function countAtLeast(
-  values: Float32Array | Float64Array,
-  planning: Uint8Array,
-  threshold: number,
-): Float64Array {
-  let top = 0;
-  let planningTop = 0;
-  for (let j = 0; j < values.length; j++) {
-    const selected = values[j]! >= threshold ? 1 : 0;
-    top += selected;
-    planningTop += selected & planning[j]!;
-  }
-  COUNTS[0] = top;
-  COUNTS[1] = planningTop;
-  return COUNTS;
-}
-
 const NO_WORDS = new Int32Array(0);
 
 // Slots of the sums array filled by sumTokens.
@@ -178,7 +166,8 @@ const PROBLEMS: readonly (readonly [string, string])[] = [
 
 /**
  * One pass over a batch: validates the masks and values and sums them in row-major order
- * (float64) into `out`; compacts the response tokens' entropies and planning flags when asked.
+ * (float64) into `out`; compacts the response tokens' entropies and planning flags when asked,
+ * and then also fills the top-entropy histograms (top-entropy-counts.ts) through `layout`.
  * Returns -1, or the first bad index with the problem (an index into PROBLEMS) in
  * `out[PROBLEM]`. A plain function with plain arguments, so that V8 compiles one tight loop.
  */
@@ -190,6 +179,7 @@ function sumTokens(
   logProbs: Float32Array | Float64Array | null,
   compactValues: Float32Array | Float64Array | null,
   compactPlanning: Uint8Array | null,
+  layout: BucketLayout | undefined,
   out: Float64Array,
 ): number {
   let tokens = 0;
@@ -213,6 +203,12 @@ function sumTokens(
       ? responseWords
       : new Int32Array(planningMask.buffer, planningMask.byteOffset, size >>> 2);
   const words = responseWords.length;
+  const bits = layout === undefined ? NO_WORDS : layout.bits;
+  const stride = layout === undefined ? 0 : layout.stride;
+  const offset = layout === undefined ? 0 : layout.offset;
+  const shift = layout === undefined ? 0 : layout.shift;
+  const histogram = topHistogram;
+  const planningHistogram = topPlanningHistogram;
   for (let k = 0; k < size; ) {
     while (k >>> 2 < words && (responseWords[k >>> 2]! | planningWords[k >>> 2]!) === 0) k += 4;
     const stop = k >>> 2 < words ? k + 4 : size;
@@ -243,6 +239,10 @@ function sumTokens(
         if (compactValues !== null) {
           compactValues[tokens] = h;
           compactPlanning![tokens] = planning;
+          // The bucket from the value's bits, read back through the scratch's int32 view.
+          const bucket = (bits[stride * tokens + offset]! & 0x7fffffff) >>> shift;
+          histogram[bucket]! += 1;
+          planningHistogram[bucket]! += planning;
         }
       }
       if (logProbs !== null) {
@@ -372,10 +372,19 @@ export class TokenClassAccumulator {
       checkTypedArray(where, 'entropies', entropies, size, [Float32Array, Float64Array]);
     // The top-q candidates (response-token entropies) compacted, with their planning flags, so
     // that a batch-scope selection runs over the response tokens only.
+    // (Where the fused counts' bit layout does not hold, topQMask below counts instead.)
     const compact =
-      entropies !== undefined && planningMask !== undefined && this.topQScope === 'batch';
+      entropies !== undefined &&
+      planningMask !== undefined &&
+      this.topQScope === 'batch' &&
+      LITTLE_ENDIAN;
     const compactValues = compact ? scratchValues(entropies, size) : null;
     const compactPlanning = compact ? scratchBytes('planning', size) : null;
+    const layout = compactValues === null ? undefined : bucketLayout(compactValues);
+    if (layout !== undefined) {
+      topHistogram.fill(0);
+      topPlanningHistogram.fill(0);
+    }
     const sums = new Float64Array(SUMS);
     const bad = sumTokens(
       size,
@@ -385,6 +394,7 @@ export class TokenClassAccumulator {
       logProbs ?? null,
       compactValues,
       compactPlanning,
+      layout,
       sums,
     );
     if (bad >= 0) {
@@ -404,12 +414,11 @@ export class TokenClassAccumulator {
     if (entropies !== undefined && planningMask !== undefined && tokens > 0) {
       // The tensor core's top-q selection (one definition for the project); in batch scope it
       // sees only the response tokens, which selects exactly what the padded layout would.
+      // countTopEntropy finds the same threshold (tested against topQThreshold).
       if (compactValues !== null) {
-        // Batch scope: only the counts are needed, so the threshold topQMask would draw over the
-        // response tokens and one counting pass (no mask built).
-        const values = compactValues.subarray(0, tokens);
-        const threshold = topQThreshold(values, this.topQ);
-        const counts = countAtLeast(values, compactPlanning!, threshold);
+        // Batch scope: only the counts are needed, from the histograms the token pass filled
+        // (the same selection as topQMask's over the response tokens; see top-entropy-counts.ts).
+        const counts = countTopEntropy(tokens, this.topQ, compactValues, compactPlanning!, layout!);
         topTokens = counts[0]!;
         planningTopTokens = counts[1]!;
       } else {

@@ -523,6 +523,86 @@ describe('strategy bad input', () => {
     expect(acc.responses).toBe(1);
   });
 
+  it('a failed add with texts changes nothing, the continuations staged before the error included', () => {
+    const texts = ['Wait, 3 * 8', 'Wait, 2 + 2', 'Wait, x'];
+    const good = texts.map((t) => [match(t, 'wait')]);
+    const acc = new StrategyAccumulator().add({ planningMatches: good, responseTexts: texts });
+    const before = JSON.stringify(acc.toJSON());
+    // The third response's match ends past its text: found after two continuations were staged.
+    const bad = [...good.slice(0, 2), [{ ...good[2]![0]!, end: 99 }]];
+    expectHicraError(() => acc.add({ planningMatches: bad, responseTexts: texts }), {
+      code: ErrorCode.ShapeMismatch,
+      source: SOURCE,
+      message: ['planningMatches[2][0] ends at 99, past the end of responseTexts[2]'],
+    });
+    expect(JSON.stringify(acc.toJSON())).toBe(before);
+    // And the next batch counts as if the failed one had never been seen.
+    acc.add({ planningMatches: good, responseTexts: texts });
+    const twice = new StrategyAccumulator()
+      .add({ planningMatches: good, responseTexts: texts })
+      .add({ planningMatches: good, responseTexts: texts });
+    expect(acc.toJSON()).toEqual(twice.toJSON());
+  });
+
+  it('counts by gram whatever the gramId says (it is only a shortcut)', () => {
+    const text = 'Wait, 1. Hmm, 2. Wait, 3. Hmm, 4.';
+    const at = (gram: string, from: number, gramId: number): PlanningMatchV1 => ({
+      ...match(text, gram, from),
+      gramId,
+    });
+    const ids = [0, 0, 1, 1];
+    const batch = {
+      planningMatches: [[at('wait', 0, 0), at('hmm', 0, 1), at('wait', 10, 0), at('hmm', 10, 1)]],
+      responseTexts: [text],
+    };
+    const reference = new StrategyAccumulator().add(batch).add(batch).add(batch);
+    // The same gramId for different grams, ids that change from batch to batch, -1, a
+    // fraction, a huge id, and none that is a number at all.
+    for (const gramIds of [
+      [7, 7, 7, 7],
+      [-1, -1, -1, -1],
+      [0.5, 2 ** 40, 3, Number.NaN],
+      [1, 0, 1, 0],
+      ids,
+    ]) {
+      const acc = new StrategyAccumulator({ classOf: { wait: 0, hmm: 1 } });
+      for (const batchIds of [ids, gramIds, gramIds]) {
+        acc.add({
+          planningMatches: [
+            [
+              at('wait', 0, batchIds[0]!),
+              at('hmm', 0, batchIds[1]!),
+              at('wait', 10, batchIds[2]!),
+              at('hmm', 10, batchIds[3]! as number),
+            ],
+          ],
+          responseTexts: [text],
+        });
+      }
+      expect(acc.grams.toJSON()).toEqual([
+        ['wait', 6],
+        ['hmm', 6],
+      ]);
+      expect(acc.continuationsOf('wait')).toEqual(
+        new Map([
+          [', 1 .', 3],
+          [', 3 .', 3],
+        ]),
+      );
+      expect(acc.semanticEntropy()).toBe(reference.semanticEntropy());
+      expect(acc.clusteredSemanticEntropy()).toBeCloseTo(Math.log(2), 15);
+    }
+    // A gram missing from classOf is still caught when its gramId is one a known gram used.
+    const acc = new StrategyAccumulator({ classOf: { wait: 0 } }).add({
+      planningMatches: [[at('wait', 0, 5)]],
+    });
+    expectHicraError(() => acc.add({ planningMatches: [[at('hmm', 0, 5)]] }), {
+      code: ErrorCode.MissingInput,
+      source: SOURCE,
+      message: ['planningMatches[0][0].gram "hmm" has no class in classOf'],
+    });
+  });
+
   it('texts given for some batches only is an error, not a partial metric', () => {
     const acc = new StrategyAccumulator()
       .add({ planningMatches: [[ok]], responseTexts: [text] })
