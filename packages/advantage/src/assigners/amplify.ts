@@ -160,6 +160,137 @@ for (let i = 0; i < 16; i++) {
   );
 }
 
+/**
+ * {@link amplifyFused} on the broadcast of one advantage per response (finite in float32, as
+ * `checkPerResponse` leaves them), without building the broadcast: a new array written once,
+ * with the same advantages, amplified share, sums and first overflow error as `amplifyFused`
+ * on `broadcastOverMask`'s array, to the bit. For the first stage of a pipeline, where the loss
+ * mask is a copy of the response mask. `selected` must hold only 0 and 1.
+ *
+ * Inside a response run the advantages take two values only, `a` and its amplified `r`: the
+ * sums still add them token by token in order (float64 rounding depends on the order), but min,
+ * max and the counts are settled once per run, and padding (zero) is never visited.
+ */
+export function amplifyBroadcast(
+  batch: RolloutBatchV1,
+  perResponse: ArrayLike<number>,
+  selected: Uint8Array,
+  alpha: number,
+  who: string,
+): { advantages: Float32Array; amplifiedShare: number; sums: CreditSums } {
+  const { batchSize, seqLen, responseMask, planningMask } = batch;
+  const out = new Float32Array(batchSize * seqLen);
+  const response = maskWords(responseMask);
+  const chosen = maskWords(selected);
+  const acc = ACCUMULATORS;
+  acc[0] = 0;
+  acc[1] = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  let amplified = 0;
+  let picked = 0;
+  for (let i = 0; i < batchSize; i++) {
+    const a = Math.fround(perResponse[i]!);
+    // HICRA's rule as `amplifyRun` evaluates it where selected; zeros (-0 too) stay.
+    const r = a === 0 ? a : Math.fround(a + alpha * Math.abs(a));
+    const from = i * seqLen;
+    const to = from + seqLen;
+    for (let k = skipRun(response, from, to, 0); k < to; k = skipRun(response, k, to, 0)) {
+      const end = skipRun(response, k, to, 1);
+      if (end === k) {
+        k++; // not a 0/1 mask here: only entries equal to 1 are valid
+        continue;
+      }
+      const hits = countOnes(chosen, k, end);
+      count += end - k;
+      picked += hits;
+      if (a === 0) {
+        // ±0 adds nothing to the sums (the sum starts at +0, so it is never -0); +0 is there
+        // already. Min and max see one value, whose first token decides as any other would.
+        if (Object.is(a, -0)) out.fill(a, k, end);
+        if (a < min) min = a;
+        if (a > max) max = a;
+      } else {
+        // Amplifying only grows a magnitude, and a negative one shrinks: only a positive `a`
+        // can overflow, and only where selected. The first such token is `amplifyFused`'s error.
+        if (hits > 0 && r === Number.POSITIVE_INFINITY)
+          overflow(who, batch, skipRun(chosen, k, end, 0), r);
+        broadcastRun(out, selected, k, end, a, hits > 0 ? r : a, acc);
+        amplified += hits;
+        // Min and max of {a, r} in any order: the two differ unless alpha is 0, and at most
+        // one of them is zero (no -0/+0 tie whose order would matter).
+        if (hits < end - k) {
+          if (a < min) min = a;
+          if (a > max) max = a;
+        }
+        if (hits > 0) {
+          if (r < min) min = r;
+          if (r > max) max = r;
+        }
+      }
+      k = end;
+    }
+  }
+  const sums = emptySums();
+  sums.count = count;
+  sums.sum = acc[0]!;
+  sums.squares = acc[1]!;
+  sums.min = min;
+  sums.max = max;
+  // The loss mask is the response mask here (0/1, checked): all its ones are response tokens.
+  sums.lossHits = count;
+  if (planningMask !== undefined)
+    sums.planningHits = selected === planningMask ? picked : maskedOnes(planningMask, responseMask);
+  return { advantages: out, amplifiedShare: count === 0 ? 0 : amplified / count, sums };
+}
+
+/**
+ * One response run of {@link amplifyBroadcast}: `r` where selected, `a` elsewhere (both finite,
+ * `a` non-zero), written and added to the sums (acc[0], acc[1]) in token order, as `amplifyRun`
+ * adds them. The value is picked by arithmetic, not a branch (the selection is random token to
+ * token): `a·(1 - s) + r·s` is exact for s in {0, 1}, one product being the value and the
+ * other ±0, and adding ±0 to a non-zero value leaves it as it is (`r` may be +0, when alpha is 1
+ * and `a` negative; then `a·0` is -0 and -0 + +0 is +0, as HICRA gives).
+ */
+function broadcastRun(
+  out: Float32Array,
+  selected: Uint8Array,
+  start: number,
+  end: number,
+  a: number,
+  r: number,
+  acc: Float64Array,
+): void {
+  let sum = acc[0]!;
+  let squares = acc[1]!;
+  const aa = a * a;
+  const rr = r * r;
+  for (let t = start; t < end; t++) {
+    const s = selected[t]!;
+    const keep = 1 - s;
+    const x = a * keep + r * s;
+    out[t] = x;
+    sum += x;
+    squares += aa * keep + rr * s;
+  }
+  acc[0] = sum;
+  acc[1] = squares;
+}
+
+// As for amplifyRun above: full type feedback before the first real call.
+for (let i = 0; i < 16; i++) {
+  broadcastRun(
+    new Float32Array(8),
+    Uint8Array.of(1, 0, 1, 1, 0, 0, 1, 0),
+    0,
+    8,
+    -0.5,
+    -0.4,
+    new Float64Array(2),
+  );
+}
+
 function overflow(who: string, batch: RolloutBatchV1, t: number, value: number): never {
   return throwNonFiniteResult({
     who,
