@@ -2,6 +2,7 @@ import type { RolloutBatchV1 } from '@hicra/spec';
 import { countOnes, maskWords, skipRun } from '@hicra/tensor/kernels';
 import { throwNonFiniteResult } from '../batch-checks.js';
 import { type CreditSums, emptySums, maskedOnes } from '../diagnostics.js';
+import { addTwoValued } from '../two-valued-sums.js';
 
 /**
  * HICRA's rule on the selected tokens: `A + alpha·|A|`. Positive advantages grow by (1 + alpha),
@@ -167,9 +168,10 @@ for (let i = 0; i < 16; i++) {
  * on `broadcastOverMask`'s array, to the bit. For the first stage of a pipeline, where the loss
  * mask is a copy of the response mask. `selected` must hold only 0 and 1.
  *
- * Inside a response run the advantages take two values only, `a` and its amplified `r`: the
- * sums still add them token by token in order (float64 rounding depends on the order), but min,
- * max and the counts are settled once per run, and padding (zero) is never visited.
+ * Inside a response run the advantages take two values only, `a` and its amplified `r`: min,
+ * max and the counts are settled once per run, the float64 sums (which must add the tokens in
+ * order to round as `amplifyFused` does) come from `addTwoValued`, which gives that loop's
+ * result without visiting each token, and padding (zero) is never visited.
  */
 export function amplifyBroadcast(
   batch: RolloutBatchV1,
@@ -180,11 +182,12 @@ export function amplifyBroadcast(
 ): { advantages: Float32Array; amplifiedShare: number; sums: CreditSums } {
   const { batchSize, seqLen, responseMask, planningMask } = batch;
   const out = new Float32Array(batchSize * seqLen);
+  // The same memory two tokens at a time (a view, not a copy): see writeRun.
+  const pairs = new Float64Array(out.buffer, 0, out.length >>> 1);
   const response = maskWords(responseMask);
   const chosen = maskWords(selected);
-  const acc = ACCUMULATORS;
-  acc[0] = 0;
-  acc[1] = 0;
+  let sum = 0;
+  let squares = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   let count = 0;
@@ -216,7 +219,12 @@ export function amplifyBroadcast(
         // can overflow, and only where selected. The first such token is `amplifyFused`'s error.
         if (hits > 0 && r === Number.POSITIVE_INFINITY)
           overflow(who, batch, skipRun(chosen, k, end, 0), r);
-        broadcastRun(out, selected, k, end, a, hits > 0 ? r : a, acc);
+        if (hits === 0) out.fill(a, k, end);
+        else writeRun(out, pairs, selected, k, end, a, r);
+        // In token order, as amplifyRun adds them (a and r share a sign, or r is +0).
+        const x1 = hits === 0 ? a : r;
+        sum = addTwoValued(sum, selected, chosen, k, end, hits, a, x1);
+        squares = addTwoValued(squares, selected, chosen, k, end, hits, a * a, x1 * x1);
         amplified += hits;
         // Min and max of {a, r} in any order: the two differ unless alpha is 0, and at most
         // one of them is zero (no -0/+0 tie whose order would matter).
@@ -234,8 +242,8 @@ export function amplifyBroadcast(
   }
   const sums = emptySums();
   sums.count = count;
-  sums.sum = acc[0]!;
-  sums.squares = acc[1]!;
+  sums.sum = sum;
+  sums.squares = squares;
   sums.min = min;
   sums.max = max;
   // The loss mask is the response mask here (0/1, checked): all its ones are response tokens.
@@ -246,48 +254,59 @@ export function amplifyBroadcast(
 }
 
 /**
- * One response run of {@link amplifyBroadcast}: `r` where selected, `a` elsewhere (both finite,
- * `a` non-zero), written and added to the sums (acc[0], acc[1]) in token order, as `amplifyRun`
- * adds them. The value is picked by arithmetic, not a branch (the selection is random token to
- * token): `a·(1 - s) + r·s` is exact for s in {0, 1}, one product being the value and the
- * other ±0, and adding ±0 to a non-zero value leaves it as it is (`r` may be +0, when alpha is 1
- * and `a` negative; then `a·0` is -0 and -0 + +0 is +0, as HICRA gives).
+ * Two float32s, (a, a), (r, a), (a, r), (r, r) in memory order, read as float64s: a token pair
+ * of writeRun, indexed by its two selection bits. Finite float32s never make a float64 NaN
+ * (whose exponent bits would need a float32's all-ones exponent), so the bits are copied as
+ * they are, on either byte order.
  */
-function broadcastRun(
+const PAIR_VALUES = new Float32Array(8);
+const PAIRS = new Float64Array(PAIR_VALUES.buffer);
+
+/**
+ * Writes `r` where selected and `a` elsewhere over [start, end), two tokens per store: one
+ * load from a table of four pairs rather than a branch on the selection (random token to
+ * token) or the arithmetic of each value. `pairs` views `out` from its start.
+ */
+function writeRun(
   out: Float32Array,
+  pairs: Float64Array,
   selected: Uint8Array,
   start: number,
   end: number,
   a: number,
   r: number,
-  acc: Float64Array,
 ): void {
-  let sum = acc[0]!;
-  let squares = acc[1]!;
-  const aa = a * a;
-  const rr = r * r;
-  for (let t = start; t < end; t++) {
-    const s = selected[t]!;
-    const keep = 1 - s;
-    const x = a * keep + r * s;
-    out[t] = x;
-    sum += x;
-    squares += aa * keep + rr * s;
+  const values = PAIR_VALUES;
+  values[0] = a;
+  values[1] = a;
+  values[2] = r;
+  values[3] = a;
+  values[4] = a;
+  values[5] = r;
+  values[6] = r;
+  values[7] = r;
+  const table = PAIRS;
+  let t = start;
+  if ((t & 1) === 1) {
+    out[t] = selected[t] === 1 ? r : a;
+    t++;
   }
-  acc[0] = sum;
-  acc[1] = squares;
+  for (const stop = end - 1; t < stop; t += 2)
+    pairs[t >>> 1] = table[selected[t]! | (selected[t + 1]! << 1)]!;
+  if (t < end) out[t] = selected[t] === 1 ? r : a;
 }
 
 // As for amplifyRun above: full type feedback before the first real call.
 for (let i = 0; i < 16; i++) {
-  broadcastRun(
-    new Float32Array(8),
-    Uint8Array.of(1, 0, 1, 1, 0, 0, 1, 0),
-    0,
-    8,
-    -0.5,
-    -0.4,
-    new Float64Array(2),
+  const out = new Float32Array(10);
+  writeRun(
+    out,
+    new Float64Array(out.buffer),
+    Uint8Array.of(1, 0, 1, 1, 0, 0, 1, 0, 1, 0),
+    1,
+    10,
+    0.5,
+    0.6,
   );
 }
 
