@@ -41,12 +41,15 @@ export interface AssignerDefinition {
    * Optional, for the built-ins with a `fused` pass: the same pass as the first stage of a
    * pipeline whose estimator gives one advantage per response (`EstimatorDefinition.perResponse`,
    * already checked to round to finite float32): it writes `fused`'s result for the broadcast of
-   * those values into a new array, so the broadcast is never built and read back. The loss mask
-   * is the response mask. Its result must equal `fused`'s on the broadcast, bit for bit.
+   * those values into a new array, so the broadcast is never built and read back. `lossMask` is
+   * zeros, of the batch's length: the pass writes the response mask's ones into it, and that is
+   * the loss mask of its result. Its result must equal `fused`'s on the broadcast and that loss
+   * mask, bit for bit.
    */
   readonly fusedBroadcast?: (
     batch: RolloutBatchV1,
     perResponse: ArrayLike<number>,
+    lossMask: Uint8Array,
   ) => { advantages: Float32Array; amplifiedShare: number; sums: CreditSums };
 }
 
@@ -142,7 +145,7 @@ export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1
             ) {
               // As `assign` below, minus the shape check: the advantages are built here.
               checkBatch(batch, definition.requires);
-              const result = fusedBroadcast(batch, perResponse);
+              const result = fusedBroadcast(batch, perResponse, lossMask);
               return {
                 advantages: result.advantages,
                 lossMask,

@@ -56,8 +56,9 @@ export interface CheckedAssigner {
   /**
    * The same stage as the first of a pipeline, on advantages given as one value per response
    * (a deferred broadcast, see `CheckedEstimate.perResponse`): it builds the advantages itself,
-   * in the pass that applies it, so they are written once. `lossMask` is the pipeline's fresh
-   * copy of the response mask. Present for assigners with `fusedBroadcast`.
+   * in the pass that applies it, so they are written once. `lossMask` is zeros, of the batch's
+   * length: the pass writes the response mask's ones into it (the loss mask a pipeline starts
+   * from). Present for assigners with `fusedBroadcast`.
    */
   assignBroadcast?(
     batch: RolloutBatchV1,

@@ -38,7 +38,12 @@ export function runFusedPipeline(
   // estimator's broadcast is deferred to it: the advantages are written once, in its pass.
   const first = stages[0]?.assignBroadcast === undefined ? undefined : stages[0];
   const estimated = estimate(batch, first !== undefined);
-  const lossMask = new Uint8Array(batch.responseMask);
+  // The loss mask starts as the response mask. A deferred broadcast's pass writes its ones as
+  // it walks the response runs (into zeros: padding pages are never touched); otherwise a copy.
+  const lossMask =
+    estimated.perResponse !== undefined
+      ? new Uint8Array(batch.responseMask.length)
+      : new Uint8Array(batch.responseMask);
   let sums: CreditSums | undefined;
   // The assigners' own entries, in the order and with the sums `defineAssigner` gives them.
   const extras: Record<string, number> = {};

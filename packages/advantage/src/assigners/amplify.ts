@@ -165,8 +165,9 @@ for (let i = 0; i < 16; i++) {
  * {@link amplifyFused} on the broadcast of one advantage per response (finite in float32, as
  * `checkPerResponse` leaves them), without building the broadcast: a new array written once,
  * with the same advantages, amplified share, sums and first overflow error as `amplifyFused`
- * on `broadcastOverMask`'s array, to the bit. For the first stage of a pipeline, where the loss
- * mask is a copy of the response mask. `selected` must hold only 0 and 1.
+ * on `broadcastOverMask`'s array, to the bit. For the first stage of a pipeline: it also writes
+ * the response mask's ones into `lossMask` (zeros on entry), the loss mask a pipeline starts
+ * from. `selected` must hold only 0 and 1.
  *
  * Inside a response run the advantages take two values only, `a` and its amplified `r`: min,
  * max and the counts are settled once per run, the float64 sums (which must add the tokens in
@@ -176,6 +177,7 @@ for (let i = 0; i < 16; i++) {
 export function amplifyBroadcast(
   batch: RolloutBatchV1,
   perResponse: ArrayLike<number>,
+  lossMask: Uint8Array,
   selected: Uint8Array,
   alpha: number,
   who: string,
@@ -208,6 +210,7 @@ export function amplifyBroadcast(
       const hits = countOnes(chosen, k, end);
       count += end - k;
       picked += hits;
+      lossMask.fill(1, k, end);
       if (a === 0) {
         // ±0 adds nothing to the sums (the sum starts at +0, so it is never -0); +0 is there
         // already. Min and max see one value, whose first token decides as any other would.
@@ -246,7 +249,7 @@ export function amplifyBroadcast(
   sums.squares = squares;
   sums.min = min;
   sums.max = max;
-  // The loss mask is the response mask here (0/1, checked): all its ones are response tokens.
+  // The loss mask is the response mask's ones, written above: all of them response tokens.
   sums.lossHits = count;
   if (planningMask !== undefined)
     sums.planningHits = selected === planningMask ? picked : maskedOnes(planningMask, responseMask);

@@ -34,8 +34,8 @@ export function createHicraAssigner(settings: HicraSettings = {}): CreditAssigne
     compute: (batch, credit) => amplify(credit.advantages, batch.planningMask!, alpha),
     fused: (batch, credit, inPlace) =>
       amplifyFused(batch, credit, batch.planningMask!, alpha, inPlace, 'assigner hicra'),
-    fusedBroadcast: (batch, perResponse) =>
-      amplifyBroadcast(batch, perResponse, batch.planningMask!, alpha, 'assigner hicra'),
+    fusedBroadcast: (batch, perResponse, lossMask) =>
+      amplifyBroadcast(batch, perResponse, lossMask, batch.planningMask!, alpha, 'assigner hicra'),
   });
 }
 

@@ -69,10 +69,11 @@ export function createHighEntropyAdvantageAssigner(
         inPlace,
         'assigner high-entropy-advantage',
       ),
-    fusedBroadcast: (batch, perResponse) =>
+    fusedBroadcast: (batch, perResponse, lossMask) =>
       amplifyBroadcast(
         batch,
         perResponse,
+        lossMask,
         selectTop(batch),
         alpha,
         'assigner high-entropy-advantage',
