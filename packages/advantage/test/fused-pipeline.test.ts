@@ -177,7 +177,21 @@ describe('the fused credit pipeline', () => {
         for (let k = 0; k < tokens; k++)
           if (responseMask[k] === 0 && generator.nextFloat() < 0.1) planningMask[k] = 1;
       }
-      const batch = withEntropies({ ...base, responseMask, planningMask }, generator);
+      // Masks at byte offsets: the selection's words then start at an even or odd index.
+      const at = (mask: Uint8Array, offset: number): Uint8Array => {
+        const out = new Uint8Array(mask.length + offset).subarray(offset);
+        out.set(mask);
+        return out;
+      };
+      const shifted = round % 3 === 2;
+      const batch = withEntropies(
+        {
+          ...base,
+          responseMask: shifted ? at(responseMask, 1) : responseMask,
+          planningMask: shifted ? at(planningMask, 2 + (round % 2)) : planningMask,
+        },
+        generator,
+      );
       const alpha = [0.2, 0, 1, 0.7][round % 4]!;
       for (const estimator of ['grpo', 'dr-grpo', 'rloo', 'opo', 'grpo-pass-k']) {
         for (const assigners of [

@@ -1,5 +1,5 @@
 import type { RolloutBatchV1 } from '@hicra/spec';
-import { countOnes, maskWords, skipRun } from '@hicra/tensor/kernels';
+import { countOnes, type MaskWords, maskWords, skipRun } from '@hicra/tensor/kernels';
 import { throwNonFiniteResult } from '../batch-checks.js';
 import { type CreditSums, emptySums, maskedOnes } from '../diagnostics.js';
 import { addTwoValued } from '../two-valued-sums.js';
@@ -188,6 +188,7 @@ export function amplifyBroadcast(
   const pairs = new Float64Array(out.buffer, 0, out.length >>> 1);
   const response = maskWords(responseMask);
   const chosen = maskWords(selected);
+  const words = selectionWords(chosen);
   let sum = 0;
   let squares = 0;
   let min = Number.POSITIVE_INFINITY;
@@ -223,7 +224,7 @@ export function amplifyBroadcast(
         if (hits > 0 && r === Number.POSITIVE_INFINITY)
           overflow(who, batch, skipRun(chosen, k, end, 0), r);
         if (hits === 0) out.fill(a, k, end);
-        else writeRun(out, pairs, selected, k, end, a, r);
+        else writeRun(out, pairs, selected, words, chosen.head, k, end, a, r);
         // In token order, as amplifyRun adds them (a and r share a sign, or r is +0).
         const x1 = hits === 0 ? a : r;
         sum = addTwoValued(sum, selected, chosen, k, end, hits, a, x1);
@@ -265,15 +266,31 @@ export function amplifyBroadcast(
 const PAIR_VALUES = new Float32Array(8);
 const PAIRS = new Float64Array(PAIR_VALUES.buffer);
 
+/** Whether an Int32Array word holds its first byte in its low bits (little-endian). */
+const LITTLE_ENDIAN = new Uint8Array(Int32Array.of(1).buffer)[0] === 1;
+
 /**
- * Writes `r` where selected and `a` elsewhere over [start, end), two tokens per store: one
- * load from a table of four pairs rather than a branch on the selection (random token to
- * token) or the arithmetic of each value. `pairs` views `out` from its start.
+ * The selection's words for {@link writeRun}, when its four-byte words line up with the
+ * advantages' token pairs (little-endian, and an even first word-aligned index); else
+ * undefined, and writeRun reads the selection a byte at a time.
+ */
+function selectionWords(chosen: MaskWords): Int32Array | undefined {
+  return LITTLE_ENDIAN && (chosen.head & 1) === 0 ? chosen.words : undefined;
+}
+
+/**
+ * Writes `r` where selected and `a` elsewhere over [start, end), two tokens per store: a load
+ * from a table of four pairs, indexed by the two selection bits, rather than a branch on the
+ * selection (random token to token) or the arithmetic of each value. With `words` (see
+ * selectionWords) four selection bytes come in one load, the bits of two pairs picked out of
+ * it. `pairs` views `out` from its start; `head` is the selection's first word-aligned index.
  */
 function writeRun(
   out: Float32Array,
   pairs: Float64Array,
   selected: Uint8Array,
+  words: Int32Array | undefined,
+  head: number,
   start: number,
   end: number,
   a: number,
@@ -290,7 +307,16 @@ function writeRun(
   values[7] = r;
   const table = PAIRS;
   let t = start;
-  if ((t & 1) === 1) {
+  if (words !== undefined && end - start >= 8) {
+    for (; ((t - head) & 3) !== 0; t++) out[t] = selected[t] === 1 ? r : a;
+    // Bytes 0..3 of the word are bits 0, 8, 16 and 24 (0/1 bytes, little-endian).
+    for (const stop = end - 3; t < stop; t += 4) {
+      const w = words[(t - head) >> 2]!;
+      const j = t >>> 1;
+      pairs[j] = table[(w & 1) | ((w >>> 7) & 2)]!;
+      pairs[j + 1] = table[((w >>> 16) & 1) | ((w >>> 23) & 2)]!;
+    }
+  } else if ((t & 1) === 1) {
     out[t] = selected[t] === 1 ? r : a;
     t++;
   }
@@ -299,18 +325,39 @@ function writeRun(
   if (t < end) out[t] = selected[t] === 1 ? r : a;
 }
 
-// As for amplifyRun above: full type feedback before the first real call.
+// As for amplifyRun above: full type feedback before the first real call, on both paths.
 for (let i = 0; i < 16; i++) {
-  const out = new Float32Array(10);
-  writeRun(
-    out,
-    new Float64Array(out.buffer),
-    Uint8Array.of(1, 0, 1, 1, 0, 0, 1, 0, 1, 0),
+  const out = new Float32Array(24);
+  const selected = Uint8Array.of(
     1,
-    10,
-    0.5,
-    0.6,
+    0,
+    1,
+    1,
+    0,
+    0,
+    1,
+    0,
+    1,
+    0,
+    0,
+    1,
+    1,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    1,
+    1,
+    0,
+    1,
+    0,
   );
+  const chosen = maskWords(selected);
+  for (const words of [selectionWords(chosen), undefined]) {
+    writeRun(out, new Float64Array(out.buffer), selected, words, chosen.head, 1, 23, 0.5, 0.6);
+  }
 }
 
 function overflow(who: string, batch: RolloutBatchV1, t: number, value: number): never {
