@@ -208,9 +208,7 @@ export function amplifyBroadcast(
         k++; // not a 0/1 mask here: only entries equal to 1 are valid
         continue;
       }
-      const hits = countOnes(chosen, k, end);
       count += end - k;
-      picked += hits;
       lossMask.fill(1, k, end);
       if (a === 0) {
         // ±0 adds nothing to the sums (the sum starts at +0, so it is never -0); +0 is there
@@ -218,13 +216,16 @@ export function amplifyBroadcast(
         if (Object.is(a, -0)) out.fill(a, k, end);
         if (a < min) min = a;
         if (a > max) max = a;
+        picked += countOnes(chosen, k, end);
       } else {
+        // The selection is counted as it is read for the writes (an overflowing `r` written
+        // there is never returned).
+        const hits = writeRun(out, pairs, selected, words, chosen.head, k, end, a, r);
+        picked += hits;
         // Amplifying only grows a magnitude, and a negative one shrinks: only a positive `a`
         // can overflow, and only where selected. The first such token is `amplifyFused`'s error.
         if (hits > 0 && r === Number.POSITIVE_INFINITY)
           overflow(who, batch, skipRun(chosen, k, end, 0), r);
-        if (hits === 0) out.fill(a, k, end);
-        else writeRun(out, pairs, selected, words, chosen.head, k, end, a, r);
         // In token order, as amplifyRun adds them (a and r share a sign, or r is +0).
         const x1 = hits === 0 ? a : r;
         sum = addTwoValued(sum, selected, chosen, k, end, hits, a, x1);
@@ -259,9 +260,10 @@ export function amplifyBroadcast(
 
 /**
  * Two float32s, (a, a), (r, a), (a, r), (r, r) in memory order, read as float64s: a token pair
- * of writeRun, indexed by its two selection bits. Finite float32s never make a float64 NaN
- * (whose exponent bits would need a float32's all-ones exponent), so the bits are copied as
- * they are, on either byte order.
+ * of writeRun, indexed by its two selection bits. A float64 NaN (which V8 may rewrite) would
+ * need a float32 half with an all-ones exponent and the top three bits of its mantissa set: a
+ * float32 NaN. `a` and `r` are never NaN (an overflowing `r` is +Infinity, whose mantissa is
+ * 0), so the bits are copied as they are, on either byte order.
  */
 const PAIR_VALUES = new Float32Array(8);
 const PAIRS = new Float64Array(PAIR_VALUES.buffer);
@@ -279,7 +281,8 @@ function selectionWords(chosen: MaskWords): Int32Array | undefined {
 }
 
 /**
- * Writes `r` where selected and `a` elsewhere over [start, end), two tokens per store: a load
+ * Writes `r` where selected and `a` elsewhere over [start, end) and returns how many tokens
+ * there are selected (the selection holds only 0 and 1), two tokens per store: a load
  * from a table of four pairs, indexed by the two selection bits, rather than a branch on the
  * selection (random token to token) or the arithmetic of each value. With `words` (see
  * selectionWords) four selection bytes come in one load, the bits of two pairs picked out of
@@ -295,7 +298,7 @@ function writeRun(
   end: number,
   a: number,
   r: number,
-): void {
+): number {
   const values = PAIR_VALUES;
   values[0] = a;
   values[1] = a;
@@ -306,23 +309,38 @@ function writeRun(
   values[6] = r;
   values[7] = r;
   const table = PAIRS;
+  let ones = 0;
   let t = start;
   if (words !== undefined && end - start >= 8) {
-    for (; ((t - head) & 3) !== 0; t++) out[t] = selected[t] === 1 ? r : a;
-    // Bytes 0..3 of the word are bits 0, 8, 16 and 24 (0/1 bytes, little-endian).
+    for (; ((t - head) & 3) !== 0; t++) {
+      ones += selected[t]!;
+      out[t] = selected[t] === 1 ? r : a;
+    }
+    // Bytes 0..3 of the word are bits 0, 8, 16 and 24 (0/1 bytes, little-endian); they sum
+    // into the top byte of w · 0x01010101.
     for (const stop = end - 3; t < stop; t += 4) {
       const w = words[(t - head) >> 2]!;
+      ones += Math.imul(w, 0x01010101) >>> 24;
       const j = t >>> 1;
       pairs[j] = table[(w & 1) | ((w >>> 7) & 2)]!;
       pairs[j + 1] = table[((w >>> 16) & 1) | ((w >>> 23) & 2)]!;
     }
   } else if ((t & 1) === 1) {
+    ones += selected[t]!;
     out[t] = selected[t] === 1 ? r : a;
     t++;
   }
-  for (const stop = end - 1; t < stop; t += 2)
-    pairs[t >>> 1] = table[selected[t]! | (selected[t + 1]! << 1)]!;
-  if (t < end) out[t] = selected[t] === 1 ? r : a;
+  for (const stop = end - 1; t < stop; t += 2) {
+    const b0 = selected[t]!;
+    const b1 = selected[t + 1]!;
+    ones += b0 + b1;
+    pairs[t >>> 1] = table[b0 | (b1 << 1)]!;
+  }
+  if (t < end) {
+    ones += selected[t]!;
+    out[t] = selected[t] === 1 ? r : a;
+  }
+  return ones;
 }
 
 // As for amplifyRun above: full type feedback before the first real call, on both paths.
