@@ -18,8 +18,10 @@ import { type CheckedAssigner, checkedAssigners, checkedEstimators } from './pip
  * and its key order, warnings, returns, and the first error for bad input), with less work:
  * the batch is validated once (as before); the estimator's statistics are not computed (the
  * final ones replace them); a stage's credit is not re-checked, having been produced and
- * checked by the stage before; the estimator's fresh array is amplified in place; and the
- * last stage's pass accumulates the final statistics, which are computed once.
+ * checked by the stage before; the estimator's fresh array is amplified in place (or, for an
+ * estimator with one value per response and a first assigner that takes them, never built: that
+ * assigner writes the advantages and the loss mask in its pass); and the last stage's pass
+ * accumulates the final statistics, which are computed once.
  */
 export function runFusedPipeline(
   estimator: AdvantageEstimatorV1,
