@@ -43,12 +43,14 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
     let advantages: Float32Array | undefined;
     let returns: Float32Array | undefined;
     let values: ArrayLike<number> | undefined;
-    if (deferBroadcast && perResponse !== undefined) {
+    if (deferBroadcast && perResponse !== undefined) values = perResponse(batch);
+    // One value per response, or `compute` runs (and reports whatever is wrong, as it would).
+    if (values !== undefined && values.length === batch.batchSize) {
       // What `compute` would throw for these values (`broadcastOverMask`'s check), and nothing
       // built: the pipeline's first assigner writes the advantages.
-      values = perResponse(batch);
       checkPerResponse(batch, values, definition.name);
     } else {
+      values = undefined;
       ({ advantages, returns } = definition.compute(batch));
       checkFiniteResult(definition.name, 'advantage', batch, advantages);
       if (returns !== undefined)

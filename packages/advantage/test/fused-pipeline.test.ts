@@ -244,6 +244,21 @@ describe('the fused credit pipeline', () => {
     expect(overflowing).toHaveProperty('error');
   });
 
+  it("falls back to compute when an estimator's perResponse is not one value per response", () => {
+    const batch = randomRolloutBatch(new SeededGenerator(31), { emptyRows: false });
+    const lying = defineEstimator({
+      name: 'short-per-response',
+      compute: (b) => ({
+        advantages: Float32Array.from({ length: b.batchSize * b.seqLen }, (_, k) =>
+          b.responseMask[k] === 1 ? 0.5 : 0,
+        ),
+      }),
+      perResponse: (b) => new Float64Array(b.batchSize - 1),
+    });
+    const result = expectSameAsStaged(lying, [createHicraAssigner()], batch, 'short');
+    expect(result).not.toHaveProperty('error');
+  });
+
   it('keeps -0 advantages (HICRA leaves zeros alone)', () => {
     const minusZero = defineEstimator({
       name: 'minus-zero',
