@@ -1,8 +1,9 @@
 /**
  * `addTwoValued` against the token-by-token float64 loop it stands for: the same double to the
  * bit (Object.is, so -0 too) on random stretches, and on the cases its shortcut must refuse:
- * ties (a value of exactly half an ulp of the sum, odd multiples of it), binade crossings up
- * and down, sums crossing zero, a sum starting at zero, and huge and tiny magnitudes.
+ * ties (a value of exactly half an ulp of the sum, odd multiples of it, next to steps of odd and
+ * even ulps, from odd and even sums, growing and shrinking), binade crossings up and down, sums
+ * crossing zero, a sum starting at zero, and huge and tiny magnitudes.
  */
 import { maskWords, SeededGenerator } from '@hicra/tensor/kernels';
 import { describe, expect, it } from 'vitest';
@@ -77,10 +78,17 @@ describe('addTwoValued', () => {
       [3 * 2 ** -53, 2 ** -52],
       [2 ** -52, 5 * 2 ** -53],
       [2 ** -54, 3 * 2 ** -53],
+      [2 * 2 ** -52, 5 * 2 ** -53],
+      [7 * 2 ** -53, 2 * 2 ** -52],
+      [5 * 2 ** -53, 3 * 2 ** -53],
     ] as const) {
       check(1, selected, 0, selected.length, x0, x1, `ties ${x0}, ${x1}`);
       check(1 + 2 ** -52, selected, 0, selected.length, x0, x1, `ties from odd ${x0}, ${x1}`);
       check(-1, selected, 0, selected.length, -x0, -x1, `negative ties ${x0}, ${x1}`);
+      check(-1 - 2 ** -52, selected, 3, 4_000, -x0, -x1, `negative ties from odd ${x0}, ${x1}`);
+      // Shrinking towards zero (steps against the sum's sign), from an odd and an even sum.
+      check(2 - 2 ** -51, selected, 0, 3_000, -x0, -x1, `shrinking ties ${x0}, ${x1}`);
+      check(2 - 2 ** -52, selected, 1, 3_000, -x0, -x1, `shrinking ties, odd ${x0}, ${x1}`);
     }
   });
 
