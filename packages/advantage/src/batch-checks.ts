@@ -143,18 +143,34 @@ export function broadcastOverMask(
   who: string,
   quantity = 'advantage',
 ): Float32Array {
+  checkPerResponse(batch, perResponse, who, quantity);
   const { batchSize, seqLen, responseMask } = batch;
   const out = new Float32Array(batchSize * seqLen);
   const view = maskWords(responseMask);
   for (let i = 0; i < batchSize; i++) {
     const value = Math.fround(perResponse[i]!);
-    if (!Number.isFinite(value))
-      throwNonFiniteResult({ who, quantity, batch, response: i, value: perResponse[i]! });
     // Runs are filled natively; padding is never written (the array starts at zero).
     if (!Object.is(value, 0)) fillRuns(out, view, i * seqLen, (i + 1) * seqLen, value);
   }
   freshFinite.add(out);
   return out;
+}
+
+/**
+ * The check behind {@link broadcastOverMask}, on its own: every value rounds to a finite
+ * float32, or the `NonFiniteError` naming `who`, the first such response and its group. What a
+ * pipeline runs when it defers the broadcast to its first assigner's pass.
+ */
+export function checkPerResponse(
+  batch: RolloutBatchV1,
+  perResponse: ArrayLike<number>,
+  who: string,
+  quantity = 'advantage',
+): void {
+  for (let i = 0; i < batch.batchSize; i++) {
+    if (!Number.isFinite(Math.fround(perResponse[i]!)))
+      throwNonFiniteResult({ who, quantity, batch, response: i, value: perResponse[i]! });
+  }
 }
 
 /**

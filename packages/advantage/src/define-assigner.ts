@@ -37,6 +37,20 @@ export interface AssignerDefinition {
     credit: { readonly advantages: Float32Array; readonly lossMask: Uint8Array },
     inPlace: boolean,
   ) => { advantages: Float32Array; amplifiedShare: number; sums: CreditSums };
+  /**
+   * Optional, for the built-ins with a `fused` pass: the same pass as the first stage of a
+   * pipeline whose estimator gives one advantage per response (`EstimatorDefinition.perResponse`,
+   * already checked to round to finite float32): it writes `fused`'s result for the broadcast of
+   * those values into a new array, so the broadcast is never built and read back. `lossMask` is
+   * zeros, of the batch's length: the pass writes the response mask's ones into it, and that is
+   * the loss mask of its result. Its result must equal `fused`'s on the broadcast and that loss
+   * mask, bit for bit.
+   */
+  readonly fusedBroadcast?: (
+    batch: RolloutBatchV1,
+    perResponse: ArrayLike<number>,
+    lossMask: Uint8Array,
+  ) => { advantages: Float32Array; amplifiedShare: number; sums: CreditSums };
 }
 
 /** Checks that a credit fits a batch: lengths, 0/1 loss mask inside the response mask, finite advantages. */
@@ -117,9 +131,30 @@ export function defineAssigner(definition: AssignerDefinition): CreditAssignerV1
     },
   };
   const fused = definition.fused;
+  const fusedBroadcast = definition.fusedBroadcast;
   if (fused !== undefined) {
     checkedAssigners.set(assigner, {
       name: definition.name,
+      ...(fusedBroadcast === undefined
+        ? {}
+        : {
+            assignBroadcast(
+              batch: RolloutBatchV1,
+              perResponse: ArrayLike<number>,
+              lossMask: Uint8Array,
+            ) {
+              // As `assign` below, minus the shape check: the advantages are built here.
+              checkBatch(batch, definition.requires);
+              const result = fusedBroadcast(batch, perResponse, lossMask);
+              return {
+                advantages: result.advantages,
+                lossMask,
+                ownsAdvantages: true,
+                amplifiedShare: result.amplifiedShare,
+                sums: result.sums,
+              };
+            },
+          }),
       assign(batch, credit) {
         // As `assign`: the batch (validated once, cached), then the credit. A pipeline's credit
         // comes from checked stages; only its shape can still be wrong (an estimator returning

@@ -4,7 +4,7 @@ import type {
   HicraWarningV1,
   RolloutBatchV1,
 } from '@hicra/spec';
-import { checkBatch, checkFiniteResult } from './batch-checks.js';
+import { checkBatch, checkFiniteResult, checkPerResponse } from './batch-checks.js';
 import { advantageStatistics } from './diagnostics.js';
 import { type CheckedEstimate, checkedEstimators } from './pipeline-internals.js';
 
@@ -19,6 +19,14 @@ export interface EstimatorDefinition {
    * advantage anywhere, or a non-finite return at a valid token, is a `NonFiniteError`.
    */
   readonly compute: (batch: RolloutBatchV1) => { advantages: Float32Array; returns?: Float32Array };
+  /**
+   * Optional, for estimators whose advantage is one value per response broadcast over its valid
+   * tokens (what `compute` then returns, through `broadcastOverMask`): those values, unrounded.
+   * A pipeline whose first assigner can take them (`AssignerDefinition.fusedBroadcast`) never
+   * builds the broadcast: that assigner writes the final advantages in its own pass, once.
+   * `compute` must return exactly their broadcast, and no returns.
+   */
+  readonly perResponse?: (batch: RolloutBatchV1) => ArrayLike<number>;
 }
 
 /** Optional fields an estimator may be given but not use (reported as warnings, never errors). */
@@ -29,12 +37,25 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
   const reads = new Set(definition.reads ?? []);
   // Everything but the diagnostics: what a pipeline runs (it computes the final credit's
   // statistics once, after its last stage, and these would be overwritten).
-  const estimateChecked = (batch: RolloutBatchV1): CheckedEstimate => {
+  const perResponse = definition.perResponse;
+  const estimateChecked = (batch: RolloutBatchV1, deferBroadcast: boolean): CheckedEstimate => {
     checkBatch(batch, definition.requires);
-    const { advantages, returns } = definition.compute(batch);
-    checkFiniteResult(definition.name, 'advantage', batch, advantages);
-    if (returns !== undefined)
-      checkFiniteResult(definition.name, 'return', batch, returns, batch.responseMask);
+    let advantages: Float32Array | undefined;
+    let returns: Float32Array | undefined;
+    let values: ArrayLike<number> | undefined;
+    if (deferBroadcast && perResponse !== undefined) values = perResponse(batch);
+    // One value per response, or `compute` runs (and reports whatever is wrong, as it would).
+    if (values !== undefined && values.length === batch.batchSize) {
+      // What `compute` would throw for these values (`broadcastOverMask`'s check), and nothing
+      // built: the pipeline's first assigner writes the advantages.
+      checkPerResponse(batch, values, definition.name);
+    } else {
+      values = undefined;
+      ({ advantages, returns } = definition.compute(batch));
+      checkFiniteResult(definition.name, 'advantage', batch, advantages);
+      if (returns !== undefined)
+        checkFiniteResult(definition.name, 'return', batch, returns, batch.responseMask);
+    }
     const warnings: HicraWarningV1[] = [];
     for (const field of ESTIMATOR_INPUTS) {
       if (batch[field] !== undefined && !reads.has(field)) {
@@ -45,17 +66,17 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
         });
       }
     }
-    return { advantages, returns, warnings };
+    return { advantages, perResponse: values, returns, warnings };
   };
   const estimator: AdvantageEstimatorV1 = {
     name: definition.name,
     ...(definition.requires ? { requires: [...definition.requires] } : {}),
     estimate(batch: RolloutBatchV1): EstimatorResultV1 {
-      const { advantages, returns, warnings } = estimateChecked(batch);
+      const { advantages, returns, warnings } = estimateChecked(batch, false);
       return {
-        advantages,
+        advantages: advantages!,
         ...(returns === undefined ? {} : { returns }),
-        diagnostics: advantageStatistics(advantages, batch.responseMask),
+        diagnostics: advantageStatistics(advantages!, batch.responseMask),
         warnings,
       };
     },

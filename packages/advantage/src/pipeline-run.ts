@@ -18,8 +18,10 @@ import { type CheckedAssigner, checkedAssigners, checkedEstimators } from './pip
  * and its key order, warnings, returns, and the first error for bad input), with less work:
  * the batch is validated once (as before); the estimator's statistics are not computed (the
  * final ones replace them); a stage's credit is not re-checked, having been produced and
- * checked by the stage before; the estimator's fresh array is amplified in place; and the
- * last stage's pass accumulates the final statistics, which are computed once.
+ * checked by the stage before; the estimator's fresh array is amplified in place (or, for an
+ * estimator with one value per response and a first assigner that takes them, never built: that
+ * assigner writes the advantages and the loss mask in its pass); and the last stage's pass
+ * accumulates the final statistics, which are computed once.
  */
 export function runFusedPipeline(
   estimator: AdvantageEstimatorV1,
@@ -34,21 +36,40 @@ export function runFusedPipeline(
     if (stage === undefined) return undefined;
     stages.push(stage);
   }
-  const estimated = estimate(batch);
-  let advantages = estimated.advantages;
-  let ownsAdvantages = claimFresh(advantages);
-  const lossMask = new Uint8Array(batch.responseMask);
+  // When the first assigner can build the advantages from one value per response, the
+  // estimator's broadcast is deferred to it: the advantages are written once, in its pass.
+  const first = stages[0]?.assignBroadcast === undefined ? undefined : stages[0];
+  const estimated = estimate(batch, first !== undefined);
+  // The loss mask starts as the response mask. A deferred broadcast's pass writes its ones as
+  // it walks the response runs (into zeros: padding pages are never touched); otherwise a copy.
+  const lossMask =
+    estimated.perResponse !== undefined
+      ? new Uint8Array(batch.responseMask.length)
+      : new Uint8Array(batch.responseMask);
   let sums: CreditSums | undefined;
   // The assigners' own entries, in the order and with the sums `defineAssigner` gives them.
   const extras: Record<string, number> = {};
-  for (const stage of stages) {
+  let advantages: Float32Array;
+  let ownsAdvantages: boolean;
+  let from = 0;
+  if (estimated.perResponse !== undefined) {
+    const result = first!.assignBroadcast!(batch, estimated.perResponse, lossMask);
+    advantages = result.advantages;
+    ownsAdvantages = result.ownsAdvantages;
+    sums = result.sums;
+    addShare(extras, first!.name, result.amplifiedShare);
+    from = 1;
+  } else {
+    advantages = estimated.advantages!;
+    ownsAdvantages = claimFresh(advantages);
+  }
+  for (let s = from; s < stages.length; s++) {
+    const stage = stages[s]!;
     const result = stage.assign(batch, { advantages, lossMask, ownsAdvantages });
     advantages = result.advantages;
     ownsAdvantages = result.ownsAdvantages;
     sums = result.sums;
-    extras[TRAIN_METRIC_KEYS.amplifiedTokenShare] =
-      (extras[TRAIN_METRIC_KEYS.amplifiedTokenShare] ?? 0) + result.amplifiedShare;
-    extras[`credit/${stage.name}/amplified_token_share`] = result.amplifiedShare;
+    addShare(extras, stage.name, result.amplifiedShare);
   }
   const statistics =
     sums === undefined
@@ -61,4 +82,11 @@ export function runFusedPipeline(
     warnings: estimated.warnings,
   };
   return estimated.returns === undefined ? credit : { ...credit, returns: estimated.returns };
+}
+
+/** A stage's amplified-token share, as `defineAssigner`'s `assign` reports it. */
+function addShare(extras: Record<string, number>, name: string, share: number): void {
+  extras[TRAIN_METRIC_KEYS.amplifiedTokenShare] =
+    (extras[TRAIN_METRIC_KEYS.amplifiedTokenShare] ?? 0) + share;
+  extras[`credit/${name}/amplified_token_share`] = share;
 }

@@ -153,6 +153,112 @@ describe('the fused credit pipeline', () => {
     }
   });
 
+  it('equals it on long responses, with holes in the response mask and planning in padding', () => {
+    // Responses long enough that the per-response pass adds its sums a stretch at a time
+    // (two-valued sums) rather than token by token, at several alphas, and response masks with
+    // several runs per row.
+    const generator = new SeededGenerator(23);
+    for (let round = 0; round < 12; round++) {
+      const base = randomRolloutBatch(generator, {
+        groups: 2 + (round % 3),
+        seqLen: 300 + generator.nextInt(2_500),
+        tokenRewards: round % 4 === 3,
+      });
+      const responseMask = new Uint8Array(base.responseMask);
+      const planningMask = new Uint8Array(base.planningMask!);
+      const tokens = responseMask.length;
+      if (round % 2 === 1) {
+        // Holes: short stretches cleared inside the responses (their token rewards stay on
+        // valid tokens only when there are none).
+        for (let k = 0; k < tokens; k++)
+          if (base.tokenRewards === undefined && generator.nextFloat() < 0.002)
+            responseMask.fill(0, k, Math.min(tokens, k + 1 + generator.nextInt(40)));
+        // Planning marks in padding, which no advantage there can show.
+        for (let k = 0; k < tokens; k++)
+          if (responseMask[k] === 0 && generator.nextFloat() < 0.1) planningMask[k] = 1;
+      }
+      // Masks at byte offsets: the selection's words then start at an even or odd index.
+      const at = (mask: Uint8Array, offset: number): Uint8Array => {
+        const out = new Uint8Array(mask.length + offset).subarray(offset);
+        out.set(mask);
+        return out;
+      };
+      const shifted = round % 3 === 2;
+      const batch = withEntropies(
+        {
+          ...base,
+          responseMask: shifted ? at(responseMask, 1) : responseMask,
+          planningMask: shifted ? at(planningMask, 2 + (round % 2)) : planningMask,
+        },
+        generator,
+      );
+      const alpha = [0.2, 0, 1, 0.7][round % 4]!;
+      for (const estimator of ['grpo', 'dr-grpo', 'rloo', 'opo', 'grpo-pass-k']) {
+        for (const assigners of [
+          [createHicraAssigner({ alpha })],
+          [defaultRegistry.assigner('high-entropy-advantage'), createHicraAssigner({ alpha })],
+        ]) {
+          expectSameAsStaged(
+            defaultRegistry.estimator(estimator),
+            assigners,
+            batch,
+            `round ${round}: ${estimator} + ${assigners.map((a) => a.name).join(', ')}, alpha ${alpha}`,
+          );
+        }
+      }
+    }
+  });
+
+  it('equals it where a per-response advantage is -0, +0 or overflows only where unselected', () => {
+    const batch = randomRolloutBatch(new SeededGenerator(29), { seqLen: 200, emptyRows: false });
+    const tokens = batch.batchSize * batch.seqLen;
+    // One value per response (the deferred broadcast), from the staged estimator's compute.
+    const values = [-0, 0, 3.3e38, -3.3e38, 1e-40, -1.5];
+    const planningMask = new Uint8Array(batch.planningMask!);
+    // The huge positive responses have no planning token, so HICRA never amplifies them.
+    for (let i = 2; i < batch.batchSize; i += values.length)
+      planningMask.fill(0, i * batch.seqLen, (i + 1) * batch.seqLen);
+    const perResponse = (b: RolloutBatchV1) =>
+      Float64Array.from({ length: b.batchSize }, (_, i) => values[i % values.length]!);
+    const broadcastBy = defineEstimator({
+      name: 'given',
+      compute: (b) => {
+        const out = new Float32Array(b.batchSize * b.seqLen);
+        const v = perResponse(b);
+        for (let k = 0; k < out.length; k++)
+          if (b.responseMask[k] === 1) out[k] = v[Math.floor(k / b.seqLen)]!;
+        return { advantages: out };
+      },
+      perResponse,
+    });
+    const input = { ...batch, planningMask };
+    const result = expectSameAsStaged(broadcastBy, [createHicraAssigner()], input, 'zeros');
+    expect(result).not.toHaveProperty('error');
+    // Selected there, the huge response overflows: the same first error either way.
+    const overflowing = expectSameAsStaged(
+      broadcastBy,
+      [createHicraAssigner()],
+      { ...batch, planningMask: new Uint8Array(tokens).fill(1) },
+      'overflow',
+    );
+    expect(overflowing).toHaveProperty('error');
+  });
+
+  it("falls back to compute when an estimator's perResponse is not one value per response", () => {
+    const batch = randomRolloutBatch(new SeededGenerator(31), { emptyRows: false });
+    const lying = defineEstimator({
+      name: 'short-per-response',
+      compute: (b) => ({
+        advantages: Float32Array.from({ length: b.batchSize * b.seqLen }, (_, k) =>
+          b.responseMask[k] === 1 ? 0.5 : 0,
+        ),
+      }),
+      perResponse: (b) => new Float64Array(b.batchSize - 1),
+    });
+    const result = expectSameAsStaged(lying, [createHicraAssigner()], batch, 'short');
+    expect(result).not.toHaveProperty('error');
+  });
+
   it('keeps -0 advantages (HICRA leaves zeros alone)', () => {
     const minusZero = defineEstimator({
       name: 'minus-zero',

@@ -6,7 +6,7 @@ import {
 } from '@hicra/spec';
 import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify, amplifyFused } from './amplify.js';
+import { amplify, amplifyBroadcast, amplifyFused } from './amplify.js';
 
 /** HICRA's settings: `alpha` in [0, 1] (above 1 a negative advantage would flip sign), default 0.2 (the paper's). */
 export const hicraSettings = defineSettings({
@@ -34,6 +34,8 @@ export function createHicraAssigner(settings: HicraSettings = {}): CreditAssigne
     compute: (batch, credit) => amplify(credit.advantages, batch.planningMask!, alpha),
     fused: (batch, credit, inPlace) =>
       amplifyFused(batch, credit, batch.planningMask!, alpha, inPlace, 'assigner hicra'),
+    fusedBroadcast: (batch, perResponse, lossMask) =>
+      amplifyBroadcast(batch, perResponse, lossMask, batch.planningMask!, alpha, 'assigner hicra'),
   });
 }
 

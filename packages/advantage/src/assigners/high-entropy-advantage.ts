@@ -8,7 +8,7 @@ import {
 import { type TopQScope, topQMask } from '@hicra/tensor/kernels';
 import { readSettings } from '../batch-checks.js';
 import { defineAssigner } from '../define-assigner.js';
-import { amplify, amplifyFused } from './amplify.js';
+import { amplify, amplifyBroadcast, amplifyFused } from './amplify.js';
 
 /** `alpha` in [0, 1] (default 0.2), `q` the share amplified (top q by entropy, default 0.3), `scope` of the threshold. */
 export const highEntropyAdvantageSettings = defineSettings({
@@ -67,6 +67,15 @@ export function createHighEntropyAdvantageAssigner(
         selectTop(batch),
         alpha,
         inPlace,
+        'assigner high-entropy-advantage',
+      ),
+    fusedBroadcast: (batch, perResponse, lossMask) =>
+      amplifyBroadcast(
+        batch,
+        perResponse,
+        lossMask,
+        selectTop(batch),
+        alpha,
         'assigner high-entropy-advantage',
       ),
   });

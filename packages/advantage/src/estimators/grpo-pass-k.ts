@@ -2,6 +2,7 @@ import {
   type AdvantageEstimatorV1,
   definePlugin,
   defineSettings,
+  type RolloutBatchV1,
   type SettingsInputV1,
 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
@@ -28,32 +29,37 @@ export type GrpoPassKSettings = SettingsInputV1<typeof grpoPassKSettings>;
  */
 export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): AdvantageEstimatorV1 {
   const { normByStd, epsilon } = readSettings('grpo-pass-k', grpoPassKSettings, settings);
+  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
+  // to its first assigner's pass).
+  const perResponse = (batch: RolloutBatchV1): Float64Array => {
+    const scores = outcomeScores(batch);
+    const { std, size } = segmentMeanStd(scores, batch.groupIds);
+    const best = new Map<number, { index: number; top: number; second: number }>();
+    for (let i = 0; i < batch.batchSize; i++) {
+      const id = batch.groupIds[i]!;
+      const s = scores[i]!;
+      const entry = best.get(id);
+      if (entry === undefined) best.set(id, { index: i, top: s, second: Number.NEGATIVE_INFINITY });
+      else if (s > entry.top) {
+        entry.second = entry.top;
+        entry.top = s;
+        entry.index = i;
+      } else if (s > entry.second) entry.second = s;
+    }
+    const values = new Float64Array(batch.batchSize);
+    for (const entry of best.values()) {
+      if (size[entry.index]! < 2) continue;
+      const gap = entry.top - entry.second;
+      values[entry.index] = normByStd ? gap / (std[entry.index]! + epsilon) : gap;
+    }
+    return values;
+  };
   return defineEstimator({
     name: 'grpo-pass-k',
-    compute(batch) {
-      const scores = outcomeScores(batch);
-      const { std, size } = segmentMeanStd(scores, batch.groupIds);
-      const best = new Map<number, { index: number; top: number; second: number }>();
-      for (let i = 0; i < batch.batchSize; i++) {
-        const id = batch.groupIds[i]!;
-        const s = scores[i]!;
-        const entry = best.get(id);
-        if (entry === undefined)
-          best.set(id, { index: i, top: s, second: Number.NEGATIVE_INFINITY });
-        else if (s > entry.top) {
-          entry.second = entry.top;
-          entry.top = s;
-          entry.index = i;
-        } else if (s > entry.second) entry.second = s;
-      }
-      const perResponse = new Float64Array(batch.batchSize);
-      for (const entry of best.values()) {
-        if (size[entry.index]! < 2) continue;
-        const gap = entry.top - entry.second;
-        perResponse[entry.index] = normByStd ? gap / (std[entry.index]! + epsilon) : gap;
-      }
-      return { advantages: broadcastOverMask(batch, perResponse, 'grpo-pass-k') };
-    },
+    compute: (batch) => ({
+      advantages: broadcastOverMask(batch, perResponse(batch), 'grpo-pass-k'),
+    }),
+    perResponse,
   });
 }
 

@@ -2,6 +2,7 @@ import {
   type AdvantageEstimatorV1,
   definePlugin,
   defineSettings,
+  type RolloutBatchV1,
   type SettingsInputV1,
 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
@@ -41,18 +42,22 @@ export function createGrpoEstimator(
   name = 'grpo',
 ): AdvantageEstimatorV1 {
   const { normByStd, epsilon } = readSettings(name, grpoSettings, settings);
+  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
+  // to its first assigner's pass).
+  const perResponse = (batch: RolloutBatchV1): Float64Array => {
+    const scores = outcomeScores(batch);
+    const { mean, std } = segmentMeanStd(scores, batch.groupIds);
+    const values = new Float64Array(batch.batchSize);
+    for (let i = 0; i < batch.batchSize; i++) {
+      const centred = scores[i]! - mean[i]!;
+      values[i] = normByStd ? centred / (std[i]! + epsilon) : centred;
+    }
+    return values;
+  };
   return defineEstimator({
     name,
-    compute(batch) {
-      const scores = outcomeScores(batch);
-      const { mean, std } = segmentMeanStd(scores, batch.groupIds);
-      const perResponse = new Float64Array(batch.batchSize);
-      for (let i = 0; i < batch.batchSize; i++) {
-        const centred = scores[i]! - mean[i]!;
-        perResponse[i] = normByStd ? centred / (std[i]! + epsilon) : centred;
-      }
-      return { advantages: broadcastOverMask(batch, perResponse, name) };
-    },
+    compute: (batch) => ({ advantages: broadcastOverMask(batch, perResponse(batch), name) }),
+    perResponse,
   });
 }
 

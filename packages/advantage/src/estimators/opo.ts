@@ -2,6 +2,7 @@ import {
   type AdvantageEstimatorV1,
   definePlugin,
   defineSettings,
+  type RolloutBatchV1,
   responseLengths,
 } from '@hicra/spec';
 import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
@@ -13,28 +14,32 @@ import { defineEstimator } from '../define-estimator.js';
  * baseline 0 (as verl's `compute_opo_outcome_advantage`).
  */
 export function createOpoEstimator(): AdvantageEstimatorV1 {
+  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
+  // to its first assigner's pass).
+  const perResponse = (batch: RolloutBatchV1): Float64Array => {
+    const scores = outcomeScores(batch);
+    const lengths = responseLengths(batch);
+    const weighted = new Map<number, { sum: number; length: number; count: number }>();
+    for (let i = 0; i < batch.batchSize; i++) {
+      const id = batch.groupIds[i]!;
+      const entry = weighted.get(id) ?? { sum: 0, length: 0, count: 0 };
+      entry.sum += lengths[i]! * scores[i]!;
+      entry.length += lengths[i]!;
+      entry.count++;
+      weighted.set(id, entry);
+    }
+    const values = new Float64Array(batch.batchSize);
+    for (let i = 0; i < batch.batchSize; i++) {
+      const entry = weighted.get(batch.groupIds[i]!)!;
+      const baseline = entry.count > 1 && entry.length > 0 ? entry.sum / entry.length : 0;
+      values[i] = scores[i]! - baseline;
+    }
+    return values;
+  };
   return defineEstimator({
     name: 'opo',
-    compute(batch) {
-      const scores = outcomeScores(batch);
-      const lengths = responseLengths(batch);
-      const weighted = new Map<number, { sum: number; length: number; count: number }>();
-      for (let i = 0; i < batch.batchSize; i++) {
-        const id = batch.groupIds[i]!;
-        const entry = weighted.get(id) ?? { sum: 0, length: 0, count: 0 };
-        entry.sum += lengths[i]! * scores[i]!;
-        entry.length += lengths[i]!;
-        entry.count++;
-        weighted.set(id, entry);
-      }
-      const perResponse = new Float64Array(batch.batchSize);
-      for (let i = 0; i < batch.batchSize; i++) {
-        const entry = weighted.get(batch.groupIds[i]!)!;
-        const baseline = entry.count > 1 && entry.length > 0 ? entry.sum / entry.length : 0;
-        perResponse[i] = scores[i]! - baseline;
-      }
-      return { advantages: broadcastOverMask(batch, perResponse, 'opo') };
-    },
+    compute: (batch) => ({ advantages: broadcastOverMask(batch, perResponse(batch), 'opo') }),
+    perResponse,
   });
 }
 

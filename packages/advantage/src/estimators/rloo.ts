@@ -1,4 +1,9 @@
-import { type AdvantageEstimatorV1, definePlugin, defineSettings } from '@hicra/spec';
+import {
+  type AdvantageEstimatorV1,
+  definePlugin,
+  defineSettings,
+  type RolloutBatchV1,
+} from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
 import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
@@ -9,18 +14,22 @@ import { defineEstimator } from '../define-estimator.js';
  * (as verl's `compute_rloo_outcome_advantage`).
  */
 export function createRlooEstimator(): AdvantageEstimatorV1 {
+  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
+  // to its first assigner's pass).
+  const perResponse = (batch: RolloutBatchV1): Float64Array => {
+    const scores = outcomeScores(batch);
+    const { mean, size } = segmentMeanStd(scores, batch.groupIds);
+    const values = new Float64Array(batch.batchSize);
+    for (let i = 0; i < batch.batchSize; i++) {
+      const n = size[i]!;
+      values[i] = n > 1 ? ((scores[i]! - mean[i]!) * n) / (n - 1) : scores[i]!;
+    }
+    return values;
+  };
   return defineEstimator({
     name: 'rloo',
-    compute(batch) {
-      const scores = outcomeScores(batch);
-      const { mean, size } = segmentMeanStd(scores, batch.groupIds);
-      const perResponse = new Float64Array(batch.batchSize);
-      for (let i = 0; i < batch.batchSize; i++) {
-        const n = size[i]!;
-        perResponse[i] = n > 1 ? ((scores[i]! - mean[i]!) * n) / (n - 1) : scores[i]!;
-      }
-      return { advantages: broadcastOverMask(batch, perResponse, 'rloo') };
-    },
+    compute: (batch) => ({ advantages: broadcastOverMask(batch, perResponse(batch), 'rloo') }),
+    perResponse,
   });
 }
 
