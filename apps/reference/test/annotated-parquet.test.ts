@@ -118,7 +118,11 @@ describe('annotated rollouts as Parquet', () => {
           tokens: fc.nat({ max: 6 }),
           f32: fc.boolean(),
           bigIds: fc.boolean(),
-          meta: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 2 })),
+          // meta is kept as JSON text, which has no -0 (fc.jsonValue makes one now and then):
+          // the values a JSON round trip gives are the ones the file can hold.
+          meta: fc
+            .dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }))
+            .map((m) => JSON.parse(JSON.stringify(m)) as Record<string, unknown>),
           withOptional: fc.boolean(),
           seed: fc.integer(),
         },
