@@ -20,6 +20,8 @@
  * counts are those of `values >= threshold`.
  */
 
+import { selectKth } from '@hicra/tensor/kernels';
+
 /** The histograms' size: 16 bits of a pattern, the first 16 below the sign. */
 export const TOP_BUCKETS = 1 << 16;
 
@@ -116,7 +118,7 @@ export function countTopEntropy(
   }
   for (let i = 0; i < size; i++) work[i] = members[i]!;
   const rank = lower - below;
-  const low = select(work, rank, 0, size - 1);
+  const low = selectKth(work, rank, 0, size - 1);
   let threshold = low;
   if (fraction !== 0 && lower + 1 < n) {
     let high = Number.POSITIVE_INFINITY;
@@ -147,38 +149,4 @@ export function countTopEntropy(
   COUNTS[0] = top;
   COUNTS[1] = planningTop;
   return COUNTS;
-}
-
-/** Quickselect (median-of-three pivot, Hoare partition): the k-th smallest of work[left..right]. */
-function select(work: Float64Array, k: number, left: number, right: number): number {
-  let lo = left;
-  let hi = right;
-  while (hi > lo) {
-    const mid = (lo + hi) >>> 1;
-    if (work[mid]! < work[lo]!) swap(work, mid, lo);
-    if (work[hi]! < work[lo]!) swap(work, hi, lo);
-    if (work[hi]! < work[mid]!) swap(work, hi, mid);
-    const pivot = work[mid]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (work[i]! < pivot) i++;
-      while (work[j]! > pivot) j--;
-      if (i <= j) {
-        swap(work, i, j);
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return work[k]!;
-  }
-  return work[k]!;
-}
-
-function swap(a: Float64Array, i: number, j: number): void {
-  const t = a[i]!;
-  a[i] = a[j]!;
-  a[j] = t;
 }

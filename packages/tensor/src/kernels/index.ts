@@ -24,6 +24,7 @@ export {
 } from './masked-statistics.js';
 export {
   quantile,
+  selectKth,
   type TopQOptions,
   type TopQScope,
   topQMask,

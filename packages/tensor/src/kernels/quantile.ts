@@ -25,7 +25,7 @@ export function quantileInPlace(work: Float64Array, p: number): number {
   const position = p * (n - 1);
   const lower = Math.floor(position);
   const fraction = position - lower;
-  const low = select(work, lower, 0, n - 1);
+  const low = selectKth(work, lower, 0, n - 1);
   if (fraction === 0 || lower + 1 >= n) return low;
   // After selection every entry right of `lower` is >= low: the next order statistic is their minimum.
   let high = Number.POSITIVE_INFINITY;
@@ -158,7 +158,7 @@ export function finiteQuantileByRadix(work: Float64Array, p: number): number {
   let m = 0;
   for (let i = 0; i < n; i++) if (bucketOf(words[2 * i + 1]!) === bucket) members[m++] = work[i]!;
   const rank = lower - below;
-  const low = select(members, rank, 0, size - 1);
+  const low = selectKth(members, rank, 0, size - 1);
   if (fraction === 0 || lower + 1 >= n) return low;
   let high = Number.POSITIVE_INFINITY;
   if (rank + 1 < size) {
@@ -174,8 +174,12 @@ export function finiteQuantileByRadix(work: Float64Array, p: number): number {
   return low + fraction * (high - low);
 }
 
-/** Hoare-style quickselect (median-of-three pivot): the k-th smallest of work[left..right]. */
-function select(work: Float64Array, k: number, left: number, right: number): number {
+/**
+ * Hoare-style quickselect (median-of-three pivot): the k-th smallest (0-based) of
+ * `work[left..right]`, reordering that range in place so that every entry left of k is <= the
+ * result and every entry right of it >=. For float arrays without NaN.
+ */
+export function selectKth(work: Float64Array, k: number, left: number, right: number): number {
   let lo = left;
   let hi = right;
   while (hi > lo) {
