@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { loadavg } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { count, forEachFlag, list, runScript } from './lib/args.js';
+import { count, forEachFlag, list, measureFlag, runScript } from './lib/args.js';
 import { POLICY_BACKENDS, type PolicyBackend } from './lib/policy-workload.js';
 import { formatLoad, machine, sourceState } from './lib/run-info.js';
 
@@ -90,10 +90,8 @@ function parse(argv: readonly string[]): Options {
     help: false,
   };
   forEachFlag(argv, USAGE, (flag, value) => {
+    if (measureFlag(options, flag, value)) return true;
     switch (flag) {
-      case '--runs':
-        options.runs = count(flag, value(), 1);
-        return true;
       case '--quick':
         options.quick = true;
         return true;
@@ -114,10 +112,6 @@ function parse(argv: readonly string[]): Options {
         return true;
       case '--reuse':
         options.reuse = true;
-        return true;
-      case '--help':
-      case '-h':
-        options.help = true;
         return true;
       default:
         return false;

@@ -109,7 +109,7 @@ export function registerNativeBackend(binding: NativeKernels): void {
   };
   const replaced = new Map<string, KernelFunc>([
     ['BatchMatMul', batchMatMul(binding, wasmKernel('BatchMatMul'))],
-    ['Tanh', tanh(binding, wasmKernel('Tanh'))],
+    ['Tanh', unary((x, out) => binding.tanh(x, out), wasmKernel('Tanh'))],
     ['Identity', identity(wasmKernel('Identity'))],
     ['Softmax', softmax(binding, wasmKernel('Softmax'))],
     ['Transpose', transpose(binding, wasmKernel('Transpose'))],
@@ -119,7 +119,7 @@ export function registerNativeBackend(binding: NativeKernels): void {
     ['Sub', binary(binding, 1, wasmKernel('Sub'))],
     ['Multiply', binary(binding, 2, wasmKernel('Multiply'))],
     ['RealDiv', binary(binding, 3, wasmKernel('RealDiv'))],
-    ['Exp', exp(binding, wasmKernel('Exp'))],
+    ['Exp', unary((x, out) => binding.exp(x, out), wasmKernel('Exp'))],
     ['GatherV2', gatherV2(binding, wasmKernel('GatherV2'))],
   ]);
   for (const kernel of kernels) {
@@ -169,14 +169,18 @@ function binary(binding: NativeKernels, op: 0 | 1 | 2 | 3, fallback: KernelFunc)
   };
 }
 
-function exp(binding: NativeKernels, fallback: KernelFunc): KernelFunc {
+/** An elementwise float32 kernel run by the addon (`run(x, out)`); other dtypes fall back. */
+function unary(
+  run: (x: Float32Array, out: Float32Array) => void,
+  fallback: KernelFunc,
+): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as WasmBackendLike;
     const { x } = args.inputs as { x: TensorInfo };
     if (x.dtype !== 'float32') return fallback(args);
     const size = tf.util.sizeFromShape(x.shape);
     const out = backend.makeOutput([...x.shape], 'float32');
-    if (size > 0) binding.exp(f32(backend, x, size), f32(backend, out, size));
+    if (size > 0) run(f32(backend, x, size), f32(backend, out, size));
     return out;
   };
 }
@@ -331,18 +335,6 @@ function f32(backend: WasmBackendLike, tensor: TensorInfo, size: number): Float3
   const data = backend.dataIdMap.get(tensor.dataId);
   if (data === undefined) throw new Error('native: a tensor is not on the WASM heap');
   return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size);
-}
-
-function tanh(binding: NativeKernels, fallback: KernelFunc): KernelFunc {
-  return (args) => {
-    const backend = args.backend as unknown as WasmBackendLike;
-    const { x } = args.inputs as { x: TensorInfo };
-    if (x.dtype !== 'float32') return fallback(args);
-    const size = tf.util.sizeFromShape(x.shape);
-    const out = backend.makeOutput([...x.shape], 'float32');
-    binding.tanh(f32(backend, x, size), f32(backend, out, size));
-    return out;
-  };
 }
 
 /** Identity shares the input's storage (tensors are immutable; storage is reference-counted). */
