@@ -4,30 +4,42 @@ import type {
   HicraWarningV1,
   RolloutBatchV1,
 } from '@hicra/spec';
-import { checkBatch, checkFiniteResult, checkPerResponse } from './batch-checks.js';
+import {
+  broadcastOverMask,
+  checkBatch,
+  checkFiniteResult,
+  checkPerResponse,
+} from './batch-checks.js';
 import { advantageStatistics } from './diagnostics.js';
 import { type CheckedEstimate, checkedEstimators } from './pipeline-internals.js';
 
-export interface EstimatorDefinition {
+interface EstimatorBase {
   readonly name: string;
   /** Optional batch fields this estimator needs. */
   readonly requires?: readonly (keyof RolloutBatchV1)[];
   /** Optional batch fields it reads; any other present field among these is reported as ignored. */
   readonly reads?: readonly (keyof RolloutBatchV1)[];
-  /**
-   * Computes advantages (and returns) on a validated batch; zero outside the mask. A non-finite
-   * advantage anywhere, or a non-finite return at a valid token, is a `NonFiniteError`.
-   */
-  readonly compute: (batch: RolloutBatchV1) => { advantages: Float32Array; returns?: Float32Array };
-  /**
-   * Optional, for estimators whose advantage is one value per response broadcast over its valid
-   * tokens (what `compute` then returns, through `broadcastOverMask`): those values, unrounded.
-   * A pipeline whose first assigner can take them (`AssignerDefinition.fusedBroadcast`) never
-   * builds the broadcast: that assigner writes the final advantages in its own pass, once.
-   * `compute` must return exactly their broadcast, and no returns.
-   */
-  readonly perResponse?: (batch: RolloutBatchV1) => ArrayLike<number>;
 }
+
+type Compute = (batch: RolloutBatchV1) => { advantages: Float32Array; returns?: Float32Array };
+type PerResponse = (batch: RolloutBatchV1) => ArrayLike<number>;
+
+/**
+ * An estimator given by `compute` (advantages and returns on a validated batch; zero outside
+ * the mask; a non-finite advantage anywhere, or a non-finite return at a valid token, is a
+ * `NonFiniteError`), or by `perResponse`, for estimators whose advantage is one value per
+ * response broadcast over its valid tokens: those values, unrounded. Its `compute` is then that
+ * broadcast (`broadcastOverMask`), and a pipeline whose first assigner can take the values
+ * (`AssignerDefinition.fusedBroadcast`) never builds it: that assigner writes the final
+ * advantages in its own pass, once. Given both, `compute` must return exactly the broadcast of
+ * `perResponse`, and no returns; a `perResponse` of the wrong length leaves the work to
+ * `compute`.
+ */
+export type EstimatorDefinition = EstimatorBase &
+  (
+    | { readonly compute: Compute; readonly perResponse?: PerResponse }
+    | { readonly perResponse: PerResponse; readonly compute?: Compute }
+  );
 
 /** Optional fields an estimator may be given but not use (reported as warnings, never errors). */
 const ESTIMATOR_INPUTS: readonly (keyof RolloutBatchV1)[] = ['values'];
@@ -38,6 +50,9 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
   // Everything but the diagnostics: what a pipeline runs (it computes the final credit's
   // statistics once, after its last stage, and these would be overwritten).
   const perResponse = definition.perResponse;
+  const compute: Compute =
+    definition.compute ??
+    ((batch) => ({ advantages: broadcastOverMask(batch, perResponse!(batch), definition.name) }));
   const estimateChecked = (batch: RolloutBatchV1, deferBroadcast: boolean): CheckedEstimate => {
     checkBatch(batch, definition.requires);
     let advantages: Float32Array | undefined;
@@ -51,7 +66,7 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
       checkPerResponse(batch, values, definition.name);
     } else {
       values = undefined;
-      ({ advantages, returns } = definition.compute(batch));
+      ({ advantages, returns } = compute(batch));
       checkFiniteResult(definition.name, 'advantage', batch, advantages);
       if (returns !== undefined)
         checkFiniteResult(definition.name, 'return', batch, returns, batch.responseMask);

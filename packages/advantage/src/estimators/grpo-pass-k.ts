@@ -6,7 +6,7 @@ import {
   type SettingsInputV1,
 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, outcomeScores, readSettings } from '../batch-checks.js';
+import { outcomeScores, readSettings } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 /** `normByStd` (default true) and `epsilon`, added to the std: a finite number > 0, default 1e-6. */
@@ -29,8 +29,8 @@ export type GrpoPassKSettings = SettingsInputV1<typeof grpoPassKSettings>;
  */
 export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): AdvantageEstimatorV1 {
   const { normByStd, epsilon } = readSettings('grpo-pass-k', grpoPassKSettings, settings);
-  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
-  // to its first assigner's pass).
+  // One value per response; defineEstimator broadcasts it over the valid tokens (a pipeline
+  // defers that to its first assigner's pass).
   const perResponse = (batch: RolloutBatchV1): Float64Array => {
     const scores = outcomeScores(batch);
     const { std, size } = segmentMeanStd(scores, batch.groupIds);
@@ -56,9 +56,6 @@ export function createGrpoPassKEstimator(settings: GrpoPassKSettings = {}): Adva
   };
   return defineEstimator({
     name: 'grpo-pass-k',
-    compute: (batch) => ({
-      advantages: broadcastOverMask(batch, perResponse(batch), 'grpo-pass-k'),
-    }),
     perResponse,
   });
 }

@@ -6,7 +6,7 @@ import {
   type SettingsInputV1,
 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, outcomeScores, readSettings } from '../batch-checks.js';
+import { outcomeScores, readSettings } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 /**
@@ -42,8 +42,8 @@ export function createGrpoEstimator(
   name = 'grpo',
 ): AdvantageEstimatorV1 {
   const { normByStd, epsilon } = readSettings(name, grpoSettings, settings);
-  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
-  // to its first assigner's pass).
+  // One value per response; defineEstimator broadcasts it over the valid tokens (a pipeline
+  // defers that to its first assigner's pass).
   const perResponse = (batch: RolloutBatchV1): Float64Array => {
     const scores = outcomeScores(batch);
     const { mean, std } = segmentMeanStd(scores, batch.groupIds);
@@ -56,7 +56,6 @@ export function createGrpoEstimator(
   };
   return defineEstimator({
     name,
-    compute: (batch) => ({ advantages: broadcastOverMask(batch, perResponse(batch), name) }),
     perResponse,
   });
 }

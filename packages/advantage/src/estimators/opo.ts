@@ -5,7 +5,7 @@ import {
   type RolloutBatchV1,
   responseLengths,
 } from '@hicra/spec';
-import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 /**
@@ -14,8 +14,8 @@ import { defineEstimator } from '../define-estimator.js';
  * baseline 0 (as verl's `compute_opo_outcome_advantage`).
  */
 export function createOpoEstimator(): AdvantageEstimatorV1 {
-  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
-  // to its first assigner's pass).
+  // One value per response; defineEstimator broadcasts it over the valid tokens (a pipeline
+  // defers that to its first assigner's pass).
   const perResponse = (batch: RolloutBatchV1): Float64Array => {
     const scores = outcomeScores(batch);
     const lengths = responseLengths(batch);
@@ -38,7 +38,6 @@ export function createOpoEstimator(): AdvantageEstimatorV1 {
   };
   return defineEstimator({
     name: 'opo',
-    compute: (batch) => ({ advantages: broadcastOverMask(batch, perResponse(batch), 'opo') }),
     perResponse,
   });
 }

@@ -5,7 +5,7 @@ import {
   type RolloutBatchV1,
 } from '@hicra/spec';
 import { segmentMeanStd } from '@hicra/tensor/kernels';
-import { broadcastOverMask, outcomeScores } from '../batch-checks.js';
+import { outcomeScores } from '../batch-checks.js';
 import { defineEstimator } from '../define-estimator.js';
 
 /**
@@ -14,8 +14,8 @@ import { defineEstimator } from '../define-estimator.js';
  * (as verl's `compute_rloo_outcome_advantage`).
  */
 export function createRlooEstimator(): AdvantageEstimatorV1 {
-  // One value per response, broadcast over its valid tokens (a pipeline defers the broadcast
-  // to its first assigner's pass).
+  // One value per response; defineEstimator broadcasts it over the valid tokens (a pipeline
+  // defers that to its first assigner's pass).
   const perResponse = (batch: RolloutBatchV1): Float64Array => {
     const scores = outcomeScores(batch);
     const { mean, size } = segmentMeanStd(scores, batch.groupIds);
@@ -28,7 +28,6 @@ export function createRlooEstimator(): AdvantageEstimatorV1 {
   };
   return defineEstimator({
     name: 'rloo',
-    compute: (batch) => ({ advantages: broadcastOverMask(batch, perResponse(batch), 'rloo') }),
     perResponse,
   });
 }
