@@ -1,14 +1,16 @@
-import type {
-  AdvantageEstimatorV1,
-  EstimatorResultV1,
-  HicraWarningV1,
-  RolloutBatchV1,
+import {
+  type AdvantageEstimatorV1,
+  type EstimatorResultV1,
+  type HicraWarningV1,
+  InvalidArgumentError,
+  type RolloutBatchV1,
 } from '@hicra/spec';
 import {
   broadcastOverMask,
   checkBatch,
   checkFiniteResult,
   checkPerResponse,
+  SOURCE,
 } from './batch-checks.js';
 import { advantageStatistics } from './diagnostics.js';
 import { type CheckedEstimate, checkedEstimators } from './pipeline-internals.js';
@@ -50,6 +52,12 @@ export function defineEstimator(definition: EstimatorDefinition): AdvantageEstim
   // Everything but the diagnostics: what a pipeline runs (it computes the final credit's
   // statistics once, after its last stage, and these would be overwritten).
   const perResponse = definition.perResponse;
+  if (typeof definition.compute !== 'function' && typeof perResponse !== 'function') {
+    throw new InvalidArgumentError(
+      `defineEstimator: estimator ${JSON.stringify(definition.name)} needs compute(batch) or perResponse(batch), a function; got neither`,
+      { source: SOURCE, details: { name: definition.name } },
+    );
+  }
   const compute: Compute =
     definition.compute ??
     ((batch) => ({ advantages: broadcastOverMask(batch, perResponse!(batch), definition.name) }));

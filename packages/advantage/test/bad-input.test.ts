@@ -190,6 +190,26 @@ describe('huge finite rewards: finite advantages or a clear error, never Inf or 
     );
   });
 
+  it('a custom estimator with neither compute nor perResponse is refused when defined, naming it', () => {
+    const error = expectHicraError(() =>
+      defineEstimator({ name: 'empty' } as unknown as Parameters<typeof defineEstimator>[0]),
+    );
+    expect(error.code).toBe(ErrorCode.InvalidArgument);
+    expect(error.message).toContain('estimator "empty" needs compute(batch) or perResponse(batch)');
+  });
+
+  it('an estimator given only perResponse broadcasts it over the valid tokens', () => {
+    const halves = defineEstimator({
+      name: 'halves',
+      perResponse: (batch) => Float64Array.from({ length: batch.batchSize }, (_, i) => i + 0.5),
+    });
+    const { advantages } = halves.estimate(batchOf([1, 0], [0, 0]));
+    const batch = batchOf([1, 0], [0, 0]);
+    expect(Array.from(advantages)).toEqual(
+      Array.from(batch.responseMask, (m, k) => (m === 1 ? Math.floor(k / batch.seqLen) + 0.5 : 0)),
+    );
+  });
+
   it('a custom estimator returning non-finite advantages is stopped, naming it', () => {
     const broken = defineEstimator({
       name: 'broken',
